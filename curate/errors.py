@@ -1,0 +1,41 @@
+"""Error types. User-facing errors (bad input, bad config, infeasible request) exit with code 2."""
+
+from __future__ import annotations
+
+
+class CurateError(Exception):
+    """Base class for errors that are the user's to fix; the CLI prints one line and exits 2."""
+
+    exit_code = 2
+
+
+class ConfigError(CurateError):
+    """A pipeline, stage parameter or CLI option is invalid."""
+
+
+class InputError(CurateError):
+    """An input file or row is unreadable or violates the record contract.
+
+    `file` and `row` (0-based within the file) locate the problem when known.
+    """
+
+    def __init__(self, message: str, file: str | None = None, row: int | None = None, reason: str = "bad_input"):
+        self.file = file
+        self.row = row
+        self.reason = reason
+        self.detail = message
+        where = ""
+        if file is not None:
+            where = f"{file}"
+            if row is not None:
+                where += f" row {row}"
+            where += ": "
+        super().__init__(where + message)
+
+
+class InfeasibleError(CurateError):
+    """The request cannot be satisfied (e.g. a budget the buckets cannot supply)."""
+
+
+class AccountingError(RuntimeError):
+    """docs in != kept + rejected + errored for some stage: an internal bug, exit 1."""

@@ -1,0 +1,1 @@
+"""Pipeline runtime: stage shapes, registry, graph, stats."""

@@ -1,0 +1,59 @@
+"""Column names and schema checks: the one place where column names are spelled out."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# Required input columns (after --id-column / --text-column mapping).
+ID = "id"
+TEXT = "text"
+
+# Columns added by stages.
+N_TOKENS = "n_tokens"
+QUALITY_SCORE = "quality_score"
+QUALITY = "quality"
+DOMAIN = "domain"
+DOMAIN_SCORE = "domain_score"
+LANGUAGE = "language"
+LANGUAGE_SCORE = "language_score"
+DUP_CLUSTER_ID = "dup_cluster_id"
+DUP_COUNT = "dup_count"
+QUALITY_BUCKET = "quality_bucket"
+EPOCH_INDEX = "epoch_index"
+
+# Routing columns: a stage marks a row rejected by setting REJECT_REASON (null = kept);
+# the runner adds REJECT_STAGE to rows it writes under _rejected/.
+REJECT_REASON = "reject_reason"
+REJECT_STAGE = "reject_stage"
+
+# Ground-truth columns written by `curate sample-data`.
+TRUE_DOMAIN = "true_domain"
+TRUE_QUALITY = "true_quality"
+TRUE_DUP_GROUP = "true_dup_group"
+TRUE_DUP_KIND = "true_dup_kind"
+
+# Reasons the runner itself assigns.
+REASON_EMPTY_TEXT = "empty_text"
+REASON_TOO_LARGE = "too_large"
+REASON_EXACT_DUPLICATE = "exact_duplicate"
+REASON_NEAR_DUPLICATE = "near_duplicate"
+
+
+def reject_column(rule_set: str) -> str:
+    """Name of the column in which heuristic rule set `rule_set` names its first failed rule."""
+    return f"{rule_set}_reject"
+
+
+def is_string_type(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+class SchemaError(ValueError):
+    """Input or intermediate data does not have the columns a stage needs."""
+
+
+def require_columns(schema: pa.Schema, columns: list[str] | tuple[str, ...], where: str) -> None:
+    """Fail with one clear message when `schema` lacks any of `columns`."""
+    missing = [c for c in columns if c not in schema.names]
+    if missing:
+        raise SchemaError(f"{where}: missing column(s) {', '.join(missing)} (have: {', '.join(schema.names)})")

@@ -1,0 +1,1 @@
+"""Built-in stages, one module per stage or family; each registers itself."""

@@ -1,0 +1,1 @@
+"""Duplicate removal: exact (hash of text) and near-duplicate (MinHash LSH)."""
