@@ -1,0 +1,175 @@
+"""MinHash signatures of word n-gram shingles, computed over a whole Arrow batch in compiled code.
+
+Pipeline per document (one fused numba loop, no intermediate arrays per batch):
+
+1. words and their XXH64 hashes (seed 0), see :mod:`curate.text.words`;
+2. shingle = n consecutive words (default 5); a document with 1 <= L < n words has one shingle,
+   its whole word sequence. Shingle hash = fmix64(polynomial of its word hashes), with the
+   shingle length mixed in, so "a b" and "a b c" differ and word order matters;
+3. hash family: for permutation k, h_k(x) = ((a_k * x + b_k) mod 2^64) >> 32 on the 32-bit key
+   x = high half of the shingle hash, a_k and b_k uniform 64-bit numbers drawn from the seed.
+   This is Dietzfelbinger's multiply-add-shift scheme, strongly universal (2-independent) from
+   32-bit keys to 32-bit values (M. Thorup, "High Speed Hashing for Integers and Strings",
+   arXiv:1504.06804, section 3.3). It costs one 64-bit multiply-add per shingle and hash, against
+   a multiply and a modulo by 2^61 - 1 for the classic (a*x + b) mod p family;
+4. signature[k] = min over shingles of h_k (uint32). A document without words has no shingle and
+   the all-ones signature; callers exclude it from LSH.
+
+The estimated Jaccard similarity of two documents is the share of equal signature entries.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+from curate.text.words import char_classes, hash_words, max_words, utf8_buffers
+
+EMPTY = np.uint32(0xFFFFFFFF)
+_MAX = np.uint64(0xFFFFFFFF)
+_POLY = np.uint64(0x9E3779B185EBCA87)  # odd multiplier (XXH64 PRIME64_1) for the polynomial
+_M1 = np.uint64(0xFF51AFD7ED558CCD)  # MurmurHash3 fmix64 constants (Austin Appleby, public domain)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S32, _S33 = np.uint64(32), np.uint64(33)
+_WORD_SEED = np.uint64(0)
+_PERM_SALT = 0x6D696E68617368  # "minhash": separates the permutation stream from other seeded draws
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) uint64 parameters of the `num_perm` hash functions for `seed` (deterministic)."""
+    rng = np.random.default_rng([seed & 0xFFFFFFFFFFFFFFFF, _PERM_SALT])
+    a = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64, endpoint=False)
+    b = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64, endpoint=False)
+    return a, b
+
+
+@numba.njit(inline="always")
+def fmix64(h):
+    h = h ^ (h >> _S33)
+    h = h * _M1
+    h = h ^ (h >> _S33)
+    h = h * _M2
+    return h ^ (h >> _S33)
+
+
+@numba.njit(inline="always")
+def _shingle(words, i, n):
+    h = np.uint64(n)
+    for j in range(n):
+        h = h * _POLY + words[i + j]
+    return fmix64(h)
+
+
+@numba.njit(inline="always")
+def _update(row, a, b, h):
+    x = h >> _S32
+    for k in range(len(a)):
+        v = (a[k] * x + b[k]) >> _S32
+        row[k] = min(row[k], v)
+
+
+@numba.njit(cache=True)
+def _signatures(data, offsets, classes, ngram, a, b):
+    n_docs = len(offsets) - 1
+    k_perm = len(a)
+    sig = np.empty((n_docs, k_perm), dtype=np.uint32)
+    n_shingles = np.zeros(n_docs, dtype=np.int64)
+    row = np.empty(k_perm, dtype=np.uint64)
+    scratch = np.empty(256, dtype=np.uint64)
+    for d in range(n_docs):
+        need = max_words(offsets[d + 1] - offsets[d])
+        if need > len(scratch):
+            scratch = np.empty(2 * need, dtype=np.uint64)
+        n_words = hash_words(data, offsets[d], offsets[d + 1], classes, _WORD_SEED, scratch)
+        row[:] = _MAX
+        if n_words == 0:
+            pass
+        elif n_words < ngram:
+            _update(row, a, b, _shingle(scratch, 0, n_words))
+            n_shingles[d] = 1
+        else:
+            for i in range(n_words - ngram + 1):
+                _update(row, a, b, _shingle(scratch, i, ngram))
+            n_shingles[d] = n_words - ngram + 1
+        for k in range(k_perm):
+            sig[d, k] = row[k]
+    return sig, n_shingles
+
+
+def signatures(
+    texts: pa.Array | pa.ChunkedArray, ngram: int, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures (uint32, len(texts) x len(a)) and shingle counts (int64) of a text array."""
+    data, offsets = utf8_buffers(texts)
+    return _signatures(data, offsets, char_classes(), np.int64(ngram), a, b)
+
+
+@numba.njit(cache=True)
+def _shingle_sets(data, offsets, classes, ngram):
+    n_docs = len(offsets) - 1
+    out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    out = np.empty(max(16, len(data) // 4), dtype=np.uint64)
+    scratch = np.empty(256, dtype=np.uint64)
+    pos = 0
+    for d in range(n_docs):
+        need = max_words(offsets[d + 1] - offsets[d])
+        if need > len(scratch):
+            scratch = np.empty(2 * need, dtype=np.uint64)
+        n_words = hash_words(data, offsets[d], offsets[d + 1], classes, _WORD_SEED, scratch)
+        count = 0 if n_words == 0 else max(n_words - ngram + 1, 1)
+        if pos + count > len(out):
+            grown = np.empty(max(2 * len(out), pos + count), dtype=np.uint64)
+            grown[:pos] = out[:pos]
+            out = grown
+        if n_words > 0 and n_words < ngram:
+            out[pos] = _shingle(scratch, 0, n_words)
+        else:
+            for i in range(count):
+                out[pos + i] = _shingle(scratch, i, ngram)
+        uniq = np.unique(out[pos : pos + count])
+        out[pos : pos + len(uniq)] = uniq
+        pos += len(uniq)
+        out_offsets[d + 1] = pos
+    return out[:pos].copy(), out_offsets
+
+
+def shingle_sets(texts: pa.Array | pa.ChunkedArray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct shingle hashes of every text: (uint64 values, int64 offsets of len + 1)."""
+    data, offsets = utf8_buffers(texts)
+    return _shingle_sets(data, offsets, char_classes(), np.int64(ngram))
+
+
+def signatures_from_shingles(
+    values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 1 << 14
+) -> np.ndarray:
+    """The same signatures computed with plain numpy from shingle hashes (reference and baseline)."""
+    n_docs = len(offsets) - 1
+    sig = np.full((n_docs, len(a)), EMPTY, dtype=np.uint32)
+    lengths = np.diff(offsets)
+    doc_of = np.repeat(np.arange(n_docs), lengths)
+    for lo in range(0, len(values), chunk):
+        x = (values[lo : lo + chunk] >> np.uint64(32))[:, None]
+        h = ((a[None, :] * x + b[None, :]) >> np.uint64(32)).astype(np.uint32)
+        docs = doc_of[lo : lo + chunk]
+        starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+        mins = np.minimum.reduceat(h, starts, axis=0)
+        rows = docs[starts]
+        sig[rows] = np.minimum(sig[rows], mins)
+    return sig
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One uint64 key per band (len(sig) x bands): a hash of the band's `rows` signature values."""
+    if bands * rows > sig.shape[1]:
+        raise ValueError(f"{bands} bands x {rows} rows need {bands * rows} hashes, signature has {sig.shape[1]}")
+    block = sig[:, : bands * rows].reshape(len(sig), bands, rows).astype(np.uint64)
+    h = np.full((len(sig), bands), np.uint64(rows), dtype=np.uint64)
+    for t in range(rows):
+        h = h * _POLY + block[:, :, t]
+    h ^= h >> _S33
+    h *= _M1
+    h ^= h >> _S33
+    h *= _M2
+    h ^= h >> _S33
+    return h
