@@ -31,6 +31,11 @@ TRUE_DOMAIN = "true_domain"
 TRUE_QUALITY = "true_quality"
 TRUE_DUP_GROUP = "true_dup_group"
 TRUE_DUP_KIND = "true_dup_kind"
+TRUE_EDIT_RATE = "true_edit_rate"  # near copies: fraction of words edited, else null
+TRUE_LANGUAGE = "true_language"  # sample_data.language_samples()
+
+# Optional input column carried through (sample data writes fake page URLs).
+URL = "url"
 
 # Reasons the runner itself assigns.
 REASON_EMPTY_TEXT = "empty_text"

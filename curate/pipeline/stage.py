@@ -87,6 +87,9 @@ class TaskContext:
     counters: dict[str, float] = field(default_factory=dict)
     batch_index: int = 0
     row_offset: int = 0  # index, within the task, of the first row of the current batch
+    # For a global stage's apply: every task's input file of that pass (rows kept before it), in
+    # task order, so a reshaping stage (the sampler) can gather rows from any task.
+    input_paths: list[Path] = field(default_factory=list)
 
     def count(self, key: str, value: float = 1) -> None:
         """Add `value` to a named counter; counters are summed over tasks into ``_stats.json``."""
@@ -187,9 +190,19 @@ class MapStage(Stage):
 
 
 class GlobalStage(Stage):
-    """A stage that needs the whole corpus: summarize per batch, combine once, apply per batch."""
+    """A stage that needs the whole corpus: summarize per batch, combine once, apply per batch.
+
+    A *reshaping* global stage (``reshapes = True``, e.g. the sampler) does not map its task's
+    rows: the runner calls ``apply_task(ctx)`` instead of ``apply``, and output shard i is whatever
+    it yields for task i (gathered from ``ctx.input_paths``). Its accounting is checked by the stage.
+    """
 
     is_global = True
+    reshapes: ClassVar[bool] = False
+
+    def apply_task(self, ctx: TaskContext) -> Iterable[pa.Table]:
+        """For reshaping stages: yield the rows of output shard ``ctx.task_index``."""
+        raise NotImplementedError
 
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table | None:
         """Return this batch's partial (a table written under ``_work/``), or None."""

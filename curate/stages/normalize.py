@@ -43,7 +43,7 @@ class Normalize(MapStage):
             text = pc.replace_substring_regex(text, r"[\t\x0b\x0c\p{Zs}]+", " ")
             text = pc.replace_substring_regex(text, r"(?m)^ | $", "")
         keep = self.max_blank_lines + 1
-        text = pc.replace_substring_regex(text, r"\n{%d,}" % (keep + 1), "\n" * keep)
+        text = pc.replace_substring_regex(text, rf"\n{{{keep + 1},}}", "\n" * keep)
         if self.strip:
             text = pc.utf8_trim_whitespace(text)
         return set_column(table, schema.TEXT, text)

@@ -1,0 +1,155 @@
+"""The Python API: build a pipeline (from YAML or in code) and run it; one-call helpers for
+the common single jobs (dedup, classify, sample), the planner and the sample-data generator.
+
+    from curate import Pipeline
+    Pipeline.from_yaml("pipelines/default.yaml").run("sample_data", "out/demo", workers=2)
+
+    p = Pipeline("mine").add("normalize").add("length_filter", min_chars=200).add("exact_dedup")
+    result = p.run("shards/", "out/", keep_rejected=True)
+    result.stats["stages"]  # the _stats.json content
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from curate.io.read import ColumnMap
+from curate.pipeline.dag import Graph
+from curate.pipeline.progress import Progress
+from curate.pipeline.runner import RunResult, RunSettings, run_graph
+
+__all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "sample", "sample_data"]
+
+
+class Pipeline:
+    """A named list of stages (a linear DAG with rejected branches), runnable on any executor."""
+
+    def __init__(self, name: str = "pipeline", settings: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.settings = dict(settings or {})
+        self._specs: list[dict[str, Any]] = []
+        self._graph: Graph | None = None
+
+    # ---- building ---------------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Pipeline:
+        graph = Graph.from_yaml(path)
+        p = cls(graph.name, graph.settings)
+        p._graph = graph
+        return p
+
+    @classmethod
+    def from_stages(cls, stages: list[tuple[str, dict[str, Any]] | str], name: str = "pipeline",
+                    **settings: Any) -> Pipeline:
+        """Build from ``[("normalize", {}), ("exact_dedup", {...})]`` (names or ``module:Class``)."""
+        p = cls(name, settings)
+        for item in stages:
+            stage, params = (item, {}) if isinstance(item, str) else item
+            p.add(stage, **params)
+        return p
+
+    def add(self, stage: str | type, name: str | None = None, **params: Any) -> Pipeline:
+        """Append a stage by registry name, ``module:Class`` path or Stage class; validated now."""
+        if isinstance(stage, type):
+            stage = f"{stage.__module__}:{stage.__qualname__}"
+        spec: dict[str, Any] = {"stage": stage, "params": params}
+        if name:
+            spec["name"] = name
+        self._specs.append(spec)
+        self._graph = None
+        self.graph  # validate eagerly: a bad stage or parameter fails at the line that added it
+        return self
+
+    @property
+    def graph(self) -> Graph:
+        if self._graph is None:
+            self._graph = Graph.from_specs([dict(s) for s in self._specs], name=self.name, settings=self.settings)
+        return self._graph
+
+    # ---- running ----------------------------------------------------------------------
+    def run(self, input: str | Path, output: str | Path, workers: int | None = None, executor: str = "local",
+            ray_address: str | None = None, resume: bool = False, overwrite: bool = False,
+            seed: int | None = None, keep_rejected: bool | None = None, on_error: str | None = None,
+            max_errors: int | None = None, max_doc_bytes: int | None = None, id_column: str | None = None,
+            text_column: str | None = None, batch_rows: int | None = None, target_task_bytes: int | None = None,
+            progress: bool = False, log: Any = None) -> RunResult:
+        """Run over the shards in `input` into `output`. Arguments left as None take the pipeline's
+        `settings:` and then the defaults. Returns the stats (as in `_stats.json`) and errors."""
+        from curate.executors import make_executor
+
+        s = self.settings
+
+        def pick(value: Any, key: str, default: Any) -> Any:
+            return value if value is not None else s.get(key, default)
+
+        defaults = RunSettings()
+        settings = RunSettings(
+            seed=pick(seed, "seed", 0),
+            keep_rejected=pick(keep_rejected, "keep_rejected", False),
+            on_error=pick(on_error, "on_error", "fail"),
+            max_errors=pick(max_errors, "max_errors", None),
+            max_doc_bytes=pick(max_doc_bytes, "max_doc_bytes", defaults.max_doc_bytes),
+            batch_rows=pick(batch_rows, "batch_rows", defaults.batch_rows),
+            target_task_bytes=target_task_bytes or defaults.target_task_bytes,
+            columns=ColumnMap(pick(id_column, "id_column", "id"), pick(text_column, "text_column", "text")),
+        )
+        ex = make_executor(executor, workers, ray_address=ray_address)
+        try:
+            return run_graph(self.graph, input, output, ex, settings, resume=resume, overwrite=overwrite,
+                             log=log, progress=Progress(sys.stderr) if progress else None)
+        finally:
+            ex.close()
+
+
+def run(pipeline: str | Path | Pipeline, input: str | Path, output: str | Path, **kwargs: Any) -> RunResult:
+    """Run a pipeline (a YAML path or a Pipeline) over `input` into `output`."""
+    p = pipeline if isinstance(pipeline, Pipeline) else Pipeline.from_yaml(pipeline)
+    return p.run(input, output, **kwargs)
+
+
+def dedup(input: str | Path, output: str | Path, *, exact: bool = False, run_options: dict[str, Any] | None = None,
+          **params: Any) -> RunResult:
+    """MinHash near-duplicate removal (optionally preceded by exact dedup); `params` are the
+    `minhash_dedup` stage's parameters (threshold, ngram, num_perm, bands, rows, verify, ...)."""
+    stages: list[tuple[str, dict[str, Any]]] = [("exact_dedup", {})] if exact else []
+    stages.append(("minhash_dedup", params))
+    return Pipeline.from_stages(stages, name="dedup").run(input, output, **(run_options or {}))
+
+
+def classify(input: str | Path, output: str | Path, model: str | Path, column: str, label: str | None = None,
+             **run_options: Any) -> RunResult:
+    """Score every document with a fastText model: adds `column` and `column_score`."""
+    params: dict[str, Any] = {"model": str(model), "column": column}
+    if label is not None:
+        params["label"] = label
+    return Pipeline.from_stages([("classify", params)], name="classify").run(input, output, **run_options)
+
+
+def train_classifier(*args: Any, **kwargs: Any) -> Any:
+    """Train a supervised fastText classifier from labelled shards (see curate.stages.classify)."""
+    from curate.stages.classify import train_classifier as _train
+
+    return _train(*args, **kwargs)
+
+
+def plan(buckets: Any, compute: float, **kwargs: Any) -> Any:
+    """Epochs per quality bucket and model size for a compute budget (see curate.planner.plan)."""
+    from curate.planner import plan as _plan
+
+    return _plan(buckets, compute, **kwargs)
+
+
+def sample(input: str | Path, output: str | Path, plan: str | Path, *, run_options: dict[str, Any] | None = None,
+           **params: Any) -> RunResult:
+    """Materialize a plan.json as a training mixture (the `sample` stage)."""
+    return Pipeline.from_stages([("sample", {"plan": str(plan), **params})], name="sample").run(
+        input, output, **(run_options or {}))
+
+
+def sample_data(out_dir: str | Path, n_docs: int = 2000, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+    """Generate the deterministic synthetic corpus with planted duplicates and ground truth."""
+    from curate.sample_data import generate
+
+    return generate(out_dir, n_docs=n_docs, seed=seed, **kwargs)

@@ -1,0 +1,17 @@
+"""`curate run PIPELINE`: run a pipeline YAML over a shard directory."""
+
+from __future__ import annotations
+
+import click
+
+from curate.cli.options import execute, run_options
+
+
+@click.command("run")
+@click.argument("pipeline", type=click.Path(exists=True, dir_okay=False))
+@run_options
+def command(pipeline: str, **opts) -> None:
+    """Run the PIPELINE YAML over --input into --output."""
+    from curate.api import Pipeline
+
+    execute(Pipeline.from_yaml(pipeline), opts)

@@ -1,0 +1,34 @@
+"""`curate stats DIR`: show a run's _stats.json as a table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from curate.errors import InputError
+
+
+@click.command("stats")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the raw _stats.json.")
+def command(directory: str, as_json: bool) -> None:
+    """Show the per-stage summary of the run in DIRECTORY."""
+    from curate.cli.common import echo_json
+    from curate.pipeline.stats import format_table
+
+    path = Path(directory) / "_stats.json"
+    if not path.exists():
+        raise InputError("no _stats.json (not a curate output, or the run did not finish)", file=str(directory))
+    stats = json.loads(path.read_text())
+    if as_json:
+        echo_json(stats)
+        return
+    click.echo(f"pipeline {stats.get('pipeline')}: {stats.get('docs_in', 0):,} docs in, "
+               f"{stats.get('docs_out', 0):,} out, {stats.get('errors', 0)} errors, "
+               f"{stats.get('wall_seconds', 0):.1f}s")
+    click.echo(format_table(stats["stages"]))
+    for s in stats["stages"]:
+        if s.get("summary"):
+            click.echo(f"\n{s['stage']}: " + json.dumps(s["summary"], indent=None)[:2000])

@@ -1,0 +1,56 @@
+"""The embedded default executor: a local process pool (or the current process for one worker)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from curate.pipeline.runner import Executor
+
+
+class LocalExecutor(Executor):
+    """Runs units of work in a pool of `workers` processes.
+
+    Workers are started with the 'spawn' method: forking a parent that already runs Arrow or
+    DuckDB threads is not safe. With one worker everything runs in this process. At most
+    2 x workers units are in flight, so results stream back as they complete.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+        return self._pool
+
+    def imap(self, fn: Callable[..., Any], items: list[tuple]) -> Iterator[tuple[tuple, Any]]:
+        if self.workers == 1 or len(items) <= 1:
+            for args in items:
+                yield args, fn(*args)
+            return
+        pool = self._get_pool()
+        pending: dict[Future, tuple] = {}
+        queue = list(reversed(items))
+        try:
+            while queue or pending:
+                while queue and len(pending) < 2 * self.workers:
+                    args = queue.pop()
+                    pending[pool.submit(fn, *args)] = args
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    args = pending.pop(fut)
+                    yield args, fut.result()
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,1 @@
+"""Shard I/O: discovery, task split, streaming reads, atomic writes."""

@@ -1,0 +1,214 @@
+"""Pipeline graphs: named stage nodes, validation before any work, and execution phases.
+
+A pipeline is a graph of named nodes. Each node runs one stage on the ``kept`` output of its
+input node (by default the node before it). Validation (unknown stage, unknown or mistyped
+parameter, missing input, cycle, model file missing) happens when the graph is built, before
+any work starts, and names the node and, for YAML, the line.
+
+Execution is split into *segments* at global stages: segment j = [apply of global stage j-1]
++ the map stages that follow, fused into one pass + [summarize of global stage j]. Between
+segments each task's kept rows are kept as Parquet under ``_work/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from curate.errors import ConfigError
+from curate.pipeline.registry import get_stage_class
+from curate.pipeline.stage import GlobalStage, MapStage, Stage
+
+NODE_KEYS = {"stage", "name", "params", "input"}
+TOP_KEYS = {"name", "description", "stages", "settings"}
+SETTINGS = {"keep_rejected": bool, "seed": int, "on_error": str, "max_errors": int, "max_doc_bytes": int,
+            "batch_rows": int, "id_column": str, "text_column": str}
+
+
+@dataclass
+class Node:
+    name: str
+    stage: Stage
+    input: str | None = None
+    line: int | None = None
+
+    @property
+    def is_global(self) -> bool:
+        return isinstance(self.stage, GlobalStage)
+
+
+@dataclass
+class Segment:
+    """One pass over every task: optional global apply, fused map stages, optional global summarize."""
+
+    index: int
+    apply: Node | None
+    maps: list[Node]
+    summarize: Node | None
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [n for n in [self.apply, *self.maps] if n is not None]
+
+
+@dataclass
+class Graph:
+    nodes: list[Node]
+    name: str = "pipeline"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_specs(cls, specs: list[dict[str, Any]], name: str = "pipeline", settings: dict[str, Any] | None = None,
+                   source: str | None = None) -> Graph:
+        """Build from a list of ``{"stage": ..., "name": ..., "params": {...}, "input": ...}`` dicts."""
+        nodes: list[Node] = []
+        seen: dict[str, int] = {}
+        for i, spec in enumerate(specs):
+            line = spec.pop("__line__", None) if isinstance(spec, dict) else None
+            where = _where(source, line, i)
+            if isinstance(spec, str):
+                spec = {"stage": spec}
+            if not isinstance(spec, dict) or "stage" not in spec:
+                raise ConfigError(f"{where}: each stage needs a 'stage:' key naming the stage")
+            unknown = set(spec) - NODE_KEYS
+            if unknown:
+                raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(NODE_KEYS))})")
+            params = strip_lines(spec.get("params") or {})
+            if not isinstance(params, dict):
+                raise ConfigError(f"{where}: 'params' must be a mapping")
+            try:
+                cls_ = get_stage_class(str(spec["stage"]))
+                stage = cls_(**params)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            node_name = spec.get("name") or _unique(cls_.name or str(spec["stage"]), seen)
+            seen[node_name] = seen.get(node_name, 0) + 1
+            nodes.append(Node(node_name, stage, spec.get("input"), line))
+        return cls(nodes, name=name, settings=_check_settings(settings or {}, source))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Graph:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"pipeline file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("stages"), list) or not data["stages"]:
+            raise ConfigError(f"{path}: a pipeline needs a non-empty 'stages:' list")
+        unknown = set(data) - TOP_KEYS - {"__line__"}
+        if unknown:
+            raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
+        return cls.from_specs(data["stages"], name=data.get("name", path.stem), settings=data.get("settings"),
+                              source=str(path))
+
+    # ---- validation ---------------------------------------------------------------------
+    def _validate(self) -> None:
+        names = [n.name for n in self.nodes]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ConfigError(f"duplicate stage name(s): {', '.join(sorted(dupes))}")
+        index = {n.name: i for i, n in enumerate(self.nodes)}
+        # resolve inputs and detect cycles by walking input links
+        for i, node in enumerate(self.nodes):
+            if node.input is None:
+                continue
+            ref = node.input.split(".")[0]
+            if ref not in index:
+                raise ConfigError(f"{_where(None, node.line, i)}: stage '{node.name}' reads input '{node.input}', "
+                                  "which is not a stage of this pipeline")
+        for node in self.nodes:
+            seen = {node.name}
+            cur = node
+            while cur.input is not None:
+                nxt = self.nodes[index[cur.input.split('.')[0]]]
+                if nxt.name in seen:
+                    raise ConfigError(f"cycle in pipeline: {' -> '.join([*seen, nxt.name])}")
+                seen.add(nxt.name)
+                cur = nxt
+        for i, node in enumerate(self.nodes):
+            if node.input is not None:
+                expected = self.nodes[i - 1].name if i > 0 else None
+                if node.input not in (expected, f"{expected}.kept"):
+                    raise ConfigError(
+                        f"stage '{node.name}': input '{node.input}' is not supported; each stage reads the kept "
+                        f"output of the stage before it ({expected}), and rejected rows go to _rejected/")
+        for node in self.nodes:
+            if not isinstance(node.stage, (MapStage, GlobalStage)):
+                raise ConfigError(f"stage '{node.name}' is neither a map nor a global stage")
+
+    def check(self) -> None:
+        """Checks that need the file system (model files, plan files); called before any work."""
+        for i, node in enumerate(self.nodes):
+            try:
+                node.stage.check()
+            except ConfigError as exc:
+                raise ConfigError(f"{_where(None, node.line, i)}: stage '{node.name}': {exc}") from None
+
+    # ---- phases -------------------------------------------------------------------------
+    def segments(self) -> list[Segment]:
+        segs: list[Segment] = []
+        apply: Node | None = None
+        maps: list[Node] = []
+        for node in self.nodes:
+            if node.is_global:
+                segs.append(Segment(len(segs), apply, maps, node))
+                apply, maps = node, []
+            else:
+                maps.append(node)
+        segs.append(Segment(len(segs), apply, maps, None))
+        return segs
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"name": n.name, **n.stage.describe()} for n in self.nodes]
+
+
+def _where(source: str | None, line: int | None, i: int) -> str:
+    parts = [source or "pipeline"]
+    if line is not None:
+        parts.append(f"line {line}")
+    parts.append(f"stage #{i + 1}")
+    return ", ".join(parts)
+
+
+def _unique(base: str, seen: dict[str, int]) -> str:
+    return base if base not in seen else f"{base}_{seen[base] + 1}"
+
+
+def _check_settings(settings: dict[str, Any], source: str | None) -> dict[str, Any]:
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{source or 'pipeline'}: 'settings' must be a mapping")
+    settings = {k: v for k, v in settings.items() if k != "__line__"}
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            raise ConfigError(f"{source or 'pipeline'}: unknown setting '{key}' (known: {', '.join(sorted(SETTINGS))})")
+        if not isinstance(value, SETTINGS[key]) or (SETTINGS[key] is int and isinstance(value, bool)):
+            raise ConfigError(f"{source or 'pipeline'}: setting '{key}' expects {SETTINGS[key].__name__}, got {value!r}")
+    return settings
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the 1-based line of every mapping as '__line__'."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def strip_lines(obj: Any) -> Any:
+    """Remove the '__line__' bookkeeping from loaded YAML data."""
+    if isinstance(obj, dict):
+        return {k: strip_lines(v) for k, v in obj.items() if k != "__line__"}
+    if isinstance(obj, list):
+        return [strip_lines(v) for v in obj]
+    return obj

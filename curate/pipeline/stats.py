@@ -1,0 +1,110 @@
+"""Per-stage accounting: docs and bytes in/out, rejected by reason, errored, seconds.
+
+Every task returns one :class:`StageStats` per stage it ran; they are merged over tasks into
+``_stats.json``. The invariant docs_in = docs_out + rejected + errored is checked per stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from curate.errors import AccountingError
+
+
+@dataclass
+class StageStats:
+    stage: str
+    kind: str = "map"
+    docs_in: int = 0
+    docs_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    errored: int = 0
+    seconds: float = 0.0
+    counters: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def add_rejected(self, reason: str, n: int) -> None:
+        if n:
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
+
+    def merge(self, other: StageStats) -> None:
+        self.docs_in += other.docs_in
+        self.docs_out += other.docs_out
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        self.errored += other.errored
+        self.seconds += other.seconds
+        for k, v in other.rejected.items():
+            self.rejected[k] = self.rejected.get(k, 0) + v
+        for k, v in other.counters.items():
+            self.counters[k] = self.counters.get(k, 0) + v
+        self.summary.update(other.summary)
+
+    def check(self) -> None:
+        """Raise AccountingError unless docs_in = docs_out + rejected + errored."""
+        if self.docs_in != self.docs_out + self.rejected_total + self.errored:
+            raise AccountingError(
+                f"stage '{self.stage}': docs in {self.docs_in} != kept {self.docs_out} + rejected "
+                f"{self.rejected_total} + errored {self.errored}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "stage": self.stage, "kind": self.kind, "docs_in": self.docs_in, "docs_out": self.docs_out,
+            "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
+            "rejected": dict(sorted(self.rejected.items())), "rejected_total": self.rejected_total,
+            "errored": self.errored, "seconds": round(self.seconds, 4),
+        }
+        if self.counters:
+            d["counters"] = dict(sorted(self.counters.items()))
+        if self.summary:
+            d["summary"] = self.summary
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StageStats:
+        return cls(stage=d["stage"], kind=d.get("kind", "map"), docs_in=d["docs_in"], docs_out=d["docs_out"],
+                   bytes_in=d["bytes_in"], bytes_out=d["bytes_out"], rejected=dict(d["rejected"]),
+                   errored=d["errored"], seconds=d["seconds"], counters=dict(d.get("counters", {})),
+                   summary=dict(d.get("summary", {})))
+
+
+def merge_stats(per_task: list[list[StageStats]], order: list[str]) -> list[StageStats]:
+    """Merge per-task stats into one entry per stage, in pipeline order."""
+    merged: dict[str, StageStats] = {}
+    for task_stats in per_task:
+        for s in task_stats:
+            if s.stage not in merged:
+                merged[s.stage] = StageStats(stage=s.stage, kind=s.kind)
+            merged[s.stage].merge(s)
+    return [merged[name] for name in order if name in merged]
+
+
+def format_table(stages: list[dict[str, Any]]) -> str:
+    """A readable table of `_stats.json` stage entries."""
+    header = ("stage", "docs in", "kept", "rejected", "errored", "MB in", "MB out", "seconds")
+    rows = [header]
+    for s in stages:
+        rows.append((s["stage"], f"{s['docs_in']:,}", f"{s['docs_out']:,}", f"{s['rejected_total']:,}",
+                     f"{s['errored']:,}", f"{s['bytes_in'] / 1e6:,.2f}", f"{s['bytes_out'] / 1e6:,.2f}",
+                     f"{s['seconds']:.2f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    reasons = [(s["stage"], reason, n) for s in stages for reason, n in s["rejected"].items()]
+    if reasons:
+        lines.append("")
+        lines.append("rejected by reason:")
+        for stage, reason, n in reasons:
+            lines.append(f"  {stage:<20} {reason:<40} {n:>10,}")
+    return "\n".join(lines)

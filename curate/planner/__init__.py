@@ -1,0 +1,37 @@
+"""Compute-budget planner: epochs per quality bucket and model size from data-constrained scaling laws.
+
+Pure math (``laws``, ``budget``); ``report`` renders plans as text tables and PNG plots.
+"""
+
+from curate.planner.budget import (
+    Bucket,
+    BucketPlan,
+    Plan,
+    allocate,
+    buckets_from_dict,
+    buckets_to_dict,
+    frontier,
+    log_space,
+    plan,
+    plan_warnings,
+)
+from curate.planner.laws import CHINCHILLA, DATABLATIONS, LAWS, Law, effective_tokens, get_law
+
+__all__ = [
+    "Bucket",
+    "BucketPlan",
+    "Plan",
+    "allocate",
+    "buckets_from_dict",
+    "buckets_to_dict",
+    "frontier",
+    "log_space",
+    "plan",
+    "plan_warnings",
+    "CHINCHILLA",
+    "DATABLATIONS",
+    "LAWS",
+    "Law",
+    "effective_tokens",
+    "get_law",
+]

@@ -1,0 +1,597 @@
+"""Budget planner: how many epochs of each quality bucket, and how large a model, for a compute budget.
+
+Pure math, no I/O. For a fixed model size N the token budget is D = C / (6N) (Kaplan et al.
+2020; Hoffmann et al. 2022: C = 6 N D). The planner splits D over buckets to maximise the
+effective data D_eff = sum_i w_i * D'(D_i, U_i), a separable concave problem solved exactly by
+water-filling on a threshold lambda (see :func:`allocate`). Under the datablations law the
+parameter term also depends on the allocation when N > D_to_N(U_used); there the planner searches
+the allocation family on predicted loss (see :func:`_solve_fixed_params`). With N free it
+minimises predicted loss over log N.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from curate.errors import ConfigError, InfeasibleError
+from curate.planner.laws import R_D_STAR, Law, effective_tokens, get_law, repeat_value
+
+# Warning thresholds, from the literature.
+# Muennighoff et al. 2023: up to ~4 epochs repeated data is almost as good as fresh data
+# (D'/D = 3.7256731/4 = 93% at 4 epochs), returns diminish beyond.
+EPOCHS_WARN = 4.0
+# exp(-(e - 1)/R_D*) < 0.1 at e > 1 + R_D* ln 10 ~ 36.4 epochs: a repeated token is worth
+# under a tenth of a fresh one, the bucket's value is nearly exhausted.
+REPEAT_VALUE_WARN = 0.1
+# Hernandez et al. 2022, "Scaling Laws and Interpretability of Learning from Repeated Data":
+# repeating 0.1% of the data 100 times degraded an 800M model to the level of a 400M one.
+SMALL_SLICE_UNIQUE_SHARE = 0.01
+SMALL_SLICE_TRAINING_SHARE = 0.05
+
+_N_SEARCH_XTOL = 1e-6  # in ln N: far below the 0.1% asked for
+_PREMIUM_SEARCH_XTOL = 1e-9
+_GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A quality bucket: its unique tokens and the value of one fresh token of it (utility)."""
+
+    name: str
+    unique_tokens: float
+    utility: float = 1.0
+    docs: int | None = None
+    mean_score: float | None = None
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    """The plan for one bucket. `marginal_value` = utility x repeat_value (value of one more token)."""
+
+    name: str
+    unique_tokens: float
+    utility: float
+    tokens: float
+    epochs: float
+    effective_tokens: float
+    marginal_value: float
+    repeat_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "unique_tokens": self.unique_tokens,
+            "utility": self.utility,
+            "tokens": self.tokens,
+            "epochs": self.epochs,
+            "effective_tokens": self.effective_tokens,
+            "marginal_value": self.marginal_value,
+            "repeat_value": self.repeat_value,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A training plan: model size N, tokens D, predicted loss and the allocation per bucket."""
+
+    law: str
+    compute: float
+    params: float
+    tokens: float
+    predicted_loss: float
+    lam: float
+    buckets: tuple[BucketPlan, ...]
+    warnings: tuple[str, ...] = ()
+    max_epochs: float | None = None
+    params_fixed: bool = False
+    effective_data: float = 0.0
+    unique_tokens_used: float = 0.0
+    first_epoch_premium: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def bucket(self, name: str) -> BucketPlan:
+        for b in self.buckets:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan.json format (issue 5); keys after ``warnings`` are extras."""
+        return {
+            "law": self.law,
+            "compute": self.compute,
+            "params": self.params,
+            "tokens": self.tokens,
+            "predicted_loss": self.predicted_loss,
+            "lambda": self.lam,
+            "buckets": [b.to_dict() for b in self.buckets],
+            "warnings": list(self.warnings),
+            "max_epochs": self.max_epochs,
+            "params_fixed": self.params_fixed,
+            "effective_data": self.effective_data,
+            "unique_tokens_used": self.unique_tokens_used,
+            "first_epoch_premium": self.first_epoch_premium,
+            "tokens_per_param": self.tokens / self.params if self.params else None,
+            **self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """Read a plan.json document (hand-written ones need only ``buckets`` with name and epochs)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("buckets"), list):
+            raise ConfigError("plan: expected an object with a 'buckets' list")
+        buckets = []
+        seen: set[str] = set()
+        for i, b in enumerate(data["buckets"]):
+            if not isinstance(b, Mapping) or not isinstance(b.get("name"), str):
+                raise ConfigError(f"plan: buckets[{i}] needs a string 'name'")
+            if b["name"] in seen:
+                raise ConfigError(f"plan: bucket name '{b['name']}' appears twice")
+            seen.add(b["name"])
+            epochs = _number(b, "epochs", f"plan: bucket '{b['name']}'", minimum=0.0)
+            unique = _number(b, "unique_tokens", f"plan: bucket '{b['name']}'", minimum=0.0, default=0.0)
+            buckets.append(
+                BucketPlan(
+                    name=b["name"],
+                    unique_tokens=unique,
+                    utility=_number(b, "utility", f"plan: bucket '{b['name']}'", minimum=0.0, default=1.0),
+                    tokens=_number(b, "tokens", f"plan: bucket '{b['name']}'", minimum=0.0, default=epochs * unique),
+                    epochs=epochs,
+                    effective_tokens=_number(b, "effective_tokens", "plan", default=0.0),
+                    marginal_value=_number(b, "marginal_value", "plan", default=0.0),
+                    repeat_value=_number(b, "repeat_value", "plan", default=0.0),
+                )
+            )
+        known = {
+            "law", "compute", "params", "tokens", "predicted_loss", "lambda", "buckets", "warnings",
+            "max_epochs", "params_fixed", "effective_data", "unique_tokens_used", "first_epoch_premium",
+            "tokens_per_param",
+        }
+        return cls(
+            law=str(data.get("law", "")),
+            compute=float(data.get("compute") or 0.0),
+            params=float(data.get("params") or 0.0),
+            tokens=float(data.get("tokens") or sum(b.tokens for b in buckets)),
+            predicted_loss=float(data.get("predicted_loss") or math.nan),
+            lam=float(data.get("lambda") or 0.0),
+            buckets=tuple(buckets),
+            warnings=tuple(str(w) for w in data.get("warnings", [])),
+            max_epochs=data.get("max_epochs"),
+            params_fixed=bool(data.get("params_fixed", False)),
+            effective_data=float(data.get("effective_data") or 0.0),
+            unique_tokens_used=float(data.get("unique_tokens_used") or 0.0),
+            first_epoch_premium=float(data.get("first_epoch_premium") or 0.0),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def _number(obj: Mapping[str, Any], key: str, where: str, minimum: float | None = None, default: Any = None) -> float:
+    value = obj.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}: missing '{key}'")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where}: '{key}' must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{where}: '{key}' must be >= {minimum}, got {value}")
+    return float(value)
+
+
+def buckets_from_dict(data: Mapping[str, Any]) -> list[Bucket]:
+    """Parse a buckets.json document ``{"buckets": [{"name", "docs", "unique_tokens", "mean_score", "utility"}]}``."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("buckets"), list):
+        raise ConfigError("buckets: expected an object with a 'buckets' list")
+    out: list[Bucket] = []
+    seen: set[str] = set()
+    for i, b in enumerate(data["buckets"]):
+        if not isinstance(b, Mapping) or not isinstance(b.get("name"), str) or not b["name"]:
+            raise ConfigError(f"buckets[{i}]: needs a non-empty string 'name'")
+        name = b["name"]
+        if name in seen:
+            raise ConfigError(f"buckets: name '{name}' appears twice")
+        seen.add(name)
+        where = f"bucket '{name}'"
+        docs = b.get("docs")
+        if docs is not None and (isinstance(docs, bool) or not isinstance(docs, int) or docs < 0):
+            raise ConfigError(f"{where}: 'docs' must be a non-negative integer, got {docs!r}")
+        mean_score = b.get("mean_score")
+        out.append(
+            Bucket(
+                name=name,
+                unique_tokens=_number(b, "unique_tokens", where, minimum=0.0),
+                utility=_number(b, "utility", where, minimum=0.0, default=1.0),
+                docs=docs,
+                mean_score=None if mean_score is None else _number(b, "mean_score", where),
+            )
+        )
+    return out
+
+
+def buckets_to_dict(buckets: Iterable[Bucket]) -> dict[str, Any]:
+    """The buckets.json document for `buckets`."""
+    return {
+        "buckets": [
+            {"name": b.name, "docs": b.docs, "unique_tokens": b.unique_tokens, "mean_score": b.mean_score, "utility": b.utility}
+            for b in buckets
+        ]
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Allocation for fixed total tokens
+
+
+def allocate(
+    unique: Sequence[float] | np.ndarray,
+    utility: Sequence[float] | np.ndarray,
+    total: float,
+    max_epochs: float | None = None,
+    r_d: float | None = None,
+    first_epoch_premium: float = 0.0,
+) -> tuple[np.ndarray, float]:
+    """Exact maximiser of sum_i w_i D'_i + premium * sum_i w_i min(D_i, U_i) s.t. sum_i D_i = total.
+
+    With premium 0 this is the D_eff maximisation of issue 5. The objective is separable and
+    concave, so by KKT each bucket's marginal value equals a threshold lambda unless at a bound:
+    D_i = 0 where w_i(1+premium) < lambda; D_i = U_i*min(1 + R_D ln(w_i/lambda), max_epochs) where
+    w_i > lambda; buckets at a jump of their first epoch share what remains, in proportion to U_i.
+    lambda is found by bisection over the sorted breakpoints of sum_i D_i(lambda), which is
+    piecewise linear in ln(lambda), then solved in closed form on its segment. Returns (tokens, lambda).
+    Raises InfeasibleError when the buckets cannot supply `total` within `max_epochs`.
+    """
+    U = np.asarray(unique, dtype=np.float64)
+    w = np.asarray(utility, dtype=np.float64)
+    cap = np.full(U.shape, math.inf) if max_epochs is None else U * float(max_epochs)
+    capacity = float(cap.sum())
+    if total > capacity * (1 + 1e-12):
+        raise InfeasibleError(
+            f"the buckets cannot supply {total:.4g} tokens: at most {max_epochs:g} epochs of "
+            f"{U.sum():.4g} unique tokens give {capacity:.4g} (raise --max-epochs, lower the compute "
+            f"or fix the model size less large)"
+        )
+    return _waterfill(U, w * (1.0 + first_epoch_premium), w, cap, float(total), R_D_STAR if r_d is None else r_d)
+
+
+def _waterfill(
+    U: np.ndarray, first_value: np.ndarray, rep_value: np.ndarray, cap: np.ndarray, total: float, r_d: float
+) -> tuple[np.ndarray, float]:
+    """Water-filling core: first epochs are worth `first_value`, repeats `rep_value * dD'/dD`."""
+    n = U.shape[0]
+    tokens = np.zeros(n)
+    first = np.minimum(U, cap)  # room in the first epoch
+    rep_room = np.where(U > 0, np.maximum(cap - U, 0.0), 0.0)  # room for repeats (inf if uncapped)
+    has_first = (first_value > 0) & (first > 0)
+    has_rep = (rep_value > 0) & (rep_room > 0)
+    if total <= 0:
+        return tokens, float(first_value.max()) if n else 0.0
+    valued = float(first[has_first].sum() + rep_room[has_rep].sum())
+    if total >= valued:
+        # Every valued token is used (lambda = 0); worthless room takes the rest (only with caps).
+        tokens[has_first] = first[has_first]
+        tokens[has_rep] += rep_room[has_rep]
+        rest = total - valued
+        if rest > 0:
+            room = first + rep_room - tokens
+            infinite = np.isinf(room)
+            weights = np.where(infinite, U, 0.0) if infinite.any() else room
+            tokens += rest * weights / weights.sum()
+        return tokens, 0.0
+
+    lf = np.log(first_value[has_first])  # ln lambda at which a first epoch enters
+    F = first[has_first]
+    lr = np.log(rep_value[has_rep])  # ln lambda at which repeats start
+    slope_r = U[has_rep] * r_d  # dD_i / d(-ln lambda) while repeating
+    room_r = rep_room[has_rep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lcap = lr - room_r / slope_r  # ln lambda below which a bucket sits at its cap (-inf if none)
+
+    def repeats(t: float) -> float:
+        return float(np.minimum(slope_r * np.maximum(lr - t, 0.0), room_r).sum())
+
+    def supply_excl(t: float) -> float:  # sum_i D_i at lambda = e^t, without first epochs entering at t
+        return float(F[lf > t].sum()) + repeats(t)
+
+    def supply_incl(t: float) -> float:  # ... with them (the left limit)
+        return float(F[lf >= t].sum()) + repeats(t)
+
+    breaks = np.unique(np.concatenate([lf, lr, lcap[np.isfinite(lcap)]]))
+    breaks = np.append(breaks, breaks[-1] + 1.0)  # sentinel above every breakpoint: supply 0 there
+    tie_fill = 0.0
+    if supply_incl(float(breaks[0])) < total:
+        # Below every breakpoint only uncapped repeats still grow.
+        t0 = float(breaks[0])
+        slope = float(slope_r[np.isinf(room_r)].sum())
+        t_star = t0 - (total - supply_incl(t0)) / slope
+    else:
+        lo, hi = 0, breaks.shape[0] - 1  # supply_incl(breaks[lo]) >= total > supply_incl(breaks[hi])
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if supply_incl(float(breaks[mid])) >= total:
+                lo = mid
+            else:
+                hi = mid
+        t_k = float(breaks[lo])
+        s_k = supply_excl(t_k)
+        if s_k <= total:
+            t_star = t_k  # lambda sits on a first-epoch jump: those buckets share the remainder
+            tie_fill = total - s_k
+        else:
+            t_next = float(breaks[lo + 1])
+            t_mid = 0.5 * (t_k + t_next)
+            slope = float(slope_r[(lcap < t_mid) & (lr > t_mid)].sum())
+            t_star = min(max(t_k + (s_k - total) / slope, t_k), t_next)
+
+    first_tokens = np.where(lf > t_star, F, 0.0)
+    if tie_fill > 0:
+        ties = lf == t_star
+        first_tokens = first_tokens + np.where(ties, F * (tie_fill / F[ties].sum()), 0.0)
+    tokens[has_first] = first_tokens
+    tokens[has_rep] += np.minimum(slope_r * np.maximum(lr - t_star, 0.0), room_r)
+    return tokens, math.exp(t_star)
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning
+
+
+@dataclass(frozen=True)
+class _Problem:
+    law: Law
+    names: tuple[str, ...]
+    U: np.ndarray
+    w: np.ndarray
+    max_epochs: float | None
+
+    @property
+    def capacity(self) -> float:
+        return math.inf if self.max_epochs is None else float(self.U.sum() * self.max_epochs)
+
+    def aggregates(self, tokens: np.ndarray) -> tuple[float, float]:
+        """(D_eff, U_used) = (sum_i w_i D'_i, sum_i w_i min(D_i, U_i))."""
+        d_eff = float((self.w * effective_tokens(tokens, self.U, self.law.r_d)).sum())
+        u_used = float((self.w * np.minimum(tokens, self.U)).sum())
+        return d_eff, u_used
+
+    def loss(self, params: float, tokens: np.ndarray) -> float:
+        d_eff, u_used = self.aggregates(tokens)
+        return self.law.loss(params, d_eff, u_used)
+
+
+@dataclass(frozen=True)
+class _Solution:
+    params: float
+    tokens: np.ndarray
+    lam: float
+    premium: float
+    loss: float
+
+
+def _problem(buckets: Sequence[Bucket], law: str | Law, max_epochs: float | None) -> _Problem:
+    law_obj = law if isinstance(law, Law) else _law(law)
+    if not buckets:
+        raise ConfigError("plan: no buckets given")
+    names = tuple(b.name for b in buckets)
+    if len(set(names)) != len(names):
+        raise ConfigError("plan: bucket names must be unique")
+    U = np.array([float(b.unique_tokens) for b in buckets])
+    w = np.array([float(b.utility) for b in buckets])
+    if not np.all(np.isfinite(U)) or (U < 0).any() or not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ConfigError("plan: unique_tokens and utility must be finite and >= 0")
+    if not ((U > 0) & (w > 0)).any():
+        raise InfeasibleError("plan: no bucket has both unique tokens and a positive utility")
+    if max_epochs is not None and not (max_epochs > 0 and math.isfinite(max_epochs)):
+        raise ConfigError(f"plan: max_epochs must be a positive number, got {max_epochs}")
+    return _Problem(law_obj, names, U, w, max_epochs)
+
+
+def _law(name: str) -> Law:
+    try:
+        return get_law(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
+    """Best allocation of `total` tokens for a model of `params` parameters.
+
+    The data term depends on D_eff only, so water-filling (premium 0) is optimal whenever the
+    parameter term cannot change, i.e. unless N > D_to_N(U_used). Otherwise loss is a function of
+    the two aggregates (D_eff, U_used); by KKT its optimum maximises D_eff + rho * U_used for some
+    premium rho >= 0 on first-epoch tokens, so we search rho (1-D, on predicted loss), each step
+    an exact water-filling. Premiums above w_max/w_min - 1 all give the same allocation.
+    """
+    tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d)
+    _, u_used = p.aggregates(tokens)
+    base = _Solution(params, tokens, lam, 0.0, p.loss(params, tokens))
+    if not p.law.params_depend_on_data(params, u_used):
+        return base
+    positive = p.w[(p.w > 0) & (p.U > 0)]
+    s_max = math.log(float(positive.max() / positive.min()))
+    if s_max <= 0:
+        return base  # equal utilities: first epochs already come before every repeat
+
+    def loss_at(s: float) -> float:
+        t, _ = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=math.expm1(s))
+        return p.loss(params, t)
+
+    s_best, loss_best = _minimize_1d(loss_at, 0.0, s_max * (1 + 1e-9) + 1e-12, grid=17, xtol=_PREMIUM_SEARCH_XTOL)
+    if loss_best >= base.loss:
+        return base
+    premium = math.expm1(s_best)
+    tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=premium)
+    return _Solution(params, tokens, lam, premium, p.loss(params, tokens))
+
+
+def _minimize_1d(f: Callable[[float], float], lo: float, hi: float, grid: int, xtol: float) -> tuple[float, float]:
+    """Minimise f on [lo, hi]: a grid to find the basin, then golden-section search inside it."""
+    xs = np.linspace(lo, hi, grid)
+    fs = [f(float(x)) for x in xs]
+    j = int(np.argmin(fs))
+    best_x, best_f = float(xs[j]), fs[j]
+    a, b = float(xs[max(j - 1, 0)]), float(xs[min(j + 1, grid - 1)])
+    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+    fc, fd = f(c), f(d)
+    while b - a > xtol * max(1.0, abs(a), abs(b)):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - _GOLDEN * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + _GOLDEN * (b - a)
+            fd = f(d)
+    for x, fx in ((c, fc), (d, fd)):
+        if fx < best_f:
+            best_x, best_f = x, fx
+    return best_x, best_f
+
+
+def _search_params(p: _Problem, compute: float) -> _Solution:
+    """Minimise predicted loss over N along C = 6 N D (1-D search on ln N, to well under 0.1%).
+
+    The grid starts around the fresh-data optimum and widens while the best point sits on an edge
+    that is not a hard bound (too few tokens available below, fewer than one token above).
+    """
+    log_min = math.log(compute / (6.0 * p.capacity) * (1 + 1e-9)) if math.isfinite(p.capacity) else -math.inf
+    log_max = math.log(compute / 6.0)
+    centre = math.log(p.law.compute_optimal_params(compute))
+    lo = max(centre - math.log(1e3), log_min)
+    hi = min(max(centre + math.log(1e2), lo + math.log(1e3)), log_max)
+
+    def loss_at(log_n: float) -> float:
+        n = math.exp(log_n)
+        return _solve_fixed_params(p, n, compute / (6.0 * n)).loss
+
+    for _ in range(10):
+        xs = np.linspace(lo, hi, 25)
+        fs = [loss_at(float(x)) for x in xs]
+        j = int(np.argmin(fs))
+        width = hi - lo
+        if j == 0 and lo > log_min:
+            lo = max(lo - width, log_min)
+        elif j == len(xs) - 1 and hi < log_max:
+            hi = min(hi + width, log_max)
+        else:
+            break
+    a, b = float(xs[max(j - 1, 0)]), float(xs[min(j + 1, len(xs) - 1)])
+    log_n, f_best = _minimize_1d(loss_at, a, b, grid=5, xtol=_N_SEARCH_XTOL)
+    if fs[j] < f_best:
+        log_n = float(xs[j])
+    n = math.exp(log_n)
+    return _solve_fixed_params(p, n, compute / (6.0 * n))
+
+
+def plan(
+    buckets: Sequence[Bucket],
+    compute: float,
+    params: float | None = None,
+    max_epochs: float | None = None,
+    law: str | Law = "datablations",
+) -> Plan:
+    """Plan tokens per bucket (and N, unless `params` fixes it) for `compute` FLOPs (C = 6 N D)."""
+    p = _problem(buckets, law, max_epochs)
+    if not (compute > 0 and math.isfinite(compute)):
+        raise ConfigError(f"plan: compute must be a positive number of FLOPs, got {compute}")
+    if params is not None:
+        if not (params > 0 and math.isfinite(params)):
+            raise ConfigError(f"plan: params must be a positive number, got {params}")
+        total = compute / (6.0 * params)
+        if total > p.capacity * (1 + 1e-12):
+            raise InfeasibleError(
+                f"plan: a {params:.4g}-parameter model trains on C/(6N) = {total:.4g} tokens, but the buckets "
+                f"supply at most {p.capacity:.4g} ({p.max_epochs:g} epochs of {p.U.sum():.4g} unique tokens); "
+                f"raise --max-epochs, lower --compute or use a larger --params (or leave it free)"
+            )
+        sol = _solve_fixed_params(p, float(params), total)
+    else:
+        sol = _search_params(p, float(compute))
+    return _make_plan(p, float(compute), sol, params_fixed=params is not None)
+
+
+def frontier(
+    buckets: Sequence[Bucket],
+    computes: Iterable[float],
+    params: float | None = None,
+    max_epochs: float | None = None,
+    law: str | Law = "datablations",
+) -> list[Plan]:
+    """The plan at each compute budget: shows where lower buckets enter as compute grows."""
+    return [plan(buckets, c, params=params, max_epochs=max_epochs, law=law) for c in computes]
+
+
+def log_space(lo: float, hi: float, points: int) -> list[float]:
+    """`points` budgets evenly spaced in log between lo and hi (inclusive)."""
+    if not (0 < lo <= hi) or points < 1:
+        raise ConfigError(f"compute range must satisfy 0 < lo <= hi and points >= 1, got {lo}:{hi}:{points}")
+    if points == 1:
+        return [float(lo)]
+    return [float(x) for x in np.logspace(math.log10(lo), math.log10(hi), points)]
+
+
+def _make_plan(p: _Problem, compute: float, sol: _Solution, params_fixed: bool) -> Plan:
+    tokens = sol.tokens
+    eff = effective_tokens(tokens, p.U, p.law.r_d)
+    rv = repeat_value(tokens, p.U, p.law.r_d)
+    epochs = np.divide(tokens, p.U, out=np.zeros_like(tokens), where=p.U > 0)
+    rows = tuple(
+        BucketPlan(
+            name=p.names[i],
+            unique_tokens=float(p.U[i]),
+            utility=float(p.w[i]),
+            tokens=float(tokens[i]),
+            epochs=float(epochs[i]),
+            effective_tokens=float(eff[i]),
+            marginal_value=float(p.w[i] * rv[i]),
+            repeat_value=float(rv[i]),
+        )
+        for i in range(len(p.names))
+    )
+    d_eff, u_used = p.aggregates(tokens)
+    total = float(tokens.sum())
+    return Plan(
+        law=p.law.name,
+        compute=compute,
+        params=sol.params,
+        tokens=total,
+        predicted_loss=sol.loss,
+        lam=sol.lam,
+        buckets=rows,
+        warnings=tuple(plan_warnings(rows)),
+        max_epochs=p.max_epochs,
+        params_fixed=params_fixed,
+        effective_data=d_eff,
+        unique_tokens_used=u_used,
+        first_epoch_premium=sol.premium,
+    )
+
+
+def plan_warnings(rows: Sequence[BucketPlan]) -> list[str]:
+    """Warnings from the literature about heavy repetition in a plan."""
+    out: list[str] = []
+    total = sum(b.tokens for b in rows)
+    unique_drawn = sum(min(b.tokens, b.unique_tokens) for b in rows)
+    for b in rows:
+        if b.epochs > EPOCHS_WARN:
+            out.append(
+                f"bucket '{b.name}': {b.epochs:.2f} epochs; returns diminish beyond 4 epochs "
+                f"(4 epochs are still ~93% as valuable as fresh data, Muennighoff et al. 2023)"
+            )
+        if b.tokens > 0 and b.repeat_value < REPEAT_VALUE_WARN:
+            out.append(
+                f"bucket '{b.name}': a further token is worth {b.repeat_value:.3f} of a fresh one "
+                f"(< {REPEAT_VALUE_WARN}, past ~36 epochs): its value is nearly exhausted"
+            )
+        if total > 0 and unique_drawn > 0:
+            unique_share = min(b.tokens, b.unique_tokens) / unique_drawn
+            train_share = b.tokens / total
+            if unique_share < SMALL_SLICE_UNIQUE_SHARE and train_share > SMALL_SLICE_TRAINING_SHARE:
+                out.append(
+                    f"bucket '{b.name}': {unique_share:.2%} of the unique tokens drawn supply {train_share:.1%} of "
+                    f"training tokens; repeating a small slice many times hurts (Hernandez et al. 2022: "
+                    f"0.1% of the data repeated 100 times made an 800M model as bad as a 400M one)"
+                )
+    return out

@@ -1,0 +1,400 @@
+"""Compiled (numba) kernels behind the heuristic signals: word tokenizer, string hashing,
+per-document duplicate detection and the Gopher n-gram repetition measures.
+
+Each kernel runs over a whole batch (flat arrays plus per-document offsets), so the Python
+side makes one call per batch. numba is imported only when a kernel is first needed
+(:func:`kernels`), because every module under ``curate.stages`` is imported on stage lookup.
+The kernels are plain Python functions here; :func:`kernels` compiles them with
+``numba.njit(cache=True)`` and rebinds the module globals, so helpers they call are compiled too.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import unicodedata
+
+import numpy as np
+
+# Character classes of the tokenizer (one uint8 per Unicode code point, see char_classes()).
+OTHER = 0  # part of a word but not alphabetic: marks, non-decimal numbers, '_', unassigned
+ALPHA = 1  # Unicode letters (category L*), i.e. what str.isalpha() accepts
+DIGIT = 2  # decimal digits (category Nd)
+SPACE = 3  # what str.isspace() accepts: separates tokens
+PUNCT = 4  # punctuation (P*), symbols (S*) and control characters: tokens of their own
+
+# Token flags.
+FLAG_ALPHA = 1  # token has at least one alphabetic character
+FLAG_SYMBOL = 2  # token consists only of punctuation/symbols
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # FNV-1a 64-bit (Fowler, Noll, Vo; IETF draft-eastlake-fnv)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, the usual multiplicative-hash constant
+
+
+@functools.lru_cache(maxsize=1)
+def char_classes() -> np.ndarray:
+    """Class (OTHER/ALPHA/DIGIT/SPACE/PUNCT) of every code point, from Python's Unicode database."""
+    table = np.zeros(0x110000, dtype=np.uint8)
+    for cp in range(0x110000):
+        ch = chr(cp)
+        if ch.isspace():
+            table[cp] = SPACE
+            continue
+        cat = unicodedata.category(ch)
+        if cat[0] == "L":
+            table[cp] = ALPHA
+        elif cat == "Nd":
+            table[cp] = DIGIT
+        elif cat[0] in "PS" or cat == "Cc":
+            table[cp] = PUNCT
+    table[ord("_")] = OTHER  # identifiers like snake_case stay one word (as in spaCy)
+    return table
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _mix64(x):
+    """splitmix64 finalizer (Steele, Lea, Flood 2014): spreads all bits of a 64-bit key."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _decode(data, p):
+    """Decode the UTF-8 code point starting at byte `p`; return (code point, byte length)."""
+    b0 = np.int64(data[p])
+    if b0 < 0x80:
+        return b0, 1
+    if b0 < 0xE0:
+        return ((b0 & 0x1F) << 6) | (np.int64(data[p + 1]) & 0x3F), 2
+    if b0 < 0xF0:
+        return ((b0 & 0x0F) << 12) | ((np.int64(data[p + 1]) & 0x3F) << 6) | (np.int64(data[p + 2]) & 0x3F), 3
+    return (
+        ((b0 & 0x07) << 18)
+        | ((np.int64(data[p + 1]) & 0x3F) << 12)
+        | ((np.int64(data[p + 2]) & 0x3F) << 6)
+        | (np.int64(data[p + 3]) & 0x3F)
+    ), 4
+
+
+def _hash_bytes(data, start, end, lower):
+    """FNV-1a over data[start:end] (ASCII-lowercased if `lower`), then mixed."""
+    h = _FNV_OFFSET
+    for q in range(start, end):
+        b = data[q]
+        if lower and b >= 65 and b <= 90:
+            b += 32
+        h = (h ^ np.uint64(b)) * _FNV_PRIME
+    return _mix64(h)
+
+
+def _next_pow2(x):
+    p = 16
+    while p < x:
+        p *= 2
+    return p
+
+
+def _probe(keys, stamp, key, current, mask):
+    """Slot of `key` in an open-addressing table, or the empty slot where it would go.
+
+    A slot is in use for the current document/pass only if its stamp equals `current`,
+    so the table never needs clearing between documents.
+    """
+    slot = np.int64(key & np.uint64(mask))
+    while stamp[slot] == current and keys[slot] != key:
+        slot = (slot + 1) & mask
+    return slot
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _hash_strings(data, offsets):
+    """64-bit hash of each string of an Arrow string array (data bytes + offsets)."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        out[i] = _hash_bytes(data, offsets[i], offsets[i + 1], False)
+    return out
+
+
+def _duplicate_mask(keys, seg_offsets):
+    """True for every element whose key already occurred earlier in the same segment (document)."""
+    n_seg = seg_offsets.shape[0] - 1
+    out = np.zeros(keys.shape[0], dtype=np.bool_)
+    largest = 0
+    for d in range(n_seg):
+        largest = max(largest, seg_offsets[d + 1] - seg_offsets[d])
+    size = _next_pow2(2 * largest)
+    table = np.empty(size, dtype=np.uint64)
+    stamp = np.full(size, -1, dtype=np.int64)
+    for d in range(n_seg):
+        s, e = seg_offsets[d], seg_offsets[d + 1]
+        mask = _next_pow2(2 * (e - s)) - 1
+        for i in range(s, e):
+            slot = _probe(table, stamp, keys[i], d, mask)
+            if stamp[slot] == d:
+                out[i] = True
+            else:
+                stamp[slot] = d
+                table[slot] = keys[i]
+    return out
+
+
+def _tokenize(data, offsets, classes):
+    """Split each document into word and punctuation tokens (spaCy-like, see text.py).
+
+    Returns per-token hash, ASCII-lowercased hash, length in code points and flags, the
+    token offsets per document and each document's length in code points.
+    """
+    n_docs = offsets.shape[0] - 1
+    cap = max(64, (offsets[n_docs] - offsets[0]) // 4)
+    starts = np.empty(cap, dtype=np.int64)
+    ends = np.empty(cap, dtype=np.int64)
+    lengths = np.empty(cap, dtype=np.int32)
+    flags = np.empty(cap, dtype=np.uint8)
+    doc_tok = np.empty(n_docs + 1, dtype=np.int64)
+    doc_chars = np.empty(n_docs, dtype=np.int64)
+    t = 0
+    for d in range(n_docs):
+        doc_tok[d] = t
+        p = offsets[d]
+        end = offsets[d + 1]
+        n_chars = 0
+        in_word = False
+        w_start = 0
+        w_len = 0
+        w_alpha = False
+        prev_cls = SPACE
+        while p < end:
+            cp, nb = _decode(data, p)
+            c = classes[cp]
+            n_chars += 1
+            # room for up to two tokens emitted in this step
+            if t + 2 >= cap:
+                cap *= 2
+                starts = _grow_i64(starts, cap)
+                ends = _grow_i64(ends, cap)
+                lengths = _grow_i32(lengths, cap)
+                flags = _grow_u8(flags, cap)
+            if c == SPACE:
+                if in_word:
+                    starts[t] = w_start
+                    ends[t] = p
+                    lengths[t] = w_len
+                    flags[t] = FLAG_ALPHA if w_alpha else 0
+                    t += 1
+                    in_word = False
+                prev_cls = c
+                p += nb
+                continue
+            if c != PUNCT:
+                if not in_word:
+                    in_word = True
+                    w_start = p
+                    w_len = 0
+                    w_alpha = False
+                w_len += 1
+                if c == ALPHA:
+                    w_alpha = True
+                prev_cls = c
+                p += nb
+                continue
+            # punctuation: look at the next character to decide
+            next_cls = SPACE
+            next_cp = -1
+            if p + nb < end:
+                next_cp, _ = _decode(data, p + nb)
+                next_cls = classes[next_cp]
+            is_dot = cp == 46
+            inner = in_word and next_cls != SPACE and next_cls != PUNCT
+            if inner and is_dot:
+                # 3.5, U.S, example.com: a dot between word characters stays in the word
+                w_len += 1
+                prev_cls = c
+                p += nb
+                continue
+            if inner and cp == 44 and prev_cls == DIGIT and next_cls == DIGIT:
+                # 1,000: a comma between digits stays in the number
+                w_len += 1
+                prev_cls = c
+                p += nb
+                continue
+            if in_word:
+                starts[t] = w_start
+                ends[t] = p
+                lengths[t] = w_len
+                flags[t] = FLAG_ALPHA if w_alpha else 0
+                t += 1
+                in_word = False
+            if (cp == 39 or cp == 0x2019) and prev_cls != SPACE and prev_cls != PUNCT and next_cls == ALPHA:
+                # don't -> don 't ; dog's -> dog 's : the clitic starts a new word
+                in_word = True
+                w_start = p
+                w_len = 1
+                w_alpha = False
+                prev_cls = c
+                p += nb
+                continue
+            if is_dot and next_cp == 46:
+                # a run of dots is one token ("...")
+                q = p
+                k = 0
+                while q < end and data[q] == 46:
+                    q += 1
+                    k += 1
+                starts[t] = p
+                ends[t] = q
+                lengths[t] = k
+                flags[t] = FLAG_SYMBOL
+                t += 1
+                n_chars += k - 1
+                prev_cls = c
+                p = q
+                continue
+            starts[t] = p
+            ends[t] = p + nb
+            lengths[t] = 1
+            flags[t] = FLAG_SYMBOL
+            t += 1
+            prev_cls = c
+            p += nb
+        if in_word:
+            starts[t] = w_start
+            ends[t] = end
+            lengths[t] = w_len
+            flags[t] = FLAG_ALPHA if w_alpha else 0
+            t += 1
+        doc_chars[d] = n_chars
+    doc_tok[n_docs] = t
+    hashes = np.empty(t, dtype=np.uint64)
+    lower = np.empty(t, dtype=np.uint64)
+    for i in range(t):
+        hashes[i] = _hash_bytes(data, starts[i], ends[i], False)
+        lower[i] = _hash_bytes(data, starts[i], ends[i], True)
+    return hashes, lower, lengths[:t].copy(), flags[:t].copy(), doc_tok, doc_chars
+
+
+def _grow_i64(a, cap):
+    b = np.empty(cap, dtype=np.int64)
+    b[: a.shape[0]] = a
+    return b
+
+
+def _grow_i32(a, cap):
+    b = np.empty(cap, dtype=np.int32)
+    b[: a.shape[0]] = a
+    return b
+
+
+def _grow_u8(a, cap):
+    b = np.empty(cap, dtype=np.uint8)
+    b[: a.shape[0]] = a
+    return b
+
+
+def _ngram_repetition(hashes, lengths, doc_tok, doc_chars, top_ns, dup_ns):
+    """Gopher n-gram repetition per document (Rae et al. 2021, App. A, Table A1).
+
+    top[d, k]: characters of the most frequent `top_ns[k]`-gram (joined by single spaces)
+    times its count, over the document's characters; ties go to the n-gram seen first.
+    dup[d, k]: characters of the words in repeated `dup_ns[k]`-grams over the document's
+    characters, scanning left to right and skipping past each repeat so overlapping repeats
+    count once. Both follow datatrove's GopherRepetitionFilter (find_top_duplicate,
+    find_all_duplicate) so the two agree on the same tokens.
+    """
+    n_docs = doc_tok.shape[0] - 1
+    top = np.zeros((n_docs, top_ns.shape[0]), dtype=np.float64)
+    dup = np.zeros((n_docs, dup_ns.shape[0]), dtype=np.float64)
+    max_n = 1
+    for k in range(top_ns.shape[0]):
+        max_n = max(max_n, top_ns[k])
+    for k in range(dup_ns.shape[0]):
+        max_n = max(max_n, dup_ns[k])
+    largest = 0
+    for d in range(n_docs):
+        largest = max(largest, doc_tok[d + 1] - doc_tok[d])
+    size = _next_pow2(2 * largest)
+    table = np.empty(size, dtype=np.uint64)
+    counts = np.zeros(size, dtype=np.int64)
+    stamp = np.full(size, -1, dtype=np.int64)
+    grams = np.empty(max(largest, 1), dtype=np.uint64)
+    slots = np.empty(max(largest, 1), dtype=np.int64)
+    # prefix sums of token lengths: characters of tokens i..i+n-1 in O(1)
+    cum = np.zeros(hashes.shape[0] + 1, dtype=np.int64)
+    for i in range(hashes.shape[0]):
+        cum[i + 1] = cum[i] + lengths[i]
+    current = -1
+    for d in range(n_docs):
+        s = doc_tok[d]
+        m = doc_tok[d + 1] - s
+        chars = doc_chars[d]
+        if m == 0 or chars == 0:
+            continue
+        mask = _next_pow2(2 * m) - 1
+        for i in range(m):
+            grams[i] = hashes[s + i]
+        for n in range(2, max_n + 1):
+            if m < n:
+                break
+            n_grams = m - n + 1
+            for i in range(n_grams):
+                grams[i] = _mix64(grams[i] * _GOLDEN + hashes[s + i + n - 1])
+            for k in range(top_ns.shape[0]):
+                if top_ns[k] != n:
+                    continue
+                current += 1
+                for i in range(n_grams):
+                    slot = _probe(table, stamp, grams[i], current, mask)
+                    if stamp[slot] != current:
+                        stamp[slot] = current
+                        table[slot] = grams[i]
+                        counts[slot] = 0
+                    counts[slot] += 1
+                    slots[i] = slot
+                best = 0
+                best_i = 0
+                for i in range(n_grams):
+                    c = counts[slots[i]]
+                    if c > best:
+                        best = c
+                        best_i = i
+                gram_chars = cum[s + best_i + n] - cum[s + best_i] + (n - 1)
+                top[d, k] = best * gram_chars / chars
+            for k in range(dup_ns.shape[0]):
+                if dup_ns[k] != n:
+                    continue
+                current += 1
+                repeated = 0
+                i = 0
+                while i < n_grams:
+                    slot = _probe(table, stamp, grams[i], current, mask)
+                    if stamp[slot] == current:
+                        repeated += cum[s + i + n] - cum[s + i]
+                        i += n
+                    else:
+                        stamp[slot] = current
+                        table[slot] = grams[i]
+                        i += 1
+                dup[d, k] = repeated / chars
+    return top, dup
+
+
+_HELPERS = ("_mix64", "_decode", "_hash_bytes", "_next_pow2", "_probe", "_grow_i64", "_grow_i32", "_grow_u8")
+_KERNELS = ("_hash_strings", "_duplicate_mask", "_tokenize", "_ngram_repetition")
+
+
+@functools.lru_cache(maxsize=1)
+def kernels() -> types.SimpleNamespace:
+    """Compile the kernels (once per process; numba caches machine code on disk)."""
+    import numba
+
+    g = globals()
+    for name in _HELPERS:
+        if not isinstance(g[name], numba.core.dispatcher.Dispatcher):
+            g[name] = numba.njit(cache=True, inline="always" if name in ("_mix64", "_probe") else "never")(g[name])
+    compiled = {name.lstrip("_"): numba.njit(cache=True)(g[name]) for name in _KERNELS}
+    return types.SimpleNamespace(**compiled)
