@@ -648,7 +648,7 @@ def _near_copy(text: str, rate: float, rng: np.random.Generator, domain: str) ->
     ops = rng.integers(0, 3, n_edits)
     pool = _DOMAIN_WORDS[domain] + _GENERAL_WORDS
     new_words = rng.integers(0, len(pool), n_edits)
-    for p, op, nw in zip(chosen[::-1].tolist(), ops[::-1].tolist(), new_words[::-1].tolist()):
+    for p, op, nw in zip(chosen[::-1].tolist(), ops[::-1].tolist(), new_words[::-1].tolist(), strict=True):
         w = pool[nw]
         if op == 0:  # substitute, keeping trailing punctuation
             old = words[p]
@@ -664,7 +664,7 @@ def _near_copy(text: str, rate: float, rng: np.random.Generator, domain: str) ->
             if seps:
                 del seps[p - 1 if p > 0 else 0]
     out = [words[0]]
-    for sep, w in zip(seps, words[1:]):
+    for sep, w in zip(seps, words[1:], strict=True):
         out.append(sep)
         out.append(w)
     return "".join(out), n_edits / n
@@ -808,7 +808,7 @@ def _chunks(plan: _Plan, rng: np.random.Generator, kind: str, id_width: int) -> 
         for tier, p in params.items():
             sel = np.flatnonzero(fresh & (qual == tier))
             prose = _prose(rng, dom[sel], plan.n_words[idx[sel]], style=style, **p)
-            for j, t in zip(sel.tolist(), prose):
+            for j, t in zip(sel.tolist(), prose, strict=True):
                 d = DOMAINS[dom[j]]
                 texts[j] = t if tier == _HIGH else _medium(t, d, stream) if tier == _MEDIUM else _low(t, d, stream)
         for j in np.flatnonzero(fresh & (qual == _SPAM)).tolist():
@@ -852,7 +852,7 @@ def _chunks(plan: _Plan, rng: np.random.Generator, kind: str, id_width: int) -> 
 
 def _urls(idx: np.ndarray, dom: np.ndarray, s: _Uniforms) -> list[str]:
     out = []
-    for i, d in zip(idx.tolist(), dom.tolist()):
+    for i, d in zip(idx.tolist(), dom.tolist(), strict=True):
         name = DOMAINS[d]
         a, b = _SITE_WORDS[name]
         words = _DOMAIN_WORDS[name]
@@ -882,7 +882,7 @@ class _ShardWriter:
         if self.fmt != "parquet":
             names = table.column_names
             cols = [table.column(c).to_pylist() for c in names]
-            lines = [json.dumps(dict(zip(names, row)), ensure_ascii=False) + "\n" for row in zip(*cols)]
+            lines = [json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False) + "\n" for row in zip(*cols, strict=True)]
             self._fh.write("".join(lines).encode("utf-8"))
             return
         self.pending.append(table)
