@@ -1,0 +1,81 @@
+# curate: every target creates .venv on first use and installs the project into it.
+# Thin targets over the CLI take variables, e.g.
+#   make run PIPELINE=pipelines/default.yaml INPUT=sample_data OUTPUT=out/run WORKERS=2
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+CURATE   := $(VENV)/bin/curate
+STAMP    := $(VENV)/.installed-stamp
+
+PIPELINE ?= pipelines/default.yaml
+INPUT    ?= sample_data
+OUTPUT   ?= out/run
+WORKERS  ?= 2
+EXTRA    ?=
+THRESHOLD ?= 0.8
+BUCKETS  ?= out/demo/buckets.json
+COMPUTE  ?= 1e17
+PLAN     ?= out/demo/plan.json
+MODELS   ?= models
+BENCH_SCALE ?= small
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test bench models run dedup plan sample stats sample-data lint clean
+
+help:
+	@echo "make demo    - run pipelines/default.yaml on sample_data/ into out/demo/"
+	@echo "make test    - run the test suite"
+	@echo "make bench   - run bench/ (BENCH_SCALE=small|full) and append to BENCHMARKS.md"
+	@echo "make run PIPELINE=... INPUT=... OUTPUT=... [WORKERS=2] [EXTRA='--resume']"
+	@echo "make dedup INPUT=... OUTPUT=... [THRESHOLD=0.8]"
+	@echo "make plan BUCKETS=buckets.json COMPUTE=1e21"
+	@echo "make sample INPUT=... PLAN=plan.json OUTPUT=..."
+	@echo "make models  - train the demo's fastText models into models/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,bench,ray]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(MODELS)/quality.bin: $(STAMP)
+	$(PY) -m curate.train_models --out $(MODELS)
+
+models: $(MODELS)/quality.bin
+
+demo: models
+	$(CURATE) run pipelines/default.yaml --input sample_data --output out/demo --overwrite --workers $(WORKERS)
+	@if [ -f out/demo/plan.json ]; then $(CURATE) plan --buckets out/demo/buckets.json --from-plan out/demo/plan.json 2>/dev/null || true; fi
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	BENCH_SCALE=$(BENCH_SCALE) $(PY) bench/run_all.py --scale $(BENCH_SCALE)
+
+run: $(STAMP)
+	$(CURATE) run $(PIPELINE) --input $(INPUT) --output $(OUTPUT) --workers $(WORKERS) $(EXTRA)
+
+dedup: $(STAMP)
+	$(CURATE) dedup --input $(INPUT) --output $(OUTPUT) --threshold $(THRESHOLD) --workers $(WORKERS) $(EXTRA)
+
+plan: $(STAMP)
+	$(CURATE) plan --buckets $(BUCKETS) --compute $(COMPUTE) $(EXTRA)
+
+sample: $(STAMP)
+	$(CURATE) sample --input $(INPUT) --plan $(PLAN) --output $(OUTPUT) --workers $(WORKERS) $(EXTRA)
+
+stats: $(STAMP)
+	$(CURATE) stats $(OUTPUT)
+
+sample-data: $(STAMP)
+	$(CURATE) sample-data --docs 2000 --seed 0 --shards 4 --out sample_data
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check curate tests bench
+
+clean:
+	rm -rf out bench/.cache .pytest_cache
