@@ -49,6 +49,11 @@ def reject_column(rule_set: str) -> str:
     return f"{rule_set}_reject"
 
 
+def signal_column(rule_set: str, signal: str) -> str:
+    """Name of the column holding heuristic rule set `rule_set`'s measured value `signal`."""
+    return f"{rule_set}_{signal}"
+
+
 def is_string_type(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
