@@ -1,0 +1,137 @@
+"""Shared benchmark helpers: cached generated corpora, machine description, timing, peak memory."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".cache"
+sys.path.insert(0, str(ROOT))
+
+
+def scale_arg(default: str = "small") -> str:
+    """--scale small|full from argv, else BENCH_SCALE, else small."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", choices=["small", "full"], default=os.environ.get("BENCH_SCALE", default))
+    return parser.parse_args().scale
+
+
+def corpus(n_docs: int, seed: int = 1, n_shards: int = 8, fmt: str = "parquet") -> Path:
+    """A generated corpus of `n_docs` documents, cached under bench/.cache (git-ignored)."""
+    from curate.sample_data import generate
+
+    path = CACHE / f"corpus-{n_docs}-s{seed}-{n_shards}-{fmt}"
+    if not (path / "_DONE").exists():
+        generate(path, n_docs=n_docs, seed=seed, n_shards=n_shards, fmt=fmt)
+        (path / "_DONE").write_text("")
+    return path
+
+
+def machine() -> str:
+    """One line: CPU model, cores, memory, Python."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        import psutil
+
+        mem = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
+    except ImportError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {mem}, Python {platform.python_version()}"
+
+
+@contextmanager
+def timer() -> Iterator[dict[str, float]]:
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    yield out
+    out["seconds"] = time.perf_counter() - t0
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Fastest wall time of `repeat` calls (the least disturbed by other load)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+class PeakMemory:
+    """Peak RSS of this process and all its children, sampled every 20 ms, above a baseline."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.baseline = self._tree_rss()
+        self.peak = self.baseline
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_rss(self) -> int:
+        import psutil
+
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._tree_rss())
+            time.sleep(0.02)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._tree_rss())
+
+    @property
+    def above_baseline_mb(self) -> float:
+        return (self.peak - self.baseline) / 2**20
+
+
+def md_table(header: list[str], rows: list[list[Any]]) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def git_rev() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
