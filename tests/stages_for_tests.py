@@ -1,0 +1,56 @@
+"""Stages defined outside the package, used by tests (custom stages by import path, slow
+stages to kill a run mid-way)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate import schema
+from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
+
+
+class Slow(MapStage):
+    """Sleeps per batch so that a test can kill the run while it is in flight."""
+
+    name = "slow"
+    params = {"seconds": Param(float, 0.05, "sleep per batch", min=0)}
+
+    def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        time.sleep(self.seconds)
+        return table
+
+
+class TagLength(MapStage):
+    """Adds `text_chars`, rejects documents shorter than `min_chars` (a custom stage)."""
+
+    name = "tag_length"
+    params = {"min_chars": Param(int, 0, "reject shorter texts", min=0)}
+
+    def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        chars = pc.utf8_length(table.column(schema.TEXT))
+        table = set_column(table, "text_chars", chars)
+        return reject_rows(table, pc.less(chars, self.min_chars), "tag_length:short")
+
+
+class DropsRows(MapStage):
+    """A buggy stage that drops rows silently: the runner must refuse it."""
+
+    name = "drops_rows"
+    params = {}
+
+    def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        return table.slice(0, table.num_rows // 2)
+
+
+class PidTag(MapStage):
+    """Records the worker's pid (to show that work ran in several processes)."""
+
+    name = "pid_tag"
+    params = {}
+
+    def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        return set_column(table, "worker_pid", pa.array([os.getpid()] * table.num_rows, pa.int64()))
