@@ -69,7 +69,7 @@ _GENERAL_WORDS = (
     "recently make take give find show use provide include follow consider describe allow continue "
     "create increase reduce remain require develop produce suggest explain improve expect offer build "
     "keep open start move help learn read write turn bring hold leave meet seem appear become careful "
-    "quiet strong weak simple modern private personal current total available specific certain free "
+    "quiet strong weak useful modern private personal current total available specific certain free "
     "full special easy hard real whole nearly almost rather quite perhaps together across toward "
     "beyond within around against among following previous various particular additional significant"
 ).split()
@@ -574,17 +574,29 @@ def _low(prose: str, domain: str, s: _Uniforms) -> str:
     return "\n".join(head + body)
 
 
-def _spam_words(domain: str, s: _Uniforms, n: int) -> list[str]:
-    return [s.pick(_SPAM_WORDS) if s.u() < 0.7 else s.pick(_DOMAIN_WORDS[domain]) for _ in range(n)]
+@lru_cache(maxsize=len(DOMAINS))
+def _spam_vocab(domain: str) -> np.ndarray:
+    return np.array(_SPAM_WORDS + _DOMAIN_WORDS[domain], dtype=object)
 
 
-def _spam(domain: str, s: _Uniforms) -> str:
+def _spam_words(domain: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` words: 70% spam keywords, 30% words of the page's domain."""
+    n_spam = len(_SPAM_WORDS)
+    idx = np.where(
+        rng.random(n) < 0.7,
+        rng.integers(0, n_spam, n),
+        n_spam + rng.integers(0, len(_DOMAIN_WORDS[domain]), n),
+    )
+    return _spam_vocab(domain)[idx]
+
+
+def _spam(domain: str, s: _Uniforms, rng: np.random.Generator) -> str:
     """Keyword stuffing, repeated n-grams, symbol soup, all caps, very short or very long lines."""
     lines: list[str] = []
     for _ in range(s.int(1, 3)):
         style = s.int(0, 3)
         if style == 0:  # keyword stuffing: a phrase repeated within and across lines
-            phrase = " ".join(_spam_words(domain, s, s.int(3, 5)))
+            phrase = " ".join(_spam_words(domain, rng, s.int(3, 5)))
             for _ in range(s.int(4, 12)):
                 line = " ".join([phrase] * s.int(3, 8))
                 lines.append(line.upper() if s.u() < 0.4 else line)
@@ -593,11 +605,13 @@ def _spam(domain: str, s: _Uniforms) -> str:
                 toks = [s.pick(_SYMBOLS) if s.u() < 0.6 else s.pick(_SPAM_WORDS).upper() for _ in range(s.int(4, 14))]
                 lines.append(" ".join(toks))
         elif style == 2:  # many very short all-caps lines
-            for _ in range(s.int(20, 60)):
-                lines.append(" ".join(_spam_words(domain, s, s.int(1, 3))).upper())
+            n_lines = s.int(20, 60)
+            words = _spam_words(domain, rng, 3 * n_lines)
+            cuts = np.cumsum(rng.integers(1, 4, n_lines))
+            lines.extend(" ".join(w).upper() for w in np.split(words[: cuts[-1]], cuts[:-1]))
         else:  # one very long unpunctuated line
-            vocab = _spam_words(domain, s, s.int(5, 12))
-            lines.append(" ".join(s.pick(vocab) for _ in range(s.int(400, 1500))))
+            vocab = _spam_words(domain, rng, s.int(5, 12))
+            lines.append(" ".join(vocab[rng.integers(0, len(vocab), s.int(400, 1500))]))
     return "\n".join(lines)
 
 
@@ -650,11 +664,15 @@ def _near_copy(text: str, rate: float, rng: np.random.Generator, domain: str) ->
     new_words = rng.integers(0, len(pool), n_edits)
     for p, op, nw in zip(chosen[::-1].tolist(), ops[::-1].tolist(), new_words[::-1].tolist(), strict=True):
         w = pool[nw]
-        if op == 0:  # substitute, keeping trailing punctuation
-            old = words[p]
-            core = _TRAIL_PUNCT.sub("", old)
-            if w == core:
+        old = words[p]
+        core = _TRAIL_PUNCT.sub("", old)
+        if op == 2 and core != old:
+            op = 0  # a sentence-final word is substituted, not deleted: sentences keep their end
+        if op == 0:  # substitute, keeping trailing punctuation and capitalization
+            if w.lower() == core.lower():
                 w = pool[(nw + 1) % len(pool)]
+            if core[:1].isupper():
+                w = w[:1].upper() + w[1:]
             words[p] = w + old[len(core):]
         elif op == 1:  # insert before word p
             words.insert(p, w)
@@ -758,6 +776,15 @@ def _make_plan(rng: np.random.Generator, n: int, kind: str, exact_rate: float, n
         quality[short] = _LOW
         special[non_latin] = _SPECIAL_NON_LATIN
         quality[non_latin] = _MEDIUM
+        # Forced tiers (near originals, special pages) skew the mix: the free unique documents
+        # take whatever keeps the overall proportions at _QUALITY_P.
+        free = unique[u >= _SHORT_RATE + _NON_LATIN_RATE]
+        fixed = np.ones(n, dtype=bool)
+        fixed[free] = False
+        want = np.maximum(np.round(_QUALITY_P * n) - np.bincount(quality[fixed], minlength=len(QUALITIES)), 0)
+        want = np.floor(want * len(free) / max(want.sum(), 1)).astype(np.int64)
+        want[np.argmax(want)] += len(free) - want.sum()
+        quality[free] = rng.permutation(np.repeat(np.arange(len(QUALITIES)), want))
 
     u = rng.random(n)
     n_words = np.select(
@@ -812,7 +839,7 @@ def _chunks(plan: _Plan, rng: np.random.Generator, kind: str, id_width: int) -> 
                 d = DOMAINS[dom[j]]
                 texts[j] = t if tier == _HIGH else _medium(t, d, stream) if tier == _MEDIUM else _low(t, d, stream)
         for j in np.flatnonzero(fresh & (qual == _SPAM)).tolist():
-            texts[j] = _spam(DOMAINS[dom[j]], stream)
+            texts[j] = _spam(DOMAINS[dom[j]], stream, rng)
         for j in np.flatnonzero(plan.special[idx] == _SPECIAL_SHORT).tolist():
             texts[j] = _very_short(DOMAINS[dom[j]], stream)
         for j in np.flatnonzero(plan.special[idx] == _SPECIAL_NON_LATIN).tolist():
