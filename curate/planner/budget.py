@@ -34,7 +34,7 @@ SMALL_SLICE_UNIQUE_SHARE = 0.01
 SMALL_SLICE_TRAINING_SHARE = 0.05
 
 _N_SEARCH_XTOL = 1e-6  # in ln N: far below the 0.1% asked for
-_PREMIUM_SEARCH_XTOL = 1e-9
+_PREMIUM_SEARCH_XTOL = 1e-12
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
@@ -399,10 +399,13 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
     """Best allocation of `total` tokens for a model of `params` parameters.
 
     The data term depends on D_eff only, so water-filling (premium 0) is optimal whenever the
-    parameter term cannot change, i.e. unless N > D_to_N(U_used). Otherwise loss is a function of
-    the two aggregates (D_eff, U_used); by KKT its optimum maximises D_eff + rho * U_used for some
-    premium rho >= 0 on first-epoch tokens, so we search rho (1-D, on predicted loss), each step
-    an exact water-filling. Premiums above w_max/w_min - 1 all give the same allocation.
+    parameter term cannot change, i.e. unless N > D_to_N(U_used). Otherwise the loss depends on
+    two aggregates, D_eff and U_used = sum_i w_i min(D_i, U_i). Both are concave in the allocation
+    and the loss is convex and decreasing in each (N' is concave in U_used), so the problem is
+    convex and its KKT point is the optimum: it maximises D_eff + rho * U_used with
+    rho = (dL/dU_used) / (dL/dD_eff), a premium on first-epoch tokens. As rho grows, U_used grows
+    and D_eff shrinks, so that ratio falls: the fixed point is found by bisection on ln(1 + rho),
+    each step an exact water-filling. Premiums above w_max/w_min - 1 all give the same allocation.
     """
     tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d)
     _, u_used = p.aggregates(tokens)
@@ -410,44 +413,102 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
     if not p.law.params_depend_on_data(params, u_used):
         return base
     positive = p.w[(p.w > 0) & (p.U > 0)]
-    s_max = math.log(float(positive.max() / positive.min()))
-    if s_max <= 0:
+    s_max = math.log(float(positive.max() / positive.min())) * (1 + 1e-9) + 1e-12
+    if s_max <= 1e-11:
         return base  # equal utilities: first epochs already come before every repeat
 
-    def loss_at(s: float) -> float:
-        t, _ = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=math.expm1(s))
-        return p.loss(params, t)
+    def excess(s: float) -> tuple[float, np.ndarray, float]:
+        """(premium the KKT conditions ask for) - (premium used), and the allocation."""
+        t, lam_s = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=math.expm1(s))
+        g_data, g_unique = p.law.loss_gradient(params, *p.aggregates(t))
+        return g_unique / g_data - math.expm1(s), t, lam_s
 
-    s_best, loss_best = _minimize_1d(loss_at, 0.0, s_max * (1 + 1e-9) + 1e-12, grid=17, xtol=_PREMIUM_SEARCH_XTOL)
-    if loss_best >= base.loss:
+    lo, hi = 0.0, s_max
+    h_hi, t_hi, lam_hi = excess(hi)
+    if h_hi >= 0:
+        s_star, tokens_star, lam_star = hi, t_hi, lam_hi
+    else:
+        tokens_star, lam_star, s_star = tokens, lam, 0.0  # excess(0) > 0 here: N' still grows with U_used
+        for _ in range(200):
+            if hi - lo <= _PREMIUM_SEARCH_XTOL * max(1.0, hi):
+                break
+            mid = 0.5 * (lo + hi)
+            h_mid, t_mid, lam_mid = excess(mid)
+            if h_mid > 0:
+                lo = mid
+            else:
+                hi = mid
+            s_star, tokens_star, lam_star = mid, t_mid, lam_mid
+    loss_star = p.loss(params, tokens_star)
+    if loss_star >= base.loss:
         return base
-    premium = math.expm1(s_best)
-    tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=premium)
-    return _Solution(params, tokens, lam, premium, p.loss(params, tokens))
+    return _Solution(params, tokens_star, lam_star, math.expm1(s_star), loss_star)
 
 
 def _minimize_1d(f: Callable[[float], float], lo: float, hi: float, grid: int, xtol: float) -> tuple[float, float]:
-    """Minimise f on [lo, hi]: a grid to find the basin, then golden-section search inside it."""
+    """Minimise f on [lo, hi]: a coarse grid finds the basin, Brent's method refines inside it."""
     xs = np.linspace(lo, hi, grid)
     fs = [f(float(x)) for x in xs]
     j = int(np.argmin(fs))
-    best_x, best_f = float(xs[j]), fs[j]
     a, b = float(xs[max(j - 1, 0)]), float(xs[min(j + 1, grid - 1)])
-    c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-    fc, fd = f(c), f(d)
-    while b - a > xtol * max(1.0, abs(a), abs(b)):
-        if fc <= fd:
-            b, d, fd = d, c, fc
-            c = b - _GOLDEN * (b - a)
-            fc = f(c)
+    x, fx = _brent(f, a, b, xtol)
+    return (x, fx) if fx < fs[j] else (float(xs[j]), fs[j])
+
+
+def _brent(f: Callable[[float], float], a: float, b: float, xtol: float, max_iter: int = 200) -> tuple[float, float]:
+    """Brent's minimiser on [a, b]: parabolic steps with a golden-section fallback.
+
+    After R. P. Brent, "Algorithms for Minimization without Derivatives" (1973), ch. 5.
+    """
+    c_gold = 1 - _GOLDEN  # 0.381966...
+    x = w = v = a + c_gold * (b - a)
+    fx = fw = fv = f(x)
+    d = e = 0.0
+    for _ in range(max_iter):
+        m = 0.5 * (a + b)
+        tol = xtol * max(1.0, abs(x))
+        tol2 = 2 * tol
+        if abs(x - m) <= tol2 - 0.5 * (b - a):
+            break
+        parabolic = False
+        if abs(e) > tol:
+            r = (x - w) * (fx - fv)
+            q = (x - v) * (fx - fw)
+            p = (x - v) * q - (x - w) * r
+            q = 2 * (q - r)
+            if q > 0:
+                p = -p
+            q = abs(q)
+            e_prev, e = e, d
+            if abs(p) < abs(0.5 * q * e_prev) and q * (a - x) < p < q * (b - x):
+                d = p / q
+                u = x + d
+                if u - a < tol2 or b - u < tol2:
+                    d = tol if m >= x else -tol
+                parabolic = True
+        if not parabolic:
+            e = (a - x) if x >= m else (b - x)
+            d = c_gold * e
+        u = x + d if abs(d) >= tol else x + (tol if d >= 0 else -tol)
+        fu = f(u)
+        if fu <= fx:
+            if u >= x:
+                a = x
+            else:
+                b = x
+            v, w, x = w, x, u
+            fv, fw, fx = fw, fx, fu
         else:
-            a, c, fc = c, d, fd
-            d = a + _GOLDEN * (b - a)
-            fd = f(d)
-    for x, fx in ((c, fc), (d, fd)):
-        if fx < best_f:
-            best_x, best_f = x, fx
-    return best_x, best_f
+            if u < x:
+                a = u
+            else:
+                b = u
+            if fu <= fw or w == x:
+                v, w = w, u
+                fv, fw = fw, fu
+            elif fu <= fv or v == x or v == w:
+                v, fv = u, fu
+    return x, fx
 
 
 def _search_params(p: _Problem, compute: float) -> _Solution:
@@ -467,7 +528,7 @@ def _search_params(p: _Problem, compute: float) -> _Solution:
         return _solve_fixed_params(p, n, compute / (6.0 * n)).loss
 
     for _ in range(10):
-        xs = np.linspace(lo, hi, 25)
+        xs = np.linspace(lo, hi, 17)
         fs = [loss_at(float(x)) for x in xs]
         j = int(np.argmin(fs))
         width = hi - lo

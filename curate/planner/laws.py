@@ -79,6 +79,19 @@ class Law:
         """True when the parameter term changes with the allocation: N > D_to_N(U_used)."""
         return self.r_n is not None and params > self.d_to_n(unique_used)
 
+    def loss_gradient(self, params: float, effective_data: float, unique_used: float) -> tuple[float, float]:
+        """(dL/dD_eff, dL/dU_used) at fixed N; the second is 0 unless N > D_to_N(U_used)."""
+        d_data = -self.beta * self.B * effective_data ** (-self.beta - 1)
+        if not self.params_depend_on_data(params, unique_used):
+            return d_data, 0.0
+        un = float(self.d_to_n(unique_used))
+        x = (params / un - 1) / self.r_n
+        decay = -math.expm1(-x)  # 1 - exp(-x)
+        n_eff = un + un * self.r_n * decay
+        dneff_dun = (1 + self.r_n) * decay - self.r_n * x * math.exp(-x)
+        dun_du = (self.beta / self.alpha) * un / unique_used
+        return d_data, -self.alpha * self.A * n_eff ** (-self.alpha - 1) * dneff_dun * dun_du
+
     def loss(self, params: float, effective_data: float, unique_used: float) -> float:
         """Predicted loss L = E + A / N'^alpha + B / D_eff^beta."""
         if effective_data <= 0 or unique_used <= 0:
