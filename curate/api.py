@@ -59,7 +59,7 @@ class Pipeline:
             spec["name"] = name
         self._specs.append(spec)
         self._graph = None
-        self.graph  # validate eagerly: a bad stage or parameter fails at the line that added it
+        _ = self.graph  # validate eagerly: a bad stage or parameter fails at the line that added it
         return self
 
     @property

@@ -143,8 +143,33 @@ def file_schema(path: Path, fmt: str, rel: str) -> pa.Schema:
         with _open_stream(path) as stream:
             reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=1 << 20))
             return reader.schema
-    except (pa.ArrowInvalid, OSError, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        if fmt == JSONL:  # some bad lines: infer from the lines that parse (the bad ones are reported on read)
+            sch = _schema_from_good_lines(path)
+            if sch is not None:
+                return sch
         raise InputError(f"unreadable {fmt} file: {_short(exc)}", file=rel) from None
+    except (OSError, pa.ArrowNotImplementedError) as exc:
+        raise InputError(f"unreadable {fmt} file: {_short(exc)}", file=rel) from None
+
+
+def _schema_from_good_lines(path: Path, limit: int = 1000) -> pa.Schema | None:
+    good = []
+    try:
+        with _open_stream(path) as stream, _io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape") as fh:
+            for line in fh:
+                try:
+                    obj = json.loads(line)
+                    if isinstance(obj, dict):
+                        _check_str_utf8(obj)
+                        good.append(obj)
+                except (ValueError, UnicodeError):
+                    continue
+                if len(good) >= limit:
+                    break
+        return pa.Table.from_pylist(good).schema if good else None
+    except (OSError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
 
 
 def unify_schemas(schemas: list[tuple[str, pa.Schema]], columns: ColumnMap) -> pa.Schema:
@@ -206,13 +231,13 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
         def on_row_error(row: int, reason: str, message: str) -> None:
             raise InputError(message, file=task.rel, row=row, reason=reason)
     if task.fmt == PARQUET:
-        yield from _read_parquet(task, target, columns, batch_rows, project)
+        yield from _read_parquet(task, target, columns, batch_rows, project, on_row_error)
     else:
         yield from _read_jsonl(task, target, columns, block_bytes, on_row_error, project)
 
 
 def _read_parquet(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int,
-                  project: list[str] | None) -> Iterator[pa.Table]:
+                  project: list[str] | None, on_row_error) -> Iterator[pa.Table]:
     try:
         pf = pq.ParquetFile(task.path)
         if task.row_groups is None:
@@ -228,8 +253,9 @@ def _read_parquet(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows:
         row = task.first_row
         for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=file_cols, use_threads=False):
             table = conform_input(pa.Table.from_batches([batch]), _project(target, project), columns, task.rel)
-            yield _with_rows(table, np.arange(row, row + table.num_rows, dtype=np.int64))
+            table = _with_rows(table, np.arange(row, row + table.num_rows, dtype=np.int64))
             row += table.num_rows
+            yield _drop_invalid_utf8(table, on_row_error)
     except (pa.ArrowInvalid, OSError, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"unreadable Parquet file: {_short(exc)}", file=task.rel) from None
 
@@ -326,6 +352,30 @@ def _check_utf8(table: pa.Table, rel: str, offset: int) -> None:
                 col.validate(full=True)
             except pa.ArrowInvalid:
                 raise _InvalidUtf8() from None
+
+
+def _drop_invalid_utf8(table: pa.Table, on_row_error) -> pa.Table:
+    """Parquet string columns are not validated on read: find rows with invalid UTF-8, report
+    each through `on_row_error`, and return the table without them."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    for name in table.column_names:
+        col = table.column(name)
+        if not schema.is_string_type(col.type):
+            continue
+        try:
+            col.validate(full=True)
+        except pa.ArrowInvalid:
+            for i, value in enumerate(col.cast(pa.binary()).to_pylist()):
+                if value is not None and not bad[i]:
+                    try:
+                        value.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        bad[i] = True
+                        on_row_error(int(table.column(ROW)[i].as_py()), "invalid_utf8",
+                                     f"invalid UTF-8 in column '{name}' at byte {exc.start}")
+    if bad.any():
+        table = table.filter(pa.array(~bad))
+    return table
 
 
 def _check_str_utf8(obj: dict) -> None:

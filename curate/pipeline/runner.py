@@ -105,8 +105,10 @@ class _ErrorSink:
 
     def __init__(self, policy: str, file: str):
         self.policy, self.file, self.errors = policy, file, []
+        self.n = 0
 
     def __call__(self, row: int | None, reason: str, message: str) -> None:
+        self.n += 1
         if self.policy == "fail":
             raise InputError(message, file=self.file, row=row, reason=reason)
         self.errors.append({"file": self.file, "row": row, "reason": reason, "message": message})
@@ -276,7 +278,18 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
             # An empty task still runs its stages once on zero rows, so its shard has the right columns.
             raise _EmptyTask()
     except _EmptyTask:
-        return _run_empty(plan, seg_index, task_index)
+        return _run_empty(plan, seg_index, task_index, errors.errors)
+    except InputError as exc:
+        out.abort()
+        if partial is not None:
+            partial.abort()
+        rejects.abort()
+        if seg_index != 0 or plan.settings.on_error == "fail" or exc.row is not None:
+            raise
+        # a file that breaks mid-way under --on-error skip: the whole task is reported, none of it kept
+        return _run_empty(plan, seg_index, task_index, [
+            {"file": task.rel, "row": None, "reason": exc.reason if exc.reason != "bad_input" else "unreadable_file",
+             "message": exc.detail}])
     except BaseException:
         out.abort()
         if partial is not None:
@@ -290,6 +303,10 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
     for name, st in stats.items():
         if name in counters:
             st.counters.update(counters[name])
+    if READ_STAGE in stats:  # rows the reader itself could not parse (bad JSON, invalid UTF-8)
+        reader_errors = errors.n - stats[READ_STAGE].errored
+        stats[READ_STAGE].docs_in += reader_errors
+        stats[READ_STAGE].errored += reader_errors
     report = {"segment": seg_index, "task": task.index, "stats": [stats[n].to_dict() for n in order],
               "errors": errors.errors}
     write_json(plan.done_marker(seg_index, task.index), report)
@@ -300,8 +317,9 @@ class _EmptyTask(Exception):
     pass
 
 
-def _run_empty(plan: RunPlan, seg_index: int, task_index: int) -> dict[str, Any]:
-    """Write the zero-row shard (and partial) of a task that has no rows."""
+def _run_empty(plan: RunPlan, seg_index: int, task_index: int,
+               errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Write the zero-row shard (and partial) of a task that has no rows (or an unreadable file)."""
     seg = plan.segments[seg_index]
     task = plan.tasks[task_index]
     if seg_index == 0:
@@ -322,7 +340,9 @@ def _run_empty(plan: RunPlan, seg_index: int, task_index: int) -> dict[str, Any]
         part = seg.summarize.stage.summarize(table, ctx)
         w = ShardWriter(plan.part(plan.node_dir(seg.summarize) / "partials", task.index))
         w.close(part.schema if part is not None else None)
-    report = {"segment": seg_index, "task": task.index, "stats": [], "errors": []}
+    files_errored = sum(1 for e in errors or [] if e["row"] is None)
+    stats = [StageStats(READ_STAGE, "read", counters={"files_errored": files_errored}).to_dict()] if files_errored else []
+    report = {"segment": seg_index, "task": task.index, "stats": stats, "errors": list(errors or [])}
     write_json(plan.done_marker(seg_index, task.index), report)
     return report
 
@@ -483,6 +503,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
             if settings.on_error == "fail":
                 raise
             file_errors.append({"file": t.rel, "row": None, "reason": "unreadable_file", "message": exc.detail})
+    schemas = _drop_unusable_files(schemas, settings, file_errors)
     if not schemas:
         raise InputError("no readable input shard", file=str(input_path))
     unified = reader.unify_schemas(schemas, settings.columns)
@@ -502,7 +523,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     log(f"{len(tasks)} task(s) from {len(files)} file(s); {len(plan.segments)} pass(es); "
         f"{executor.workers} worker(s)")
 
-    errors: list[dict[str, Any]] = list(file_errors)
+    errors: list[dict[str, Any]] = []
     # duplicate ids, before any stage runs
     id_marker = plan.work / ID_CHECK / "_DONE"
     if not id_marker.exists():
@@ -533,7 +554,8 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
             if marker.exists():
                 reports[(seg.index, t.index)] = json.loads(marker.read_text())
             elif seg.index == 0 and t.rel in bad_files:
-                reports[(seg.index, t.index)] = _run_empty(plan, seg.index, t.index)
+                reports[(seg.index, t.index)] = _run_empty(plan, seg.index, t.index,
+                                                           [e for e in file_errors if e["file"] == t.rel])
             else:
                 todo.append((plan, seg.index, t.index))
         label = _segment_label(seg)
@@ -561,8 +583,6 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     summarize_time = {s.stage[: -len(":summarize")]: s.seconds for s in merged if s.stage.endswith(":summarize")}
     merged = [s for s in merged if not s.stage.endswith(":summarize")]
     for s in merged:
-        if s.kind == "read":
-            s.errored += sum(1 for e in file_errors)  # unreadable files count once each
         if s.stage in summarize_time:
             s.seconds += summarize_time[s.stage]
         for c in combine_stats:
@@ -586,6 +606,30 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     write_json(output / "_stats.json", stats)
     (output / "_SUCCESS").write_text("")
     return RunResult(output, stats, errors)
+
+
+def _drop_unusable_files(schemas: list[tuple[str, pa.Schema]], settings: RunSettings,
+                         file_errors: list[dict[str, Any]]) -> list[tuple[str, pa.Schema]]:
+    """Files without the id/text columns, or with a non-string text: an InputError naming the file
+    (fail), or reported and left out (skip)."""
+    columns = settings.columns
+    usable = []
+    for rel, sch in schemas:
+        problem = None
+        for col, flag in ((columns.id, "--id-column"), (columns.text, "--text-column")):
+            if col not in sch.names:
+                problem = f"missing required column '{col}' (use {flag} to map another name)"
+                break
+        if problem is None and not (schema.is_string_type(sch.field(columns.text).type)
+                                    or pa.types.is_null(sch.field(columns.text).type)):
+            problem = f"column '{columns.text}' must be a string, found {sch.field(columns.text).type}"
+        if problem and settings.on_error == "fail":
+            raise InputError(problem, file=rel, reason="bad_schema")
+        if problem:
+            file_errors.append({"file": rel, "row": None, "reason": "bad_schema", "message": problem})
+        else:
+            usable.append((rel, sch))
+    return usable
 
 
 def _node(graph: Graph, name: str) -> Any:
