@@ -173,3 +173,35 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     h *= _M2
     h ^= h >> _S33
     return h
+
+
+@numba.njit(cache=True)
+def _intersection_sizes(va, oa, vb, ob):
+    out = np.zeros(len(oa) - 1, dtype=np.int64)
+    for i in range(len(oa) - 1):
+        p, p_end, q, q_end = oa[i], oa[i + 1], ob[i], ob[i + 1]
+        count = 0
+        while p < p_end and q < q_end:
+            x, y = va[p], vb[q]
+            if x == y:
+                count += 1
+                p += 1
+                q += 1
+            elif x < y:
+                p += 1
+            else:
+                q += 1
+        out[i] = count
+    return out
+
+
+def jaccard_of_sorted_sets(
+    va: np.ndarray, oa: np.ndarray, vb: np.ndarray, ob: np.ndarray
+) -> np.ndarray:
+    """Exact Jaccard similarity of pairs of sorted distinct uint64 sets given as (values, offsets).
+
+    Pair i is va[oa[i]:oa[i+1]] vs vb[ob[i]:ob[i+1]]; two empty sets have similarity 0.
+    """
+    inter = _intersection_sizes(va, oa.astype(np.int64), vb, ob.astype(np.int64))
+    union = np.diff(oa) + np.diff(ob) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)

@@ -1,0 +1,298 @@
+"""minhash_dedup: near-duplicate removal with MinHash LSH, bounded memory, deterministic result.
+
+summarize  per batch: MinHash signatures (compiled kernel, :mod:`curate.text.minhash`) reduced to
+           one uint64 key per LSH band, plus what the keep rule needs (id, length, quality score,
+           exact-dedup count) and, with ``verify``, the sorted shingle set. The runner writes one
+           partial Parquet file per task under ``_work/``.
+combine    one job per band (``ctx.map``): DuckDB groups the band's keys out of core and writes
+           k - 1 edges per bucket (every member to the bucket's smallest member); optional exact
+           Jaccard verification of those edges; union-find; keep rule; state files, one per task.
+apply      per batch: read this task's state file; annotate dup_cluster_id / dup_count and reject
+           the non-kept members of each cluster with reason ``near_duplicate``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate import schema
+from curate.pipeline.registry import register
+from curate.pipeline.stage import (
+    CombineContext,
+    GlobalStage,
+    Param,
+    TaskContext,
+    reject_rows,
+    set_column,
+)
+from curate.stages.dedup.clusters import UnionFind, choose_keepers
+from curate.stages.dedup.lsh import BandChoice, BandJob, band_edges, choose_bands
+from curate.stages.dedup.verify import VerifyJob, verify_edges
+
+# Columns of the partial (work) files written by summarize; internal to this stage.
+P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT, P_SHINGLES = (
+    "doc_task", "doc_row", "doc_id", "text_length", "quality", "doc_count", "shingles",
+)
+# Columns of the per-task state files written by combine.
+S_ROW, S_KEEP, S_CLUSTER_ID, S_CLUSTER_COUNT = "row", "keep", "cluster_id", "cluster_count"
+
+STATE_FILE = "task-{:05d}.parquet"
+
+
+def band_column(j: int) -> str:
+    return f"band_{j:03d}"
+
+
+@register
+class MinHashDedup(GlobalStage):
+    name = "minhash_dedup"
+    params = {
+        "threshold": Param(float, 0.8, "Jaccard similarity from which two documents are near duplicates", min=0.01, max=1.0),
+        "ngram": Param(int, 5, "words per shingle (documents with fewer words are one shingle)", min=1, max=64),
+        "num_perm": Param(int, 112, "MinHash hash functions per document", min=1, max=4096),
+        "bands": Param(int, None, "LSH bands (default: chosen from threshold and num_perm)", min=1, nullable=True),
+        "rows": Param(int, None, "hashes per LSH band (default: chosen from threshold and num_perm)", min=1, nullable=True),
+        "verify": Param(bool, False, "check candidate pairs by exact Jaccard before they join a cluster"),
+        "annotate_only": Param(bool, False, "only add dup_cluster_id / dup_count; remove nothing"),
+        "memory_mb": Param(int, 512, "memory cap of each DuckDB band / verify job (it spills to _work/ beyond)", min=64),
+    }
+
+    def validate(self) -> None:
+        # raises ConfigError for an impossible bands x rows
+        self.band_choice: BandChoice = choose_bands(
+            self.threshold, self.num_perm, self.config["bands"], self.config["rows"]
+        )
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        choice = self.band_choice
+        info["lsh"] = {"bands": choice.bands, "rows": choice.rows}
+        return info
+
+    # ---- summarize -------------------------------------------------------------------------
+
+    def partial_schema(self) -> pa.Schema:
+        """Schema of the partial files (fixed, whatever columns the input has)."""
+        fields = [
+            pa.field(P_TASK, pa.int32()),
+            pa.field(P_ROW, pa.int64()),
+            pa.field(P_ID, pa.string()),
+            pa.field(P_LENGTH, pa.int64()),
+            pa.field(P_QUALITY, pa.float64()),
+            pa.field(P_COUNT, pa.int64()),
+        ]
+        fields += [pa.field(band_column(j), pa.uint64()) for j in range(self.band_choice.bands)]
+        if self.verify:
+            fields.append(pa.field(P_SHINGLES, pa.large_list(pa.uint64())))
+        return pa.schema(fields)
+
+    def _permutations(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        from curate.text.minhash import permutations
+
+        return self.cached(f"perm_{seed}", lambda: permutations(self.num_perm, seed))
+
+    def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        from curate.text.minhash import band_keys, shingle_sets, signatures
+
+        n = table.num_rows
+        text = table.column(schema.TEXT)
+        eligible = _not_rejected(table)
+        if not eligible.all():  # rows rejected upstream take no part in clustering
+            text = pc.if_else(pa.array(eligible), text, pa.scalar(None, text.type))
+        choice = self.band_choice
+        a, b = self._permutations(ctx.seed)
+        sig, n_shingles = signatures(text, self.ngram, a, b)
+        keys = band_keys(sig, choice.bands, choice.rows)
+        no_shingles = n_shingles == 0  # their band keys are null: they join no bucket
+        columns: list[pa.Array | pa.ChunkedArray] = [
+            pa.array(np.full(n, ctx.task_index, dtype=np.int32)),
+            pa.array(np.arange(ctx.row_offset, ctx.row_offset + n, dtype=np.int64)),
+            table.column(schema.ID).cast(pa.string()),
+            pc.fill_null(pc.utf8_length(table.column(schema.TEXT)), 0).cast(pa.int64()),
+            _optional_column(table, schema.QUALITY_SCORE, pa.float64(), None),
+            _optional_column(table, schema.DUP_COUNT, pa.int64(), 1),
+        ]
+        columns += [pa.array(keys[:, j], pa.uint64(), mask=no_shingles) for j in range(choice.bands)]
+        if self.verify:
+            values, offsets = shingle_sets(text, self.ngram)
+            columns.append(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint64())))
+        return pa.Table.from_arrays(columns, schema=self.partial_schema())
+
+    # ---- combine ---------------------------------------------------------------------------
+
+    def combine(self, ctx: CombineContext) -> None:
+        choice = self.band_choice
+        ctx.log(choice.describe(self.threshold))
+        partials = [str(p) for p in ctx.partials]
+        counts = np.array([pq.ParquetFile(p).metadata.num_rows for p in partials], dtype=np.int64)
+        offsets = np.zeros(len(partials) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        n_docs = int(offsets[-1])
+
+        edges_dir = ctx.work_dir / "edges"
+        temp_dir = ctx.work_dir / "duckdb_tmp"
+        shutil.rmtree(edges_dir, ignore_errors=True)
+        edges_dir.mkdir(parents=True)
+        ctx.state_dir.mkdir(parents=True, exist_ok=True)
+        for old in ctx.state_dir.glob("task-*.parquet"):
+            old.unlink()
+
+        band_jobs = [
+            BandJob(tuple(partials), band_column(j), P_TASK, P_ROW, str(edges_dir / f"band-{j:03d}.parquet"),
+                    str(temp_dir), self.memory_mb)
+            for j in range(choice.bands)
+        ] if n_docs else []
+        band_counts = ctx.map(band_edges, band_jobs)
+        edge_files = [job.out_path for job in band_jobs]
+        summary: dict[str, Any] = {
+            "bands": choice.bands,
+            "rows": choice.rows,
+            "s_curve_threshold": round(choice.s_curve_threshold, 4),
+            "p_detect_at_threshold": round(choice.p_detect, 4),
+            "documents": n_docs,
+            "band_edges": int(sum(band_counts)),
+        }
+        if self.verify and edge_files:
+            n_chunks = max(1, ctx.workers)
+            verify_jobs = [
+                VerifyJob(tuple(edge_files), tuple(partials), P_TASK, P_ROW, P_SHINGLES, i, n_chunks, self.threshold,
+                          str(edges_dir / f"verified-{i:03d}.parquet"), str(temp_dir), self.memory_mb)
+                for i in range(n_chunks)
+            ]
+            results = ctx.map(verify_edges, verify_jobs)
+            summary["candidate_pairs"] = int(sum(r[0] for r in results))
+            summary["verified_pairs"] = int(sum(r[1] for r in results))
+            edge_files = [job.out_path for job in verify_jobs]
+
+        union = UnionFind(n_docs)
+        for path in edge_files:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["src", "dst"]):
+                union.union(_dense(batch.column(0), offsets), _dense(batch.column(1), offsets))
+        roots = union.roots()
+        sizes = np.bincount(roots, minlength=n_docs)
+        in_cluster = sizes[roots] > 1
+        n_members = int(in_cluster.sum())
+        n_clusters = int((sizes > 1).sum())
+        summary.update(
+            clusters=n_clusters,
+            near_duplicates=n_members - n_clusters,
+            largest_cluster=int(sizes.max()) if n_docs else 0,
+        )
+        if n_members:
+            self._write_state(ctx, partials, offsets, roots, in_cluster)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        ctx.log(
+            f"minhash_dedup: {n_docs} documents, {n_clusters} clusters, "
+            f"{n_members - n_clusters} near duplicates"
+        )
+        ctx.summary.update(summary)
+
+    def _write_state(
+        self, ctx: CombineContext, partials: list[str], offsets: np.ndarray, roots: np.ndarray, in_cluster: np.ndarray
+    ) -> None:
+        """Gather the cluster members' keep-rule attributes, decide keepers, write one file per task."""
+        parts = []
+        for task, path in enumerate(partials):
+            lo, hi = offsets[task], offsets[task + 1]
+            if not in_cluster[lo:hi].any():
+                continue
+            tbl = pq.read_table(path, columns=[P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT])
+            gid = lo + tbl.column(P_ROW).to_numpy()
+            mask = in_cluster[gid]
+            tbl = tbl.filter(pa.array(mask))
+            parts.append(tbl.append_column("cluster", pa.array(roots[gid[mask]], pa.int64())))
+        decided = choose_keepers(pa.concat_tables(parts), "cluster", P_ID, P_LENGTH, P_QUALITY, P_COUNT)
+        decided = decided.take(pc.sort_indices(decided, sort_keys=[(P_TASK, "ascending"), (P_ROW, "ascending")]))
+        tasks = decided.column(P_TASK).to_numpy()
+        bounds = np.flatnonzero(np.r_[True, tasks[1:] != tasks[:-1], True])
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            part = decided.slice(lo, hi - lo)
+            state = pa.table({
+                S_ROW: part.column(P_ROW),
+                S_KEEP: part.column("keep"),
+                S_CLUSTER_ID: part.column("cluster_id"),
+                S_CLUSTER_COUNT: part.column("cluster_count"),
+            })
+            _write_atomic(state, ctx.state_dir / STATE_FILE.format(int(tasks[lo])))
+
+    # ---- apply -----------------------------------------------------------------------------
+
+    def _task_state(self, ctx: TaskContext) -> pa.Table | None:
+        key = (str(ctx.state_dir), ctx.task_index)
+        cached = self.__dict__.get("_cache_state")
+        if cached is None or cached[0] != key:
+            path = ctx.state_dir / STATE_FILE.format(ctx.task_index)
+            cached = (key, pq.read_table(path) if path.exists() else None)
+            self.__dict__["_cache_state"] = cached
+        return cached[1]
+
+    def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        n = table.num_rows
+        ids = table.column(schema.ID).cast(pa.string())
+        own_count = _optional_column(table, schema.DUP_COUNT, pa.int64(), 1).to_numpy()
+        cluster_ids: pa.Array | pa.ChunkedArray = ids
+        if schema.DUP_CLUSTER_ID in table.column_names:  # keep an upstream (exact dedup) annotation
+            cluster_ids = pc.coalesce(table.column(schema.DUP_CLUSTER_ID).cast(pa.string()), ids)
+        dup_count = own_count.copy()
+        rejected = np.zeros(n, dtype=bool)
+        state = self._task_state(ctx)
+        if state is not None:
+            rows = state.column(S_ROW).to_numpy()
+            i0, i1 = np.searchsorted(rows, [ctx.row_offset, ctx.row_offset + n])
+            if i1 > i0:
+                pos = rows[i0:i1] - ctx.row_offset
+                keep = state.column(S_KEEP).to_numpy(zero_copy_only=False)[i0:i1]
+                totals = state.column(S_CLUSTER_COUNT).to_numpy()[i0:i1]
+                dup_count[pos[keep]] = totals[keep]
+                rejected[pos[~keep]] = True
+                take = np.arange(n, dtype=np.int64)
+                take[pos] = n + np.arange(i1 - i0)
+                combined = pa.chunked_array(
+                    _chunks(cluster_ids) + _chunks(state.column(S_CLUSTER_ID).slice(i0, i1 - i0)), pa.string()
+                )
+                cluster_ids = combined.take(pa.array(take))
+        table = set_column(table, schema.DUP_CLUSTER_ID, cluster_ids)
+        table = set_column(table, schema.DUP_COUNT, pa.array(dup_count, pa.int64()))
+        ctx.count("near_duplicate_members", int(rejected.sum()))
+        if self.annotate_only:
+            return table
+        return reject_rows(table, pa.array(rejected), schema.REASON_NEAR_DUPLICATE)
+
+
+def _chunks(arr: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(arr.chunks) if isinstance(arr, pa.ChunkedArray) else [arr]
+
+
+def _not_rejected(table: pa.Table) -> np.ndarray:
+    if schema.REJECT_REASON not in table.column_names:
+        return np.ones(table.num_rows, dtype=bool)
+    return pc.is_null(table.column(schema.REJECT_REASON)).to_numpy(zero_copy_only=False)
+
+
+def _optional_column(table: pa.Table, name: str, type_: pa.DataType, fill: Any) -> pa.Array:
+    """Column `name` cast to `type_` with nulls filled by `fill`, or a column of `fill` if absent."""
+    if name in table.column_names:
+        col = table.column(name).cast(type_)
+        if fill is not None:
+            col = pc.fill_null(col, pa.scalar(fill, type_))
+        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return pa.nulls(table.num_rows, type_) if fill is None else pa.array(np.full(table.num_rows, fill), type_)
+
+
+def _dense(packed: pa.Array, offsets: np.ndarray) -> np.ndarray:
+    """Packed (task << 32 | row) document numbers to dense global indices."""
+    values = packed.to_numpy()
+    return offsets[values >> 32] + (values & 0xFFFFFFFF)
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
