@@ -1,0 +1,98 @@
+"""`curate plan`: epochs per quality bucket and model size for a compute budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from curate.errors import ConfigError, InputError
+
+
+def read_buckets(path: str | Path) -> list[Any]:
+    """Read and validate a buckets.json file; errors name the file."""
+    from curate.planner import buckets_from_dict
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read buckets JSON: {exc}", file=str(path)) from None
+    try:
+        return buckets_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def parse_frontier(spec: str) -> list[float]:
+    """'1e18:1e24[:points]' -> budgets evenly spaced in log (default 13 points)."""
+    from curate.planner import log_space
+
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise ConfigError(f"--frontier expects LO:HI[:POINTS], got {spec!r}")
+    try:
+        lo, hi = float(parts[0]), float(parts[1])
+        points = int(parts[2]) if len(parts) == 3 else 13
+    except ValueError:
+        raise ConfigError(f"--frontier expects numbers LO:HI[:POINTS], got {spec!r}") from None
+    return log_space(lo, hi, points)
+
+
+@click.command("plan")
+@click.option("--buckets", "buckets_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="buckets.json: {\"buckets\": [{\"name\", \"unique_tokens\", \"utility\", ...}]} "
+                   "(written by the quality_buckets stage, or by hand).")
+@click.option("--compute", type=float, default=None,
+              help="Compute budget in FLOPs (C = 6 N D), e.g. 1e21. Required unless --frontier.")
+@click.option("--params", type=float, default=None, show_default="searched",
+              help="Fix the model size N (parameters); by default N is chosen to minimise predicted loss.")
+@click.option("--max-epochs", type=click.FloatRange(min=0, min_open=True), default=None, show_default="no cap",
+              help="At most this many epochs of any bucket.")
+@click.option("--law", type=click.Choice(["datablations", "chinchilla"]), default="datablations",
+              help="Loss law: Muennighoff et al. 2023 (repeated data and excess parameters decay) or the "
+                   "Besiroglu et al. 2024 Chinchilla refit (repeated tokens still discounted).")
+@click.option("--frontier", "frontier_spec", default=None, metavar="LO:HI[:POINTS]",
+              help="Plan at POINTS budgets (default 13) log-spaced from LO to HI, e.g. 1e18:1e24:13.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG: the plan's epochs and tokens per bucket, or with --frontier epochs per "
+                   "bucket and predicted loss against compute.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print only JSON on stdout (plan.json format; with --frontier {\"frontier\": [plans]}); "
+                   "warnings go to stderr.")
+def command(buckets_path: str, compute: float | None, params: float | None, max_epochs: float | None, law: str,
+            frontier_spec: str | None, plot_path: str | None, as_json: bool) -> None:
+    """Plan how many epochs of each quality bucket to train on, and how large a model, for a compute budget."""
+    from curate.cli.common import echo_json, warn
+    from curate.planner import frontier, plan
+    from curate.planner.report import format_frontier, format_plan, plot_frontier, plot_plan
+
+    buckets = read_buckets(buckets_path)
+    if frontier_spec is not None:
+        if compute is not None:
+            raise ConfigError("give either --compute or --frontier, not both")
+        plans = frontier(buckets, parse_frontier(frontier_spec), params=params, max_epochs=max_epochs, law=law)
+        if as_json:
+            echo_json({"frontier": [p.to_dict() for p in plans]})
+        else:
+            click.echo(format_frontier(plans))
+        last = plans[-1]
+        for w in last.warnings:
+            warn(f"at {last.compute:.3g} FLOPs: {w}")
+        if plot_path:
+            plot_frontier(plans, plot_path)
+            click.echo(f"wrote {plot_path}", err=True)
+        return
+    if compute is None:
+        raise ConfigError("--compute is required (or use --frontier LO:HI[:POINTS])")
+    result = plan(buckets, compute, params=params, max_epochs=max_epochs, law=law)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        click.echo(format_plan(result))
+    for w in result.warnings:
+        warn(w)
+    if plot_path:
+        plot_plan(result, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
