@@ -681,10 +681,9 @@ def _near_copy(text: str, rate: float, rng: np.random.Generator, domain: str) ->
             del words[p]
             if seps:
                 del seps[p - 1 if p > 0 else 0]
-    out = [words[0]]
-    for sep, w in zip(seps, words[1:], strict=True):
-        out.append(sep)
-        out.append(w)
+    out = [""] * (2 * len(words) - 1)
+    out[0::2] = words
+    out[1::2] = seps
     return "".join(out), n_edits / n
 
 
@@ -859,7 +858,7 @@ def _chunks(plan: _Plan, rng: np.random.Generator, kind: str, id_width: int) -> 
                 del saved[src]
 
         ids = [f"doc-{i:0{id_width}d}" for i in (idx + 1).tolist()]
-        urls = _urls(idx, dom, stream)
+        urls = _urls(idx, dom, rng)
         grp = plan.group[idx]
         table = pa.table(
             [
@@ -877,14 +876,24 @@ def _chunks(plan: _Plan, rng: np.random.Generator, kind: str, id_width: int) -> 
         yield table
 
 
-def _urls(idx: np.ndarray, dom: np.ndarray, s: _Uniforms) -> list[str]:
+@lru_cache(maxsize=len(DOMAINS))
+def _slug_words(domain: str) -> list[str]:
+    return [re.sub(r"[^a-z0-9]+", "", w.lower()) for w in _DOMAIN_WORDS[domain]]
+
+
+def _urls(idx: np.ndarray, dom: np.ndarray, rng: np.random.Generator) -> list[str]:
+    """Fake page URLs: a per-domain site name, a path and a slug of 2-4 domain words."""
+    n = len(idx)
+    site = rng.integers(0, 6, (n, 3))  # first part, second part, TLD
+    slug = rng.random((n, 4))
+    n_slug = rng.integers(2, 5, n)
     out = []
-    for i, d in zip(idx.tolist(), dom.tolist(), strict=True):
+    for i, d, st, sl, k in zip(idx.tolist(), dom.tolist(), site.tolist(), slug.tolist(), n_slug.tolist(), strict=True):
         name = DOMAINS[d]
         a, b = _SITE_WORDS[name]
-        words = _DOMAIN_WORDS[name]
-        slug = "-".join(re.sub(r"[^a-z0-9]+", "", s.pick(words).lower()) for _ in range(s.int(2, 4)))
-        out.append(f"https://www.{s.pick(a)}{s.pick(b)}{s.pick(_TLDS)}/{_URL_PATH[name]}/{slug}-{i + 1}")
+        words = _slug_words(name)
+        path = "-".join(words[int(u * len(words))] for u in sl[:k])
+        out.append(f"https://www.{a[st[0] % len(a)]}{b[st[1] % len(b)]}{_TLDS[st[2] % len(_TLDS)]}/{_URL_PATH[name]}/{path}-{i + 1}")
     return out
 
 
