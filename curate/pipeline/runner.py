@@ -28,6 +28,7 @@ from curate.errors import AccountingError, ConfigError, CurateError, InputError
 from curate.io import read as reader
 from curate.io.write import ShardWriter, write_json, write_jsonl
 from curate.pipeline.dag import Graph, Node, Segment
+from curate.pipeline.faults import checkpoint
 from curate.pipeline.stage import CombineContext, TaskContext
 from curate.pipeline.stats import StageStats, merge_stats
 
@@ -205,6 +206,7 @@ def _dup_rows(plan: RunPlan, task: int) -> set[int]:
 
 def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str, Any]:
     """Run one task through one segment; write its outputs atomically, then its done marker."""
+    checkpoint("task_start")
     seg = plan.segments[seg_index]
     task = plan.tasks[task_index]
     errors = _ErrorSink(plan.settings.on_error, task.rel)
@@ -274,6 +276,8 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
                     partial.write(part)
             empty_schema = table.schema
             out.write(table)
+            if out.rows:
+                checkpoint("shard_write")
         if not saw_batch:
             # An empty task still runs its stages once on zero rows, so its shard has the right columns.
             raise _EmptyTask()
@@ -310,6 +314,7 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
     report = {"segment": seg_index, "task": task.index, "stats": [stats[n].to_dict() for n in order],
               "errors": errors.errors}
     write_json(plan.done_marker(seg_index, task.index), report)
+    checkpoint("task_done")
     return report
 
 
@@ -355,6 +360,7 @@ def _reshaped(plan: RunPlan, seg_index: int, node: Node, task: reader.Task, ctx:
     st.docs_in += pq.ParquetFile(plan.segment_inputs(seg_index)[task.index]).metadata.num_rows
     t0 = time.perf_counter()
     for table in node.stage.apply_task(ctx):
+        checkpoint("reshape")
         st.docs_out += table.num_rows
         st.bytes_out += text_bytes(table)
         yield table
@@ -437,6 +443,7 @@ class Executor:
         results: dict[int, Any] = {}
         for args, result in self.imap(_indexed_call, [(fn, i, x) for i, x in enumerate(items)]):
             results[args[1]] = result
+            checkpoint("combine_map")
         return [results[i] for i in range(len(items))]
 
     def close(self) -> None:
@@ -678,6 +685,7 @@ def _combine(plan: RunPlan, seg: Segment, executor: Executor, log: Callable[[str
     t0 = time.perf_counter()
     log(f"combine {node.name} ...")
     node.stage.combine(ctx)
+    checkpoint("combine")
     st.seconds = time.perf_counter() - t0
     st.summary = ctx.summary
     write_json(done, {"summary": ctx.summary, "seconds": st.seconds})
