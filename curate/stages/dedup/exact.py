@@ -57,10 +57,10 @@ class ExactDedup(GlobalStage):
         query = """
             SELECT task, row,
                    row_number() OVER g = 1 AS keep,
-                   sum(weight) OVER g AS dup_count,
-                   count(*) OVER g AS copies
+                   sum(weight) OVER h AS dup_count,
+                   count(*) OVER h AS copies
             FROM partials
-            WINDOW g AS (PARTITION BY h_hi, h_lo ORDER BY task, row)
+            WINDOW h AS (PARTITION BY h_hi, h_lo), g AS (h ORDER BY task, row)
         """
         summary = partition_by_task(ctx, query)
         ctx.summary.update({"exact_duplicates": summary["rows"] - summary["kept"], "unique_texts": summary["kept"]})
