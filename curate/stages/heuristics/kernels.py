@@ -144,18 +144,61 @@ def _duplicate_mask(keys, seg_offsets):
     return out
 
 
+def _emit(bufs, t, data, start, end, n_chars, flags):
+    """Write token `t` (bytes data[start:end]) into the tokenizer's output arrays `bufs`:
+    (hashes, lower_hashes, lengths, flags, starts, ends); the hashes are FNV-1a, mixed."""
+    hashes, lower, lengths, flag_arr, starts, ends = bufs
+    h = _FNV_OFFSET
+    hl = _FNV_OFFSET
+    for q in range(start, end):
+        b = data[q]
+        h = (h ^ np.uint64(b)) * _FNV_PRIME
+        if b >= 65 and b <= 90:
+            b += 32
+        hl = (hl ^ np.uint64(b)) * _FNV_PRIME
+    hashes[t] = _mix64(h)
+    lower[t] = _mix64(hl)
+    lengths[t] = n_chars
+    flag_arr[t] = flags
+    starts[t] = start
+    ends[t] = end
+
+
+def _grow_tokens(bufs, cap):
+    hashes, lower, lengths, flags, starts, ends = bufs
+    n = hashes.shape[0]
+    out = (
+        np.empty(cap, dtype=np.uint64),
+        np.empty(cap, dtype=np.uint64),
+        np.empty(cap, dtype=np.int32),
+        np.empty(cap, dtype=np.uint8),
+        np.empty(cap, dtype=np.int64),
+        np.empty(cap, dtype=np.int64),
+    )
+    out[0][:n] = hashes
+    out[1][:n] = lower
+    out[2][:n] = lengths
+    out[3][:n] = flags
+    out[4][:n] = starts
+    out[5][:n] = ends
+    return out
+
+
 def _tokenize(data, offsets, classes):
     """Split each document into word and punctuation tokens (spaCy-like, see text.py).
 
-    Returns per-token hash, ASCII-lowercased hash, length in code points and flags, the
-    token offsets per document and each document's length in code points.
+    Returns per-token hash, ASCII-lowercased hash, length in code points, flags and byte span
+    (start, end) in `data`, the token offsets per document and each document's length in code
+    points.
     """
     n_docs = offsets.shape[0] - 1
-    cap = max(64, (offsets[n_docs] - offsets[0]) // 4)
-    starts = np.empty(cap, dtype=np.int64)
-    ends = np.empty(cap, dtype=np.int64)
-    lengths = np.empty(cap, dtype=np.int32)
-    flags = np.empty(cap, dtype=np.uint8)
+    bufs = _grow_tokens(
+        (
+            np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32),
+            np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
+        ),
+        max(64, (offsets[n_docs] - offsets[0]) // 4),
+    )
     doc_tok = np.empty(n_docs + 1, dtype=np.int64)
     doc_chars = np.empty(n_docs, dtype=np.int64)
     t = 0
@@ -163,6 +206,8 @@ def _tokenize(data, offsets, classes):
         doc_tok[d] = t
         p = offsets[d]
         end = offsets[d + 1]
+        if t + (end - p) + 1 > bufs[0].shape[0]:  # a document has at most one token per byte
+            bufs = _grow_tokens(bufs, max(2 * bufs[0].shape[0], t + (end - p) + 1))
         n_chars = 0
         in_word = False
         w_start = 0
@@ -173,19 +218,9 @@ def _tokenize(data, offsets, classes):
             cp, nb = _decode(data, p)
             c = classes[cp]
             n_chars += 1
-            # room for up to two tokens emitted in this step
-            if t + 2 >= cap:
-                cap *= 2
-                starts = _grow_i64(starts, cap)
-                ends = _grow_i64(ends, cap)
-                lengths = _grow_i32(lengths, cap)
-                flags = _grow_u8(flags, cap)
             if c == SPACE:
                 if in_word:
-                    starts[t] = w_start
-                    ends[t] = p
-                    lengths[t] = w_len
-                    flags[t] = FLAG_ALPHA if w_alpha else 0
+                    _emit(bufs, t, data, w_start, p, w_len, FLAG_ALPHA if w_alpha else 0)
                     t += 1
                     in_word = False
                 prev_cls = c
@@ -211,23 +246,15 @@ def _tokenize(data, offsets, classes):
                 next_cls = classes[next_cp]
             is_dot = cp == 46
             inner = in_word and next_cls != SPACE and next_cls != PUNCT
-            if inner and is_dot:
-                # 3.5, U.S, example.com: a dot between word characters stays in the word
-                w_len += 1
-                prev_cls = c
-                p += nb
-                continue
-            if inner and cp == 44 and prev_cls == DIGIT and next_cls == DIGIT:
-                # 1,000: a comma between digits stays in the number
+            if inner and (is_dot or (cp == 44 and prev_cls == DIGIT and next_cls == DIGIT)):
+                # 3.5, U.S, example.com: a dot between word characters stays in the word;
+                # 1,000: so does a comma between digits
                 w_len += 1
                 prev_cls = c
                 p += nb
                 continue
             if in_word:
-                starts[t] = w_start
-                ends[t] = p
-                lengths[t] = w_len
-                flags[t] = FLAG_ALPHA if w_alpha else 0
+                _emit(bufs, t, data, w_start, p, w_len, FLAG_ALPHA if w_alpha else 0)
                 t += 1
                 in_word = False
             if (cp == 39 or cp == 0x2019) and prev_cls != SPACE and prev_cls != PUNCT and next_cls == ALPHA:
@@ -242,58 +269,26 @@ def _tokenize(data, offsets, classes):
             if is_dot and next_cp == 46:
                 # a run of dots is one token ("...")
                 q = p
-                k = 0
                 while q < end and data[q] == 46:
                     q += 1
-                    k += 1
-                starts[t] = p
-                ends[t] = q
-                lengths[t] = k
-                flags[t] = FLAG_SYMBOL
+                _emit(bufs, t, data, p, q, q - p, FLAG_SYMBOL)
                 t += 1
-                n_chars += k - 1
+                n_chars += q - p - 1
                 prev_cls = c
                 p = q
                 continue
-            starts[t] = p
-            ends[t] = p + nb
-            lengths[t] = 1
-            flags[t] = FLAG_SYMBOL
+            _emit(bufs, t, data, p, p + nb, 1, FLAG_SYMBOL)
             t += 1
             prev_cls = c
             p += nb
         if in_word:
-            starts[t] = w_start
-            ends[t] = end
-            lengths[t] = w_len
-            flags[t] = FLAG_ALPHA if w_alpha else 0
+            _emit(bufs, t, data, w_start, end, w_len, FLAG_ALPHA if w_alpha else 0)
             t += 1
         doc_chars[d] = n_chars
     doc_tok[n_docs] = t
-    hashes = np.empty(t, dtype=np.uint64)
-    lower = np.empty(t, dtype=np.uint64)
-    for i in range(t):
-        hashes[i] = _hash_bytes(data, starts[i], ends[i], False)
-        lower[i] = _hash_bytes(data, starts[i], ends[i], True)
-    return hashes, lower, lengths[:t].copy(), flags[:t].copy(), doc_tok, doc_chars
-
-
-def _grow_i64(a, cap):
-    b = np.empty(cap, dtype=np.int64)
-    b[: a.shape[0]] = a
-    return b
-
-
-def _grow_i32(a, cap):
-    b = np.empty(cap, dtype=np.int32)
-    b[: a.shape[0]] = a
-    return b
-
-
-def _grow_u8(a, cap):
-    b = np.empty(cap, dtype=np.uint8)
-    b[: a.shape[0]] = a
-    return b
+    hashes, lower, lengths, flags, starts, ends = bufs
+    return (hashes[:t].copy(), lower[:t].copy(), lengths[:t].copy(), flags[:t].copy(), starts[:t].copy(),
+            ends[:t].copy(), doc_tok, doc_chars)
 
 
 def _ngram_repetition(hashes, lengths, doc_tok, doc_chars, top_ns, dup_ns):
@@ -383,7 +378,8 @@ def _ngram_repetition(hashes, lengths, doc_tok, doc_chars, top_ns, dup_ns):
     return top, dup
 
 
-_HELPERS = ("_mix64", "_decode", "_hash_bytes", "_next_pow2", "_probe", "_grow_i64", "_grow_i32", "_grow_u8")
+_HELPERS = ("_mix64", "_decode", "_hash_bytes", "_next_pow2", "_probe", "_emit", "_grow_tokens")
+_INLINE = ("_decode", "_emit")  # inlined in numba IR: no call or refcount per character
 _KERNELS = ("_hash_strings", "_duplicate_mask", "_tokenize", "_ngram_repetition")
 
 
@@ -395,6 +391,6 @@ def kernels() -> types.SimpleNamespace:
     g = globals()
     for name in _HELPERS:
         if not isinstance(g[name], numba.core.dispatcher.Dispatcher):
-            g[name] = numba.njit(cache=True, inline="always" if name in ("_mix64", "_probe") else "never")(g[name])
+            g[name] = numba.njit(cache=True, inline="always" if name in _INLINE else "never")(g[name])
     compiled = {name.lstrip("_"): numba.njit(cache=True)(g[name]) for name in _KERNELS}
     return types.SimpleNamespace(**compiled)

@@ -1,0 +1,57 @@
+"""heuristics: run several rule sets in one pass, sharing lines and word tokens.
+
+Equivalent to listing the rule-set stages one after another (same columns, same values), but
+the batch is split into lines and tokenized once instead of once per set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from curate import schema
+from curate.errors import ConfigError
+from curate.pipeline.registry import get_stage_class, register
+from curate.pipeline.stage import MapStage, Param, TaskContext
+from curate.stages.heuristics.base import HeuristicStage
+from curate.stages.heuristics.text import TextBatch
+
+RULE_SETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+
+
+@register
+class Heuristics(MapStage):
+    name = "heuristics"
+    params = {
+        "sets": Param(list, list(RULE_SETS), "rule sets to run, in this order"),
+        **{s: Param(dict, {}, f"parameters of the {s} rule set") for s in RULE_SETS},
+    }
+
+    def validate(self) -> None:
+        unknown = [s for s in self.sets if s not in RULE_SETS]
+        if unknown:
+            raise ConfigError(f"stage 'heuristics': unknown rule set(s) {', '.join(map(str, unknown))} "
+                              f"(known: {', '.join(RULE_SETS)})")
+        if len(set(self.sets)) != len(self.sets):
+            raise ConfigError("stage 'heuristics': a rule set is listed twice in 'sets'")
+        unused = [s for s in RULE_SETS if self.config[s] and s not in self.sets]
+        if unused:
+            raise ConfigError(f"stage 'heuristics': parameters given for {', '.join(unused)}, "
+                              f"which is not in 'sets'")
+        self.children: list[HeuristicStage] = [self._child(s, self.config[s]) for s in self.sets]
+
+    @staticmethod
+    def _child(name: str, params: dict[str, Any]) -> HeuristicStage:
+        cls = get_stage_class(name)
+        return cls(**params)  # type: ignore[return-value]
+
+    def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        batch = TextBatch(table.column(schema.TEXT))
+        for child in self.children:
+            table = child.annotate(table, batch, ctx)
+        return table
+
+    def describe(self) -> dict[str, Any]:
+        return {"stage": self.name, "params": {"sets": list(self.sets),
+                                               **{c.name: dict(c.config) for c in self.children}}}
