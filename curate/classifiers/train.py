@@ -1,0 +1,180 @@
+"""Train a fastText classifier from labelled shards: read, split, train, evaluate, write model + card.
+
+The train/valid split is deterministic: a document is held out when the seeded hash of its id
+falls below ``valid_fraction`` (so the split does not depend on shard layout). Documents whose
+label is null, or whose text has no words after preprocessing, are skipped and counted.
+The model card (``MODEL.json`` beside ``MODEL.bin``) records labels, sizes, held-out metrics,
+hyper-parameters and the preprocessing, so a model file can always be explained.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate import __version__, schema
+from curate.classifiers import fasttext as ft
+from curate.classifiers.metrics import classification_report
+from curate.classifiers.preprocess import PREPROCESSING, preprocess
+from curate.errors import ConfigError, InputError
+from curate.io import read as reader
+from curate.io.write import write_json
+from curate.text.id_hash import id_uniforms
+
+EVAL_CHUNK = 20_000  # held-out lines scored per fastText call
+
+
+def card_path(model_path: str | Path) -> Path:
+    """Where the JSON card of a model lives: beside it, same stem, ``.json``."""
+    return Path(model_path).with_suffix(".json")
+
+
+def read_card(model_path: str | Path) -> dict[str, Any] | None:
+    """The model's card, or None when it has none (e.g. a downloaded lid.176.bin)."""
+    path = card_path(model_path)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def labelled_batches(input_path: str | Path, label_column: str, text_column: str = schema.TEXT,
+                     id_column: str = schema.ID) -> Iterator[tuple[str, pa.Table]]:
+    """(file, table with id, text, label and the reader's row column) for every batch of the input."""
+    columns = reader.ColumnMap(id_column, text_column)
+    tasks = reader.plan_tasks(reader.discover(input_path))
+    seen: dict[str, tuple[str, pa.Schema]] = {}
+    for t in tasks:
+        if t.rel not in seen:
+            seen[t.rel] = (t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel))
+    target = reader.unify_schemas(list(seen.values()), columns)
+    if label_column in (id_column, text_column):
+        raise ConfigError(f"--label-column '{label_column}' is also the id or text column")
+    if label_column not in target.names:
+        raise ConfigError(f"label column '{label_column}' not found in {input_path} "
+                          f"(columns: {', '.join(n for n in target.names)})")
+    for task in tasks:
+        for table in reader.read_task(task, target, columns, project=[schema.ID, schema.TEXT, label_column]):
+            yield task.rel, table
+
+
+def _labels(table: pa.Table, label_column: str, rel: str) -> pa.Array:
+    """The label column as strings; a label containing whitespace is an InputError naming the row."""
+    labels = table.column(label_column)
+    if not schema.is_string_type(labels.type):
+        labels = labels.cast(pa.string())
+    bad = pc.fill_null(pc.match_substring_regex(labels, r"\s"), False)
+    if pc.any(bad).as_py():
+        i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+        row = int(table.column(reader.ROW)[i].as_py())
+        raise InputError(f"label {labels[i].as_py()!r} contains whitespace (fastText labels are single words)",
+                         file=rel, row=row)
+    empty = pc.fill_null(pc.equal(labels, ""), False)
+    return pc.if_else(empty, pa.scalar(None, pa.string()), labels).combine_chunks()
+
+
+def train_classifier(input: str | Path, label_column: str, output: str | Path, *, text_column: str = schema.TEXT,
+                     id_column: str = schema.ID, valid_fraction: float = 0.1,
+                     params: ft.TrainParams | None = None, log: Callable[[str], None] | None = None,
+                     **param_overrides: Any) -> dict[str, Any]:
+    """Train a supervised fastText model on the labelled shards in `input`; write `output` (the
+    model, atomically) and its JSON card; return the card. `param_overrides` are TrainParams
+    fields (epochs, lr, word_ngrams, dim, bucket, minn, maxn, min_count, loss, seed, threads)."""
+    started = time.time()
+    params = params or ft.TrainParams()
+    if param_overrides:
+        unknown = sorted(set(param_overrides) - set(params.to_dict()))
+        if unknown:
+            raise ConfigError(f"unknown training parameter(s): {', '.join(unknown)}")
+        params = ft.TrainParams(**{**params.to_dict(), **param_overrides})
+    params.validate()
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ConfigError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+    output = Path(output)
+    say = log or (lambda _msg: None)
+
+    counts = {"train": Counter(), "valid": Counter()}
+    skipped = {"no_label": 0, "no_words": 0}
+    with tempfile.TemporaryDirectory(prefix="curate-train-") as tmp:
+        train_file = Path(tmp) / "train.txt"
+        valid_file = Path(tmp) / "valid.tsv"
+        with open(train_file, "w", encoding="utf-8") as tf, open(valid_file, "w", encoding="utf-8") as vf:
+            for rel, table in labelled_batches(input, label_column, text_column, id_column):
+                labels = _labels(table, label_column, rel)
+                lines = preprocess(table.column(schema.TEXT))
+                has_label = pc.is_valid(labels)
+                has_words = pc.greater(pc.utf8_length(lines), 0)
+                skipped["no_label"] += int(pc.sum(pc.invert(has_label)).as_py() or 0)
+                skipped["no_words"] += int(pc.sum(pc.and_(has_label, pc.invert(has_words))).as_py() or 0)
+                keep = pc.and_(has_label, has_words)
+                held = id_uniforms(table.column(schema.ID), params.seed) < valid_fraction
+                for split, mask, fh in (("train", pc.and_(keep, pa.array(~held)), tf),
+                                        ("valid", pc.and_(keep, pa.array(held)), vf)):
+                    lab = labels.filter(mask)
+                    txt = lines.filter(mask)
+                    if len(lab) == 0:
+                        continue
+                    counts[split].update(lab.to_pylist())
+                    if split == "train":
+                        rows = pc.binary_join_element_wise(pc.binary_join_element_wise(ft.LABEL_PREFIX, lab, ""),
+                                                           txt, " ")
+                    else:
+                        rows = pc.binary_join_element_wise(lab, txt, "\t")
+                    fh.write("\n".join(rows.to_pylist()))
+                    fh.write("\n")
+        n_train, n_valid = sum(counts["train"].values()), sum(counts["valid"].values())
+        if n_train == 0:
+            raise ConfigError(f"no labelled documents to train on in {input} (skipped: {skipped})")
+        if len(counts["train"]) < 2:
+            raise ConfigError(f"need at least 2 distinct labels to train a classifier, found {sorted(counts['train'])}")
+        say(f"training on {n_train:,} documents ({len(counts['train'])} labels), {n_valid:,} held out")
+        t0 = time.time()
+        model = ft.train(train_file, params)
+        train_seconds = time.time() - t0
+        classifier = ft.Classifier(model, str(output))
+        metrics = _evaluate(classifier, valid_file) if n_valid else None
+    ft.save(model, output)
+    card = {
+        "model": output.name,
+        "format": "fastText supervised",
+        "labels": classifier.labels,
+        "label_column": label_column,
+        "input": str(input),
+        "train_docs": n_train,
+        "valid_docs": n_valid,
+        "valid_fraction": valid_fraction,
+        "label_counts": {split: dict(sorted(c.items())) for split, c in counts.items()},
+        "skipped": skipped,
+        "metrics": metrics,
+        "params": params.to_dict(),
+        "preprocessing": PREPROCESSING,
+        "train_seconds": round(train_seconds, 3),
+        "seconds": round(time.time() - started, 3),
+        "curate_version": __version__,
+    }
+    write_json(card_path(output), card)
+    return card
+
+
+def _evaluate(classifier: ft.Classifier, valid_file: Path) -> dict[str, Any]:
+    """Score the held-out lines in chunks (memory bounded) and compare with their labels."""
+    truth: list[str] = []
+    predicted: list[str | None] = []
+    with open(valid_file, encoding="utf-8") as fh:
+        while True:
+            chunk = [line for _, line in zip(range(EVAL_CHUNK), fh)]
+            if not chunk:
+                break
+            labs, texts = zip(*(line.split("\t", 1) for line in chunk))
+            top, _ = classifier.predict_lines(list(texts))
+            truth.extend(labs)
+            predicted.extend(top.to_pylist())
+    return classification_report(truth, predicted, sorted(set(truth) | set(classifier.labels)))

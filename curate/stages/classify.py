@@ -1,0 +1,98 @@
+"""classify: score every document with a supervised fastText model (quality, domain, ...).
+
+Adds two columns named after ``column``: ``NAME``, the top label (without fastText's
+``__label__`` prefix), and ``NAME_score``: P(``label``) when ``label`` is given (``label: hq`` on
+a quality model gives P(hq), the quality score), else the probability of the top label. Like
+dolma's attributes, scores are kept as columns, so thresholds (``prune``, ``quality_buckets``)
+can be re-applied later without rescoring. A document with no words after preprocessing gets
+null in both columns.
+
+The model is loaded lazily once per worker process; prediction is one batched fastText call per
+Arrow batch, on text preprocessed exactly as in training (:mod:`curate.classifiers.preprocess`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from curate import schema
+from curate.errors import ConfigError
+from curate.pipeline.registry import register
+from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
+
+# Column names the stage must not overwrite.
+_RESERVED = (schema.ID, schema.TEXT, schema.REJECT_REASON, schema.REJECT_STAGE)
+
+
+def score_column(column: str) -> str:
+    """Name of the score column that goes with label column `column` (quality -> quality_score)."""
+    return f"{column}_score"
+
+
+def train_classifier(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Train a fastText classifier from labelled shards (see :mod:`curate.classifiers.train`)."""
+    from curate.classifiers.train import train_classifier as _train
+
+    return _train(*args, **kwargs)
+
+
+class FastTextScorer(MapStage):
+    """Base of the stages that add a (label, score) column pair from a fastText model."""
+
+    missing_model_hint = ""
+
+    def label_columns(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def wanted_label(self) -> str | None:
+        return None
+
+    def check(self) -> None:
+        path = Path(self.model)
+        if not path.is_file():
+            raise ConfigError(f"model file not found: {path}" + (f". {self.missing_model_hint}" if self.missing_model_hint
+                                                                 else ""))
+        classifier = self.classifier()
+        if self.wanted_label() is not None:
+            classifier.require_label(self.wanted_label())
+
+    def classifier(self) -> Any:
+        """The loaded model (once per process)."""
+        from curate.classifiers.fasttext import Classifier
+
+        return self.cached("model", lambda: Classifier.load(self.model))
+
+    def score(self, table: pa.Table) -> pa.Table:
+        """`table` with the label and score columns added (or replaced)."""
+        labels, scores = self.classifier().predict(table.column(schema.TEXT), self.wanted_label())
+        name, score_name = self.label_columns()
+        table = set_column(table, name, labels)
+        return set_column(table, score_name, scores)
+
+    def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        return self.score(table)
+
+
+@register
+class Classify(FastTextScorer):
+    name = "classify"
+    params = {
+        "model": Param(str, help="path of a supervised fastText model (.bin or .ftz)"),
+        "column": Param(str, help="output column for the top label; the score goes to COLUMN_score"),
+        "label": Param(str, None, "score = P(label) (e.g. hq on a quality model); default: P(top label)",
+                       nullable=True),
+    }
+
+    def validate(self) -> None:
+        for col in self.label_columns():
+            if col in _RESERVED or not col:
+                raise ConfigError(f"stage 'classify': column '{col}' is reserved; choose another 'column'")
+
+    def label_columns(self) -> tuple[str, str]:
+        return self.column, score_column(self.column)
+
+    def wanted_label(self) -> str | None:
+        return self.label
