@@ -20,7 +20,7 @@ from curate.pipeline.dag import Graph
 from curate.pipeline.progress import Progress
 from curate.pipeline.runner import RunResult, RunSettings, run_graph
 
-__all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "sample", "sample_data"]
+__all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "sample", "generate_sample_data"]
 
 
 class Pipeline:
@@ -148,7 +148,7 @@ def sample(input: str | Path, output: str | Path, plan: str | Path, *, run_optio
         input, output, **(run_options or {}))
 
 
-def sample_data(out_dir: str | Path, n_docs: int = 2000, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+def generate_sample_data(out_dir: str | Path, n_docs: int = 2000, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
     """Generate the deterministic synthetic corpus with planted duplicates and ground truth."""
     from curate.sample_data import generate
 
