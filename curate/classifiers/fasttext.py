@@ -18,7 +18,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.classifiers.preprocess import preprocess
 from curate.errors import ConfigError
 from curate.io.write import atomic_path
 
@@ -121,10 +120,18 @@ class Classifier:
         """(top label, score) per text; score is P(`label`) if given, else P(top label).
 
         A text with no words after preprocessing gets a null label and a null score."""
+        from curate.classifiers.preprocess import preprocess  # numba: loaded on first use
+
         if label is not None:
             self.require_label(label)
         lines = preprocess(texts, newline=True)
-        return self.predict_lines(lines.to_pylist(), label)
+        top, score = self.predict_lines(lines.to_pylist(), label)
+        # fastText would still answer for an empty line (from its end-of-line token alone).
+        empty = pc.equal(pc.binary_length(lines), 1)
+        if pc.any(empty).as_py():
+            top = pc.if_else(empty, pa.scalar(None, pa.string()), top)
+            score = pc.if_else(empty, pa.scalar(None, pa.float64()), score)
+        return top, score
 
     def predict_lines(self, lines: list[str], label: str | None = None) -> tuple[pa.Array, pa.Array]:
         """Like :meth:`predict` for lines already preprocessed, each ending in a newline."""

@@ -1,0 +1,79 @@
+"""`curate train-classifier` and `curate classify`: fastText models for quality, domain, language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from curate.classifiers.fasttext import TrainParams
+from curate.cli.options import execute, run_options
+
+_D = TrainParams()
+
+
+@click.command("train-classifier")
+@click.option("--input", "input_dir", required=True, type=click.Path(exists=True),
+              help="Labelled shard directory (or one file): .parquet, .jsonl, .jsonl.gz, .jsonl.zst.")
+@click.option("--label-column", required=True, help="Column holding each document's label (one word; null = skip).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False),
+              help="Model file to write (MODEL.bin); its JSON card goes to MODEL.json beside it.")
+@click.option("--text-column", default="text", help="Column holding the text.")
+@click.option("--id-column", default="id", help="Column holding the document id (hashed for the split).")
+@click.option("--valid-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
+              help="Share of documents held out (by seeded hash of the id) for the reported metrics.")
+@click.option("--epochs", type=click.IntRange(min=1), default=_D.epochs, help="Passes over the training data.")
+@click.option("--lr", type=click.FloatRange(0.0, 10.0, min_open=True), default=_D.lr, help="Learning rate.")
+@click.option("--word-ngrams", type=click.IntRange(1, 5), default=_D.word_ngrams,
+              help="Max length of word n-grams used as features.")
+@click.option("--dim", type=click.IntRange(1, 1024), default=_D.dim, help="Size of the word vectors.")
+@click.option("--bucket", type=click.IntRange(min=0), default=_D.bucket,
+              help="Hash buckets for word and character n-grams (model size ~ bucket x dim x 4 bytes).")
+@click.option("--minn", type=click.IntRange(0, 10), default=_D.minn, help="Min character n-gram length (0: none).")
+@click.option("--maxn", type=click.IntRange(0, 10), default=_D.maxn, help="Max character n-gram length (0: none).")
+@click.option("--min-count", type=click.IntRange(min=1), default=_D.min_count, help="Min occurrences of a word.")
+@click.option("--loss", type=click.Choice(["softmax", "ova", "hs", "ns"]), default=_D.loss, help="Loss function.")
+@click.option("--seed", type=int, default=0, help="Seed of the split and of fastText.")
+@click.option("--threads", type=click.IntRange(min=1), default=1,
+              help="fastText threads; 1 gives the same model for the same seed, more trade that for speed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON on stdout.")
+def train_command(input_dir: str, label_column: str, output: str, text_column: str, id_column: str,
+                  valid_fraction: float, as_json: bool, **params: Any) -> None:
+    """Train a supervised fastText classifier on --input's --label-column and write --output.
+
+    Prints held-out accuracy, macro F1 and a per-label table. Labels are stored without
+    fastText's __label__ prefix. Text is preprocessed exactly as `curate classify` does.
+    """
+    from curate.classifiers.metrics import format_report
+    from curate.classifiers.train import card_path, train_classifier
+    from curate.cli.common import echo_json
+
+    card = train_classifier(input_dir, label_column, output, text_column=text_column, id_column=id_column,
+                            valid_fraction=valid_fraction, params=TrainParams(**params),
+                            log=lambda m: click.echo(m, err=True))
+    if as_json:
+        echo_json(card)
+        return
+    click.echo(f"labels: {', '.join(card['labels'])}   training documents: {card['train_docs']:,}   "
+               f"skipped: {card['skipped']['no_label']:,} without label, {card['skipped']['no_words']:,} without words")
+    click.echo(format_report(card["metrics"]))
+    click.echo(f"model: {output}   card: {card_path(output)}   ({card['train_seconds']:.1f} s training)")
+
+
+@click.command("classify")
+@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Supervised fastText model (.bin or .ftz), e.g. from `curate train-classifier`.")
+@click.option("--column", required=True, help="Output column for the top label; the score goes to COLUMN_score.")
+@click.option("--label", default=None, show_default="the top label",
+              help="Score = probability of this label (e.g. --label hq on a quality model).")
+@run_options
+def classify_command(model: str, column: str, label: str | None, **opts: Any) -> None:
+    """Score every document of --input with a fastText model into --output.
+
+    Adds COLUMN (the top label) and COLUMN_score (P(--label), else P(top label)); a document with
+    no words gets nulls. Scores are columns, so prune / quality_buckets can use them later.
+    """
+    from curate.api import Pipeline
+
+    params: dict[str, Any] = {"model": model, "column": column, "label": label}
+    execute(Pipeline.from_stages([("classify", params)], name="classify"), opts)
