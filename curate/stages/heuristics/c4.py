@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Param
 from curate.stages.heuristics.base import HeuristicStage, Rule, threshold
-from curate.stages.heuristics.text import Segments, TextBatch, as_numpy, ratio
+from curate.stages.heuristics.text import Segments, TextBatch, as_numpy, ratio, word_counts
 
 # TFDS c4_utils: _END_MARKS, _ELLIPSIS, _CITATION regex and _POLICY_SUBSTRINGS.
 _END_MARK = r"[.?!\"']$"
@@ -33,7 +33,6 @@ POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses co
 # A sentence ends at a run of . ! ? (optionally closed by quotes or brackets) before a space or
 # the line end. C4 counts sentences with a trained sentence splitter; this approximates it.
 _SENTENCE_END = r"[.!?]+[\"'”’)\]]*(\s|$)"
-_WORD = r"[^\s\p{Z}]+"
 
 
 @register
@@ -71,10 +70,10 @@ class C4(HeuristicStage):
     )
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
-        stripped = pc.utf8_trim_whitespace(batch.lines.values)
-        lines = batch.lines.select(pc.greater(pc.utf8_length(stripped), 0))
-        line = pc.utf8_trim_whitespace(lines.values)
-        n_words = as_numpy(pc.count_substring_regex(line, _WORD))
+        every = batch.lines
+        stripped = Segments(pc.utf8_trim_whitespace(every.values), every.offsets, every.parent)
+        lines = stripped.select(pc.greater(pc.utf8_length(stripped.values), 0))
+        line = lines.values
         clean = pc.replace_substring_regex(line, _CITATION, "") if self.remove_citations else line
         punct = _match(clean, _END_MARK) & ~_match(clean, _ELLIPSIS_END)
 
@@ -82,13 +81,12 @@ class C4(HeuristicStage):
         if self.filter_no_terminal_punct:
             candidate &= punct
         if self.min_words_per_line is not None:
-            candidate &= n_words >= self.min_words_per_line
-        lower = pc.utf8_lower(clean)
-        lorem = candidate & _match(lower, "lorem ipsum", regex=False)
-        javascript = candidate & _match(lower, "javascript", regex=False) if self.filter_javascript else _none(line)
+            candidate &= word_counts(line) >= self.min_words_per_line
+        lorem = candidate & _match(clean, "lorem ipsum", regex=False)
+        javascript = candidate & _match(clean, "javascript", regex=False) if self.filter_javascript else _none(line)
         rest = candidate & ~javascript
-        curly = rest & _match(clean, "{", regex=False)
-        policy = rest & _match(lower, "|".join(POLICY_SUBSTRINGS)) if self.filter_policy else _none(line)
+        curly = rest & _match(clean, "{", regex=False, ignore_case=False)
+        policy = rest & _match(clean, "|".join(POLICY_SUBSTRINGS)) if self.filter_policy else _none(line)
         kept = rest & ~policy
         if self.reject_lorem_ipsum:
             kept &= ~lorem
@@ -124,9 +122,10 @@ class C4(HeuristicStage):
         return out
 
 
-def _match(values: pa.Array, pattern: str, regex: bool = True) -> np.ndarray:
+def _match(values: pa.Array, pattern: str, regex: bool = True, ignore_case: bool = True) -> np.ndarray:
+    """Lines containing `pattern`; case-insensitive by default (C4 matches the lowercased line)."""
     fn = pc.match_substring_regex if regex else pc.match_substring
-    return as_numpy(fn(values, pattern)).astype(bool, copy=False)
+    return as_numpy(fn(values, pattern, ignore_case=ignore_case)).astype(bool, copy=False)
 
 
 def _none(values: pa.Array) -> np.ndarray:

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Param
 from curate.stages.heuristics.base import HeuristicStage, Rule, threshold
+from curate.stages.heuristics.kernels import kernels
 from curate.stages.heuristics.text import TextBatch, hash_strings, ratio
 
 # Rae et al. 2021, App. A.1.1: "the, be, to, of, and, that, have, with".
@@ -91,13 +92,5 @@ class GopherQuality(HeuristicStage):
     def _distinct_stop_words(self, batch: TextBatch) -> np.ndarray:
         """Number of distinct stop words among each document's (ASCII-lowercased) tokens."""
         tok = batch.tokens
-        present = np.zeros((batch.n_docs, max(len(self.stop_words), 1)), dtype=bool)
-        if self.stop_words and len(tok.lower_hashes):
-            keys = hash_strings(pa.array(self.stop_words, pa.string()))
-            order = np.argsort(keys)
-            keys = keys[order]
-            pos = np.minimum(np.searchsorted(keys, tok.lower_hashes), len(keys) - 1)
-            hit = keys[pos] == tok.lower_hashes
-            present[tok.parent[hit], order[pos[hit]]] = True
-        return present.sum(axis=1).astype(np.int64)
-
+        keys = np.unique(hash_strings(pa.array(self.stop_words, pa.string())))
+        return kernels().distinct_members(tok.lower_hashes, tok.offsets, keys)

@@ -65,7 +65,10 @@ class GopherRepetition(HeuristicStage):
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         chars = batch.chars
         paragraphs = split(pc.utf8_trim_whitespace(batch.text), r"\n{2,}", regex=True)
-        lines = split(batch.text, r"\n+", regex=True)
+        # datatrove splits lines on "\n+": the "\n" lines without the empty ones (it would keep an
+        # empty first/last piece of a text starting/ending with a newline; normalize strips those)
+        every = batch.lines
+        lines = every.select(pc.greater(pc.utf8_length(every.values), 0))
         out: dict[str, np.ndarray] = {}
         for key, seg in (("para", paragraphs), ("line", lines)):
             n_dup, dup_chars = _duplicates(seg)

@@ -184,6 +184,56 @@ def _grow_tokens(bufs, cap):
     return out
 
 
+def _count_words(data, offsets, classes):
+    """Whitespace-separated words in each string, as len(str.split())."""
+    n = offsets.shape[0] - 1
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        p = offsets[i]
+        end = offsets[i + 1]
+        inside = False
+        count = 0
+        while p < end:
+            cp, nb = _decode(data, p)
+            if classes[cp] == SPACE:
+                inside = False
+            elif not inside:
+                inside = True
+                count += 1
+            p += nb
+        out[i] = count
+    return out
+
+
+def _distinct_members(hashes, offsets, keys):
+    """Per document: how many distinct `keys` occur among its token `hashes` (stop-word count)."""
+    n_docs = offsets.shape[0] - 1
+    mask = _next_pow2(4 * keys.shape[0]) - 1
+    table = np.empty(mask + 1, dtype=np.uint64)
+    index = np.full(mask + 1, -1, dtype=np.int64)
+    for k in range(keys.shape[0]):
+        slot = np.int64(keys[k] & np.uint64(mask))
+        while index[slot] != -1 and table[slot] != keys[k]:
+            slot = (slot + 1) & mask
+        table[slot] = keys[k]
+        index[slot] = k
+    last_doc = np.full(keys.shape[0], -1, dtype=np.int64)
+    out = np.zeros(n_docs, dtype=np.int64)
+    for d in range(n_docs):
+        for i in range(offsets[d], offsets[d + 1]):
+            h = hashes[i]
+            slot = np.int64(h & np.uint64(mask))
+            while index[slot] != -1:
+                if table[slot] == h:
+                    k = index[slot]
+                    if last_doc[k] != d:
+                        last_doc[k] = d
+                        out[d] += 1
+                    break
+                slot = (slot + 1) & mask
+    return out
+
+
 def _tokenize(data, offsets, classes):
     """Split each document into word and punctuation tokens (spaCy-like, see text.py).
 
@@ -380,7 +430,7 @@ def _ngram_repetition(hashes, lengths, doc_tok, doc_chars, top_ns, dup_ns):
 
 _HELPERS = ("_mix64", "_decode", "_hash_bytes", "_next_pow2", "_probe", "_emit", "_grow_tokens")
 _INLINE = ("_decode", "_emit")  # inlined in numba IR: no call or refcount per character
-_KERNELS = ("_hash_strings", "_duplicate_mask", "_tokenize", "_ngram_repetition")
+_KERNELS = ("_hash_strings", "_count_words", "_duplicate_mask", "_distinct_members", "_tokenize", "_ngram_repetition")
 
 
 @functools.lru_cache(maxsize=1)

@@ -210,3 +210,9 @@ def hash_strings(arr: pa.Array) -> np.ndarray:
     """64-bit hash of each string (equal strings, equal hashes; collisions ~ n^2 / 2^65)."""
     data, offsets = string_buffers(arr)
     return _k.kernels().hash_strings(data, offsets)
+
+
+def word_counts(arr: pa.Array) -> np.ndarray:
+    """Number of whitespace-separated words of each string (Python's len(s.split()))."""
+    data, offsets = string_buffers(arr)
+    return _k.kernels().count_words(data, offsets, _k.char_classes())
