@@ -44,8 +44,8 @@ LANGUAGE_SEED = 1003
 LABEL_COLUMN = "label"
 HQ, LQ = "hq", "lq"
 
-QUALITY_PARAMS = TrainParams(epochs=5, lr=0.1, word_ngrams=2, dim=32, bucket=100_000)
-DOMAIN_PARAMS = TrainParams(epochs=5, lr=0.1, word_ngrams=2, dim=32, bucket=100_000)
+QUALITY_PARAMS = TrainParams(epochs=10, lr=0.1, word_ngrams=2, dim=32, bucket=100_000)
+DOMAIN_PARAMS = TrainParams(epochs=10, lr=0.2, word_ngrams=2, dim=32, bucket=100_000)
 # Character n-grams carry language identity (and segment scripts written without spaces).
 LID_PARAMS = TrainParams(epochs=15, lr=0.5, word_ngrams=1, dim=16, bucket=50_000, minn=2, maxn=4)
 

@@ -29,7 +29,7 @@ class TrainParams:
     """fastText supervised hyper-parameters (names as on the CLI). threads=1 makes a seed reproducible."""
 
     epochs: int = 10
-    lr: float = 0.5
+    lr: float = 0.1
     word_ngrams: int = 2
     dim: int = 64
     bucket: int = 200_000
