@@ -90,6 +90,25 @@ def _hash_bytes(data, start, end, lower):
     return _mix64(h)
 
 
+def _is_url(data, p, end):
+    """Whether the bytes at `p` start with "http://", "https://" or "www." (case-sensitive)."""
+    n = end - p
+    if n >= 4 and data[p] == 119 and data[p + 1] == 119 and data[p + 2] == 119 and data[p + 3] == 46:
+        return True
+    if n < 7 or data[p] != 104 or data[p + 1] != 116 or data[p + 2] != 116 or data[p + 3] != 112:
+        return False
+    q = p + 4
+    if data[q] == 115:
+        q += 1
+    return end - q >= 3 and data[q] == 58 and data[q + 1] == 47 and data[q + 2] == 47
+
+
+def _url_trailing(b):
+    """Punctuation that ends a sentence or bracket rather than the URL before it: . , ; : ! ? ) ] } ' \" """
+    return b == 46 or b == 44 or b == 59 or b == 58 or b == 33 or b == 63 or b == 41 or b == 93 or b == 125 \
+        or b == 39 or b == 34
+
+
 def _next_pow2(x):
     p = 16
     while p < x:
@@ -263,6 +282,9 @@ def _tokenize(data, offsets, classes):
         w_start = 0
         w_len = 0
         w_alpha = False
+        w_dots = 0  # dots inside the current word
+        w_seg = 0  # characters since the word's last inner dot
+        w_abbrev = True  # the word so far is single letters joined by dots
         prev_cls = SPACE
         while p < end:
             cp, nb = _decode(data, p)
@@ -278,13 +300,38 @@ def _tokenize(data, offsets, classes):
                 continue
             if c != PUNCT:
                 if not in_word:
+                    if prev_cls == SPACE and _is_url(data, p, end):
+                        # a URL is one token up to the next space, minus trailing punctuation
+                        q = p
+                        k = 0
+                        while q < end:
+                            ucp, unb = _decode(data, q)
+                            if classes[ucp] == SPACE:
+                                break
+                            q += unb
+                            k += 1
+                        while q > p + 4 and _url_trailing(data[q - 1]):
+                            q -= 1
+                            k -= 1
+                        _emit(bufs, t, data, p, q, k, FLAG_ALPHA)
+                        t += 1
+                        n_chars += k - 1
+                        prev_cls = OTHER
+                        p = q
+                        continue
                     in_word = True
                     w_start = p
                     w_len = 0
                     w_alpha = False
+                    w_dots = 0
+                    w_seg = 0
+                    w_abbrev = True
                 w_len += 1
+                w_seg += 1
                 if c == ALPHA:
                     w_alpha = True
+                else:
+                    w_abbrev = False
                 prev_cls = c
                 p += nb
                 continue
@@ -296,10 +343,25 @@ def _tokenize(data, offsets, classes):
                 next_cls = classes[next_cp]
             is_dot = cp == 46
             inner = in_word and next_cls != SPACE and next_cls != PUNCT
-            if inner and (is_dot or (cp == 44 and prev_cls == DIGIT and next_cls == DIGIT)):
+            numeric = prev_cls == DIGIT and next_cls == DIGIT and (cp == 44 or cp == 58 or cp == 47)
+            if inner and (is_dot or numeric):
                 # 3.5, U.S, example.com: a dot between word characters stays in the word;
-                # 1,000: so does a comma between digits
+                # 1,000 10:30 1/2: so do a comma, colon or slash between digits
                 w_len += 1
+                if is_dot:
+                    w_abbrev = w_abbrev and w_seg == 1
+                    w_dots += 1
+                    w_seg = 0
+                else:
+                    w_abbrev = False
+                prev_cls = c
+                p += nb
+                continue
+            if in_word and is_dot and w_dots > 0 and w_abbrev and w_seg == 1 and next_cp != 46:
+                # e.g. U.S. p.m.: single letters joined by dots keep their final dot
+                _emit(bufs, t, data, w_start, p + nb, w_len + 1, FLAG_ALPHA)
+                t += 1
+                in_word = False
                 prev_cls = c
                 p += nb
                 continue
@@ -428,7 +490,7 @@ def _ngram_repetition(hashes, lengths, doc_tok, doc_chars, top_ns, dup_ns):
     return top, dup
 
 
-_HELPERS = ("_mix64", "_decode", "_hash_bytes", "_next_pow2", "_probe", "_emit", "_grow_tokens")
+_HELPERS = ("_mix64", "_decode", "_hash_bytes", "_is_url", "_url_trailing", "_next_pow2", "_probe", "_emit", "_grow_tokens")
 _INLINE = ("_decode", "_emit")  # inlined in numba IR: no call or refcount per character
 _KERNELS = ("_hash_strings", "_count_words", "_duplicate_mask", "_distinct_members", "_tokenize", "_ngram_repetition")
 
