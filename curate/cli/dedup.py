@@ -25,6 +25,9 @@ _P = MinHashDedup.params
               help="Hashes per LSH band.")
 @click.option("--verify", is_flag=True, help="Check candidate pairs by exact Jaccard before they join a cluster "
               "(removes LSH false positives; writes shingle sets under _work/).")
+@click.option("--signature-check/--no-signature-check", default=_P["signature_check"].default,
+              help="Without --verify: drop candidate pairs whose signatures agree on fewer than "
+              "threshold - 1.5 sigma of their hashes (cheap false-positive filter).")
 @click.option("--annotate-only", is_flag=True, help="Write every document with dup_cluster_id / dup_count; "
               "remove nothing.")
 @click.option("--exact", is_flag=True, help="Run exact_dedup first (its dup_count is summed into clusters).")
@@ -32,7 +35,7 @@ _P = MinHashDedup.params
               help="Memory cap of each DuckDB band / verify job; beyond it DuckDB spills to _work/.")
 @run_options
 def command(threshold: float, ngram: int, num_perm: int, bands: int | None, rows: int | None, verify: bool,
-            annotate_only: bool, exact: bool, memory_mb: int, **opts: Any) -> None:
+            signature_check: bool, annotate_only: bool, exact: bool, memory_mb: int, **opts: Any) -> None:
     """Remove near-duplicate documents (MinHash LSH over word n-grams) from --input into --output.
 
     In each cluster the document with the highest quality_score (if that column exists), else
@@ -44,7 +47,8 @@ def command(threshold: float, ngram: int, num_perm: int, bands: int | None, rows
 
     params: dict[str, Any] = {
         "threshold": threshold, "ngram": ngram, "num_perm": num_perm, "bands": bands, "rows": rows,
-        "verify": verify, "annotate_only": annotate_only, "memory_mb": memory_mb,
+        "verify": verify, "signature_check": signature_check, "annotate_only": annotate_only,
+        "memory_mb": memory_mb,
     }
     stages: list[tuple[str, dict[str, Any]]] = [("exact_dedup", {})] if exact else []
     stages.append(("minhash_dedup", params))

@@ -45,12 +45,19 @@ _NO_SPACE_BLOCKS = (
 )
 
 
+# Planes holding letters, digits or marks: 0-3 (BMP, SMP, CJK extensions) and 14 (variation
+# selectors supplement, category Mn). Planes 4-13 are unassigned and 15-16 are private use, so
+# their code points stay separators; skipping them makes the table 3x faster to build.
+_WORD_PLANES = ((0x00000, 0x40000), (0xE0000, 0xF0000))
+
+
 @functools.cache
 def char_classes() -> np.ndarray:
     """Class (SEPARATOR / WORD / SOLO) of every code point, as a uint8 lookup table."""
     table = np.zeros(N_CODEPOINTS, dtype=np.uint8)
-    word = [unicodedata.category(chr(cp))[0] in "LNM" for cp in range(N_CODEPOINTS)]
-    table[np.flatnonzero(word)] = WORD
+    for lo, hi in _WORD_PLANES:
+        word = [unicodedata.category(chr(cp))[0] in "LNM" for cp in range(lo, hi)]
+        table[lo + np.flatnonzero(word)] = WORD
     for lo, hi in _NO_SPACE_BLOCKS:
         block = table[lo : hi + 1]
         block[block == WORD] = SOLO

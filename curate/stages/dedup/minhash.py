@@ -34,11 +34,11 @@ from curate.pipeline.stage import (
 )
 from curate.stages.dedup.clusters import UnionFind, choose_keepers
 from curate.stages.dedup.lsh import BandChoice, BandJob, band_edges, choose_bands
-from curate.stages.dedup.verify import VerifyJob, verify_edges
+from curate.stages.dedup.verify import EdgeCheck, check_edges, signature_cutoff
 
 # Columns of the partial (work) files written by summarize; internal to this stage.
-P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT, P_SHINGLES = (
-    "doc_task", "doc_row", "doc_id", "text_length", "quality", "doc_count", "shingles",
+P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT, P_SHINGLES, P_SIGNATURE = (
+    "doc_task", "doc_row", "doc_id", "text_length", "quality", "doc_count", "shingles", "signature",
 )
 # Columns of the per-task state files written by combine.
 S_ROW, S_KEEP, S_CLUSTER_ID, S_CLUSTER_COUNT = "row", "keep", "cluster_id", "cluster_count"
@@ -60,6 +60,8 @@ class MinHashDedup(GlobalStage):
         "bands": Param(int, None, "LSH bands (default: chosen from threshold and num_perm)", min=1, nullable=True),
         "rows": Param(int, None, "hashes per LSH band (default: chosen from threshold and num_perm)", min=1, nullable=True),
         "verify": Param(bool, False, "check candidate pairs by exact Jaccard before they join a cluster"),
+        "signature_check": Param(bool, True, "without verify: drop candidate pairs whose signatures agree on "
+                                 "fewer than threshold - 1.5 sigma of their hashes"),
         "annotate_only": Param(bool, False, "only add dup_cluster_id / dup_count; remove nothing"),
         "memory_mb": Param(int, 512, "memory cap of each DuckDB band / verify job (it spills to _work/ beyond)", min=64),
     }
@@ -89,9 +91,16 @@ class MinHashDedup(GlobalStage):
             pa.field(P_COUNT, pa.int64()),
         ]
         fields += [pa.field(band_column(j), pa.uint64()) for j in range(self.band_choice.bands)]
-        if self.verify:
+        if self.check_mode == "exact":
             fields.append(pa.field(P_SHINGLES, pa.large_list(pa.uint64())))
+        elif self.check_mode == "signature":
+            fields.append(pa.field(P_SIGNATURE, pa.binary(4 * self.num_perm)))
         return pa.schema(fields)
+
+    @property
+    def check_mode(self) -> str:
+        """How candidate pairs are checked before clustering: exact, signature or none."""
+        return "exact" if self.verify else ("signature" if self.signature_check else "none")
 
     def _permutations(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         from curate.text.minhash import permutations
@@ -120,9 +129,12 @@ class MinHashDedup(GlobalStage):
             _optional_column(table, schema.DUP_COUNT, pa.int64(), 1),
         ]
         columns += [pa.array(keys[:, j], pa.uint64(), mask=no_shingles) for j in range(choice.bands)]
-        if self.verify:
+        if self.check_mode == "exact":
             values, offsets = shingle_sets(text, self.ngram)
             columns.append(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint64())))
+        elif self.check_mode == "signature":
+            width = 4 * self.num_perm
+            columns.append(pa.Array.from_buffers(pa.binary(width), n, [None, pa.py_buffer(sig.tobytes())]))
         return pa.Table.from_arrays(columns, schema=self.partial_schema())
 
     # ---- combine ---------------------------------------------------------------------------
@@ -159,17 +171,21 @@ class MinHashDedup(GlobalStage):
             "documents": n_docs,
             "band_edges": int(sum(band_counts)),
         }
-        if self.verify and edge_files:
+        summary["pair_check"] = self.check_mode
+        if self.check_mode != "none" and edge_files:
             n_chunks = max(1, ctx.workers)
-            verify_jobs = [
-                VerifyJob(tuple(edge_files), tuple(partials), P_TASK, P_ROW, P_SHINGLES, i, n_chunks, self.threshold,
-                          str(edges_dir / f"verified-{i:03d}.parquet"), str(temp_dir), self.memory_mb)
+            exact = self.check_mode == "exact"
+            cutoff = self.threshold if exact else signature_cutoff(self.threshold, self.num_perm)
+            check_jobs = [
+                EdgeCheck(self.check_mode, tuple(edge_files), tuple(partials), P_TASK, P_ROW,
+                          P_SHINGLES if exact else P_SIGNATURE, i, n_chunks, cutoff,
+                          str(edges_dir / f"checked-{i:03d}.parquet"), str(temp_dir), self.memory_mb)
                 for i in range(n_chunks)
             ]
-            results = ctx.map(verify_edges, verify_jobs)
+            results = ctx.map(check_edges, check_jobs)
             summary["candidate_pairs"] = int(sum(r[0] for r in results))
-            summary["verified_pairs"] = int(sum(r[1] for r in results))
-            edge_files = [job.out_path for job in verify_jobs]
+            summary["pairs_kept"] = int(sum(r[1] for r in results))
+            edge_files = [job.out_path for job in check_jobs]
 
         union = UnionFind(n_docs)
         for path in edge_files:
