@@ -173,3 +173,15 @@ def test_ngram_ties_go_to_the_first_seen_ngram():
     top, _ = K.kernels().ngram_repetition(tok.hashes, tok.lengths, tok.offsets, batch.chars,
                                           np.array([2], np.int64), np.array([5], np.int64))
     assert top[0, 0] == pytest.approx(len("long x") / len(" ".join(words)))
+
+
+def test_malformed_utf8_never_reads_out_of_bounds():
+    # Arrow validates UTF-8 on most paths, but kernels get raw buffers: a truncated sequence at
+    # the end of a document must decode as U+FFFD, not read into the next document
+    raw = [b"ok \xf0", b"\xe2\x82", b"x \xff\xc3", b"fine"]
+    arr = pa.Array.from_buffers(pa.string(), 4, [None, pa.py_buffer(np.cumsum([0] + [len(r) for r in raw])
+                                                                   .astype(np.int32).tobytes()),
+                                                 pa.py_buffer(b"".join(raw))])
+    batch = TextBatch(arr)
+    assert list(batch.chars) == [4, 2, 4, 4]
+    assert batch.tokens.per_doc()[3] == 1

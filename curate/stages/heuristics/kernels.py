@@ -62,21 +62,32 @@ def _mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
-def _decode(data, p):
-    """Decode the UTF-8 code point starting at byte `p`; return (code point, byte length)."""
+def _decode(data, p, end):
+    """Decode the UTF-8 code point starting at byte `p` (< `end`); return (code point, bytes).
+
+    Malformed input (Arrow strings should be valid UTF-8, but a kernel must never read out of
+    bounds) decodes as U+FFFD, one byte at a time.
+    """
     b0 = np.int64(data[p])
     if b0 < 0x80:
         return b0, 1
+    if b0 < 0xC0 or b0 >= 0xF8:
+        return 0xFFFD, 1
     if b0 < 0xE0:
+        if p + 2 > end:
+            return 0xFFFD, 1
         return ((b0 & 0x1F) << 6) | (np.int64(data[p + 1]) & 0x3F), 2
     if b0 < 0xF0:
+        if p + 3 > end:
+            return 0xFFFD, 1
         return ((b0 & 0x0F) << 12) | ((np.int64(data[p + 1]) & 0x3F) << 6) | (np.int64(data[p + 2]) & 0x3F), 3
-    return (
-        ((b0 & 0x07) << 18)
-        | ((np.int64(data[p + 1]) & 0x3F) << 12)
-        | ((np.int64(data[p + 2]) & 0x3F) << 6)
-        | (np.int64(data[p + 3]) & 0x3F)
-    ), 4
+    if p + 4 > end:
+        return 0xFFFD, 1
+    cp = (((b0 & 0x07) << 18) | ((np.int64(data[p + 1]) & 0x3F) << 12) | ((np.int64(data[p + 2]) & 0x3F) << 6)
+          | (np.int64(data[p + 3]) & 0x3F))
+    if cp > 0x10FFFF:
+        return 0xFFFD, 1
+    return cp, 4
 
 
 def _hash_bytes(data, start, end, lower):
@@ -213,7 +224,7 @@ def _count_words(data, offsets, classes):
         inside = False
         count = 0
         while p < end:
-            cp, nb = _decode(data, p)
+            cp, nb = _decode(data, p, end)
             if classes[cp] == SPACE:
                 inside = False
             elif not inside:
@@ -287,7 +298,7 @@ def _tokenize(data, offsets, classes):
         w_abbrev = True  # the word so far is single letters joined by dots
         prev_cls = SPACE
         while p < end:
-            cp, nb = _decode(data, p)
+            cp, nb = _decode(data, p, end)
             c = classes[cp]
             n_chars += 1
             if c == SPACE:
@@ -305,7 +316,7 @@ def _tokenize(data, offsets, classes):
                         q = p
                         k = 0
                         while q < end:
-                            ucp, unb = _decode(data, q)
+                            ucp, unb = _decode(data, q, end)
                             if classes[ucp] == SPACE:
                                 break
                             q += unb
@@ -339,7 +350,7 @@ def _tokenize(data, offsets, classes):
             next_cls = SPACE
             next_cp = -1
             if p + nb < end:
-                next_cp, _ = _decode(data, p + nb)
+                next_cp, _ = _decode(data, p + nb, end)
                 next_cls = classes[next_cp]
             is_dot = cp == 46
             inner = in_word and next_cls != SPACE and next_cls != PUNCT

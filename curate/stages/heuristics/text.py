@@ -6,11 +6,10 @@ view is flat over the batch (one Arrow array or numpy array for all documents) w
 per-document offsets; per-document sums are ``np.bincount`` over parent indices.
 
 Word tokens approximate the spaCy English tokenizer that datatrove uses for its Gopher and
-FineWeb filters: text is split on whitespace; punctuation and symbols become one-character
-tokens, except a run of dots ("...") which is one token, a dot between word characters
-(``3.5``, ``example.com``) and a comma between digits (``1,000``) which stay in the word, and
-an apostrophe followed by a letter, which starts a new word (``don't`` -> ``don`` ``'t``, as
-spaCy's ``do`` ``n't`` gives two tokens). Letters are Unicode category L*, as in ``str.isalpha``.
+FineWeb filters: text is split on whitespace and punctuation/symbols become tokens of their own,
+with spaCy's common exceptions (``...``, ``3.5``, ``1,000``, ``10:30``, ``e.g.``, URLs, ``don't``
+-> ``don`` ``'t``). The rules are in kernels._tokenize and docs/heuristics.md. Letters are
+Unicode category L*, as in ``str.isalpha``.
 """
 
 from __future__ import annotations
