@@ -404,8 +404,8 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
     and the loss is convex and decreasing in each (N' is concave in U_used), so the problem is
     convex and its KKT point is the optimum: it maximises D_eff + rho * U_used with
     rho = (dL/dU_used) / (dL/dD_eff), a premium on first-epoch tokens. As rho grows, U_used grows
-    and D_eff shrinks, so that ratio falls: the fixed point is found by bisection on ln(1 + rho),
-    each step an exact water-filling. Premiums above w_max/w_min - 1 all give the same allocation.
+    and D_eff shrinks, so that ratio falls: the fixed point is found by safeguarded regula falsi on
+    ln(1 + rho), each step an exact water-filling. Premiums above w_max/w_min - 1 all give the same allocation.
     """
     tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d)
     _, u_used = p.aggregates(tokens)
@@ -420,29 +420,65 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
     def excess(s: float) -> tuple[float, np.ndarray, float]:
         """(premium the KKT conditions ask for) - (premium used), and the allocation."""
         t, lam_s = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=math.expm1(s))
-        g_data, g_unique = p.law.loss_gradient(params, *p.aggregates(t))
-        return g_unique / g_data - math.expm1(s), t, lam_s
+        return _premium_wanted(p, params, t) - math.expm1(s), t, lam_s
 
-    lo, hi = 0.0, s_max
-    h_hi, t_hi, lam_hi = excess(hi)
+    h_hi, t_hi, lam_hi = excess(s_max)
     if h_hi >= 0:
-        s_star, tokens_star, lam_star = hi, t_hi, lam_hi
+        s_star, tokens_star, lam_star = s_max, t_hi, lam_hi
     else:
-        tokens_star, lam_star, s_star = tokens, lam, 0.0  # excess(0) > 0 here: N' still grows with U_used
-        for _ in range(200):
-            if hi - lo <= _PREMIUM_SEARCH_XTOL * max(1.0, hi):
-                break
-            mid = 0.5 * (lo + hi)
-            h_mid, t_mid, lam_mid = excess(mid)
-            if h_mid > 0:
-                lo = mid
-            else:
-                hi = mid
-            s_star, tokens_star, lam_star = mid, t_mid, lam_mid
+        h_lo = _premium_wanted(p, params, tokens)  # excess at s = 0, > 0 here: N' still grows with U_used
+        s_star, tokens_star, lam_star = _root_decreasing(excess, 0.0, h_lo, s_max, h_hi, _PREMIUM_SEARCH_XTOL)
     loss_star = p.loss(params, tokens_star)
     if loss_star >= base.loss:
         return base
     return _Solution(params, tokens_star, lam_star, math.expm1(s_star), loss_star)
+
+
+def _premium_wanted(p: _Problem, params: float, tokens: np.ndarray) -> float:
+    """(dL/dU_used) / (dL/dD_eff) for an allocation: the first-epoch premium KKT asks for."""
+    g_data, g_unique = p.law.loss_gradient(params, *p.aggregates(tokens))
+    return g_unique / g_data
+
+
+def _root_decreasing(
+    h: Callable[[float], tuple[float, np.ndarray, float]], a: float, ha: float, b: float, hb: float, xtol: float
+) -> tuple[float, np.ndarray, float]:
+    """Root of a decreasing h on [a, b] (h(a) > 0 > h(b)) by the Illinois variant of regula falsi.
+
+    Falls back to a bisection step whenever the bracket fails to halve in three steps, so it keeps
+    bisection's guarantee on the kinked functions water-filling produces. Returns (x, payload...).
+    """
+    best: tuple[float, np.ndarray, float] | None = None
+    side = 0
+    width = b - a
+    for step in range(200):
+        if b - a <= xtol * max(1.0, abs(b)):
+            break
+        if step % 3 == 2 and b - a > 0.5 * width:
+            x = 0.5 * (a + b)
+            width = b - a
+        else:
+            x = (a * hb - b * ha) / (hb - ha)
+            if not a < x < b:
+                x = 0.5 * (a + b)
+        hx, tokens, lam = h(x)
+        best = (x, tokens, lam)
+        if hx > 0:
+            a, ha = x, hx
+            if side == 1:
+                hb *= 0.5
+            side = 1
+        elif hx < 0:
+            b, hb = x, hx
+            if side == -1:
+                ha *= 0.5
+            side = -1
+        else:
+            break
+    if best is None:
+        _, tokens, lam = h(0.5 * (a + b))
+        best = (0.5 * (a + b), tokens, lam)
+    return best
 
 
 def _minimize_1d(f: Callable[[float], float], lo: float, hi: float, grid: int, xtol: float) -> tuple[float, float]:
