@@ -1,0 +1,34 @@
+"""`curate sample`: write a plan.json out as one globally ordered training mixture."""
+
+from __future__ import annotations
+
+import click
+
+from curate import schema
+from curate.cli.options import execute, run_options
+
+
+@click.command("sample")
+@click.option("--plan", "plan_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="plan.json (from `curate plan --json` or a run's output): epochs per bucket.")
+@click.option("--fraction-by", type=click.Choice(["score", "random"]), default="score",
+              help="Which documents a bucket's fractional pass takes: the highest-scored, or a seeded random choice.")
+@click.option("--score-column", default=schema.QUALITY_SCORE, help="Score column for --fraction-by score.")
+@click.option("--tokens-column", default=schema.N_TOKENS, help="Token-count column (from the token_count stage).")
+@click.option("--upsample-by-dup-count", is_flag=True,
+              help="Give documents duplicated widely on the web more copies (weight 1 + ln dup_count), keeping "
+                   "each bucket's token total.")
+@run_options
+def command(plan_path: str, fraction_by: str, score_column: str, tokens_column: str, upsample_by_dup_count: bool,
+            **opts) -> None:
+    """Materialize --plan over --input (documents with quality_bucket and n_tokens) into --output.
+
+    Each bucket with e epochs gets floor(e) full passes and a fractional pass; the output is one
+    global order (shards part-NNNNN in order) that spreads every bucket evenly and keeps copies of
+    a document more than half a pass apart. Rows carry epoch_index.
+    """
+    from curate.api import Pipeline
+
+    params = {"plan": plan_path, "fraction_by": fraction_by, "score_column": score_column,
+              "tokens_column": tokens_column, "upsample_by_dup_count": upsample_by_dup_count}
+    execute(Pipeline.from_stages([("sample", params)], name="sample"), opts)

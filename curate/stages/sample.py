@@ -1,0 +1,477 @@
+"""sample: write a plan (epochs per quality bucket) out as one globally ordered training mixture.
+
+summarize keeps, per document, only a seeded hash of its id, its bucket, tokens, score, dup count
+and where it lives (task, row). combine plans (or reads a plan.json), decides how many copies of
+each document to write and in which global position, and writes the state; apply_task (a
+*reshaping* global stage) builds output shard i from the rows destined to it, gathered from every
+task's input. The text is never loaded in one place.
+
+- Copies: a bucket with e epochs gets floor(e) full passes plus a fractional pass over the
+  highest-scored documents (``fraction_by: score``) or a seeded random choice (``random``), so
+  written tokens = e x the bucket's actual tokens, within half its largest document.
+- Repeats are spaced: each bucket's stream lists pass after pass; within a pass documents are
+  shuffled only inside a few fixed blocks, so two copies of a document are always more than half
+  a pass of that bucket apart.
+- Spreading: every copy gets the key (tokens of its bucket's stream before it + half its own) /
+  (the stream's tokens); the output is all copies sorted by key, so each bucket's token share is
+  the same in every part of the output.
+- Output shard i (one per input task) is the i-th contiguous slice of that order; rows carry
+  ``epoch_index`` (0-based pass).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate import schema
+from curate.errors import ConfigError, InputError
+from curate.io.write import atomic_path, write_json, write_table
+from curate.pipeline.registry import register
+from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext, set_column
+
+# partial (per document) and state (per copy) columns: internal to this stage
+_HASH, _BUCKET, _TOKENS, _SCORE, _DUP, _TASK, _ROW = "h", "bucket", "tokens", "score", "dup", "task", "row"
+_DEST, _POS, _EPOCH = "dest", "pos", "epoch"
+_POS_COLUMN = "__sample_pos"  # carried through the scatter files, dropped before output
+_DESTS_KEY = b"curate.sample.dests"
+
+REASON_NOT_SAMPLED = "not_sampled"  # in a planned bucket, but its fractional pass left it out
+REASON_NOT_IN_PLAN = "bucket_not_in_plan"  # null bucket, or a bucket the plan does not name
+
+_OUT_BATCH_ROWS = 65536
+_GOLDEN64 = 0x9E3779B97F4A7C15
+
+
+def _mix(h: np.ndarray, salt: int) -> np.ndarray:
+    """SplitMix64 finaliser of h + salt * golden ratio (Steele, Lea & Flood 2014): a seeded shuffle key."""
+    z = h + np.uint64((salt * _GOLDEN64) % 2**64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+# ------------------------------------------------------------------------------------------
+# The mixture: pure numpy, no I/O
+
+
+def copies_per_doc(tokens: np.ndarray, epochs: np.ndarray, priority: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Copies of each document of one bucket: floor(e_d) plus one for the best-priority documents.
+
+    The extra copies go, largest fractional part first, then highest `priority`, until the
+    bucket's written tokens are as close as one document allows to sum_d e_d * tokens_d.
+    """
+    base = np.floor(epochs).astype(np.int64)
+    frac = epochs - base
+    remainder = float((epochs * tokens).sum() - (base * tokens).sum())
+    copies = base.copy()
+    candidates = np.flatnonzero(frac > 0)
+    if remainder <= 0 or candidates.size == 0:
+        return copies
+    prio = np.where(np.isnan(priority[candidates]), -np.inf, priority[candidates])
+    order = candidates[np.lexsort((hashes[candidates], -prio, -frac[candidates]))]
+    cum = np.cumsum(tokens[order], dtype=np.float64)
+    k = int(np.searchsorted(cum, remainder, side="right"))  # cum[:k] <= remainder
+    if k < order.size:
+        before = float(cum[k - 1]) if k > 0 else 0.0
+        if cum[k] - remainder < remainder - before:
+            k += 1
+    copies[order[:k]] += 1
+    return copies
+
+
+def bucket_stream(copies: np.ndarray, hashes: np.ndarray, salt: int) -> tuple[np.ndarray, np.ndarray]:
+    """One bucket's copies in stream order: (document index, pass index) arrays.
+
+    Documents are ranked once (more copies first, then by hash), so the documents of pass p
+    are a prefix of that ranking, of length n_p. The ranking is cut into blocks at every
+    floor(n_p / 2) and n_p; each pass lists its prefix with every block shuffled anew. A document
+    keeps its block in every pass, so its copies in passes p and p + 1 are more than n_p / 2
+    documents apart (block lengths stay within half a pass).
+    """
+    if copies.size == 0 or copies.max() <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    rank = np.lexsort((hashes, -copies))
+    ranked = copies[rank]
+    passes = int(ranked[0])
+    n = np.searchsorted(-ranked, -np.arange(passes), side="left")  # docs with more than p copies
+    cuts = np.unique(np.concatenate([[0], n // 2, n]))
+    docs, epochs = [], []
+    for p in range(passes):
+        members = rank[: n[p]]
+        block = np.searchsorted(cuts, np.arange(n[p]), side="right")
+        order = np.lexsort((_mix(hashes[members], salt * 1_000_003 + p + 1), block))
+        docs.append(members[order])
+        epochs.append(np.full(n[p], p, dtype=np.int32))
+    return np.concatenate(docs), np.concatenate(epochs)
+
+
+def interleave(streams: list[np.ndarray], tokens: np.ndarray) -> np.ndarray:
+    """Merge per-bucket streams (arrays of document indices) into one order spreading each evenly.
+
+    A copy's key is the share of its bucket's tokens written before its middle; sorting all
+    copies by key (ties: bucket, then position) gives every bucket the same token share in every
+    stretch of the output. Returns, per output position, (stream index, position in stream).
+    """
+    keys, which, where = [], [], []
+    for b, docs in enumerate(streams):
+        if docs.size == 0:
+            continue
+        tk = tokens[docs].astype(np.float64)
+        total = tk.sum()
+        key = (np.cumsum(tk) - tk / 2) / total if total > 0 else (np.arange(docs.size) + 0.5) / docs.size
+        keys.append(key)
+        which.append(np.full(docs.size, b, dtype=np.int32))
+        where.append(np.arange(docs.size, dtype=np.int64))
+    if not keys:
+        return np.zeros((0, 2), dtype=np.int64)
+    key, b, pos = np.concatenate(keys), np.concatenate(which), np.concatenate(where)
+    order = np.lexsort((pos, b, key))
+    return np.stack([b[order], pos[order]], axis=1)
+
+
+def min_repeat_gap(docs: np.ndarray, epochs: np.ndarray, pass_sizes: np.ndarray) -> float | None:
+    """Smallest distance between consecutive copies of a document in a stream, in passes."""
+    if docs.size == 0:
+        return None
+    order = np.lexsort((epochs, docs))
+    d, e = docs[order], epochs[order]
+    pos = order.astype(np.float64)  # position in the stream of each sorted entry
+    same = d[1:] == d[:-1]
+    if not same.any():
+        return None
+    gaps = (pos[1:] - pos[:-1])[same] / pass_sizes[e[:-1][same]]
+    return float(gaps.min())
+
+
+# ------------------------------------------------------------------------------------------
+# Scatter / gather: module-level so executors can pickle them
+
+
+def scatter_source(args: tuple[str, str, str]) -> int:
+    """Write one input task's copies into a file with one row group per destination shard.
+
+    `args` = (input Parquet, this source's state file, output path). Reads the input once;
+    destinations are listed in the file's metadata (``curate.sample.dests``).
+    """
+    input_path, state_path, out_path = args
+    state = pq.read_table(state_path)
+    src = pq.read_table(input_path)
+    dests = state.column(_DEST).to_numpy()
+    bounds = np.flatnonzero(np.diff(dests)) + 1
+    starts = np.concatenate([[0], bounds]) if dests.size else np.zeros(0, dtype=np.int64)
+    ends = np.concatenate([bounds, [dests.size]]) if dests.size else np.zeros(0, dtype=np.int64)
+    rows = state.column(_ROW).to_numpy()
+    epochs = state.column(_EPOCH)
+    pos = state.column(_POS)
+    out_schema = _with_copy_columns(src.schema).with_metadata({_DESTS_KEY: json.dumps([int(dests[s]) for s in starts])})
+    with atomic_path(out_path) as tmp:
+        with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
+            for s, e in zip(starts, ends, strict=True):
+                part = _copy_rows(src, rows[s:e], epochs.slice(s, e - s), pos.slice(s, e - s))
+                writer.write_table(part.cast(out_schema), row_group_size=max(1, part.num_rows))
+    return int(dests.size)
+
+
+def _with_copy_columns(s: pa.Schema) -> pa.Schema:
+    for name, typ in ((schema.EPOCH_INDEX, pa.int32()), (_POS_COLUMN, pa.int64())):
+        if name in s.names:
+            s = s.remove(s.get_field_index(name))
+        s = s.append(pa.field(name, typ))
+    return s
+
+
+def _copy_rows(src: pa.Table, rows: np.ndarray, epochs: pa.Array | pa.ChunkedArray,
+               pos: pa.Array | pa.ChunkedArray) -> pa.Table:
+    part = src.take(pa.array(rows, pa.int64()))
+    part = set_column(part, schema.EPOCH_INDEX, epochs)
+    return set_column(part, _POS_COLUMN, pos)
+
+
+# ------------------------------------------------------------------------------------------
+
+
+@register
+class Sample(GlobalStage):
+    name = "sample"
+    reshapes = True
+    requires = (schema.ID, schema.TEXT, schema.N_TOKENS, schema.QUALITY_BUCKET)
+    params = {
+        "plan": Param(str, None, "plan.json to materialize (from `curate plan --json`); else give compute",
+                      nullable=True),
+        "compute": Param((float, str), None, "compute budget in FLOPs: plan here from buckets.json "
+                         "(C = 6 N D)", nullable=True),
+        "buckets": Param(str, None, "buckets.json for planning; default: the one quality_buckets wrote in the "
+                         "output directory", nullable=True),
+        "n_params": Param((float, str), None, "fix the model size N when planning (default: searched)",
+                          nullable=True),
+        "max_epochs": Param(float, None, "at most this many epochs of any bucket when planning", nullable=True,
+                            min=0.0),
+        "law": Param(str, "datablations", "loss law for planning", choices=("datablations", "chinchilla")),
+        "fraction_by": Param(str, "score", "which documents the fractional pass takes: the highest-scored or "
+                             "a seeded random choice", choices=("score", "random")),
+        "score_column": Param(str, schema.QUALITY_SCORE, "score column for fraction_by: score"),
+        "tokens_column": Param(str, schema.N_TOKENS, "token-count column"),
+        "upsample_by_dup_count": Param(bool, False, "give documents duplicated widely on the web more copies: "
+                                       "weight 1 + ln(dup_count), same tokens per bucket"),
+        "plot": Param(bool, True, "also write plan.png next to plan.json"),
+        "output": Param(str, "plan.json", "name of the plan file written in the output directory"),
+    }
+
+    def validate(self) -> None:
+        for key in ("compute", "n_params"):
+            value = self.config[key]
+            if isinstance(value, str):
+                try:
+                    value = float(value)
+                except ValueError:
+                    raise ConfigError(f"stage 'sample': parameter '{key}' must be a number, got {value!r}") from None
+                self.config[key] = value
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"stage 'sample': parameter '{key}' must be a positive number, got {value}")
+        if (self.plan is None) == (self.compute is None):
+            raise ConfigError("stage 'sample': give either 'plan' (a plan.json) or 'compute' (plan from buckets.json)")
+        if self.plan is not None and any(self.config[k] is not None for k in ("buckets", "n_params", "max_epochs")):
+            raise ConfigError("stage 'sample': 'buckets', 'n_params' and 'max_epochs' only apply with 'compute'")
+
+    def check(self) -> None:
+        if self.plan is not None:
+            _read_json(self.plan, "plan")
+
+    # ---- summarize ---------------------------------------------------------------------
+    def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        from curate.text.id_hash import id_hashes
+
+        for col, hint in ((schema.QUALITY_BUCKET, "add the quality_buckets stage before sample"),
+                          (self.tokens_column, "add the token_count stage before sample")):
+            if col not in table.column_names:
+                raise ConfigError(f"stage 'sample': column '{col}' not found in {ctx.source}; {hint}")
+        n = table.num_rows
+        if self.fraction_by == "score" and n:
+            from curate.stages.buckets import scores_of
+
+            score = scores_of(table, self.score_column, self.name, "set score_column, or fraction_by: random")
+        else:
+            score = np.full(n, math.nan)
+        dup = (pc.fill_null(table.column(schema.DUP_COUNT), 1).cast(pa.int64())
+               if self.upsample_by_dup_count and schema.DUP_COUNT in table.column_names else pa.array(np.ones(n, np.int64)))
+        if self.upsample_by_dup_count and n and schema.DUP_COUNT not in table.column_names:
+            raise ConfigError(f"stage 'sample': upsample_by_dup_count needs column '{schema.DUP_COUNT}' (run a dedup "
+                              "stage first)")
+        return pa.table({
+            _HASH: pa.array(id_hashes(table.column(schema.ID), ctx.seed), pa.uint64()),
+            _BUCKET: table.column(schema.QUALITY_BUCKET).cast(pa.string()),
+            _TOKENS: pc.fill_null(table.column(self.tokens_column), 0).cast(pa.int64()),
+            _SCORE: pa.array(score, pa.float64()),
+            _DUP: dup,
+            _TASK: pa.array(np.full(n, ctx.task_index, np.int32)),
+            _ROW: pa.array(np.arange(ctx.row_offset, ctx.row_offset + n, dtype=np.int64)),
+        })
+
+    # ---- combine -----------------------------------------------------------------------
+    def _resolve_plan(self, ctx: CombineContext) -> Any:
+        from curate.planner import Plan, buckets_from_dict, plan
+
+        if self.plan is not None:
+            return Plan.from_dict(_read_json(self.plan, "plan"))
+        path = Path(self.buckets) if self.buckets is not None else ctx.output_dir / "buckets.json"
+        if not path.exists():
+            raise ConfigError(f"stage 'sample': no buckets file at {path}; put quality_buckets before sample, or give "
+                              "'buckets' (or a ready 'plan')")
+        try:
+            buckets = buckets_from_dict(_read_json(path, "buckets"))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=self.law)
+
+    def combine(self, ctx: CombineContext) -> None:
+        the_plan = self._resolve_plan(ctx)
+        write_json(ctx.output_dir / self.output, the_plan.to_dict())
+        if self.plot and the_plan.buckets and the_plan.params > 0:
+            from curate.planner.report import plot_plan
+
+            plot_plan(the_plan, ctx.output_dir / (Path(self.output).stem + ".png"))
+        for w in the_plan.warnings:
+            ctx.log(f"sample: plan warning: {w}")
+
+        docs = _read_partials(ctx.partials)
+        n_docs = docs[_HASH].size
+        names = [b.name for b in the_plan.buckets]
+        code = pc.fill_null(pc.index_in(docs[_BUCKET], value_set=pa.array(names, pa.string())), -1)
+        code = code.to_numpy().astype(np.int64) if n_docs else np.zeros(0, dtype=np.int64)
+        tokens, hashes = docs[_TOKENS], docs[_HASH]
+        priority = docs[_SCORE] if self.fraction_by == "score" else np.zeros(n_docs)
+
+        copies = np.zeros(n_docs, dtype=np.int64)
+        streams: list[np.ndarray] = []
+        stream_epochs: list[np.ndarray] = []
+        per_bucket: dict[str, dict[str, Any]] = {}
+        for b, bp in enumerate(the_plan.buckets):
+            members = np.flatnonzero(code == b)
+            t = tokens[members].astype(np.float64)
+            epochs = np.full(members.size, bp.epochs)
+            if self.upsample_by_dup_count and members.size:
+                weight = 1.0 + np.log(np.maximum(docs[_DUP][members], 1).astype(np.float64))
+                total = float(t.sum())
+                weighted = float((weight * t).sum())
+                epochs = bp.epochs * weight * (total / weighted) if weighted > 0 else epochs
+            c = copies_per_doc(t, epochs, priority[members], hashes[members])
+            copies[members] = c
+            local, ep = bucket_stream(c, hashes[members], ctx.seed)
+            streams.append(members[local])
+            stream_epochs.append(ep)
+            pass_sizes = np.bincount(ep, minlength=int(c.max()) if c.size else 0)
+            planned = bp.epochs * float(t.sum())
+            written = float((c * t).sum())
+            per_bucket[bp.name] = {
+                "docs": int(members.size),
+                "tokens": int(t.sum()),
+                "plan_unique_tokens": bp.unique_tokens,
+                "epochs": bp.epochs,
+                "planned_tokens": planned,
+                "written_tokens": written,
+                "relative_error": (written - planned) / planned if planned > 0 else 0.0,
+                "largest_doc_tokens": int(t.max()) if t.size else 0,
+                "docs_sampled": int((c > 0).sum()),
+                "copies": int(c.sum()),
+                "min_repeat_gap_passes": min_repeat_gap(local, ep, pass_sizes),
+            }
+
+        order = interleave(streams, tokens)  # (bucket, position in its stream) per output row
+        offsets = np.concatenate([[0], np.cumsum([s.size for s in streams])]).astype(np.int64)
+        flat_docs = np.concatenate(streams) if streams else np.zeros(0, dtype=np.int64)
+        flat_epochs = np.concatenate(stream_epochs) if stream_epochs else np.zeros(0, dtype=np.int32)
+        flat = offsets[order[:, 0]] + order[:, 1] if order.size else np.zeros(0, dtype=np.int64)
+        out_docs, out_epochs = flat_docs[flat], flat_epochs[flat]
+        n_out = out_docs.size
+        dest = (np.arange(n_out, dtype=np.int64) * ctx.n_tasks // max(n_out, 1)).astype(np.int32)
+        self._write_state(ctx, docs, out_docs, out_epochs, dest)
+
+        unplanned = int((code < 0).sum())
+        not_sampled = int(((code >= 0) & (copies == 0)).sum())
+        unknown = sorted(x for x in pc.unique(docs[_BUCKET].filter(pa.array(code < 0))).to_pylist() if x is not None)
+        if unknown:
+            ctx.log(f"sample: bucket(s) {', '.join(unknown)} not in the plan: their documents are not sampled")
+        plan_doc = the_plan.to_dict()
+        ctx.summary.update({
+            "plan": {"file": self.output, **{k: plan_doc[k] for k in ("law", "compute", "params", "tokens",
+                                                                        "predicted_loss", "warnings")}},
+            "docs_in": int(n_docs),
+            "docs_sampled": int((copies > 0).sum()),
+            "rows_out": int(n_out),
+            "not_sampled": {REASON_NOT_SAMPLED: not_sampled, REASON_NOT_IN_PLAN: unplanned},
+            "buckets": per_bucket,
+            "planned_tokens": float(sum(v["planned_tokens"] for v in per_bucket.values())),
+            "written_tokens": float(sum(v["written_tokens"] for v in per_bucket.values())),
+        })
+        if n_docs != int((copies > 0).sum()) + not_sampled + unplanned:  # pragma: no cover - invariant
+            raise AssertionError("sample: documents lost in accounting")
+
+    def _write_state(self, ctx: CombineContext, docs: dict[str, Any], out_docs: np.ndarray,
+                     out_epochs: np.ndarray, dest: np.ndarray) -> None:
+        """Per source task: the copies it supplies, in output order; scatter them now if we can."""
+        import shutil
+
+        scatter_dir = ctx.work_dir / "scatter"
+        if scatter_dir.exists():
+            shutil.rmtree(scatter_dir)  # a previous combine's files: stale
+        src_task = docs[_TASK][out_docs]
+        pos = np.arange(out_docs.size, dtype=np.int64)
+        by_src = np.argsort(src_task, kind="stable")
+        bounds = np.searchsorted(src_task[by_src], np.arange(ctx.n_tasks + 1))
+        for j in range(ctx.n_tasks):
+            sel = by_src[bounds[j]: bounds[j + 1]]
+            write_table(ctx.state_dir / f"src-{j:05d}.parquet", pa.table({
+                _ROW: pa.array(docs[_ROW][out_docs[sel]], pa.int64()),
+                _DEST: pa.array(dest[sel], pa.int32()),
+                _POS: pa.array(pos[sel], pa.int64()),
+                _EPOCH: pa.array(out_epochs[sel], pa.int32()),
+            }))
+        inputs = getattr(ctx, "input_paths", None)
+        if inputs:
+            scatter_dir.mkdir(parents=True, exist_ok=True)
+            jobs = [(str(inputs[j]), str(ctx.state_dir / f"src-{j:05d}.parquet"),
+                     str(scatter_dir / f"src-{j:05d}.parquet")) for j in range(ctx.n_tasks)]
+            ctx.map(scatter_source, jobs)
+            (scatter_dir / "_DONE").write_text("")
+
+    # ---- apply -------------------------------------------------------------------------
+    def apply_task(self, ctx: TaskContext) -> Iterator[pa.Table]:
+        """Rows of output shard ``ctx.task_index``: its slice of the global order, with epoch_index."""
+        scatter_dir = ctx.work_dir / "scatter"
+        if (scatter_dir / "_DONE").exists():
+            parts = self._gather_scattered(ctx, scatter_dir)
+        else:
+            parts = self._gather_direct(ctx)
+        if not parts:  # an empty shard, with the columns of the others
+            if ctx.input_paths:
+                out_schema = _with_copy_columns(pq.read_schema(ctx.input_paths[ctx.task_index]))
+                yield out_schema.remove(out_schema.get_field_index(_POS_COLUMN)).empty_table()
+            return
+        table = pa.concat_tables(parts, promote_options="permissive")
+        table = table.take(pc.sort_indices(table.column(_POS_COLUMN))).drop_columns([_POS_COLUMN])
+        self._count_written(table, ctx)
+        for start in range(0, table.num_rows, _OUT_BATCH_ROWS):
+            yield table.slice(start, _OUT_BATCH_ROWS)
+
+    def _count_written(self, table: pa.Table, ctx: TaskContext) -> None:
+        if table.num_rows == 0 or self.tokens_column not in table.column_names:
+            return
+        grouped = table.group_by(schema.QUALITY_BUCKET).aggregate([(self.tokens_column, "sum")])
+        for name, total in zip(grouped.column(schema.QUALITY_BUCKET).to_pylist(),
+                               grouped.column(f"{self.tokens_column}_sum").to_pylist(), strict=True):
+            ctx.count(f"tokens_written:{name}", int(total or 0))
+
+    def _gather_scattered(self, ctx: TaskContext, scatter_dir: Path) -> list[pa.Table]:
+        parts = []
+        for j in range(ctx.n_tasks):
+            pf = pq.ParquetFile(scatter_dir / f"src-{j:05d}.parquet")
+            dests = json.loads(pf.schema_arrow.metadata[_DESTS_KEY])
+            if ctx.task_index in dests:
+                parts.append(pf.read_row_group(dests.index(ctx.task_index)))
+        return parts
+
+    def _gather_direct(self, ctx: TaskContext) -> list[pa.Table]:
+        """Without a scatter step: read each source's state and take this shard's rows from its input."""
+        parts = []
+        for j in range(ctx.n_tasks):
+            state = pq.read_table(ctx.state_dir / f"src-{j:05d}.parquet",
+                                  filters=[(_DEST, "=", ctx.task_index)])
+            if state.num_rows == 0:
+                continue
+            src = pq.read_table(ctx.input_paths[j])
+            parts.append(_copy_rows(src, state.column(_ROW).to_numpy(), state.column(_EPOCH), state.column(_POS)))
+        return parts
+
+    def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:  # pragma: no cover - reshaping stage
+        raise NotImplementedError("sample is a reshaping stage: the runner calls apply_task")
+
+
+def _read_json(path: str | Path, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"stage 'sample': {what} file {path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {what} JSON: {exc}", file=str(path)) from None
+
+
+def _read_partials(paths: list[Path]) -> dict[str, Any]:
+    """Every document's partial row, as numpy arrays (the bucket names as one Arrow array)."""
+    tables = [pq.read_table(p) for p in paths if Path(p).exists()]
+    tables = [t for t in tables if t.num_rows]
+    cols = {_HASH: np.uint64, _TOKENS: np.int64, _SCORE: np.float64, _DUP: np.int64, _TASK: np.int32, _ROW: np.int64}
+    out: dict[str, np.ndarray] = {}
+    for name, dtype in cols.items():
+        out[name] = (np.concatenate([t.column(name).to_numpy() for t in tables]).astype(dtype, copy=False)
+                     if tables else np.zeros(0, dtype=dtype))
+    out[_BUCKET] = pa.chunked_array([t.column(_BUCKET) for t in tables], pa.string()).combine_chunks()
+    return out
