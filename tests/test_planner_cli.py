@@ -117,3 +117,22 @@ def test_report_table_and_plots(tmp_path: Path) -> None:
     assert plot_plan(p, tmp_path / "a.png").read_bytes().startswith(PNG_MAGIC)
     assert plot_frontier(plans, tmp_path / "b.png").read_bytes().startswith(PNG_MAGIC)
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.png", "b.png"]
+
+
+def test_from_plan_shows_an_existing_plan(buckets_json: Path, tmp_path: Path) -> None:
+    r = curate("plan", "--buckets", str(buckets_json), "--compute", "1e21", "--json")
+    saved = tmp_path / "plan.json"
+    saved.write_text(r.stdout)
+    shown = curate("plan", "--from-plan", str(saved), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == json.loads(r.stdout)
+    table = curate("plan", "--buckets", str(buckets_json), "--from-plan", str(saved))  # as `make demo` calls it
+    assert table.returncode == 0 and "16.38" in table.stdout
+    hand = tmp_path / "hand.json"
+    hand.write_text('{"buckets": [{"name": "web", "epochs": 2.5}]}')
+    r = curate("plan", "--from-plan", str(hand), "--plot", str(tmp_path / "hand.png"))
+    assert r.returncode == 0 and "2.50" in r.stdout
+    assert (tmp_path / "hand.png").read_bytes().startswith(PNG_MAGIC)
+    hand.write_text('{"buckets": [{"name": "web"}]}')
+    r = curate("plan", "--from-plan", str(hand))
+    assert r.returncode == 2 and "epochs" in r.stderr

@@ -327,3 +327,21 @@ def test_config_errors(corpus, tmp_path: Path) -> None:
     plan.write_text(json.dumps({"buckets": [{"name": "high", "epochs": 1}]}))
     with pytest.raises(ConfigError, match="quality_bucket"):
         Pipeline.from_stages([("sample", {"plan": str(plan)})]).run(bare, tmp_path / "o2", workers=1)
+
+
+def test_sample_verb(corpus, sampled, tmp_path: Path) -> None:
+    import subprocess
+
+    from .conftest import CURATE, env_with_repo
+
+    inp, _, plan = corpus
+    out = tmp_path / "cli"
+    r = subprocess.run([*CURATE, "sample", "--input", str(inp), "--plan", str(plan), "--output", str(out),
+                        "--workers", "1", "--json"], capture_output=True, text=True, env=env_with_repo(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert stats["docs_out"] == read_output(out).num_rows
+    assert shard_ids(out) == shard_ids(sampled[0])  # same seed, same mixture as the API run
+    bad = subprocess.run([*CURATE, "sample", "--input", str(inp), "--plan", str(tmp_path / "missing.json"), "--output",
+                          str(tmp_path / "x")], capture_output=True, text=True, env=env_with_repo(), timeout=120)
+    assert bad.returncode == 2

@@ -40,10 +40,37 @@ def parse_frontier(spec: str) -> list[float]:
     return log_space(lo, hi, points)
 
 
+def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
+    """Print (and optionally plot) a plan.json without planning again."""
+    from curate.cli.common import echo_json, warn
+    from curate.planner import Plan
+    from curate.planner.report import format_plan, plot_plan
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read plan JSON: {exc}", file=str(path)) from None
+    try:
+        shown = Plan.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if as_json:
+        echo_json(shown.to_dict())
+    else:
+        click.echo(format_plan(shown))
+    for w in shown.warnings:
+        warn(w)
+    if plot_path:
+        plot_plan(shown, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+
+
 @click.command("plan")
-@click.option("--buckets", "buckets_path", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--buckets", "buckets_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="buckets.json: {\"buckets\": [{\"name\", \"unique_tokens\", \"utility\", ...}]} "
-                   "(written by the quality_buckets stage, or by hand).")
+                   "(written by the quality_buckets stage, or by hand). Required unless --from-plan.")
+@click.option("--from-plan", "from_plan", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Show an existing plan.json (e.g. the one a pipeline's sample stage wrote) instead of planning.")
 @click.option("--compute", type=float, default=None,
               help="Compute budget in FLOPs (C = 6 N D), e.g. 1e21. Required unless --frontier.")
 @click.option("--params", type=float, default=None, show_default="searched",
@@ -61,13 +88,18 @@ def parse_frontier(spec: str) -> list[float]:
 @click.option("--json", "as_json", is_flag=True,
               help="Print only JSON on stdout (plan.json format; with --frontier {\"frontier\": [plans]}); "
                    "warnings go to stderr.")
-def command(buckets_path: str, compute: float | None, params: float | None, max_epochs: float | None, law: str,
+def command(buckets_path: str | None, from_plan: str | None, compute: float | None, params: float | None, max_epochs: float | None, law: str,
             frontier_spec: str | None, plot_path: str | None, as_json: bool) -> None:
     """Plan how many epochs of each quality bucket to train on, and how large a model, for a compute budget."""
     from curate.cli.common import echo_json, warn
     from curate.planner import frontier, plan
     from curate.planner.report import format_frontier, format_plan, plot_frontier, plot_plan
 
+    if from_plan is not None:
+        show_plan(from_plan, as_json, plot_path)
+        return
+    if buckets_path is None:
+        raise ConfigError("--buckets is required (or --from-plan to show an existing plan)")
     buckets = read_buckets(buckets_path)
     if frontier_spec is not None:
         if compute is not None:

@@ -36,14 +36,18 @@ def format_plan(plan: Plan) -> str:
     """A readable summary and per-bucket table of one plan."""
     fixed = " (fixed)" if plan.params_fixed else ""
     cap = "none" if plan.max_epochs is None else f"{plan.max_epochs:g}"
-    lines = [
-        f"law: {plan.law}   compute: {plan.compute:.3g} FLOPs   max epochs: {cap}",
-        f"model: {human(plan.params)} params{fixed}   tokens: {human(plan.tokens)}   "
-        f"tokens/param: {plan.tokens / plan.params:.1f}   predicted loss: {plan.predicted_loss:.4f}",
-        f"effective data: {human(plan.effective_data)}   lambda (marginal value threshold): {plan.lam:.4g}"
-        + (f"   first-epoch premium: {plan.first_epoch_premium:.3g}" if plan.first_epoch_premium > 0 else ""),
-        "",
-    ]
+    lines = []
+    if plan.params > 0:  # a planned plan (a hand-written plan.json holds only epochs per bucket)
+        lines += [
+            f"law: {plan.law}   compute: {plan.compute:.3g} FLOPs   max epochs: {cap}",
+            f"model: {human(plan.params)} params{fixed}   tokens: {human(plan.tokens)}   "
+            f"tokens/param: {plan.tokens / plan.params:.1f}   predicted loss: {plan.predicted_loss:.4f}",
+            f"effective data: {human(plan.effective_data)}   lambda (marginal value threshold): {plan.lam:.4g}"
+            + (f"   first-epoch premium: {plan.first_epoch_premium:.3g}" if plan.first_epoch_premium > 0 else ""),
+            "",
+        ]
+    else:
+        lines += [f"tokens: {human(plan.tokens)}", ""]
     header = ["bucket", "utility", "unique", "tokens", "epochs", "effective", "marginal", "share"]
     rows = [
         [
@@ -121,10 +125,11 @@ def plot_plan(plan: Plan, path: Path | str) -> Path:
     ax1.axhline(4.0, color="tab:red", linestyle="--", linewidth=1, label="4 epochs")
     ax1.set_xticks(list(xs), names, rotation=30, ha="right")
     ax1.set_ylabel("epochs")
-    ax1.set_title(
-        f"{plan.law}: C={plan.compute:.3g} FLOPs, N={human(plan.params)}, D={human(plan.tokens)}, "
-        f"loss={plan.predicted_loss:.4f}"
-    )
+    if plan.params > 0:
+        ax1.set_title(f"{plan.law}: C={plan.compute:.3g} FLOPs, N={human(plan.params)}, D={human(plan.tokens)}, "
+                      f"loss={plan.predicted_loss:.4f}")
+    else:
+        ax1.set_title(f"plan: D={human(plan.tokens)}")
     ax1.legend()
     width = 0.4
     ax2.bar([x - width / 2 for x in xs], [b.unique_tokens for b in plan.buckets], width, label="unique tokens", color="tab:gray")
