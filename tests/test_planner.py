@@ -345,3 +345,10 @@ def test_plan_json_format_and_round_trip() -> None:
 def test_bad_buckets_json_is_a_config_error(doc: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         buckets_from_dict(doc)
+
+
+def test_allocate_with_nothing_to_draw_from_is_infeasible() -> None:
+    with pytest.raises(InfeasibleError):
+        allocate(np.array([0.0, 0.0]), np.array([1.0, 2.0]), 10.0)
+    tokens, _ = allocate(np.array([0.0, 5.0]), np.array([3.0, 1.0]), 10.0)
+    assert tokens.tolist() == [0.0, 10.0]

@@ -274,10 +274,12 @@ def _waterfill(
         tokens[has_first] = first[has_first]
         tokens[has_rep] += rep_room[has_rep]
         rest = total - valued
-        if rest > 0:
+        if rest > 1e-12 * total:  # (beyond rounding)
             room = first + rep_room - tokens
             infinite = np.isinf(room)
             weights = np.where(infinite, U, 0.0) if infinite.any() else room
+            if not weights.sum() > 0:
+                raise InfeasibleError(f"no bucket can supply {total:.4g} tokens (no unique tokens)")
             tokens += rest * weights / weights.sum()
         return tokens, 0.0
 
