@@ -5,47 +5,21 @@ Shared by the dedup stages. Documents are dense integers 0..n-1 in global order 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def _union_edges(parent: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
-    # Union by smaller index with path halving: parent[i] <= i always holds, so every root is the
-    # smallest member of its component whatever the order of the edges (deterministic).
-    for i in range(len(src)):
-        x = src[i]
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        y = dst[i]
-        while parent[y] != y:
-            parent[y] = parent[parent[y]]
-            y = parent[y]
-        if x < y:
-            parent[y] = x
-        elif y < x:
-            parent[x] = y
-
-
-def _flatten(parent: np.ndarray) -> None:
-    # parent[i] < i for non-roots, so one pass in increasing order points everyone at its root.
-    for i in range(len(parent)):
-        parent[i] = parent[parent[i]]
-
-
-@functools.cache
-def _kernels() -> tuple[Callable, Callable]:
-    import numba  # compiled lazily: stage discovery must not import numba
-
-    return numba.njit(cache=True)(_union_edges), numba.njit(cache=True)(_flatten)
-
-
 class UnionFind:
-    """Connected components of n documents; each component is named by its smallest member."""
+    """Connected components of n documents; each component is named by its smallest member.
+
+    Vectorized "hook and compress" (the scheme of Shiloach and Vishkin, "An O(log n) parallel
+    connectivity algorithm", J. Algorithms 1982): every edge whose ends lie in different trees
+    hooks the larger root under the smaller one, then pointer jumping flattens every tree; repeat
+    until no edge joins two trees. parent[i] <= i always holds, so the result (each root = the
+    smallest member of its component) does not depend on the order of the edges. Edges can come
+    in any number of batches; memory is the parent array plus one batch.
+    """
 
     def __init__(self, n: int) -> None:
         self.parent = np.arange(n, dtype=np.int64)
@@ -54,12 +28,30 @@ class UnionFind:
         """Merge the components of src[i] and dst[i] for every i."""
         if len(src) != len(dst):
             raise ValueError("src and dst differ in length")
-        if len(src):
-            _kernels()[0](self.parent, np.ascontiguousarray(src, np.int64), np.ascontiguousarray(dst, np.int64))
+        parent = self.parent
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        while len(src):
+            a, b = parent[src], parent[dst]  # roots: the forest is flat between rounds
+            apart = a != b
+            if not apart.any():
+                return
+            src, dst, a, b = src[apart], dst[apart], a[apart], b[apart]  # the others are done
+            np.minimum.at(parent, np.maximum(a, b), np.minimum(a, b))  # hook roots
+            self._flatten()
+
+    def _flatten(self) -> None:
+        """Pointer jumping: parent <- parent[parent] until every node points at its root
+        (log2 of the tallest tree's height passes)."""
+        parent = self.parent
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                return
+            parent[:] = grand
 
     def roots(self) -> np.ndarray:
         """Component (smallest member) of every document."""
-        _kernels()[1](self.parent)
         return self.parent
 
 

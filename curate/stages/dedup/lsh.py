@@ -128,7 +128,7 @@ def band_edges(job: BandJob) -> int:
         doc = f"(CAST({job.task_column} AS BIGINT) << 32) | CAST({job.row_column} AS BIGINT)"
         sql = f"""
             COPY (
-                WITH b AS (
+                WITH b AS NOT MATERIALIZED (
                     SELECT {job.column} AS k, {doc} AS doc
                     FROM read_parquet({sql_list(list(job.partials))})
                     WHERE {job.column} IS NOT NULL

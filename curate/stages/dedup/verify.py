@@ -101,7 +101,7 @@ def check_edges(job: EdgeCheck) -> tuple[int, int]:
             SELECT DISTINCT src, dst FROM read_parquet({sql_list(list(job.edge_files))})
             WHERE src % {int(job.n_chunks)} = {int(job.chunk)}
         ),
-        s AS (SELECT {doc} AS doc, {job.value_column} AS v FROM read_parquet({sql_list(list(job.partials))}))
+        s AS NOT MATERIALIZED (SELECT {doc} AS doc, {job.value_column} AS v FROM read_parquet({sql_list(list(job.partials))}))
         SELECT e.src, e.dst, s1.v AS a, s2.v AS b
         FROM e JOIN s AS s1 ON e.src = s1.doc JOIN s AS s2 ON e.dst = s2.doc
     """
