@@ -238,3 +238,15 @@ def test_band_choice_and_parameter_errors() -> None:
         Pipeline.from_stages([("minhash_dedup", {"bands": 20, "rows": 8})])
     with pytest.raises(ConfigError, match="threshold"):
         Pipeline.from_stages([("minhash_dedup", {"threshold": 1.5})])
+
+
+def test_empty_shard_and_shard_without_duplicates(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    base = " ".join(_doc(rng))
+    src = tmp_path / "in"
+    write_parquet(src / "a.parquet", {"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    write_parquet(src / "b.parquet", {"id": ["b1", "b2"], "text": [base, base + " tail"]})
+    write_parquet(src / "c.parquet", {"id": ["c1"], "text": [" ".join(_doc(rng))]})
+    out = _dedup(src, tmp_path / "out")
+    assert shard_ids(out) == [[], ["b2"], ["c1"]]
+    assert read_output(out).column(schema.DUP_COUNT).to_pylist() == [2, 1]
