@@ -48,7 +48,8 @@ models: $(MODELS)/quality.bin
 
 demo: models
 	$(CURATE) run pipelines/default.yaml --input sample_data --output out/demo --overwrite --workers $(WORKERS)
-	@if [ -f out/demo/plan.json ]; then $(CURATE) plan --buckets out/demo/buckets.json --from-plan out/demo/plan.json 2>/dev/null || true; fi
+	@echo; echo "Plan (out/demo/plan.json, plotted in out/demo/plan.png):"
+	$(CURATE) plan --from-plan out/demo/plan.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
