@@ -81,17 +81,27 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows
     return max(splits, key=lambda c: (c.p_detect, -c.bands))
 
 
+_CONNECTION: dict[str, Any] = {}  # this process's DuckDB connection and the settings it was made with
+
+
 def duckdb_connection(temp_dir: Path, memory_mb: int) -> Any:
-    """A single-threaded DuckDB connection with a memory cap that spills to `temp_dir`."""
+    """This process's single-threaded DuckDB connection, capped at `memory_mb` and spilling to
+    `temp_dir`. Band and check jobs of one run share it (opening one costs ~15 ms, as much as a
+    band's query); a job with other settings replaces it."""
     import duckdb
 
     temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:")
-    con.execute("SET threads = 1")
-    con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
-    con.execute(f"SET temp_directory = '{sql_path(temp_dir)}'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+    key = (str(temp_dir), int(memory_mb), os.getpid())
+    if _CONNECTION.get("key") != key:
+        if "con" in _CONNECTION:
+            _CONNECTION.pop("con").close()
+        con = duckdb.connect(":memory:")
+        con.execute("SET threads = 1")
+        con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+        con.execute(f"SET temp_directory = '{sql_path(temp_dir)}'")
+        con.execute("SET preserve_insertion_order = false")
+        _CONNECTION.update(con=con, key=key)
+    return _CONNECTION["con"]
 
 
 def sql_path(path: Path | str) -> str:
@@ -124,21 +134,18 @@ def band_edges(job: BandJob) -> int:
     out = Path(job.out_path)
     tmp = out.with_name(out.name + ".tmp")
     con = duckdb_connection(Path(job.temp_dir), job.memory_mb)
-    try:
-        doc = f"(CAST({job.task_column} AS BIGINT) << 32) | CAST({job.row_column} AS BIGINT)"
-        sql = f"""
-            COPY (
-                WITH b AS NOT MATERIALIZED (
-                    SELECT {job.column} AS k, {doc} AS doc
-                    FROM read_parquet({sql_list(list(job.partials))})
-                    WHERE {job.column} IS NOT NULL
-                ),
-                r AS (SELECT k, min(doc) AS root FROM b GROUP BY k HAVING count(*) > 1)
-                SELECT b.doc AS src, r.root AS dst FROM b JOIN r USING (k) WHERE b.doc <> r.root
-            ) TO '{sql_path(tmp)}' (FORMAT parquet, COMPRESSION zstd)
-        """
-        n_edges = con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
+    doc = f"(CAST({job.task_column} AS BIGINT) << 32) | CAST({job.row_column} AS BIGINT)"
+    sql = f"""
+        COPY (
+            WITH b AS NOT MATERIALIZED (
+                SELECT {job.column} AS k, {doc} AS doc
+                FROM read_parquet({sql_list(list(job.partials))})
+                WHERE {job.column} IS NOT NULL
+            ),
+            r AS (SELECT k, min(doc) AS root FROM b GROUP BY k HAVING count(*) > 1)
+            SELECT b.doc AS src, r.root AS dst FROM b JOIN r USING (k) WHERE b.doc <> r.root
+        ) TO '{sql_path(tmp)}' (FORMAT parquet, COMPRESSION zstd)
+    """
+    n_edges = con.execute(sql).fetchone()[0]
     os.replace(tmp, out)
     return int(n_edges)

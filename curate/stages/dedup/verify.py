@@ -107,19 +107,16 @@ def check_edges(job: EdgeCheck) -> tuple[int, int]:
     """
     con = duckdb_connection(Path(job.temp_dir), job.memory_mb)
     n_in = n_out = 0
-    try:
-        reader = con.sql(sql).to_arrow_reader(job.batch_rows)
-        with pq.ParquetWriter(str(tmp), EDGE_SCHEMA, compression="zstd") as writer:
-            for batch in reader:
-                if batch.num_rows == 0:
-                    continue
-                keep = _similarity(job.mode, batch.column("a"), batch.column("b")) >= job.cutoff
-                n_in += batch.num_rows
-                n_out += int(keep.sum())
-                src = batch.column("src").to_numpy()[keep]
-                dst = batch.column("dst").to_numpy()[keep]
-                writer.write_table(pa.table([pa.array(src, pa.int64()), pa.array(dst, pa.int64())], schema=EDGE_SCHEMA))
-    finally:
-        con.close()
+    reader = con.sql(sql).to_arrow_reader(job.batch_rows)
+    with pq.ParquetWriter(str(tmp), EDGE_SCHEMA, compression="zstd") as writer:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            keep = _similarity(job.mode, batch.column("a"), batch.column("b")) >= job.cutoff
+            n_in += batch.num_rows
+            n_out += int(keep.sum())
+            src = batch.column("src").to_numpy()[keep]
+            dst = batch.column("dst").to_numpy()[keep]
+            writer.write_table(pa.table([pa.array(src, pa.int64()), pa.array(dst, pa.int64())], schema=EDGE_SCHEMA))
     os.replace(tmp, out)
     return n_in, n_out
