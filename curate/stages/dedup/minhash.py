@@ -34,6 +34,7 @@ from curate.pipeline.stage import (
 )
 from curate.stages.dedup.clusters import UnionFind, choose_keepers
 from curate.stages.dedup.lsh import BandChoice, BandJob, band_edges, choose_bands
+from curate.stages.dedup.state import row_positions
 from curate.stages.dedup.verify import EdgeCheck, check_edges, signature_cutoff
 
 # Columns of the partial (work) files written by summarize; internal to this stage.
@@ -47,6 +48,7 @@ STATE_FILE = "task-{:05d}.parquet"
 
 
 def band_column(j: int) -> str:
+    """Partial-file column holding band j's keys."""
     return f"band_{j:03d}"
 
 
@@ -122,7 +124,7 @@ class MinHashDedup(GlobalStage):
         no_shingles = n_shingles == 0  # their band keys are null: they join no bucket
         columns: list[pa.Array | pa.ChunkedArray] = [
             pa.array(np.full(n, ctx.task_index, dtype=np.int32)),
-            pa.array(np.arange(ctx.row_offset, ctx.row_offset + n, dtype=np.int64)),
+            row_positions(table, ctx),
             table.column(schema.ID).cast(pa.string()),
             pc.fill_null(pc.utf8_length(table.column(schema.TEXT)), 0).cast(pa.int64()),
             _optional_column(table, schema.QUALITY_SCORE, pa.float64(), None),
@@ -147,7 +149,14 @@ class MinHashDedup(GlobalStage):
         offsets = np.zeros(len(partials) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         n_docs = int(offsets[-1])
-
+        summary: dict[str, Any] = {
+            "bands": choice.bands,
+            "rows": choice.rows,
+            "s_curve_threshold": round(choice.s_curve_threshold, 4),
+            "p_detect_at_threshold": round(choice.p_detect, 4),
+            "documents": n_docs,
+            "pair_check": self.check_mode,
+        }
         edges_dir = ctx.work_dir / "edges"
         temp_dir = ctx.work_dir / "duckdb_tmp"
         shutil.rmtree(edges_dir, ignore_errors=True)
@@ -156,42 +165,10 @@ class MinHashDedup(GlobalStage):
         for old in ctx.state_dir.glob("task-*.parquet"):
             old.unlink()
 
-        band_jobs = [
-            BandJob(tuple(partials), band_column(j), P_TASK, P_ROW, str(edges_dir / f"band-{j:03d}.parquet"),
-                    str(temp_dir), self.memory_mb)
-            for j in range(choice.bands)
-        ] if n_docs else []
-        band_counts = ctx.map(band_edges, band_jobs)
-        edge_files = [job.out_path for job in band_jobs]
-        summary: dict[str, Any] = {
-            "bands": choice.bands,
-            "rows": choice.rows,
-            "s_curve_threshold": round(choice.s_curve_threshold, 4),
-            "p_detect_at_threshold": round(choice.p_detect, 4),
-            "documents": n_docs,
-            "band_edges": int(sum(band_counts)),
-        }
-        summary["pair_check"] = self.check_mode
+        edge_files = self._band_edges(ctx, partials, edges_dir, temp_dir, summary) if n_docs else []
         if self.check_mode != "none" and edge_files:
-            n_chunks = max(1, ctx.workers)
-            exact = self.check_mode == "exact"
-            cutoff = self.threshold if exact else signature_cutoff(self.threshold, self.num_perm)
-            check_jobs = [
-                EdgeCheck(self.check_mode, tuple(edge_files), tuple(partials), P_TASK, P_ROW,
-                          P_SHINGLES if exact else P_SIGNATURE, i, n_chunks, cutoff,
-                          str(edges_dir / f"checked-{i:03d}.parquet"), str(temp_dir), self.memory_mb)
-                for i in range(n_chunks)
-            ]
-            results = ctx.map(check_edges, check_jobs)
-            summary["candidate_pairs"] = int(sum(r[0] for r in results))
-            summary["pairs_kept"] = int(sum(r[1] for r in results))
-            edge_files = [job.out_path for job in check_jobs]
-
-        union = UnionFind(n_docs)
-        for path in edge_files:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["src", "dst"]):
-                union.union(_dense(batch.column(0), offsets), _dense(batch.column(1), offsets))
-        roots = union.roots()
+            edge_files = self._check_edges(ctx, partials, edge_files, edges_dir, temp_dir, summary)
+        roots = _components(n_docs, edge_files, offsets)
         sizes = np.bincount(roots, minlength=n_docs)
         in_cluster = sizes[roots] > 1
         n_members = int(in_cluster.sum())
@@ -204,11 +181,36 @@ class MinHashDedup(GlobalStage):
         if n_members:
             self._write_state(ctx, partials, offsets, roots, in_cluster)
         shutil.rmtree(temp_dir, ignore_errors=True)
-        ctx.log(
-            f"minhash_dedup: {n_docs} documents, {n_clusters} clusters, "
-            f"{n_members - n_clusters} near duplicates"
-        )
+        ctx.log(f"minhash_dedup: {n_docs} documents, {n_clusters} clusters, {n_members - n_clusters} near duplicates")
         ctx.summary.update(summary)
+
+    def _band_edges(self, ctx: CombineContext, partials: list[str], edges_dir: Path, temp_dir: Path,
+                    summary: dict[str, Any]) -> list[str]:
+        """One job per band (in parallel through ctx.map); returns the edge files."""
+        jobs = [
+            BandJob(tuple(partials), band_column(j), P_TASK, P_ROW, str(edges_dir / f"band-{j:03d}.parquet"),
+                    str(temp_dir), self.memory_mb)
+            for j in range(self.band_choice.bands)
+        ]
+        summary["band_edges"] = int(sum(ctx.map(band_edges, jobs)))
+        return [job.out_path for job in jobs]
+
+    def _check_edges(self, ctx: CombineContext, partials: list[str], edge_files: list[str], edges_dir: Path,
+                     temp_dir: Path, summary: dict[str, Any]) -> list[str]:
+        """Signature or exact check of the distinct candidate edges, in one chunk per worker."""
+        n_chunks = max(1, ctx.workers)
+        exact = self.check_mode == "exact"
+        cutoff = self.threshold if exact else signature_cutoff(self.threshold, self.num_perm)
+        jobs = [
+            EdgeCheck(self.check_mode, tuple(edge_files), tuple(partials), P_TASK, P_ROW,
+                      P_SHINGLES if exact else P_SIGNATURE, i, n_chunks, cutoff,
+                      str(edges_dir / f"checked-{i:03d}.parquet"), str(temp_dir), self.memory_mb)
+            for i in range(n_chunks)
+        ]
+        results = ctx.map(check_edges, jobs)
+        summary["candidate_pairs"] = int(sum(r[0] for r in results))
+        summary["pairs_kept"] = int(sum(r[1] for r in results))
+        return [job.out_path for job in jobs]
 
     def _write_state(
         self, ctx: CombineContext, partials: list[str], offsets: np.ndarray, roots: np.ndarray, in_cluster: np.ndarray
@@ -300,6 +302,15 @@ def _optional_column(table: pa.Table, name: str, type_: pa.DataType, fill: Any) 
             col = pc.fill_null(col, pa.scalar(fill, type_))
         return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     return pa.nulls(table.num_rows, type_) if fill is None else pa.array(np.full(table.num_rows, fill), type_)
+
+
+def _components(n_docs: int, edge_files: list[str], offsets: np.ndarray) -> np.ndarray:
+    """Union-find over the edge files, read in batches: the root (smallest member) of every document."""
+    union = UnionFind(n_docs)
+    for path in edge_files:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["src", "dst"]):
+            union.union(_dense(batch.column(0), offsets), _dense(batch.column(1), offsets))
+    return union.roots()
 
 
 def _dense(packed: pa.Array, offsets: np.ndarray) -> np.ndarray:
