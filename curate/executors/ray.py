@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from curate.pipeline.runner import Executor
 
 INSTALL_HINT = "the ray executor needs Ray: pip install 'curate[ray]' (or pip install 'ray[default]')"
 IN_FLIGHT_PER_WORKER = 2
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
 # Values this cheap to pickle are sent inline with each task, never put into the object store.
 _INLINE_TYPES = (int, float, str, bytes, bool, type(None))
 
@@ -56,8 +58,10 @@ def start_local_ray(cpus: int) -> None:
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = worker_pythonpath()
     try:
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                 configure_logging=False, _node_ip_address="127.0.0.1")
+        # address="local": a new private instance, never a cluster that `ray start` once recorded
+        # in /tmp/ray/ray_current_cluster (which plain ray.init() would try to join).
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING, configure_logging=False, _node_ip_address="127.0.0.1")
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
@@ -65,22 +69,36 @@ def start_local_ray(cpus: int) -> None:
             os.environ["PYTHONPATH"] = saved
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when nothing listens at HOST:PORT: ray.init would retry connecting for minutes."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # 'auto' or a ray:// client address: Ray resolves and reports those itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot join the Ray cluster at '{address}': nothing answers there ({exc}); "
+                          "start one with `ray start --head` or fix --ray-address") from None
+
+
 class RayExecutor(Executor):
     """Runs units of work as Ray tasks (one CPU each).
 
-    Without `address`, starts a local Ray with `workers` CPUs (default: cores) and shuts it down
-    in close(). With `address` ('auto' or HOST:PORT) joins that cluster, where `workers` defaults
+    Without `address` (nor RAY_ADDRESS in the environment, as set for a `ray job submit` driver),
+    starts a local Ray with `workers` CPUs (default: cores) and shuts it down in close(). With `address` ('auto' or HOST:PORT) joins that cluster, where `workers` defaults
     to the cluster's CPUs; every node must have curate (and any custom stage's module) installed.
     If Ray is already initialized in this process (e.g. by the user's own job), it is used as is.
     """
 
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
         ray = _import_ray()
+        address = address or os.environ.get(RAY_ADDRESS_ENV) or None
         self._ray = ray
         self._owns_ray = False
         if not ray.is_initialized():
             if address:
                 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                check_reachable(address)
                 try:
                     ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING,
                              configure_logging=False)
