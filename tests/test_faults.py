@@ -27,12 +27,20 @@ STAGES = """
 """
 if "minhash_dedup" in stage_names():
     STAGES += "  - stage: minhash_dedup\n"
+if "sample" in stage_names():
+    STAGES += """  - stage: quality_buckets
+    params: {score_column: n_tokens, quantiles: [0.7, 0.3], utility: {high: 2.0, medium: 1.0, low: 0.5}}
+  - stage: sample
+    params: {compute: 1.0e12, max_epochs: 4.0, fraction_by: random}
+"""
 
 PIPE = "name: faults\nsettings:\n  keep_rejected: true\n  batch_rows: 128\nstages:\n" + STAGES
 
 POINTS = [("task_start", 3), ("shard_write", 2), ("task_done", 4), ("shard_write", 9), ("combine", 1)]
 if "minhash_dedup" in stage_names():
     POINTS += [("combine", 2), ("combine_map", 2)]
+if "sample" in stage_names():
+    POINTS += [("combine", 4), ("reshape", 2)]
 
 
 def _curate(args: list[str], fault: str | None = None, fault_dir: Path | None = None) -> subprocess.CompletedProcess:
@@ -78,6 +86,9 @@ def test_kill_and_resume_gives_the_clean_output(clean_run, tmp_path: Path, point
     assert read_output(out).equals(read_output(clean))
     assert sorted(p.relative_to(out).as_posix() for p in out.glob("_rejected/**/*.parquet")) == sorted(
         p.relative_to(clean).as_posix() for p in clean.glob("_rejected/**/*.parquet"))
+    for name in ("buckets.json", "plan.json"):
+        if (clean / name).exists():
+            assert (out / name).read_text() == (clean / name).read_text()
     assert (out / "_SUCCESS").exists()
 
 

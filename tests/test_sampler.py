@@ -297,7 +297,8 @@ def test_scatter_path_gives_the_same_shards(corpus, tmp_path: Path) -> None:
         shards = []
         for t, f in enumerate(files):
             ctx = TaskContext(t, len(files), f.name, 0, work, work / "out", input_paths=files)
-            shards.append(pa.concat_tables(list(stage.apply_task(ctx))))
+            # unsampled rows come last, marked with a reject_reason for the runner to route
+            shards.append(pa.concat_tables([t for t in stage.apply_task(ctx) if "reject_reason" not in t.column_names]))
         return shards
 
     direct, scattered = run(tmp_path / "a", False), run(tmp_path / "b", True)
@@ -345,3 +346,18 @@ def test_sample_verb(corpus, sampled, tmp_path: Path) -> None:
     bad = subprocess.run([*CURATE, "sample", "--input", str(inp), "--plan", str(tmp_path / "missing.json"), "--output",
                           str(tmp_path / "x")], capture_output=True, text=True, env=env_with_repo(), timeout=120)
     assert bad.returncode == 2
+
+
+def test_unsampled_documents_are_rejected_with_a_reason(corpus, tmp_path: Path) -> None:
+    inp, table, plan = corpus
+    out = tmp_path / "out"
+    result = Pipeline.from_stages([("sample", {"plan": str(plan)})]).run(inp, out, workers=2, keep_rejected=True)
+    stats = next(s for s in result.stages if s["stage"] == "sample")
+    written = set(read_output(out)[schema.ID].to_pylist())
+    rejected = pq.read_table(out / "_rejected" / "sample")
+    assert set(rejected[schema.REJECT_REASON].to_pylist()) == {"not_sampled"}
+    rejected_ids = set(rejected[schema.ID].to_pylist())
+    assert rejected_ids and rejected_ids.isdisjoint(written)
+    assert rejected_ids | written == set(table[schema.ID].to_pylist())  # nothing disappears
+    assert stats["rejected"] == {"not_sampled": len(rejected_ids)}
+    assert stats["docs_in"] == stats["summary"]["docs_sampled"] + stats["rejected_total"]

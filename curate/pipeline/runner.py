@@ -232,7 +232,7 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
     saw_batch = False
     try:
         if seg.apply is not None and getattr(seg.apply.stage, "reshapes", False):
-            batches = _reshaped(plan, seg_index, seg.apply, task, ctxs[seg.apply.name], stat)
+            batches = _reshaped(plan, seg_index, seg.apply, task, ctxs[seg.apply.name], stat, rejects)
             first_nodes = seg.maps
         else:
             batches = _source_batches(plan, seg_index, task, errors)
@@ -353,17 +353,24 @@ def _run_empty(plan: RunPlan, seg_index: int, task_index: int,
 
 
 def _reshaped(plan: RunPlan, seg_index: int, node: Node, task: reader.Task, ctx: TaskContext,
-              stat: Callable[[str, str], StageStats]) -> Iterator[pa.Table]:
+              stat: Callable[[str, str], StageStats], rejects: _Rejects) -> Iterator[pa.Table]:
     """A reshaping global stage (the sampler) builds its task's output from the combined state,
-    gathering rows from any input task; its accounting is checked globally in combine."""
+    gathering rows from any input task, and returns the task's own rows it does not use with a
+    reject_reason. docs_out counts rows written (copies included), so its accounting is checked
+    over the whole run: docs in = distinct documents written + rejected (see run_graph)."""
     st = stat(node.name, "global")
     st.docs_in += pq.ParquetFile(plan.segment_inputs(seg_index)[task.index]).metadata.num_rows
     t0 = time.perf_counter()
     for table in node.stage.apply_task(ctx):
         checkpoint("reshape")
-        st.docs_out += table.num_rows
-        st.bytes_out += text_bytes(table)
-        yield table
+        kept, rejected, counts = _split(table)
+        st.docs_out += kept.num_rows
+        st.bytes_out += text_bytes(kept)
+        for reason, n in counts.items():
+            st.add_rejected(reason, n)
+        if rejected is not None:
+            rejects.write(node.name, rejected)
+        yield kept
     st.seconds += time.perf_counter() - t0
 
 
@@ -598,6 +605,9 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
                 s.summary.update(c.summary)
         if not getattr(_node(graph, s.stage), "reshapes", False):
             s.check()
+        elif "docs_sampled" in s.summary and s.docs_in != s.summary["docs_sampled"] + s.rejected_total + s.errored:
+            raise AccountingError(f"stage '{s.stage}': docs in {s.docs_in} != documents written "
+                                  f"{s.summary['docs_sampled']} + rejected {s.rejected_total} + errored {s.errored}")
     if settings.max_errors is not None and len(errors) > settings.max_errors:
         raise InputError(f"{len(errors)} errors, more than --max-errors {settings.max_errors}; see _errors.jsonl")
     stats = {
@@ -681,7 +691,8 @@ def _combine(plan: RunPlan, seg: Segment, executor: Executor, log: Callable[[str
     state.mkdir(parents=True)
     ctx = CombineContext(partials=[plan.part(work / "partials", t.index) for t in plan.tasks],
                          n_tasks=len(plan.tasks), seed=plan.settings.seed, work_dir=work, output_dir=plan.output,
-                         workers=executor.workers, map=executor.map, log=log)
+                         workers=executor.workers, map=executor.map, log=log,
+                         input_paths=plan.segment_inputs(seg.index + 1))
     t0 = time.perf_counter()
     log(f"combine {node.name} ...")
     node.stage.combine(ctx)

@@ -114,6 +114,9 @@ class CombineContext:
     map: Callable[[Callable[..., Any], Sequence[Any]], list[Any]]
     log: Callable[[str], None] = print
     summary: dict[str, Any] = field(default_factory=dict)
+    # Every task's input file of the stage's apply pass (the rows summarize saw), in task order:
+    # lets a combine step spread rows once, in parallel (the sampler's scatter).
+    input_paths: list[Path] = field(default_factory=list)
 
     @property
     def state_dir(self) -> Path:

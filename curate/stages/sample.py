@@ -355,6 +355,7 @@ class Sample(GlobalStage):
         dest = (np.arange(n_out, dtype=np.int64) * ctx.n_tasks // max(n_out, 1)).astype(np.int32)
         self._write_state(ctx, docs, out_docs, out_epochs, dest)
 
+        self._write_unsampled(ctx, docs, code, copies)
         unplanned = int((code < 0).sum())
         not_sampled = int(((code >= 0) & (copies == 0)).sum())
         unknown = sorted(x for x in pc.unique(docs[_BUCKET].filter(pa.array(code < 0))).to_pylist() if x is not None)
@@ -374,6 +375,17 @@ class Sample(GlobalStage):
         })
         if n_docs != int((copies > 0).sum()) + not_sampled + unplanned:  # pragma: no cover - invariant
             raise AssertionError("sample: documents lost in accounting")
+
+    def _write_unsampled(self, ctx: CombineContext, docs: dict[str, Any], code: np.ndarray,
+                         copies: np.ndarray) -> None:
+        """Per source task: the rows that get no copy and why; its apply_task rejects them."""
+        for j in range(ctx.n_tasks):
+            mine = np.flatnonzero((docs[_TASK] == j) & (copies == 0)) if code.size else np.zeros(0, np.int64)
+            reasons = np.where(code[mine] < 0, REASON_NOT_IN_PLAN, REASON_NOT_SAMPLED)
+            write_table(ctx.state_dir / f"unsampled-{j:05d}.parquet", pa.table({
+                _ROW: pa.array(docs[_ROW][mine], pa.int64()),
+                schema.REJECT_REASON: pa.array(reasons.tolist(), pa.string()),
+            }))
 
     def _write_state(self, ctx: CombineContext, docs: dict[str, Any], out_docs: np.ndarray,
                      out_epochs: np.ndarray, dest: np.ndarray) -> None:
@@ -415,12 +427,26 @@ class Sample(GlobalStage):
             if ctx.input_paths:
                 out_schema = _with_copy_columns(pq.read_schema(ctx.input_paths[ctx.task_index]))
                 yield out_schema.remove(out_schema.get_field_index(_POS_COLUMN)).empty_table()
+        else:
+            table = pa.concat_tables(parts, promote_options="permissive")
+            table = table.take(pc.sort_indices(table.column(_POS_COLUMN))).drop_columns([_POS_COLUMN])
+            self._count_written(table, ctx)
+            for start in range(0, table.num_rows, _OUT_BATCH_ROWS):
+                yield table.slice(start, _OUT_BATCH_ROWS)
+        yield from self._unsampled_rows(ctx)
+
+    def _unsampled_rows(self, ctx: TaskContext) -> Iterator[pa.Table]:
+        """This task's documents that get no copy, marked with a reject_reason (the runner routes
+        them to _rejected/ and counts them), so that no document disappears silently."""
+        path = ctx.state_dir / f"unsampled-{ctx.task_index:05d}.parquet"
+        if not path.exists() or not ctx.input_paths:
             return
-        table = pa.concat_tables(parts, promote_options="permissive")
-        table = table.take(pc.sort_indices(table.column(_POS_COLUMN))).drop_columns([_POS_COLUMN])
-        self._count_written(table, ctx)
-        for start in range(0, table.num_rows, _OUT_BATCH_ROWS):
-            yield table.slice(start, _OUT_BATCH_ROWS)
+        state = pq.read_table(path)
+        if state.num_rows == 0:
+            return
+        src = pq.read_table(ctx.input_paths[ctx.task_index])
+        rows = src.take(pa.array(state.column(_ROW).to_numpy()))
+        yield rows.append_column(schema.REJECT_REASON, state.column(schema.REJECT_REASON))
 
     def _count_written(self, table: pa.Table, ctx: TaskContext) -> None:
         if table.num_rows == 0 or self.tokens_column not in table.column_names:
