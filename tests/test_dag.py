@@ -100,3 +100,13 @@ def test_custom_stage_by_import_path(tmp_path: Path) -> None:
     Pipeline.from_stages([("tests.stages_for_tests:TagLength", {"min_chars": 5})]).run(src, out, workers=1)
     t = read_output(out)
     assert t.column("id").to_pylist() == ["b"] and t.column("text_chars").to_pylist() == [8]
+
+
+def test_missing_model_file_names_the_yaml_line(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    write_parquet(src / "a.parquet", {"id": ["a"], "text": ["x"]})
+    path = _yaml(tmp_path, "stages:\n  - stage: normalize\n  - stage: classify\n"
+                           "    params: {model: /nonexistent/quality.bin, column: quality}\n")
+    with pytest.raises(ConfigError, match=r"p.yaml, line 3, stage #2: stage 'classify'.*quality.bin"):
+        Pipeline.from_yaml(path).run(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -59,6 +59,7 @@ class Graph:
     nodes: list[Node]
     name: str = "pipeline"
     settings: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the YAML file, for error messages
 
     def __post_init__(self) -> None:
         self._validate()
@@ -91,7 +92,7 @@ class Graph:
             node_name = spec.get("name") or _unique(cls_.name or str(spec["stage"]), seen)
             seen[node_name] = seen.get(node_name, 0) + 1
             nodes.append(Node(node_name, stage, spec.get("input"), line))
-        return cls(nodes, name=name, settings=_check_settings(settings or {}, source))
+        return cls(nodes, name=name, settings=_check_settings(settings or {}, source), source=source)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Graph:
@@ -152,7 +153,7 @@ class Graph:
             try:
                 node.stage.check()
             except ConfigError as exc:
-                raise ConfigError(f"{_where(None, node.line, i)}: stage '{node.name}': {exc}") from None
+                raise ConfigError(f"{_where(self.source, node.line, i)}: stage '{node.name}': {exc}") from None
 
     # ---- phases -------------------------------------------------------------------------
     def segments(self) -> list[Segment]:
