@@ -201,6 +201,17 @@ def test_custom_stages_defined_in_this_module_run_on_ray(sample_dir: Path, tmp_p
     assert custom["summary"] == json.loads((tmp_path / "local" / "_stats.json").read_text())["stages"][-1]["summary"]
 
 
+def test_relative_paths_mean_the_drivers_working_directory(sample_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The module's Ray was started from another directory; its workers follow the driver's.
+    monkeypatch.chdir(tmp_path)
+    assert Path.cwd() != ROOT
+    pipe = Pipeline.from_stages(["normalize", ("length_filter", {"min_chars": 100})])
+    pipe.run(sample_dir.name, "ray-out", workers=2, executor="ray")
+    pipe.run(sample_dir.name, "local-out", workers=2)
+    _assert_same_run(tmp_path / "local-out", tmp_path / "ray-out")
+
+
 def test_a_shared_argument_is_put_into_the_object_store_once() -> None:
     from curate.executors.ray import RayExecutor
 
