@@ -62,12 +62,18 @@ def start_local_ray(cpus: int) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home (no network at run time)
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = worker_pythonpath()
+    # Ray's start-up warnings (e.g. that it enabled token authentication) are not the user's
+    # business for a private loopback instance: keep stderr for curate's own messages.
+    ray_logger = logging.getLogger("ray")
+    saved_level = ray_logger.level
+    ray_logger.setLevel(logging.ERROR)
     try:
         # address="local": a new private instance, never a cluster that `ray start` once recorded
         # in /tmp/ray/ray_current_cluster (which plain ray.init() would try to join).
         ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING, configure_logging=False, _node_ip_address="127.0.0.1")
     finally:
+        ray_logger.setLevel(saved_level)
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
         else:
