@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from curate.io import read as reader
 from curate.io.write import ShardWriter, write_json, write_jsonl
 from curate.pipeline.dag import Graph, Node, Segment
 from curate.pipeline.faults import checkpoint
-from curate.pipeline.stage import CombineContext, TaskContext
+from curate.pipeline.stage import CombineContext, TaskContext, begin_run
 from curate.pipeline.stats import StageStats, merge_stats
 
 READ_STAGE = "read"
@@ -68,6 +69,7 @@ class RunPlan:
     schema: pa.Schema
     settings: RunSettings
     output: Path
+    run_id: str = ""  # unique per invocation: scopes the workers' stage caches
 
     @property
     def work(self) -> Path:
@@ -207,6 +209,7 @@ def _dup_rows(plan: RunPlan, task: int) -> set[int]:
 def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str, Any]:
     """Run one task through one segment; write its outputs atomically, then its done marker."""
     checkpoint("task_start")
+    begin_run(plan.run_id)
     seg = plan.segments[seg_index]
     task = plan.tasks[task_index]
     errors = _ErrorSink(plan.settings.on_error, task.rel)
@@ -325,6 +328,7 @@ class _EmptyTask(Exception):
 def _run_empty(plan: RunPlan, seg_index: int, task_index: int,
                errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Write the zero-row shard (and partial) of a task that has no rows (or an unreadable file)."""
+    begin_run(plan.run_id)
     seg = plan.segments[seg_index]
     task = plan.tasks[task_index]
     if seg_index == 0:
@@ -521,7 +525,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     if not schemas:
         raise InputError("no readable input shard", file=str(input_path))
     unified = reader.unify_schemas(schemas, settings.columns)
-    plan = RunPlan(graph, graph.segments(), tasks, unified, settings, output)
+    plan = RunPlan(graph, graph.segments(), tasks, unified, settings, output, run_id=uuid.uuid4().hex)
     bad_files = {e["file"] for e in file_errors}
 
     manifest = fingerprint(graph, tasks, settings)

@@ -13,6 +13,7 @@ by reason. Stages never drop rows silently.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,16 @@ from curate import schema
 from curate.errors import ConfigError
 
 _REQUIRED = object()
+_PROCESS_CACHE: dict[tuple[str, str, str, str], Any] = {}
+_CACHE_RUN: list[str] = [""]
+
+
+def begin_run(run_id: str) -> None:
+    """Scope the per-process stage cache to one run: a new run (which may see retrained models
+    or recomputed state under the same paths) starts with an empty cache. Called by the runner."""
+    if _CACHE_RUN[0] != run_id:
+        _PROCESS_CACHE.clear()
+        _CACHE_RUN[0] = run_id
 
 
 @dataclass(frozen=True)
@@ -165,11 +176,17 @@ class Stage:
         raise AttributeError(item)
 
     def cached(self, key: str, loader: Callable[[], Any]) -> Any:
-        """Return a per-process cached object (e.g. a loaded model), loading it on first use."""
-        attr = f"_cache_{key}"
-        if attr not in self.__dict__:
-            self.__dict__[attr] = loader()
-        return self.__dict__[attr]
+        """Return a per-process cached object (e.g. a loaded model), loading it on first use.
+
+        The cache belongs to the worker process, keyed by stage class, `key` and parameters, and
+        lives for one run (see :func:`begin_run`), so the fresh copy of a stage that each task
+        unpickles reuses what an earlier task of the same run loaded.
+        """
+        cache_key = (type(self).__module__, type(self).__qualname__, key,
+                     json.dumps(self.config, sort_keys=True, default=str))
+        if cache_key not in _PROCESS_CACHE:
+            _PROCESS_CACHE[cache_key] = loader()
+        return _PROCESS_CACHE[cache_key]
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_cache")}
