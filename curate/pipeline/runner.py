@@ -468,9 +468,9 @@ def _indexed_call(fn: Callable[[Any], Any], index: int, item: Any) -> Any:
 def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -> dict[str, Any]:
     """What makes two runs the same run: config, inputs (path, size, mtime) and version."""
     inputs = []
-    for path in sorted({t.path for t in tasks}):
+    for rel, path in sorted({(t.rel, t.path) for t in tasks}):
         st = os.stat(path)
-        inputs.append([os.path.relpath(path), st.st_size, int(st.st_mtime)])
+        inputs.append([rel, st.st_size, int(st.st_mtime)])
     return {
         "version": __version__,
         "pipeline": graph.describe(),
@@ -502,7 +502,8 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
               log: Callable[[str], None] | None = None, progress: Any = None) -> RunResult:
     """Run `graph` over the shards in `input_path`, writing `output`; see the module docstring."""
     log = log or (lambda msg: None)
-    input_path, output = Path(input_path), Path(output)
+    # absolute paths: workers (a process pool, Ray on other nodes) need not share our cwd
+    input_path, output = Path(input_path).absolute(), Path(output).absolute()
     started = time.time()
     graph.check()
     files = reader.discover(input_path)
