@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.text import utf8
+
 SEPARATOR, WORD, SOLO = 0, 1, 2
 N_CODEPOINTS = 0x110000
 
@@ -192,31 +194,8 @@ def xxh64(data, start, end, seed):
     return h ^ (h >> _U32)
 
 
-@numba.njit(inline="always")
-def _decode(data, i, end):
-    """Code point at byte i and its UTF-8 length; malformed or truncated bytes decode as U+0000."""
-    b0 = np.int64(data[i])
-    if b0 < 0x80:
-        return b0, 1
-    if b0 < 0xC0:
-        return 0, 1
-    if b0 < 0xE0:
-        if i + 2 > end:
-            return 0, end - i
-        return ((b0 & 0x1F) << 6) | (np.int64(data[i + 1]) & 0x3F), 2
-    if b0 < 0xF0:
-        if i + 3 > end:
-            return 0, end - i
-        return ((b0 & 0x0F) << 12) | ((np.int64(data[i + 1]) & 0x3F) << 6) | (np.int64(data[i + 2]) & 0x3F), 3
-    if i + 4 > end:
-        return 0, end - i
-    cp = (
-        ((b0 & 0x07) << 18) | ((np.int64(data[i + 1]) & 0x3F) << 12)
-        | ((np.int64(data[i + 2]) & 0x3F) << 6) | (np.int64(data[i + 3]) & 0x3F)
-    )
-    if cp >= 0x110000:
-        cp = 0
-    return cp, 4
+# UTF-8 decoding shared with the heuristics kernels; malformed bytes decode as U+FFFD, a separator.
+_decode = numba.njit(inline="always")(utf8.decode)
 
 
 @numba.njit(cache=True)

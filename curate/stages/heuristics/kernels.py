@@ -16,6 +16,8 @@ import unicodedata
 
 import numpy as np
 
+from curate.text.utf8 import decode as _decode  # compiled (inlined) by kernels() with the helpers
+
 # Character classes of the tokenizer (one uint8 per Unicode code point, see char_classes()).
 OTHER = 0  # part of a word but not alphabetic: marks, non-decimal numbers, '_', unassigned
 ALPHA = 1  # Unicode letters (category L*), i.e. what str.isalpha() accepts
@@ -60,34 +62,6 @@ def _mix64(x):
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
-
-
-def _decode(data, p, end):
-    """Decode the UTF-8 code point starting at byte `p` (< `end`); return (code point, bytes).
-
-    Malformed input (Arrow strings should be valid UTF-8, but a kernel must never read out of
-    bounds) decodes as U+FFFD, one byte at a time.
-    """
-    b0 = np.int64(data[p])
-    if b0 < 0x80:
-        return b0, 1
-    if b0 < 0xC0 or b0 >= 0xF8:
-        return 0xFFFD, 1
-    if b0 < 0xE0:
-        if p + 2 > end:
-            return 0xFFFD, 1
-        return ((b0 & 0x1F) << 6) | (np.int64(data[p + 1]) & 0x3F), 2
-    if b0 < 0xF0:
-        if p + 3 > end:
-            return 0xFFFD, 1
-        return ((b0 & 0x0F) << 12) | ((np.int64(data[p + 1]) & 0x3F) << 6) | (np.int64(data[p + 2]) & 0x3F), 3
-    if p + 4 > end:
-        return 0xFFFD, 1
-    cp = (((b0 & 0x07) << 18) | ((np.int64(data[p + 1]) & 0x3F) << 12) | ((np.int64(data[p + 2]) & 0x3F) << 6)
-          | (np.int64(data[p + 3]) & 0x3F))
-    if cp > 0x10FFFF:
-        return 0xFFFD, 1
-    return cp, 4
 
 
 def _hash_bytes(data, start, end, lower):
