@@ -129,6 +129,8 @@ def _split(table: pa.Table) -> tuple[pa.Table, pa.Table | None, dict[str, int]]:
     if schema.REJECT_REASON not in table.column_names:
         return table, None, {}
     reasons = table.column(schema.REJECT_REASON)
+    if reasons.null_count == len(reasons):  # the common case: nothing rejected
+        return table.drop_columns([schema.REJECT_REASON]), None, {}
     mask = pc.fill_null(pc.greater(pc.utf8_length(reasons), 0), False)
     kept = table.filter(pc.invert(mask)).drop_columns([schema.REJECT_REASON])
     if kept.num_rows == table.num_rows:
@@ -180,7 +182,8 @@ def _validate_read(table: pa.Table, plan: RunPlan, dup_rows: set[int], errors: _
         table = table.filter(pa.array(~bad))
         stats.errored += int(bad.sum())
     text = table.column(schema.TEXT)
-    empty = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), True)
+    # whitespace only (or nothing): an anchored regex stops at the first other character
+    empty = pc.fill_null(pc.match_substring_regex(text, r"^[\s\p{Z}]*$"), True)
     too_large = pc.fill_null(pc.greater(pc.binary_length(text), plan.settings.max_doc_bytes), False)
     reason = pc.if_else(empty, pa.scalar(schema.REASON_EMPTY_TEXT),
                         pc.if_else(too_large, pa.scalar(schema.REASON_TOO_LARGE), pa.scalar(None, pa.string())))
