@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from curate import __version__, schema
 from curate.errors import AccountingError, ConfigError, CurateError, InputError
 from curate.io import read as reader
+from curate.io.duck import connect, sql_path
 from curate.io.write import ShardWriter, write_json, write_jsonl
 from curate.pipeline.dag import Graph, Node, Segment
 from curate.pipeline.faults import checkpoint
@@ -412,13 +413,10 @@ def id_check_task(plan: RunPlan, task_index: int) -> str:
     return str(path)
 
 
-def find_duplicate_ids(plan: RunPlan) -> list[dict[str, Any]]:
+def find_duplicate_ids(plan: RunPlan, workers: int = 1) -> list[dict[str, Any]]:
     """Every occurrence of an id after its first (in task, row order), with where it was first seen."""
-    import duckdb
-
-    ids_glob = str(plan.work / ID_CHECK / "ids" / "part-*.parquet")
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
+    ids_glob = sql_path(plan.work / ID_CHECK / "ids" / "part-*.parquet")
+    con = connect(plan.work / ID_CHECK / "duckdb_tmp", threads=workers)
     rows = con.execute(f"""
         SELECT id, task, row, first_task, first_row FROM (
             SELECT id, task, row,
@@ -552,7 +550,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
         todo = [(plan, t.index) for t in tasks if t.rel not in bad_files]
         for _ in executor.imap(id_check_task, todo):
             pass
-        dups = find_duplicate_ids(plan)
+        dups = find_duplicate_ids(plan, executor.workers)
         if dups and settings.on_error == "fail":
             d = dups[0]
             first = tasks[d["first_task"]].rel

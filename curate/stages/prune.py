@@ -28,7 +28,7 @@ from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext, reject_rows
 from curate.stages.buckets import scores_of
-from curate.stages.dedup.state import TaskState, duckdb_connection, partition_by_task, row_positions
+from curate.stages.state import TaskState, duckdb_connection, partition_by_task, row_positions
 
 REASON_TOP_FRACTION = "prune:below_top_fraction"
 REASON_THRESHOLD = "prune:below_threshold"

@@ -25,7 +25,7 @@ from curate.pipeline.stage import (
     reject_rows,
     set_column,
 )
-from curate.stages.dedup.state import TaskState, partition_by_task, row_positions
+from curate.stages.state import TaskState, partition_by_task, row_positions
 
 
 def text_hashes(text: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:

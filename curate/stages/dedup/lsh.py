@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import ConfigError
+from curate.io.duck import connect, sql_list, sql_path
 
 MIN_DETECTION = 0.9  # required P(candidate | J = threshold) when bands x rows are chosen for the user
 
@@ -81,35 +82,10 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows
     return max(splits, key=lambda c: (c.p_detect, -c.bands))
 
 
-_CONNECTION: dict[str, Any] = {}  # this process's DuckDB connection and the settings it was made with
-
-
 def duckdb_connection(temp_dir: Path, memory_mb: int) -> Any:
-    """This process's single-threaded DuckDB connection, capped at `memory_mb` and spilling to
-    `temp_dir`. Band and check jobs of one run share it (opening one costs ~15 ms, as much as a
-    band's query); a job with other settings replaces it."""
-    import duckdb
-
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    key = (str(temp_dir), int(memory_mb), os.getpid())
-    if _CONNECTION.get("key") != key:
-        if "con" in _CONNECTION:
-            _CONNECTION.pop("con").close()
-        con = duckdb.connect(":memory:")
-        con.execute("SET threads = 1")
-        con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
-        con.execute(f"SET temp_directory = '{sql_path(temp_dir)}'")
-        con.execute("SET preserve_insertion_order = false")
-        _CONNECTION.update(con=con, key=key)
-    return _CONNECTION["con"]
-
-
-def sql_path(path: Path | str) -> str:
-    return str(path).replace("'", "''")
-
-
-def sql_list(paths: list[str]) -> str:
-    return "[" + ", ".join(f"'{sql_path(p)}'" for p in paths) + "]"
+    """This process's single-threaded DuckDB connection for band and check jobs, reused across
+    the jobs of one run (see curate.io.duck.connect)."""
+    return connect(temp_dir, memory_mb, threads=1, reuse=True)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import schema
+from curate.io.write import write_table
 from curate.pipeline.registry import register
 from curate.pipeline.stage import (
     CombineContext,
@@ -34,8 +35,8 @@ from curate.pipeline.stage import (
 )
 from curate.stages.dedup.clusters import UnionFind, choose_keepers
 from curate.stages.dedup.lsh import BandChoice, BandJob, band_edges, choose_bands
-from curate.stages.dedup.state import row_positions
 from curate.stages.dedup.verify import EdgeCheck, check_edges, signature_cutoff
+from curate.stages.state import load_task_state, row_positions
 
 # Columns of the partial (work) files written by summarize; internal to this stage.
 P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT, P_SHINGLES, P_SIGNATURE = (
@@ -238,18 +239,14 @@ class MinHashDedup(GlobalStage):
                 S_CLUSTER_ID: part.column("cluster_id"),
                 S_CLUSTER_COUNT: part.column("cluster_count"),
             })
-            _write_atomic(state, ctx.state_dir / STATE_FILE.format(int(tasks[lo])))
+            write_table(ctx.state_dir / STATE_FILE.format(int(tasks[lo])), state)
 
     # ---- apply -----------------------------------------------------------------------------
 
     def _task_state(self, ctx: TaskContext) -> pa.Table | None:
-        key = (str(ctx.state_dir), ctx.task_index)
-        cached = self.__dict__.get("_cache_state")
-        if cached is None or cached[0] != key:
-            path = ctx.state_dir / STATE_FILE.format(ctx.task_index)
-            cached = (key, pq.read_table(path) if path.exists() else None)
-            self.__dict__["_cache_state"] = cached
-        return cached[1]
+        """This task's cluster members (row, keep, cluster id, count); None if it has none."""
+        path = ctx.state_dir / STATE_FILE.format(ctx.task_index)
+        return load_task_state(self, ctx, lambda: pq.read_table(path) if path.exists() else None)
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         n = table.num_rows
@@ -318,8 +315,3 @@ def _dense(packed: pa.Array, offsets: np.ndarray) -> np.ndarray:
     values = packed.to_numpy()
     return offsets[values >> 32] + (values & 0xFFFFFFFF)
 
-
-def _write_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)

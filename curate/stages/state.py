@@ -1,16 +1,20 @@
-"""Per-task state of global stages: written by combine partitioned by task, so the apply step
+"""Per-task state of global stages (exact dedup, MinHash, prune): written by combine partitioned by task, so the apply step
 of task i reads only its own file (memory bounded by the task, not the corpus)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.io.duck import DEFAULT_MEMORY_MB, connect
 from curate.pipeline.stage import CombineContext, Stage, TaskContext
+
+T = TypeVar("T")
 
 
 def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:
@@ -18,18 +22,9 @@ def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:
     return pa.array(np.arange(ctx.row_offset, ctx.row_offset + table.num_rows, dtype=np.int64))
 
 
-def duckdb_connection(ctx: CombineContext | TaskContext, memory_limit: str = "2GB") -> Any:
+def duckdb_connection(ctx: CombineContext | TaskContext, memory_mb: int = DEFAULT_MEMORY_MB) -> Any:
     """A DuckDB connection that spills to the stage's work dir and uses the executor's workers."""
-    import duckdb
-
-    con = duckdb.connect()
-    spill = Path(ctx.work_dir) / "duckdb_tmp"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{spill}'")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET threads = {max(1, getattr(ctx, 'workers', 1))}")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+    return connect(Path(ctx.work_dir) / "duckdb_tmp", memory_mb, threads=getattr(ctx, "workers", 1))
 
 
 def partials_view(con: Any, ctx: CombineContext, name: str = "partials") -> None:
@@ -56,10 +51,10 @@ def _duck_type(t: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def partition_by_task(ctx: CombineContext, query: str, memory_limit: str = "2GB") -> dict[str, int]:
+def partition_by_task(ctx: CombineContext, query: str, memory_mb: int = DEFAULT_MEMORY_MB) -> dict[str, int]:
     """Run `query` (over the view `partials`; must return `task`, `row`, `keep`, ...) and write its
     rows as ``state/task-NNNNN.parquet`` sorted by row. Returns counts of rows and kept rows."""
-    con = duckdb_connection(ctx, memory_limit)
+    con = duckdb_connection(ctx, memory_mb)
     partials_view(con, ctx)
     out = ctx.state_dir / "by_task"
     con.execute(f"COPY (SELECT * FROM ({query}) ORDER BY task, row) TO '{out}' "
@@ -67,6 +62,17 @@ def partition_by_task(ctx: CombineContext, query: str, memory_limit: str = "2GB"
     rows, kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE keep) FROM ({query})").fetchone()
     con.close()
     return {"rows": int(rows), "kept": int(kept or 0)}
+
+
+def load_task_state(stage: Stage, ctx: TaskContext, read: Callable[[], T]) -> T:
+    """What `read` loads for ``ctx.task_index``, read once per task: the apply step is called
+    batch by batch, and only the current task's state is kept (memory bounded by one task)."""
+    key = (str(ctx.state_dir), ctx.task_index)
+    cached = stage.__dict__.get("_cache_task_state")
+    if cached is None or cached[0] != key:
+        cached = (key, read())
+        stage.__dict__["_cache_task_state"] = cached
+    return cached[1]
 
 
 class TaskState:
@@ -77,19 +83,15 @@ class TaskState:
 
     @classmethod
     def load(cls, stage: Stage, ctx: TaskContext) -> TaskState:
-        """Load (once per task and process) the state rows of ``ctx.task_index``."""
-        cached = stage.__dict__.get("_cache_task_state")
-        if cached is not None and cached[0] == (str(ctx.work_dir), ctx.task_index):
-            return cached[1]
-        part_dir = ctx.state_dir / "by_task" / f"task={ctx.task_index}"
-        files = sorted(part_dir.glob("*.parquet")) if part_dir.exists() else []
-        if files:
-            table = pa.concat_tables([pq.read_table(f) for f in files]).sort_by("row")
-        else:
-            table = None
-        state = cls(table)
-        stage.__dict__["_cache_task_state"] = ((str(ctx.work_dir), ctx.task_index), state)
-        return state
+        """Load (once per task) the state rows of ``ctx.task_index``."""
+
+        def read() -> TaskState:
+            part_dir = ctx.state_dir / "by_task" / f"task={ctx.task_index}"
+            files = sorted(part_dir.glob("*.parquet")) if part_dir.exists() else []
+            table = pa.concat_tables([pq.read_table(f) for f in files]).sort_by("row") if files else None
+            return cls(table)
+
+        return load_task_state(stage, ctx, read)
 
     def slice_for(self, ctx: TaskContext, n: int) -> pa.Table:
         """The state rows of the batch starting at ``ctx.row_offset`` with `n` rows."""

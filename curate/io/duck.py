@@ -1,0 +1,47 @@
+"""DuckDB connections for the out-of-core steps (duplicate ids, dedup combines, pruning):
+memory-capped, spilling to a directory of the run's `_work/`, with a chosen thread count."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MEMORY_MB = 2048
+_SHARED: dict[str, Any] = {}  # the reusable connection of this process and the settings it has
+
+
+def connect(temp_dir: Path | str, memory_mb: int = DEFAULT_MEMORY_MB, threads: int = 1, reuse: bool = False) -> Any:
+    """A DuckDB connection capped at `memory_mb` that spills to `temp_dir`.
+
+    With `reuse`, the process keeps one connection per settings and hands it out again (opening
+    one costs ~15 ms, as much as a small query: the MinHash band jobs reuse theirs); the caller
+    must then not close it.
+    """
+    import duckdb
+
+    temp_dir = Path(temp_dir)
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    key = (str(temp_dir), int(memory_mb), int(threads), os.getpid())
+    if reuse and _SHARED.get("key") == key:
+        return _SHARED["con"]
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET threads = {max(1, int(threads))}")
+    con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+    con.execute(f"SET temp_directory = '{sql_path(temp_dir)}'")
+    con.execute("SET preserve_insertion_order = false")
+    if reuse:
+        if "con" in _SHARED:
+            _SHARED.pop("con").close()
+        _SHARED.update(con=con, key=key)
+    return con
+
+
+def sql_path(path: Path | str) -> str:
+    """A path as the body of a single-quoted SQL string literal."""
+    return str(path).replace("'", "''")
+
+
+def sql_list(paths: list[str] | list[Path]) -> str:
+    """A SQL list literal of paths, for read_parquet([...])."""
+    return "[" + ", ".join(f"'{sql_path(p)}'" for p in paths) + "]"
