@@ -12,6 +12,22 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
 
+# A pipeline slow enough (small batches, a sleep per batch) to be killed while it runs.
+KILLABLE_PIPELINE = """
+name: killable
+settings:
+  keep_rejected: true
+  batch_rows: 64
+stages:
+  - stage: normalize
+  - stage: tests.stages_for_tests:Slow
+    params: {seconds: 0.05}
+  - stage: length_filter
+    params: {min_chars: 50}
+  - stage: exact_dedup
+  - stage: token_count
+"""
+
 
 class Slow(MapStage):
     """Sleeps per batch so that a test can kill the run while it is in flight."""

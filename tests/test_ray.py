@@ -34,6 +34,7 @@ from curate.pipeline.stage import (
     set_column,
 )
 from tests.conftest import CURATE, ROOT, env_with_repo, read_output, shard_ids, write_parquet
+from tests.stages_for_tests import KILLABLE_PIPELINE
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -256,20 +257,6 @@ def test_asking_for_ray_without_ray_installed_is_a_one_line_config_error(tmp_pat
 
 
 # --------------------------------------------------------------------------- subprocesses
-KILLABLE = """
-name: killable
-settings:
-  keep_rejected: true
-  batch_rows: 64
-stages:
-  - stage: normalize
-  - stage: tests.stages_for_tests:Slow
-    params: {seconds: 0.05}
-  - stage: length_filter
-    params: {min_chars: 50}
-  - stage: exact_dedup
-  - stage: token_count
-"""
 
 
 def _descendants(pid: int) -> list:
@@ -296,7 +283,7 @@ def _kill_tree(procs: list, timeout: float = 30) -> None:
 @pytest.mark.slow
 def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Path, tmp_path: Path) -> None:
     pipe = tmp_path / "killable.yaml"
-    pipe.write_text(KILLABLE)
+    pipe.write_text(KILLABLE_PIPELINE)
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
     Pipeline.from_yaml(pipe).run(sample_dir, clean, workers=2)
     base = [*CURATE, "run", str(pipe), "--input", str(sample_dir), "--output",

@@ -14,6 +14,7 @@ import pytest
 from curate.api import Pipeline
 from curate.errors import AccountingError, ConfigError, InputError
 from tests.conftest import ROOT, env_with_repo, read_output, shard_ids, write_parquet
+from tests.stages_for_tests import KILLABLE_PIPELINE
 
 FOUNDATION = [("normalize", {}), ("length_filter", {"min_chars": 50}), ("token_count", {}), ("exact_dedup", {})]
 
@@ -90,20 +91,6 @@ def test_duplicate_ids_across_shards(tmp_path: Path) -> None:
     assert json.loads(lines[0])["row"] == 1
 
 
-PIPE = """
-name: killable
-settings:
-  keep_rejected: true
-  batch_rows: 64
-stages:
-  - stage: normalize
-  - stage: tests.stages_for_tests:Slow
-    params: {seconds: 0.05}
-  - stage: length_filter
-    params: {min_chars: 50}
-  - stage: exact_dedup
-  - stage: token_count
-"""
 
 
 def _curate(args: list[str]) -> subprocess.Popen:
@@ -114,7 +101,7 @@ def _curate(args: list[str]) -> subprocess.Popen:
 @pytest.mark.parametrize("kill_after_markers", [2, 6])
 def test_resume_after_kill_9_gives_the_same_output(sample_dir: Path, tmp_path: Path, kill_after_markers: int) -> None:
     pipe = tmp_path / "p.yaml"
-    pipe.write_text(PIPE)
+    pipe.write_text(KILLABLE_PIPELINE)
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
     base = ["run", str(pipe), "--input", str(sample_dir), "--workers", "2", "--quiet"]
     assert _curate([*base, "--output", str(clean)]).wait() == 0
@@ -134,3 +121,23 @@ def test_resume_after_kill_9_gives_the_same_output(sample_dir: Path, tmp_path: P
     assert shard_ids(crashed) == shard_ids(clean)
     assert read_output(crashed).equals(read_output(clean))
     assert (crashed / "_SUCCESS").exists()
+
+
+def test_killed_run_leaves_no_orphaned_workers(sample_dir: Path, tmp_path: Path) -> None:
+    import psutil
+
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text(KILLABLE_PIPELINE)
+    proc = _curate(["run", str(pipe), "--input", str(sample_dir), "--output", str(tmp_path / "out"),
+                    "--workers", "2", "--quiet"])
+    deadline = time.time() + 60
+    workers: list = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        workers = [w for w in workers if "spawn_main" in " ".join(w.cmdline())]
+        time.sleep(0.05)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "pool workers outlived the killed run"
