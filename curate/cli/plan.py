@@ -42,9 +42,7 @@ def parse_frontier(spec: str) -> list[float]:
 
 def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
     """Print (and optionally plot) a plan.json without planning again."""
-    from curate.cli.common import echo_json, warn
     from curate.planner import Plan
-    from curate.planner.report import format_plan, plot_plan
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -54,15 +52,7 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
         shown = Plan.from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    if as_json:
-        echo_json(shown.to_dict())
-    else:
-        click.echo(format_plan(shown))
-    for w in shown.warnings:
-        warn(w)
-    if plot_path:
-        plot_plan(shown, plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+    _show(shown, as_json, plot_path)
 
 
 @click.command("plan")
@@ -93,7 +83,7 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
     """Plan how many epochs of each quality bucket to train on, and how large a model, for a compute budget."""
     from curate.cli.common import echo_json, warn
     from curate.planner import frontier, plan
-    from curate.planner.report import format_frontier, format_plan, plot_frontier, plot_plan
+    from curate.planner.report import format_frontier, plot_frontier
 
     if from_plan is not None:
         show_plan(from_plan, as_json, plot_path)
@@ -118,13 +108,20 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
         return
     if compute is None:
         raise ConfigError("--compute is required (or use --frontier LO:HI[:POINTS])")
-    result = plan(buckets, compute, params=params, max_epochs=max_epochs, law=law)
+    _show(plan(buckets, compute, params=params, max_epochs=max_epochs, law=law), as_json, plot_path)
+
+
+def _show(the_plan: Any, as_json: bool, plot_path: str | None) -> None:
+    """Print a plan (table, or JSON alone on stdout), its warnings on stderr, and plot it if asked."""
+    from curate.cli.common import echo_json, warn
+    from curate.planner.report import format_plan, plot_plan
+
     if as_json:
-        echo_json(result.to_dict())
+        echo_json(the_plan.to_dict())
     else:
-        click.echo(format_plan(result))
-    for w in result.warnings:
+        click.echo(format_plan(the_plan))
+    for w in the_plan.warnings:
         warn(w)
     if plot_path:
-        plot_plan(result, plot_path)
+        plot_plan(the_plan, plot_path)
         click.echo(f"wrote {plot_path}", err=True)
