@@ -15,32 +15,41 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curate.pipeline.registry import stage_names
 from tests.conftest import ROOT, env_with_repo, read_output, shard_ids
 
-STAGES = """
+# The default pipeline (every stage that changes rows or runs a combine), plus prune; MODELS is
+# replaced by the directory of models trained for this module.
+PIPE = """
+name: faults
+settings:
+  keep_rejected: true
+  batch_rows: 128
+stages:
   - stage: normalize
-  - stage: length_filter
-    params: {min_chars: 50}
   - stage: token_count
+  - stage: heuristics
+  - stage: filter
+  - stage: classify
+    name: quality
+    params: {model: MODELS/quality.bin, column: quality, label: hq}
+  - stage: classify
+    name: domain
+    params: {model: MODELS/domain.bin, column: domain}
   - stage: exact_dedup
-"""
-if "minhash_dedup" in stage_names():
-    STAGES += "  - stage: minhash_dedup\n"
-if "sample" in stage_names():
-    STAGES += """  - stage: quality_buckets
-    params: {score_column: n_tokens, quantiles: [0.7, 0.3], utility: {high: 2.0, medium: 1.0, low: 0.5}}
+  - stage: minhash_dedup
+  - stage: prune
+    params: {fraction: 0.9}
+  - stage: quality_buckets
+    params: {quantiles: [0.7, 0.3], utility: {high: 2.0, medium: 1.0, low: 0.5}}
   - stage: sample
-    params: {compute: 1.0e12, max_epochs: 4.0, fraction_by: random}
+    params: {compute: 1.0e12, max_epochs: 4.0}
 """
 
-PIPE = "name: faults\nsettings:\n  keep_rejected: true\n  batch_rows: 128\nstages:\n" + STAGES
-
-POINTS = [("task_start", 3), ("shard_write", 2), ("task_done", 4), ("shard_write", 9), ("combine", 1)]
-if "minhash_dedup" in stage_names():
-    POINTS += [("combine", 2), ("combine_map", 2)]
-if "sample" in stage_names():
-    POINTS += [("combine", 4), ("reshape", 2)]
+# (point, n): crash the n-th time the run reaches the point. Combines in pipeline order:
+# 1 exact_dedup, 2 minhash_dedup, 3 prune, 4 quality_buckets, 5 sample.
+POINTS = [("task_start", 3), ("shard_write", 2), ("task_done", 4), ("shard_write", 9),
+          ("combine", 1), ("combine", 2), ("combine_map", 2), ("combine", 3), ("combine", 4), ("combine", 5),
+          ("reshape", 2)]
 
 
 def _curate(args: list[str], fault: str | None = None, fault_dir: Path | None = None) -> subprocess.CompletedProcess:
@@ -60,8 +69,12 @@ def clean_run(tmp_path_factory) -> tuple[Path, Path, Path]:
     import shutil
 
     shutil.copytree(ROOT / "sample_data", src, ignore=shutil.ignore_patterns("*.md"))
+    models = base / "models"
+    trained = subprocess.run([sys.executable, "-m", "curate.train_models", "--out", str(models)], cwd=ROOT,
+                             env=env_with_repo(), capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr
     pipe = base / "p.yaml"
-    pipe.write_text(PIPE)
+    pipe.write_text(PIPE.replace("MODELS", str(models)))
     out = base / "clean"
     r = _curate(["run", str(pipe), "--input", str(src), "--output", str(out), "--workers", "2", "--quiet"])
     assert r.returncode == 0, r.stderr
