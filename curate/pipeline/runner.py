@@ -285,11 +285,6 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
             out.write(table)
             if out.rows:
                 checkpoint("shard_write")
-        if not saw_batch:
-            # An empty task still runs its stages once on zero rows, so its shard has the right columns.
-            raise _EmptyTask()
-    except _EmptyTask:
-        return _run_empty(plan, seg_index, task_index, errors.errors)
     except InputError as exc:
         out.abort()
         if partial is not None:
@@ -307,6 +302,9 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
             partial.abort()
         rejects.abort()
         raise
+    if not saw_batch:
+        # An empty task still runs its stages once on zero rows, so its shard has the right columns.
+        return _run_empty(plan, seg_index, task_index, errors.errors)
     out.close(empty_schema)
     if partial is not None:
         partial.close()
@@ -323,10 +321,6 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int) -> dict[str
     write_json(plan.done_marker(seg_index, task.index), report)
     checkpoint("task_done")
     return report
-
-
-class _EmptyTask(Exception):
-    pass
 
 
 def _run_empty(plan: RunPlan, seg_index: int, task_index: int,
