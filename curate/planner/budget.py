@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -63,16 +63,8 @@ class BucketPlan:
     repeat_value: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "unique_tokens": self.unique_tokens,
-            "utility": self.utility,
-            "tokens": self.tokens,
-            "epochs": self.epochs,
-            "effective_tokens": self.effective_tokens,
-            "marginal_value": self.marginal_value,
-            "repeat_value": self.repeat_value,
-        }
+        """The bucket entry of plan.json: every field, in declaration order."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
