@@ -6,6 +6,7 @@ PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 CURATE   := $(VENV)/bin/curate
+CORE     := $(VENV)/.core-stamp
 STAMP    := $(VENV)/.installed-stamp
 
 PIPELINE ?= pipelines/default.yaml
@@ -33,15 +34,20 @@ help:
 	@echo "make sample INPUT=... PLAN=plan.json OUTPUT=..."
 	@echo "make models  - train the demo's fastText models into models/"
 
-$(STAMP): pyproject.toml
+# The core install (what the demo and the CLI targets need); tests, benchmarks and Ray add extras.
+$(CORE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(CORE)
+
+$(STAMP): $(CORE)
 	$(PY) -m pip install --quiet -e ".[test,bench,ray]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-$(MODELS)/quality.bin: $(STAMP)
+$(MODELS)/quality.bin: $(CORE)
 	$(PY) -m curate.train_models --out $(MODELS)
 
 models: $(MODELS)/quality.bin
@@ -57,22 +63,22 @@ test: $(STAMP)
 bench: $(STAMP)
 	BENCH_SCALE=$(BENCH_SCALE) $(PY) bench/run_all.py --scale $(BENCH_SCALE)
 
-run: $(STAMP)
+run: $(CORE)
 	$(CURATE) run $(PIPELINE) --input $(INPUT) --output $(OUTPUT) --workers $(WORKERS) $(EXTRA)
 
-dedup: $(STAMP)
+dedup: $(CORE)
 	$(CURATE) dedup --input $(INPUT) --output $(OUTPUT) --threshold $(THRESHOLD) --workers $(WORKERS) $(EXTRA)
 
-plan: $(STAMP)
+plan: $(CORE)
 	$(CURATE) plan --buckets $(BUCKETS) --compute $(COMPUTE) $(EXTRA)
 
-sample: $(STAMP)
+sample: $(CORE)
 	$(CURATE) sample --input $(INPUT) --plan $(PLAN) --output $(OUTPUT) --workers $(WORKERS) $(EXTRA)
 
-stats: $(STAMP)
+stats: $(CORE)
 	$(CURATE) stats $(OUTPUT)
 
-sample-data: $(STAMP)
+sample-data: $(CORE)
 	$(CURATE) sample-data --docs 2000 --seed 0 --shards 4 --out sample_data
 
 lint: $(STAMP)

@@ -48,7 +48,7 @@ def run_ours(stage_name: str, table: Any, params: dict | None = None) -> Any:
     from curate.pipeline.stage import TaskContext
 
     stage = get_stage_class(stage_name)(**(params or {}))
-    ctx = TaskContext(task_index=0, n_tasks=1, source="bench", seed=0, work_dir=Path("."), output_dir=Path("."))
+    ctx = TaskContext(task_index=0, n_tasks=1, source="bench", seed=0)
     out = [stage.process(table.slice(i, BATCH_ROWS), ctx) for i in range(0, table.num_rows, BATCH_ROWS)]
     return pa.concat_tables(out)
 

@@ -7,6 +7,10 @@ the common single jobs (dedup, classify, sample), the planner and the sample-dat
     p = Pipeline("mine").add("normalize").add("length_filter", min_chars=200).add("exact_dedup")
     result = p.run("shards/", "out/", keep_rejected=True)
     result.stats["stages"]  # the _stats.json content
+
+Every helper takes its stage's parameters as keywords and the run's options (the keywords of
+:meth:`Pipeline.run`: workers, executor, resume, overwrite, and every run setting such as seed or
+keep_rejected) as one ``run_options`` mapping.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from curate.io.read import ColumnMap
 from curate.pipeline.dag import Graph
 from curate.pipeline.progress import Progress
-from curate.pipeline.runner import RunResult, RunSettings, run_graph
+from curate.pipeline.runner import RunResult, run_graph
+from curate.pipeline.settings import RunSettings
 
 __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "sample", "generate_sample_data"]
 
@@ -26,9 +30,11 @@ __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifie
 class Pipeline:
     """A named list of stages (a linear DAG with rejected branches), runnable on any executor."""
 
-    def __init__(self, name: str = "pipeline", settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, name: str = "pipeline", settings: dict[str, Any] | None = None,
+                 input_columns: list[str] | None = None) -> None:
         self.name = name
-        self.settings = dict(settings or {})
+        self.settings = RunSettings.check_yaml(dict(settings or {}), None)
+        self.input_columns = input_columns
         self._specs: list[dict[str, Any]] = []
         self._graph: Graph | None = None
 
@@ -36,7 +42,7 @@ class Pipeline:
     @classmethod
     def from_yaml(cls, path: str | Path) -> Pipeline:
         graph = Graph.from_yaml(path)
-        p = cls(graph.name, graph.settings)
+        p = cls(graph.name, graph.settings, graph.input_columns)
         p._graph = graph
         return p
 
@@ -65,39 +71,24 @@ class Pipeline:
     @property
     def graph(self) -> Graph:
         if self._graph is None:
-            self._graph = Graph.from_specs([dict(s) for s in self._specs], name=self.name, settings=self.settings)
+            self._graph = Graph.from_specs([dict(s) for s in self._specs], name=self.name, settings=self.settings,
+                                           input_columns=self.input_columns)
         return self._graph
 
     # ---- running ----------------------------------------------------------------------
-    def run(self, input: str | Path, output: str | Path, workers: int | None = None, executor: str = "local",
+    def run(self, input: str | Path, output: str | Path, *, workers: int | None = None, executor: str = "local",
             ray_address: str | None = None, resume: bool = False, overwrite: bool = False,
-            seed: int | None = None, keep_rejected: bool | None = None, on_error: str | None = None,
-            max_errors: int | None = None, max_doc_bytes: int | None = None, id_column: str | None = None,
-            text_column: str | None = None, batch_rows: int | None = None, target_task_bytes: int | None = None,
-            progress: bool = False, log: Any = None) -> RunResult:
-        """Run over the shards in `input` into `output`. Arguments left as None take the pipeline's
-        `settings:` and then the defaults. Returns the stats (as in `_stats.json`) and errors."""
+            progress: bool = False, log: Any = None, **settings: Any) -> RunResult:
+        """Run over the shards in `input` into `output`. `settings` are run settings (the fields of
+        :class:`curate.pipeline.settings.RunSettings`: seed, keep_rejected, on_error, ...); those
+        left out or None take the pipeline's `settings:` and then the defaults. Returns the stats
+        (as in `_stats.json`) and errors."""
         from curate.executors import make_executor
 
-        s = self.settings
-
-        def pick(value: Any, key: str, default: Any) -> Any:
-            return value if value is not None else s.get(key, default)
-
-        defaults = RunSettings()
-        settings = RunSettings(
-            seed=pick(seed, "seed", 0),
-            keep_rejected=pick(keep_rejected, "keep_rejected", False),
-            on_error=pick(on_error, "on_error", "fail"),
-            max_errors=pick(max_errors, "max_errors", None),
-            max_doc_bytes=pick(max_doc_bytes, "max_doc_bytes", defaults.max_doc_bytes),
-            batch_rows=pick(batch_rows, "batch_rows", defaults.batch_rows),
-            target_task_bytes=target_task_bytes or defaults.target_task_bytes,
-            columns=ColumnMap(pick(id_column, "id_column", "id"), pick(text_column, "text_column", "text")),
-        )
+        run_settings = RunSettings.resolve(self.settings, **settings)
         ex = make_executor(executor, workers, ray_address=ray_address)
         try:
-            return run_graph(self.graph, input, output, ex, settings, resume=resume, overwrite=overwrite,
+            return run_graph(self.graph, input, output, ex, run_settings, resume=resume, overwrite=overwrite,
                              log=log, progress=Progress(sys.stderr) if progress else None)
         finally:
             ex.close()
@@ -119,12 +110,10 @@ def dedup(input: str | Path, output: str | Path, *, exact: bool = False, run_opt
 
 
 def classify(input: str | Path, output: str | Path, model: str | Path, column: str, label: str | None = None,
-             **run_options: Any) -> RunResult:
+             *, run_options: dict[str, Any] | None = None) -> RunResult:
     """Score every document with a fastText model: adds `column` and `column_score`."""
-    params: dict[str, Any] = {"model": str(model), "column": column}
-    if label is not None:
-        params["label"] = label
-    return Pipeline.from_stages([("classify", params)], name="classify").run(input, output, **run_options)
+    params: dict[str, Any] = {"model": str(model), "column": column, "label": label}
+    return Pipeline.from_stages([("classify", params)], name="classify").run(input, output, **(run_options or {}))
 
 
 def train_classifier(*args: Any, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
+PIPELINES = ROOT / "pipelines"
 CURATE = [sys.executable, "-m", "curate.cli.__main__"]
 
 
@@ -46,3 +47,25 @@ def env_with_repo() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture(scope="session")
+def default_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pipelines/default.yaml with its model paths pointed at small demo models trained here."""
+    import yaml
+
+    from curate.train_models import train_all
+
+    models = tmp_path_factory.mktemp("models")
+    train_all(models, n_web=1000, n_reference=500, n_per_language=50)
+    spec = yaml.safe_load((PIPELINES / "default.yaml").read_text())
+    n_models = 0
+    for stage in spec["stages"]:
+        params = stage.get("params") or {}
+        if "model" in params:
+            params["model"] = str(models / Path(params["model"]).name)
+            n_models += 1
+    assert n_models >= 2  # quality and domain
+    path = models / "default.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path

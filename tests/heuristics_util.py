@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from curate.pipeline.stage import TaskContext
 
 
 def ctx() -> TaskContext:
-    return TaskContext(task_index=0, n_tasks=1, source="test", seed=0, work_dir=Path("."), output_dir=Path("."))
+    return TaskContext(task_index=0, n_tasks=1, source="test", seed=0)
 
 
 def run(stage: str, texts: list[str], **params: Any) -> pa.Table:

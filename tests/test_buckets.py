@@ -150,8 +150,8 @@ def test_bad_parameters(params: dict, message: str) -> None:
 
 def test_missing_score_or_token_column_is_a_clear_error(tmp_path: Path) -> None:
     write_parquet(tmp_path / "in" / "a.parquet", {schema.ID: ["a"], schema.TEXT: ["x"], schema.N_TOKENS: [1]})
-    with pytest.raises(ConfigError, match="column 'quality_score' not found.*classify"):
+    with pytest.raises(ConfigError, match="needs column 'quality_score'.*made by stage 'classify'"):
         Pipeline.from_stages([("quality_buckets", {})]).run(tmp_path / "in", tmp_path / "o1", workers=1)
     write_parquet(tmp_path / "in2" / "a.parquet", {schema.ID: ["a"], schema.TEXT: ["x"], schema.QUALITY_SCORE: [0.5]})
-    with pytest.raises(ConfigError, match="'n_tokens' not found.*token_count"):
+    with pytest.raises(ConfigError, match="needs column 'n_tokens'.*made by stage 'token_count'"):
         Pipeline.from_stages([("quality_buckets", {})]).run(tmp_path / "in2", tmp_path / "o2", workers=1)

@@ -149,7 +149,7 @@ def test_bad_parameters(params: dict, message: str) -> None:
 
 def test_missing_columns_are_clear_errors(tmp_path: Path, corpus) -> None:
     inp, _ = corpus
-    with pytest.raises(ConfigError, match="column 'nope' not found"):
+    with pytest.raises(ConfigError, match="stage 'prune' needs column 'nope', which neither the input nor"):
         _run(tmp_path, inp, {"fraction": 0.5, "score_column": "nope"})
-    with pytest.raises(ConfigError, match="group_by column 'nope' not found"):
+    with pytest.raises(ConfigError, match="stage 'prune' needs column 'nope'"):
         _run(tmp_path, inp, {"fraction": 0.5, "group_by": "nope"}, name="o2")

@@ -141,28 +141,6 @@ def test_foundation_pipeline_gives_the_local_executors_output(sample_dir: Path, 
     _assert_same_run(tmp_path / "local", tmp_path / "ray")
 
 
-@pytest.fixture(scope="module")
-def default_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pipelines/default.yaml with its model paths pointed at small demo models trained here."""
-    import yaml
-
-    from curate.train_models import train_all
-
-    models = tmp_path_factory.mktemp("models")
-    train_all(models, n_web=1000, n_reference=500, n_per_language=50)
-    spec = yaml.safe_load((PIPELINES / "default.yaml").read_text())
-    n_models = 0
-    for stage in spec["stages"]:
-        params = stage.get("params") or {}
-        if "model" in params:
-            params["model"] = str(models / Path(params["model"]).name)
-            n_models += 1
-    assert n_models >= 2  # quality and domain
-    path = models / "default.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
 def test_default_pipeline_gives_the_local_executors_output(default_pipeline: Path, sample_dir: Path,
                                                            tmp_path: Path) -> None:
     pipe = Pipeline.from_yaml(default_pipeline)

@@ -269,41 +269,27 @@ def test_compute_mode_plans_from_buckets_json(corpus, tmp_path: Path) -> None:
     assert len(set(round(e, 6) for e in epochs)) == 3  # different utilities, different epochs
 
 
-def test_scatter_path_gives_the_same_shards(corpus, tmp_path: Path) -> None:
-    """With the combine fan-out (input paths known at combine time) the rows are identical."""
-    from curate.pipeline.stage import CombineContext, TaskContext
-    from curate.stages.sample import Sample
+def test_scattered_shards_equal_a_direct_gather_from_the_state(corpus, sampled) -> None:
+    """Each output shard is exactly its slice of the planned order: gathered here straight from
+    every source task's copy list (row, dest, pos, epoch) and that task's input rows."""
+    import pyarrow.compute as pc
 
-    inp, _, plan = corpus
-    files = sorted(inp.glob("*.parquet"))
-
-    def run(work: Path, scatter: bool) -> list[pa.Table]:
-        stage = Sample(plan=str(plan))
-        partials = []
-        for t, f in enumerate(files):
-            ctx = TaskContext(t, len(files), f.name, 0, work, work / "out", input_paths=files)
-            part = stage.summarize(pq.read_table(f), ctx)
-            partials.append(work / f"partial-{t}.parquet")
-            work.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, partials[-1])
-        (work / "state").mkdir(parents=True)
-        (work / "out").mkdir()
-        cctx = CombineContext(partials, len(files), 0, work, work / "out", 1, lambda fn, xs: [fn(x) for x in xs],
-                              log=lambda m: None)
-        if scatter:
-            cctx.input_paths = files  # what the runner may provide
-        stage.combine(cctx)
-        assert (work / "scatter" / "_DONE").exists() == scatter
-        shards = []
-        for t, f in enumerate(files):
-            ctx = TaskContext(t, len(files), f.name, 0, work, work / "out", input_paths=files)
-            # unsampled rows come last, marked with a reject_reason for the runner to route
-            shards.append(pa.concat_tables([t for t in stage.apply_task(ctx) if "reject_reason" not in t.column_names]))
-        return shards
-
-    direct, scattered = run(tmp_path / "a", False), run(tmp_path / "b", True)
-    for x, y in zip(direct, scattered, strict=True):
-        assert x.equals(y)
+    out, _ = sampled
+    state = out / "_work" / "stages" / "sample" / "state"
+    sources = sorted(state.glob("src-*.parquet"))
+    inputs = sorted((out / "_work" / "seg00").glob("part-*.parquet"))
+    assert len(sources) == len(inputs) > 1
+    shards = sorted(out.glob("part-*.parquet"))
+    for t, shard in enumerate(shards):
+        parts = []
+        for src_state, src_rows in zip(sources, inputs, strict=True):
+            copies = pq.read_table(src_state, filters=[("dest", "=", t)])
+            rows = pq.read_table(src_rows).take(copies.column("row"))
+            parts.append(rows.append_column("epoch_index", copies.column("epoch"))
+                         .append_column("pos", copies.column("pos")))
+        direct = pa.concat_tables(parts)
+        direct = direct.take(pc.sort_indices(direct.column("pos"))).drop_columns(["pos"])
+        assert pq.read_table(shard).equals(direct.cast(pq.read_schema(shard)))
 
 
 def test_config_errors(corpus, tmp_path: Path) -> None:

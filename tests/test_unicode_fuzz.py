@@ -29,7 +29,7 @@ MAP_STAGES = [s for s in ("normalize", "gopher_quality", "gopher_repetition", "c
 
 
 def _ctx(tmp: Path) -> TaskContext:
-    return TaskContext(task_index=0, n_tasks=1, source="fuzz", seed=0, work_dir=tmp, output_dir=tmp)
+    return TaskContext(task_index=0, n_tasks=1, source="fuzz", seed=0)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

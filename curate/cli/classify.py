@@ -73,7 +73,6 @@ def classify_command(model: str, column: str, label: str | None, **opts: Any) ->
     Adds COLUMN (the top label) and COLUMN_score (P(--label), else P(top label)); a document with
     no words gets nulls. Scores are columns, so prune / quality_buckets can use them later.
     """
-    from curate.api import Pipeline
+    from curate.api import classify
 
-    params: dict[str, Any] = {"model": model, "column": column, "label": label}
-    execute(Pipeline.from_stages([("classify", params)], name="classify"), opts)
+    execute(lambda inp, out, run_options: classify(inp, out, model, column, label, run_options=run_options), opts)

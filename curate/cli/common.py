@@ -1,16 +1,16 @@
-"""Shared CLI plumbing: error handling with the exit-code contract, common options."""
+"""Shared CLI plumbing: error handling with the exit-code contract, JSON output, warnings."""
 
 from __future__ import annotations
 
 import json
 import sys
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 import click
 
 from curate.errors import CurateError
+from curate.pipeline.workstore import json_default
 
 
 def run_cli(group: click.Group, argv: list[str]) -> None:
@@ -30,7 +30,7 @@ def run_cli(group: click.Group, argv: list[str]) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the contract: internal failure = exit 1
-        if "--debug" in argv or _env_debug():
+        if _env_debug():
             traceback.print_exc()
         click.echo(f"internal error: {type(exc).__name__}: {exc} (set CURATE_DEBUG=1 for a traceback)", err=True)
         sys.exit(1)
@@ -45,27 +45,10 @@ def _env_debug() -> bool:
 
 def echo_json(data: Any) -> None:
     """Print `data` as the only thing on stdout (warnings go to stderr)."""
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=_json_default))
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=json_default))
 
 
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
 def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
-
-
-def workers_option(f: Callable) -> Callable:
-    return click.option(
-        "--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
-        help="Parallel worker processes.",
-    )(f)
-
-
-def seed_option(f: Callable) -> Callable:
-    return click.option("--seed", type=int, default=0, help="Seed for every random choice (determinism).")(f)

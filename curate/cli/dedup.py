@@ -43,14 +43,12 @@ def command(threshold: float, ngram: int, num_perm: int, bands: int | None, rows
     dup_count (the documents it stands for). The others go to _rejected/ with reason
     near_duplicate when --keep-rejected is given.
     """
-    from curate.api import Pipeline
+    from curate.api import dedup
 
     params: dict[str, Any] = {
         "threshold": threshold, "ngram": ngram, "num_perm": num_perm, "bands": bands, "rows": rows,
         "verify": verify, "signature_check": signature_check, "annotate_only": annotate_only,
         "memory_mb": memory_mb,
     }
-    stages: list[tuple[str, dict[str, Any]]] = [("exact_dedup", {})] if exact else []
-    stages.append(("minhash_dedup", params))
     # the combine step logs the bands x rows choice and its S-curve threshold
-    execute(Pipeline.from_stages(stages, name="dedup"), opts)
+    execute(lambda inp, out, run_options: dedup(inp, out, exact=exact, run_options=run_options, **params), opts)

@@ -1,4 +1,6 @@
-"""Options shared by every verb that runs a pipeline (run, dedup, classify, sample)."""
+"""Options shared by every verb that runs a pipeline (run, dedup, classify, sample): where to
+read and write and how to execute, plus one flag per run setting (from RunSettings, so the CLI,
+YAML and API cannot drift)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from typing import Any
 
 import click
 
-from curate.pipeline.runner import DEFAULT_MAX_DOC_BYTES
+from curate.pipeline.settings import RunSettings, cli_options
+
+_RUN_ARGS = ("workers", "executor", "ray_address", "resume", "overwrite")
 
 
 def run_options(f: Callable) -> Callable:
@@ -24,19 +28,7 @@ def run_options(f: Callable) -> Callable:
                      "start a local Ray with --workers CPUs."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT, skipping finished work."),
         click.option("--overwrite", is_flag=True, help="Delete OUTPUT first if it holds anything."),
-        click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, show_default="fail",
-                     help="Bad input: fail (exit 2 naming file and row) or skip (listed in _errors.jsonl)."),
-        click.option("--max-errors", type=click.IntRange(min=0), default=None,
-                     help="With --on-error skip: fail when more than this many errors."),
-        click.option("--max-doc-bytes", type=click.IntRange(min=1), default=None,
-                     show_default=str(DEFAULT_MAX_DOC_BYTES),
-                     help="Documents larger than this are rejected as too_large."),
-        click.option("--keep-rejected/--drop-rejected", default=None, show_default="pipeline setting, else drop",
-                     help="Write rejected rows (with reject_reason) under OUTPUT/_rejected/."),
-        click.option("--seed", type=int, default=None, show_default="pipeline setting, else 0",
-                     help="Seed for every random choice."),
-        click.option("--id-column", default=None, show_default="id", help="Input column holding the document id."),
-        click.option("--text-column", default=None, show_default="text", help="Input column holding the text."),
+        *(click.option(decl, **kwargs) for decl, kwargs in cli_options()),
         click.option("--json", "as_json", is_flag=True, help="Print the run's stats as JSON on stdout."),
         click.option("--quiet", is_flag=True, help="No progress or summary on stderr."),
     ]
@@ -46,18 +38,14 @@ def run_options(f: Callable) -> Callable:
 
 
 def run_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
-    """Map the CLI options to Pipeline.run keyword arguments."""
-    return {
-        "workers": opts["workers"], "executor": opts["executor"], "ray_address": opts["ray_address"],
-        "resume": opts["resume"], "overwrite": opts["overwrite"], "on_error": opts["on_error"],
-        "max_errors": opts["max_errors"], "max_doc_bytes": opts["max_doc_bytes"],
-        "keep_rejected": opts["keep_rejected"], "seed": opts["seed"], "id_column": opts["id_column"],
-        "text_column": opts["text_column"],
-    }
+    """The CLI options as Pipeline.run keyword arguments (the run_options of the API helpers)."""
+    names = (*_RUN_ARGS, *(n for n in RunSettings.names() if n in opts))
+    return {name: opts[name] for name in names}
 
 
-def execute(pipeline: Any, opts: dict[str, Any]) -> Any:
-    """Run `pipeline` with the CLI options; print the summary table (stderr) or JSON (stdout)."""
+def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
+    """Call `run(input, output, run_options)` (an API helper) with the CLI options; print the
+    summary table (stderr) or JSON (stdout)."""
     from curate.cli.common import echo_json
     from curate.pipeline.stats import format_table
 
@@ -67,7 +55,7 @@ def execute(pipeline: Any, opts: dict[str, Any]) -> Any:
         if not quiet:
             click.echo(msg, err=True)
 
-    result = pipeline.run(opts["input_dir"], opts["output_dir"], progress=not quiet, log=log, **run_kwargs(opts))
+    result = run(opts["input_dir"], opts["output_dir"], {**run_kwargs(opts), "progress": not quiet, "log": log})
     if opts["as_json"]:
         echo_json(result.stats)
     elif not quiet:

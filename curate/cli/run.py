@@ -12,6 +12,6 @@ from curate.cli.options import execute, run_options
 @run_options
 def command(pipeline: str, **opts) -> None:
     """Run the PIPELINE YAML over --input into --output."""
-    from curate.api import Pipeline
+    from curate.api import run
 
-    execute(Pipeline.from_yaml(pipeline), opts)
+    execute(lambda inp, out, run_options: run(pipeline, inp, out, **run_options), opts)

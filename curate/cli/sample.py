@@ -27,8 +27,8 @@ def command(plan_path: str, fraction_by: str, score_column: str, tokens_column: 
     global order (shards part-NNNNN in order) that spreads every bucket evenly and keeps copies of
     a document more than half a pass apart. Rows carry epoch_index.
     """
-    from curate.api import Pipeline
+    from curate.api import sample
 
-    params = {"plan": plan_path, "fraction_by": fraction_by, "score_column": score_column,
+    params = {"fraction_by": fraction_by, "score_column": score_column,
               "tokens_column": tokens_column, "upsample_by_dup_count": upsample_by_dup_count}
-    execute(Pipeline.from_stages([("sample", params)], name="sample"), opts)
+    execute(lambda inp, out, run_options: sample(inp, out, plan_path, run_options=run_options, **params), opts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curate.errors import ConfigError
-from curate.pipeline.runner import Executor
+from curate.pipeline.executor import Executor
 
 EXECUTORS = ("local", "ray")
 

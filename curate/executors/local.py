@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from curate.pipeline.runner import Executor
+from curate.pipeline.executor import Executor
 
 
 class LocalExecutor(Executor):

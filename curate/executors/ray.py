@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from curate.errors import ConfigError
-from curate.pipeline.runner import Executor
+from curate.pipeline.executor import Executor
 
 INSTALL_HINT = "the ray executor needs Ray: pip install 'curate[ray]' (or pip install 'ray[default]')"
 IN_FLIGHT_PER_WORKER = 2

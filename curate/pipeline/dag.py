@@ -18,14 +18,14 @@ from typing import Any
 
 import yaml
 
+from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import get_stage_class
+from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import GlobalStage, MapStage, Stage
 
 NODE_KEYS = {"stage", "name", "params", "input"}
-TOP_KEYS = {"name", "description", "stages", "settings"}
-SETTINGS = {"keep_rejected": bool, "seed": int, "on_error": str, "max_errors": int, "max_doc_bytes": int,
-            "batch_rows": int, "id_column": str, "text_column": str}
+TOP_KEYS = {"name", "description", "stages", "settings", "input_columns"}
 
 
 @dataclass
@@ -60,14 +60,19 @@ class Graph:
     name: str = "pipeline"
     settings: dict[str, Any] = field(default_factory=dict)
     source: str | None = None  # the YAML file, for error messages
+    # Columns the user says the input has besides id and text; when given, required columns are
+    # checked as the graph is built, else at the start of a run against the input's real schema.
+    input_columns: list[str] | None = None
 
     def __post_init__(self) -> None:
         self._validate()
+        if self.input_columns is not None:
+            self.check_columns({schema.ID, schema.TEXT, *self.input_columns})
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_specs(cls, specs: list[dict[str, Any]], name: str = "pipeline", settings: dict[str, Any] | None = None,
-                   source: str | None = None) -> Graph:
+                   source: str | None = None, input_columns: list[str] | None = None) -> Graph:
         """Build from a list of ``{"stage": ..., "name": ..., "params": {...}, "input": ...}`` dicts."""
         nodes: list[Node] = []
         seen: dict[str, int] = {}
@@ -92,7 +97,14 @@ class Graph:
             node_name = spec.get("name") or _unique(cls_.name or str(spec["stage"]), seen)
             seen[node_name] = seen.get(node_name, 0) + 1
             nodes.append(Node(node_name, stage, spec.get("input"), line))
-        return cls(nodes, name=name, settings=_check_settings(settings or {}, source), source=source)
+        raw = settings or {}
+        if isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k != "__line__"}
+        settings = RunSettings.check_yaml(raw, source)
+        if input_columns is not None and not (isinstance(input_columns, list)
+                                              and all(isinstance(c, str) for c in input_columns)):
+            raise ConfigError(f"{source or 'pipeline'}: 'input_columns' must be a list of column names")
+        return cls(nodes, name=name, settings=settings, source=source, input_columns=input_columns)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Graph:
@@ -110,7 +122,7 @@ class Graph:
         if unknown:
             raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
         return cls.from_specs(data["stages"], name=data.get("name", path.stem), settings=data.get("settings"),
-                              source=str(path))
+                              source=str(path), input_columns=strip_lines(data.get("input_columns")))
 
     # ---- validation ---------------------------------------------------------------------
     def _validate(self) -> None:
@@ -155,6 +167,24 @@ class Graph:
             except ConfigError as exc:
                 raise ConfigError(f"{_where(self.source, node.line, i)}: stage '{node.name}': {exc}") from None
 
+    def check_columns(self, available: set[str]) -> None:
+        """Every stage's required columns must come from the input (`available`) or an earlier
+        stage; the error names the stage and, where one exists, the stage that makes the column."""
+        have = set(available)
+        for i, node in enumerate(self.nodes):
+            missing = [c for c in node.stage.required_columns() if c not in have]
+            if missing:
+                col = missing[0]
+                later = [n.name for n in self.nodes[i + 1:] if col in (n.stage.produced_columns() or ())]
+                hint = (f"stage '{later[0]}' makes it but runs after '{node.name}'" if later else
+                        _producer_hint(col))
+                raise ConfigError(f"{_where(self.source, node.line, i)}: stage '{node.name}' needs column '{col}', "
+                                  f"which neither the input nor an earlier stage provides ({hint})")
+            produced = node.stage.produced_columns()
+            if produced is None:  # a stage that declares nothing may make anything: stop checking
+                return
+            have.update(produced)
+
     # ---- phases -------------------------------------------------------------------------
     def segments(self) -> list[Segment]:
         segs: list[Segment] = []
@@ -185,16 +215,14 @@ def _unique(base: str, seen: dict[str, int]) -> str:
     return base if base not in seen else f"{base}_{seen[base] + 1}"
 
 
-def _check_settings(settings: dict[str, Any], source: str | None) -> dict[str, Any]:
-    if not isinstance(settings, dict):
-        raise ConfigError(f"{source or 'pipeline'}: 'settings' must be a mapping")
-    settings = {k: v for k, v in settings.items() if k != "__line__"}
-    for key, value in settings.items():
-        if key not in SETTINGS:
-            raise ConfigError(f"{source or 'pipeline'}: unknown setting '{key}' (known: {', '.join(sorted(SETTINGS))})")
-        if not isinstance(value, SETTINGS[key]) or (SETTINGS[key] is int and isinstance(value, bool)):
-            raise ConfigError(f"{source or 'pipeline'}: setting '{key}' expects {SETTINGS[key].__name__}, got {value!r}")
-    return settings
+def _producer_hint(column: str) -> str:
+    """Which registered stages make `column`, for an error message."""
+    from curate.pipeline.registry import stage_classes
+
+    makers = sorted(c.name for c in stage_classes() if c.can_make(column))
+    if makers:
+        return f"made by stage {' or '.join(repr(m) for m in makers)}; or declare it in input_columns"
+    return "declare it in input_columns if the input has it"
 
 
 class _LineLoader(yaml.SafeLoader):

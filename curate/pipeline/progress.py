@@ -18,7 +18,7 @@ class Progress:
     def start(self, label: str, todo: list, tasks: list) -> None:
         self.label = label
         self.total = len(todo)
-        self.total_bytes = sum(tasks[t[-1]].nbytes for t in todo) or 1
+        self.total_bytes = sum(tasks[t[2]].nbytes for t in todo) or 1
         self.done = 0
         self.docs = 0
         self.bytes = 0

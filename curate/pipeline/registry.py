@@ -62,3 +62,9 @@ def get_stage_class(name: str) -> type[Stage]:
 def stage_names() -> list[str]:
     _discover()
     return sorted(_REGISTRY)
+
+
+def stage_classes() -> list[type[Stage]]:
+    """Every registered stage class, by name."""
+    _discover()
+    return [_REGISTRY[n] for n in sorted(_REGISTRY)]

@@ -1,10 +1,12 @@
-"""The two stage shapes.
+"""The stage kinds.
 
 A *map stage* is pure: ``process(table, ctx) -> table``. A *global stage* needs the whole
 corpus and is split in three steps so that it distributes:
 ``summarize(table, ctx) -> partial`` per batch of each task, ``combine(ctx)`` once (it reads
-the partial files and writes its state files, and may fan out with ``ctx.map``), and
-``apply(table, ctx) -> table`` per batch of each task, reading the state written by combine.
+the partials and writes its state through the work store, and may fan out with ``ctx.map``),
+and ``apply(table, ctx) -> table`` per batch of each task, reading that state. A *reshaping*
+stage is a global stage whose output is not a subset of its input (the sampler). Each kind owns
+its accounting rule (:meth:`Stage.check_accounting`), so the runner names no stage.
 
 A stage rejects rows by returning them with a non-null ``reject_reason`` column (see
 :func:`reject_rows`); the runner routes those rows to the ``rejected`` output and counts them
@@ -18,24 +20,19 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
 from curate import schema
-from curate.errors import ConfigError
+from curate.errors import AccountingError, ConfigError
+from curate.pipeline import workstore
+
+if TYPE_CHECKING:
+    from curate.pipeline.stats import StageStats
+    from curate.pipeline.workstore import StageStore
 
 _REQUIRED = object()
-_PROCESS_CACHE: dict[tuple[str, str, str, str], Any] = {}
-_CACHE_RUN: list[str] = [""]
-
-
-def begin_run(run_id: str) -> None:
-    """Scope the per-process stage cache to one run: a new run (which may see retrained models
-    or recomputed state under the same paths) starts with an empty cache. Called by the runner."""
-    if _CACHE_RUN[0] != run_id:
-        _PROCESS_CACHE.clear()
-        _CACHE_RUN[0] = run_id
 
 
 @dataclass(frozen=True)
@@ -87,66 +84,73 @@ def _type_names(types: tuple[type, ...]) -> str:
 
 @dataclass
 class TaskContext:
-    """What a stage may know about the task it runs in."""
+    """What a stage may know about the task it runs in.
+
+    ``store`` is the node's corner of the work store (None when a stage runs on its own, as in
+    unit tests and benchmarks): a global stage's apply reads its combine's state from it, and a
+    reshaping stage reads any task's input rows with :meth:`read_input`.
+    """
 
     task_index: int
     n_tasks: int
     source: str
     seed: int
-    work_dir: Path
-    output_dir: Path
+    store: StageStore | None = None
     counters: dict[str, float] = field(default_factory=dict)
-    batch_index: int = 0
     row_offset: int = 0  # index, within the task, of the first row of the current batch
-    # For a global stage's apply: every task's input file of that pass (rows kept before it), in
-    # task order, so a reshaping stage (the sampler) can gather rows from any task.
-    input_paths: list[Path] = field(default_factory=list)
 
     def count(self, key: str, value: float = 1) -> None:
         """Add `value` to a named counter; counters are summed over tasks into ``_stats.json``."""
         self.counters[key] = self.counters.get(key, 0) + value
 
-    @property
-    def state_dir(self) -> Path:
-        """Where this global stage's combine step wrote its state."""
-        return self.work_dir / "state"
+    def read_input(self, task: int) -> pa.Table:
+        """Every row task `task` brings into this pass (for reshaping stages)."""
+        assert self.store is not None, "read_input needs a run"
+        return self.store.read_input(task)
 
 
 @dataclass
 class CombineContext:
-    """What a global stage's combine step gets: the partial files and a way to fan out."""
+    """What a global stage's combine step gets: the partials, its store and a way to fan out."""
 
-    partials: list[Path]  # one Parquet file per task (possibly zero rows), in task order
     n_tasks: int
     seed: int
-    work_dir: Path
-    output_dir: Path
     workers: int
     map: Callable[[Callable[..., Any], Sequence[Any]], list[Any]]
+    store: StageStore
     log: Callable[[str], None] = print
     summary: dict[str, Any] = field(default_factory=dict)
-    # Every task's input file of the stage's apply pass (the rows summarize saw), in task order:
-    # lets a combine step spread rows once, in parallel (the sampler's scatter).
-    input_paths: list[Path] = field(default_factory=list)
+    _partials: list[Path] | None = None
 
     @property
-    def state_dir(self) -> Path:
-        return self.work_dir / "state"
+    def partials(self) -> list[Path]:
+        """One local Parquet file per task (possibly zero rows), in task order, for DuckDB or
+        pyarrow to read."""
+        if self._partials is None:
+            self._partials = self.store.local_files([self.store.partial(t) for t in range(self.n_tasks)])
+        return self._partials
+
+    def duckdb(self, memory_mb: int | None = None) -> Any:
+        """A memory-capped DuckDB connection spilling to the node's scratch, one thread per worker."""
+        return self.store.duckdb(memory_mb, threads=self.workers)
 
 
 class Stage:
-    """Base of every stage: parameter declaration, validation and picklable state.
+    """Base of every stage: parameter declaration, validation, declared columns, picklable state.
 
-    Subclasses set ``name`` (the registry name), ``params`` and ``requires`` (input columns),
-    and may override :meth:`check` for validation that needs the file system (model paths).
-    Attributes whose names start with ``_cache`` are dropped when a stage is pickled to a worker,
-    so loaded models are loaded lazily once per process (see :meth:`cached`).
+    Subclasses set ``name`` (the registry name), ``params``, ``requires`` (input columns it
+    reads) and ``produces`` (columns it adds; None means undeclared, as for a custom stage that
+    says nothing), and may override :meth:`check` for validation that needs the file system
+    (model paths). When the columns depend on parameters, override :meth:`required_columns` /
+    :meth:`produced_columns`. Attributes whose names start with ``_cache`` are dropped when a
+    stage is pickled to a worker, so loaded models are loaded lazily once per process.
     """
 
     name: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
     requires: ClassVar[tuple[str, ...]] = (schema.ID, schema.TEXT)
-    is_global: ClassVar[bool] = False
+    produces: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - set(self.params))
@@ -169,6 +173,23 @@ class Stage:
     def check(self) -> None:
         """Checks that need the file system (e.g. a model file exists); run before any work."""
 
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns this stage reads, which an earlier stage or the input must provide."""
+        return tuple(self.requires)
+
+    def produced_columns(self) -> tuple[str, ...] | None:
+        """Columns this stage adds to its kept rows (None: not declared)."""
+        return None if self.produces is None else tuple(self.produces)
+
+    @classmethod
+    def can_make(cls, column: str) -> bool:
+        """Whether some configuration of this stage makes `column` (for error hints)."""
+        return column in (cls.produces or ())
+
+    def check_accounting(self, st: StageStats) -> None:
+        """The kind's accounting rule over the whole run: docs in = kept + rejected + errored."""
+        st.check()
+
     def __getattr__(self, item: str) -> Any:
         config = self.__dict__.get("config")
         if config is not None and item in config:
@@ -179,14 +200,11 @@ class Stage:
         """Return a per-process cached object (e.g. a loaded model), loading it on first use.
 
         The cache belongs to the worker process, keyed by stage class, `key` and parameters, and
-        lives for one run (see :func:`begin_run`), so the fresh copy of a stage that each task
-        unpickles reuses what an earlier task of the same run loaded.
+        lives for one run, so the fresh copy of a stage that each task unpickles reuses what an
+        earlier task of the same run loaded.
         """
-        cache_key = (type(self).__module__, type(self).__qualname__, key,
-                     json.dumps(self.config, sort_keys=True, default=str))
-        if cache_key not in _PROCESS_CACHE:
-            _PROCESS_CACHE[cache_key] = loader()
-        return _PROCESS_CACHE[cache_key]
+        return workstore.cached((type(self).__module__, type(self).__qualname__, key,
+                                 json.dumps(self.config, sort_keys=True, default=str)), loader)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_cache")}
@@ -203,7 +221,13 @@ class Stage:
 
 
 class MapStage(Stage):
-    """A pure batch -> batch transform; consecutive map stages are fused into one pass."""
+    """A pure batch -> batch transform; consecutive map stages are fused into one pass.
+
+    Accounting: per batch, rows out (kept + rejected) = rows in; stages mark rows with a
+    reject_reason and never drop them.
+    """
+
+    kind = "map"
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         raise NotImplementedError
@@ -212,29 +236,51 @@ class MapStage(Stage):
 class GlobalStage(Stage):
     """A stage that needs the whole corpus: summarize per batch, combine once, apply per batch.
 
-    A *reshaping* global stage (``reshapes = True``, e.g. the sampler) does not map its task's
-    rows: the runner calls ``apply_task(ctx)`` instead of ``apply``, and output shard i is whatever
-    it yields for task i (gathered from ``ctx.input_paths``). Its accounting is checked by the stage.
+    Accounting: as a map stage, per batch of its apply step.
     """
 
-    is_global = True
-    reshapes: ClassVar[bool] = False
-
-    def apply_task(self, ctx: TaskContext) -> Iterable[pa.Table]:
-        """For reshaping stages: yield the rows of output shard ``ctx.task_index``."""
-        raise NotImplementedError
+    kind = "global"
 
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table | None:
-        """Return this batch's partial (a table written under ``_work/``), or None."""
+        """Return this batch's partial (a table kept in the work store), or None."""
         raise NotImplementedError
 
     def combine(self, ctx: CombineContext) -> None:
-        """Read ``ctx.partials``, write state files under ``ctx.state_dir``; put a summary in ``ctx.summary``."""
+        """Read ``ctx.partials``, write state through ``ctx.store``; put a summary in ``ctx.summary``."""
         raise NotImplementedError
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        """Use the combined state (read from ``ctx.state_dir``) to annotate, reject or reorder rows."""
+        """Use the combined state (read from ``ctx.store``) to annotate, reject or reorder rows."""
         raise NotImplementedError
+
+
+class ReshapingStage(GlobalStage):
+    """A global stage whose output rows are not a subset of its input (the sampler writes some
+    documents several times, gathered from any task).
+
+    Instead of mapping batches, :meth:`apply_task` yields output shard i for task i, plus, marked
+    with a reject_reason, the task's own input rows it does not use. Accounting over the run:
+    docs in = documents used + rejected + errored, where combine reports the documents used as
+    ``summary[used_key]``; rows written (copies included) are docs_out.
+    """
+
+    kind = "reshaping"
+    used_key: ClassVar[str] = "docs_used"
+
+    def apply_task(self, ctx: TaskContext) -> Iterable[pa.Table]:
+        """Yield the rows of output shard ``ctx.task_index`` (and this task's unused rows, rejected)."""
+        raise NotImplementedError
+
+    def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        raise TypeError(f"stage '{self.name}' reshapes its input: the runner calls apply_task")
+
+    def check_accounting(self, st: StageStats) -> None:
+        used = st.summary.get(self.used_key)
+        if used is None:
+            raise AccountingError(f"stage '{st.stage}': its combine did not report '{self.used_key}'")
+        if st.docs_in != used + st.rejected_total + st.errored:
+            raise AccountingError(f"stage '{st.stage}': docs in {st.docs_in} != documents written {used} + "
+                                  f"rejected {st.rejected_total} + errored {st.errored}")
 
 
 def reject_rows(table: pa.Table, mask: pa.Array | Iterable[bool], reason: str | pa.Array) -> pa.Table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from curate.planner.budget import Plan
 
@@ -101,7 +102,15 @@ def _figure(nrows: int):  # noqa: ANN202 - matplotlib types stay lazy
     return plt, fig, [ax[0] for ax in axes]
 
 
-def _save_atomic(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
+def _save_atomic(plt, fig, path: Path | str | BinaryIO) -> Path | BinaryIO:  # noqa: ANN001
+    """Save `fig` as PNG to a file (atomically) or into an open binary stream."""
+    if hasattr(path, "write"):
+        try:
+            fig.tight_layout()
+            fig.savefig(path, format="png", dpi=110)
+        finally:
+            plt.close(fig)
+        return path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -116,7 +125,7 @@ def _save_atomic(plt, fig, path: Path | str) -> Path:  # noqa: ANN001
     return path
 
 
-def plot_plan(plan: Plan, path: Path | str) -> Path:
+def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | BinaryIO:
     """Bar charts of one plan: epochs per bucket (with the 4-epoch line) and tokens vs unique tokens."""
     plt, fig, (ax1, ax2) = _figure(2)
     names = [b.name for b in plan.buckets]

@@ -20,7 +20,6 @@ rows (dedup, prune): its counts are then exactly the documents the sampler will 
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -30,12 +29,11 @@ import pyarrow.parquet as pq
 
 from curate import schema
 from curate.errors import ConfigError
-from curate.io.write import write_json
 from curate.pipeline.registry import register
 from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext, set_column
 
 _SCORE, _TOKENS = "score", "tokens"
-_STATE = "cuts.json"
+_STATE = "cuts"
 
 
 def scores_of(table: pa.Table, column: str, stage: str, hint: str) -> np.ndarray:
@@ -69,6 +67,7 @@ def assign(scores: np.ndarray, cuts: list[float]) -> np.ndarray:
 @register
 class QualityBuckets(GlobalStage):
     name = "quality_buckets"
+    produces = (schema.QUALITY_BUCKET,)
     params = {
         "score_column": Param(str, schema.QUALITY_SCORE, "numeric column to bucket by"),
         "names": Param(list, ["high", "medium", "low"], "bucket names, best first"),
@@ -81,6 +80,9 @@ class QualityBuckets(GlobalStage):
         "tokens_column": Param(str, schema.N_TOKENS, "token-count column summed into unique_tokens"),
         "output": Param(str, "buckets.json", "file written under the output directory"),
     }
+
+    def required_columns(self) -> tuple[str, ...]:
+        return (schema.ID, schema.TEXT, self.score_column, self.tokens_column)
 
     def validate(self) -> None:
         names = self.names
@@ -141,7 +143,7 @@ class QualityBuckets(GlobalStage):
         return pa.table({_SCORE: pa.array(scores, pa.float64()), _TOKENS: tokens})
 
     def combine(self, ctx: CombineContext) -> None:
-        parts = [pq.read_table(p) for p in ctx.partials if p.exists()]
+        parts = [pq.read_table(p) for p in ctx.partials]
         parts = [t for t in parts if t.num_rows]
         scores = np.concatenate([t.column(_SCORE).to_numpy() for t in parts]) if parts else np.zeros(0)
         tokens = (np.concatenate([t.column(_TOKENS).to_numpy() for t in parts]) if parts
@@ -176,13 +178,14 @@ class QualityBuckets(GlobalStage):
             "unscored_docs": int((~scored).sum()),
             "buckets": buckets,
         }
-        (ctx.state_dir / _STATE).write_text(json.dumps({"cuts": cuts}))
-        write_json(ctx.output_dir / self.output, doc)
+        ctx.store.write_json(_STATE, {"cuts": cuts})
+        ctx.store.write_meta(self.output, doc)
         ctx.summary.update({"cuts": doc["cuts"], "docs": {b["name"]: b["docs"] for b in buckets},
                             "unique_tokens": {b["name"]: b["unique_tokens"] for b in buckets}})
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        cuts = self.cached(f"cuts:{ctx.state_dir}", lambda: json.loads((ctx.state_dir / _STATE).read_text())["cuts"])
+        assert ctx.store is not None
+        cuts = ctx.store.read_json(_STATE)["cuts"]
         idx = assign(self._scores(table), cuts)
         names = pa.array(self.names, pa.string())
         return set_column(table, schema.QUALITY_BUCKET, names.take(pa.array(idx)))

@@ -47,6 +47,9 @@ class FastTextScorer(MapStage):
     def label_columns(self) -> tuple[str, str]:
         raise NotImplementedError
 
+    def produced_columns(self) -> tuple[str, ...]:
+        return self.label_columns()
+
     def wanted_label(self) -> str | None:
         return None
 
@@ -93,6 +96,10 @@ class Classify(FastTextScorer):
 
     def label_columns(self) -> tuple[str, str]:
         return self.column, score_column(self.column)
+
+    @classmethod
+    def can_make(cls, column: str) -> bool:
+        return column.endswith(score_column(""))  # any COLUMN_score, with the matching 'column'
 
     def wanted_label(self) -> str | None:
         return self.label

@@ -37,6 +37,11 @@ class Filter(MapStage):
             if bad:
                 raise ConfigError(f"stage 'filter': 'sets' must be rule-set names, got {bad!r}")
 
+    produces = ()
+
+    def required_columns(self) -> tuple[str, ...]:
+        return (schema.ID, schema.TEXT, *(schema.reject_column(s) for s in self.sets or ()))
+
     def rule_sets(self, table: pa.Table) -> list[str]:
         """The rule sets to apply to `table`, in priority order."""
         if self.sets is not None:

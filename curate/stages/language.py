@@ -30,6 +30,7 @@ class LanguageId(FastTextScorer):
         "keep": Param(list, None, "keep only these languages (e.g. [en, de]); default: keep all", nullable=True),
         "min_score": Param(float, 0.0, "reject documents whose language_score is below this", min=0.0, max=1.0),
     }
+    produces = (schema.LANGUAGE, schema.LANGUAGE_SCORE)
     missing_model_hint = (
         "curate does not download models: get fastText's published language-identification model "
         "lid.176.bin (126 MB) or lid.176.ftz (917 kB) from the 'Language identification' page of the "

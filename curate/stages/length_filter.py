@@ -13,6 +13,7 @@ from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows
 @register
 class LengthFilter(MapStage):
     name = "length_filter"
+    produces = ()
     params = {
         "min_chars": Param(int, 0, "reject documents with fewer characters", min=0),
         "max_chars": Param(int, None, "reject documents with more characters", min=1, nullable=True),

@@ -22,6 +22,7 @@ _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{200b}\x{2060}\x{feff}]"
 @register
 class Normalize(MapStage):
     name = "normalize"
+    produces = ()
     params = {
         "form": Param(str, "NFC", "Unicode normalization form", choices=("NFC", "NFKC", "NFD", "NFKD", "none")),
         "strip_control": Param(bool, True, "remove control and zero-width characters (tab and newline stay)"),

@@ -12,6 +12,7 @@ from curate.pipeline.stage import MapStage, TaskContext
 @register
 class Passthrough(MapStage):
     name = "passthrough"
+    produces = ()
     params = {}
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:

@@ -28,7 +28,7 @@ from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext, reject_rows
 from curate.stages.buckets import scores_of
-from curate.stages.state import TaskState, duckdb_connection, partition_by_task, row_positions
+from curate.stages.state import partition_by_task, row_positions, task_rows
 
 REASON_TOP_FRACTION = "prune:below_top_fraction"
 REASON_THRESHOLD = "prune:below_threshold"
@@ -39,6 +39,7 @@ MAX_GROUPS_IN_SUMMARY = 100
 @register
 class Prune(GlobalStage):
     name = "prune"
+    produces = ()
     params = {
         "score_column": Param(str, schema.QUALITY_SCORE, "numeric column to rank by"),
         "fraction": Param(float, None, "keep this top fraction of each group", min=0.0, max=1.0, nullable=True),
@@ -57,6 +58,9 @@ class Prune(GlobalStage):
         if self.random:
             return REASON_RANDOM
         return REASON_TOP_FRACTION if self.fraction is not None else REASON_THRESHOLD
+
+    def required_columns(self) -> tuple[str, ...]:
+        return (schema.ID, schema.TEXT, self.score_column, *((self.group_by,) if self.group_by else ()))
 
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         scores = scores_of(table, self.score_column, self.name, "score the documents first (e.g. classify) "
@@ -101,21 +105,16 @@ class Prune(GlobalStage):
     def combine(self, ctx: CombineContext) -> None:
         if self.threshold is not None and math.isnan(self.threshold):
             raise ConfigError("stage 'prune': threshold must be a number")
-        counts = partition_by_task(ctx, self._query())
+        groups_sql = (f"SELECT grp, count(*), count(*) FILTER (WHERE keep) FROM decided GROUP BY grp "
+                      f"ORDER BY grp NULLS LAST LIMIT {MAX_GROUPS_IN_SUMMARY}") if self.group_by is not None else None
+        counts = partition_by_task(ctx, self._query(), extra_query=groups_sql)
         summary = {"docs": counts["rows"], "kept": counts["kept"], "rejected": counts["rows"] - counts["kept"]}
-        if self.group_by is not None and counts["rows"]:
-            con = duckdb_connection(ctx)
-            state = ctx.state_dir / "by_task"
-            rows = con.execute(
-                f"SELECT grp, count(*), count(*) FILTER (WHERE keep) FROM read_parquet('{state}/**/*.parquet', "
-                f"hive_partitioning = true) GROUP BY grp ORDER BY grp NULLS LAST LIMIT {MAX_GROUPS_IN_SUMMARY}"
-            ).fetchall()
-            con.close()
-            summary["groups"] = {str(g): {"docs": int(n), "kept": int(k)} for g, n, k in rows}
+        if groups_sql is not None and counts["rows"]:
+            summary["groups"] = {str(g): {"docs": int(n), "kept": int(k)} for g, n, k in counts["extra"]}
         ctx.summary.update(summary)
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        state = TaskState.load(self, ctx).slice_for(ctx, table.num_rows)
+        state = task_rows(ctx, table.num_rows)
         if table.num_rows == 0:
             return table
         return reject_rows(table, pc.invert(state.column("keep")), self.reason())

@@ -34,9 +34,9 @@ import pyarrow.parquet as pq
 
 from curate import schema
 from curate.errors import ConfigError, InputError
-from curate.io.write import atomic_path, write_json, write_table
 from curate.pipeline.registry import register
-from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext, set_column
+from curate.pipeline.stage import CombineContext, Param, ReshapingStage, TaskContext, set_column
+from curate.pipeline.workstore import StageStore, png_bytes
 
 # partial (per document) and state (per copy) columns: internal to this stage
 _HASH, _BUCKET, _TOKENS, _SCORE, _DUP, _TASK, _ROW = "h", "bucket", "tokens", "score", "dup", "task", "row"
@@ -156,15 +156,15 @@ def min_repeat_gap(docs: np.ndarray, epochs: np.ndarray, pass_sizes: np.ndarray)
 # Scatter / gather: module-level so executors can pickle them
 
 
-def scatter_source(args: tuple[str, str, str]) -> int:
-    """Write one input task's copies into a file with one row group per destination shard.
+def scatter_source(args: tuple[StageStore, int]) -> int:
+    """Write one input task's copies into a state file with one row group per destination shard.
 
-    `args` = (input Parquet, this source's state file, output path). Reads the input once;
-    destinations are listed in the file's metadata (``curate.sample.dests``).
+    `args` = (the sampler's store, source task). Reads the task's input once; destinations are
+    listed in the file's metadata (``curate.sample.dests``).
     """
-    input_path, state_path, out_path = args
-    state = pq.read_table(state_path)
-    src = pq.read_table(input_path)
+    store, task = args
+    state = store.read_task(task, "src", cache=False)
+    src = store.read_input(task)
     dests = state.column(_DEST).to_numpy()
     bounds = np.flatnonzero(np.diff(dests)) + 1
     starts = np.concatenate([[0], bounds]) if dests.size else np.zeros(0, dtype=np.int64)
@@ -173,8 +173,8 @@ def scatter_source(args: tuple[str, str, str]) -> int:
     epochs = state.column(_EPOCH)
     pos = state.column(_POS)
     out_schema = _with_copy_columns(src.schema).with_metadata({_DESTS_KEY: json.dumps([int(dests[s]) for s in starts])})
-    with atomic_path(out_path) as tmp:
-        with pq.ParquetWriter(tmp, out_schema, compression="zstd") as writer:
+    with store.files.atomic(store.task_path(task, "scatter")) as tmp:
+        with pq.ParquetWriter(tmp, out_schema, compression="zstd", filesystem=store.files.fs) as writer:
             for s, e in zip(starts, ends, strict=True):
                 part = _copy_rows(src, rows[s:e], epochs.slice(s, e - s), pos.slice(s, e - s))
                 writer.write_table(part.cast(out_schema), row_group_size=max(1, part.num_rows))
@@ -200,10 +200,10 @@ def _copy_rows(src: pa.Table, rows: np.ndarray, epochs: pa.Array | pa.ChunkedArr
 
 
 @register
-class Sample(GlobalStage):
+class Sample(ReshapingStage):
     name = "sample"
-    reshapes = True
-    requires = (schema.ID, schema.TEXT, schema.N_TOKENS, schema.QUALITY_BUCKET)
+    used_key = "docs_sampled"
+    produces = (schema.EPOCH_INDEX,)
     params = {
         "plan": Param(str, None, "plan.json to materialize (from `curate plan --json`); else give compute",
                       nullable=True),
@@ -225,6 +225,14 @@ class Sample(GlobalStage):
         "plot": Param(bool, True, "also write plan.png next to plan.json"),
         "output": Param(str, "plan.json", "name of the plan file written in the output directory"),
     }
+
+    def required_columns(self) -> tuple[str, ...]:
+        cols = [schema.ID, schema.TEXT, schema.QUALITY_BUCKET, self.tokens_column]
+        if self.fraction_by == "score":
+            cols.append(self.score_column)
+        if self.upsample_by_dup_count:
+            cols.append(schema.DUP_COUNT)
+        return tuple(cols)
 
     def validate(self) -> None:
         for key in ("compute", "n_params"):
@@ -282,23 +290,26 @@ class Sample(GlobalStage):
 
         if self.plan is not None:
             return Plan.from_dict(_read_json(self.plan, "plan"))
-        path = Path(self.buckets) if self.buckets is not None else ctx.output_dir / "buckets.json"
-        if not path.exists():
-            raise ConfigError(f"stage 'sample': no buckets file at {path}; put quality_buckets before sample, or give "
-                              "'buckets' (or a ready 'plan')")
+        if self.buckets is not None:
+            where, doc = self.buckets, _read_json(self.buckets, "buckets")
+        else:
+            where, doc = ctx.store.store.meta("buckets.json"), ctx.store.read_meta("buckets.json")
+            if doc is None:
+                raise ConfigError(f"stage 'sample': no buckets file at {where}; put quality_buckets before sample, "
+                                  "or give 'buckets' (or a ready 'plan')")
         try:
-            buckets = buckets_from_dict(_read_json(path, "buckets"))
+            buckets = buckets_from_dict(doc)
         except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+            raise ConfigError(f"{where}: {exc}") from None
         return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=self.law)
 
     def combine(self, ctx: CombineContext) -> None:
         the_plan = self._resolve_plan(ctx)
-        write_json(ctx.output_dir / self.output, the_plan.to_dict())
+        ctx.store.write_meta(self.output, the_plan.to_dict())
         if self.plot and the_plan.buckets and the_plan.params > 0:
             from curate.planner.report import plot_plan
 
-            plot_plan(the_plan, ctx.output_dir / (Path(self.output).stem + ".png"))
+            ctx.store.write_meta(Path(self.output).stem + ".png", png_bytes(lambda buf: plot_plan(the_plan, buf)))
         for w in the_plan.warnings:
             ctx.log(f"sample: plan warning: {w}")
 
@@ -382,70 +393,53 @@ class Sample(GlobalStage):
         for j in range(ctx.n_tasks):
             mine = np.flatnonzero((docs[_TASK] == j) & (copies == 0)) if code.size else np.zeros(0, np.int64)
             reasons = np.where(code[mine] < 0, REASON_NOT_IN_PLAN, REASON_NOT_SAMPLED)
-            write_table(ctx.state_dir / f"unsampled-{j:05d}.parquet", pa.table({
+            ctx.store.write_task(j, pa.table({
                 _ROW: pa.array(docs[_ROW][mine], pa.int64()),
                 schema.REJECT_REASON: pa.array(reasons.tolist(), pa.string()),
-            }))
+            }), kind="unsampled")
 
     def _write_state(self, ctx: CombineContext, docs: dict[str, Any], out_docs: np.ndarray,
                      out_epochs: np.ndarray, dest: np.ndarray) -> None:
-        """Per source task: the copies it supplies, in output order; scatter them now if we can."""
-        import shutil
-
-        scatter_dir = ctx.work_dir / "scatter"
-        if scatter_dir.exists():
-            shutil.rmtree(scatter_dir)  # a previous combine's files: stale
+        """Per source task: the copies it supplies, in output order, then scattered by destination
+        (one parallel pass that reads each input task once)."""
         src_task = docs[_TASK][out_docs]
         pos = np.arange(out_docs.size, dtype=np.int64)
         by_src = np.argsort(src_task, kind="stable")
         bounds = np.searchsorted(src_task[by_src], np.arange(ctx.n_tasks + 1))
         for j in range(ctx.n_tasks):
             sel = by_src[bounds[j]: bounds[j + 1]]
-            write_table(ctx.state_dir / f"src-{j:05d}.parquet", pa.table({
+            ctx.store.write_task(j, pa.table({
                 _ROW: pa.array(docs[_ROW][out_docs[sel]], pa.int64()),
                 _DEST: pa.array(dest[sel], pa.int32()),
                 _POS: pa.array(pos[sel], pa.int64()),
                 _EPOCH: pa.array(out_epochs[sel], pa.int32()),
-            }))
-        inputs = getattr(ctx, "input_paths", None)
-        if inputs:
-            scatter_dir.mkdir(parents=True, exist_ok=True)
-            jobs = [(str(inputs[j]), str(ctx.state_dir / f"src-{j:05d}.parquet"),
-                     str(scatter_dir / f"src-{j:05d}.parquet")) for j in range(ctx.n_tasks)]
-            ctx.map(scatter_source, jobs)
-            (scatter_dir / "_DONE").write_text("")
+            }), kind="src")
+        ctx.map(scatter_source, [(ctx.store, j) for j in range(ctx.n_tasks)])
 
     # ---- apply -------------------------------------------------------------------------
     def apply_task(self, ctx: TaskContext) -> Iterator[pa.Table]:
         """Rows of output shard ``ctx.task_index``: its slice of the global order, with epoch_index."""
-        scatter_dir = ctx.work_dir / "scatter"
-        if (scatter_dir / "_DONE").exists():
-            parts = self._gather_scattered(ctx, scatter_dir)
-        else:
-            parts = self._gather_direct(ctx)
+        assert ctx.store is not None
+        parts = self._gather(ctx, ctx.store)
         if not parts:  # an empty shard, with the columns of the others
-            if ctx.input_paths:
-                out_schema = _with_copy_columns(pq.read_schema(ctx.input_paths[ctx.task_index]))
-                yield out_schema.remove(out_schema.get_field_index(_POS_COLUMN)).empty_table()
+            src_schema = ctx.store.files.parquet_file(ctx.store.input_path(ctx.task_index)).schema_arrow
+            out_schema = _with_copy_columns(src_schema)
+            yield out_schema.remove(out_schema.get_field_index(_POS_COLUMN)).empty_table()
         else:
             table = pa.concat_tables(parts, promote_options="permissive")
             table = table.take(pc.sort_indices(table.column(_POS_COLUMN))).drop_columns([_POS_COLUMN])
             self._count_written(table, ctx)
             for start in range(0, table.num_rows, _OUT_BATCH_ROWS):
                 yield table.slice(start, _OUT_BATCH_ROWS)
-        yield from self._unsampled_rows(ctx)
+        yield from self._unsampled_rows(ctx, ctx.store)
 
-    def _unsampled_rows(self, ctx: TaskContext) -> Iterator[pa.Table]:
+    def _unsampled_rows(self, ctx: TaskContext, store: StageStore) -> Iterator[pa.Table]:
         """This task's documents that get no copy, marked with a reject_reason (the runner routes
         them to _rejected/ and counts them), so that no document disappears silently."""
-        path = ctx.state_dir / f"unsampled-{ctx.task_index:05d}.parquet"
-        if not path.exists() or not ctx.input_paths:
+        state = store.read_task(ctx.task_index, "unsampled", cache=False)
+        if state is None or state.num_rows == 0:
             return
-        state = pq.read_table(path)
-        if state.num_rows == 0:
-            return
-        src = pq.read_table(ctx.input_paths[ctx.task_index])
-        rows = src.take(pa.array(state.column(_ROW).to_numpy()))
+        rows = ctx.read_input(ctx.task_index).take(pa.array(state.column(_ROW).to_numpy()))
         yield rows.append_column(schema.REJECT_REASON, state.column(schema.REJECT_REASON))
 
     def _count_written(self, table: pa.Table, ctx: TaskContext) -> None:
@@ -456,29 +450,15 @@ class Sample(GlobalStage):
                                grouped.column(f"{self.tokens_column}_sum").to_pylist(), strict=True):
             ctx.count(f"tokens_written:{name}", int(total or 0))
 
-    def _gather_scattered(self, ctx: TaskContext, scatter_dir: Path) -> list[pa.Table]:
+    def _gather(self, ctx: TaskContext, store: StageStore) -> list[pa.Table]:
+        """This shard's row group from every source task's scatter file."""
         parts = []
         for j in range(ctx.n_tasks):
-            pf = pq.ParquetFile(scatter_dir / f"src-{j:05d}.parquet")
+            pf = store.files.parquet_file(store.task_path(j, "scatter"))
             dests = json.loads(pf.schema_arrow.metadata[_DESTS_KEY])
             if ctx.task_index in dests:
                 parts.append(pf.read_row_group(dests.index(ctx.task_index)))
         return parts
-
-    def _gather_direct(self, ctx: TaskContext) -> list[pa.Table]:
-        """Without a scatter step: read each source's state and take this shard's rows from its input."""
-        parts = []
-        for j in range(ctx.n_tasks):
-            state = pq.read_table(ctx.state_dir / f"src-{j:05d}.parquet",
-                                  filters=[(_DEST, "=", ctx.task_index)])
-            if state.num_rows == 0:
-                continue
-            src = pq.read_table(ctx.input_paths[j])
-            parts.append(_copy_rows(src, state.column(_ROW).to_numpy(), state.column(_EPOCH), state.column(_POS)))
-        return parts
-
-    def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:  # pragma: no cover - reshaping stage
-        raise NotImplementedError("sample is a reshaping stage: the runner calls apply_task")
 
 
 def _read_json(path: str | Path, what: str) -> Any:
@@ -492,7 +472,7 @@ def _read_json(path: str | Path, what: str) -> Any:
 
 def _read_partials(paths: list[Path]) -> dict[str, Any]:
     """Every document's partial row, as numpy arrays (the bucket names as one Arrow array)."""
-    tables = [pq.read_table(p) for p in paths if Path(p).exists()]
+    tables = [pq.read_table(p) for p in paths]
     tables = [t for t in tables if t.num_rows]
     cols = {_HASH: np.uint64, _TOKENS: np.int64, _SCORE: np.float64, _DUP: np.int64, _TASK: np.int32, _ROW: np.int64}
     out: dict[str, np.ndarray] = {}

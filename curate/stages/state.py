@@ -1,20 +1,17 @@
-"""Per-task state of global stages (exact dedup, MinHash, prune): written by combine partitioned by task, so the apply step
-of task i reads only its own file (memory bounded by the task, not the corpus)."""
+"""Per-task state of global stages (exact dedup, prune): combine writes, through the work store,
+one state file per task sorted by row, so the apply step of task i reads only its own (memory
+bounded by the task, not the corpus)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.io.duck import DEFAULT_MEMORY_MB, connect
-from curate.pipeline.stage import CombineContext, Stage, TaskContext
-
-T = TypeVar("T")
+from curate.io.duck import sql_path
+from curate.pipeline.stage import CombineContext, TaskContext
 
 
 def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:
@@ -22,15 +19,10 @@ def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:
     return pa.array(np.arange(ctx.row_offset, ctx.row_offset + table.num_rows, dtype=np.int64))
 
 
-def duckdb_connection(ctx: CombineContext | TaskContext, memory_mb: int = DEFAULT_MEMORY_MB) -> Any:
-    """A DuckDB connection that spills to the stage's work dir and uses the executor's workers."""
-    return connect(Path(ctx.work_dir) / "duckdb_tmp", memory_mb, threads=getattr(ctx, "workers", 1))
-
-
-def partials_view(con: Any, ctx: CombineContext, name: str = "partials") -> None:
+def partials_view(con: object, ctx: CombineContext, name: str = "partials") -> None:
     """Register the partial files as a view with a `task` column (from the file's position)."""
     files = [str(p) for p in ctx.partials]
-    selects = [f"SELECT *, {i} AS task FROM read_parquet('{f}')" for i, f in enumerate(files)
+    selects = [f"SELECT *, {i} AS task FROM read_parquet('{sql_path(f)}')" for i, f in enumerate(files)
                if pq.ParquetFile(f).metadata.num_rows > 0]
     if not selects:
         schema = pq.read_schema(files[0]) if files else pa.schema([])
@@ -51,56 +43,35 @@ def _duck_type(t: pa.DataType) -> str:
     return "VARCHAR"
 
 
-def partition_by_task(ctx: CombineContext, query: str, memory_mb: int = DEFAULT_MEMORY_MB) -> dict[str, int]:
-    """Run `query` (over the view `partials`; must return `task`, `row`, `keep`, ...) and write its
-    rows as ``state/task-NNNNN.parquet`` sorted by row. Returns counts of rows and kept rows."""
-    con = duckdb_connection(ctx, memory_mb)
+def partition_by_task(ctx: CombineContext, query: str, memory_mb: int | None = None,
+                      extra_query: str | None = None) -> dict[str, Any]:
+    """Run `query` (over the view `partials`; must return `task`, `row`, `keep`, ...) and store its
+    rows as per-task state sorted by row. Returns counts of rows and kept rows, and under
+    ``extra`` the rows of `extra_query` (over the view `decided` of the query's rows), if given."""
+    con = ctx.duckdb(memory_mb)
     partials_view(con, ctx)
-    out = ctx.state_dir / "by_task"
-    con.execute(f"COPY (SELECT * FROM ({query}) ORDER BY task, row) TO '{out}' "
-                "(FORMAT parquet, PARTITION_BY (task), COMPRESSION zstd, OVERWRITE_OR_IGNORE)")
-    rows, kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE keep) FROM ({query})").fetchone()
+    con.execute(f"CREATE TEMP TABLE decided AS {query}")
+    rel = con.sql("SELECT * FROM decided ORDER BY task, row")
+    # DuckDB 1.4 renamed fetch_arrow_reader (deprecated since) to to_arrow_reader
+    reader = rel.to_arrow_reader(1 << 16) if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader(1 << 16)
+    ctx.store.write_tasks_from(reader, ctx.n_tasks)
+    rows, kept = con.execute("SELECT count(*), count(*) FILTER (WHERE keep) FROM decided").fetchone()
+    extra = con.execute(extra_query).fetchall() if extra_query else None
     con.close()
-    return {"rows": int(rows), "kept": int(kept or 0)}
+    return {"rows": int(rows), "kept": int(kept or 0), "extra": extra}
 
 
-def load_task_state(stage: Stage, ctx: TaskContext, read: Callable[[], T]) -> T:
-    """What `read` loads for ``ctx.task_index``, read once per task: the apply step is called
-    batch by batch, and only the current task's state is kept (memory bounded by one task)."""
-    key = (str(ctx.state_dir), ctx.task_index)
-    cached = stage.__dict__.get("_cache_task_state")
-    if cached is None or cached[0] != key:
-        cached = (key, read())
-        stage.__dict__["_cache_task_state"] = cached
-    return cached[1]
-
-
-class TaskState:
-    """The combine output rows of one task, sorted by row."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self.table = table
-
-    @classmethod
-    def load(cls, stage: Stage, ctx: TaskContext) -> TaskState:
-        """Load (once per task) the state rows of ``ctx.task_index``."""
-
-        def read() -> TaskState:
-            part_dir = ctx.state_dir / "by_task" / f"task={ctx.task_index}"
-            files = sorted(part_dir.glob("*.parquet")) if part_dir.exists() else []
-            table = pa.concat_tables([pq.read_table(f) for f in files]).sort_by("row") if files else None
-            return cls(table)
-
-        return load_task_state(stage, ctx, read)
-
-    def slice_for(self, ctx: TaskContext, n: int) -> pa.Table:
-        """The state rows of the batch starting at ``ctx.row_offset`` with `n` rows."""
-        if n == 0:
-            return self.table.slice(0, 0) if self.table is not None else pa.table({"row": pa.array([], pa.int64())})
-        assert self.table is not None, "state missing for a non-empty task"
-        part = self.table.slice(ctx.row_offset, n)
-        rows = part.column("row").to_numpy()
-        if len(rows) != n or rows[0] != ctx.row_offset or rows[-1] != ctx.row_offset + n - 1:
-            raise RuntimeError(f"global stage state does not match task {ctx.task_index} rows "
-                               f"{ctx.row_offset}..{ctx.row_offset + n - 1}")
-        return part
+def task_rows(ctx: TaskContext, n: int) -> pa.Table:
+    """The state rows of the batch starting at ``ctx.row_offset`` with `n` rows (read once per task)."""
+    assert ctx.store is not None
+    table = ctx.store.read_task(ctx.task_index)
+    if n == 0:
+        return table.slice(0, 0) if table is not None else pa.table({"row": pa.array([], pa.int64())})
+    if table is None:
+        raise RuntimeError(f"global stage state missing for task {ctx.task_index}")
+    part = table.slice(ctx.row_offset, n)
+    rows = part.column("row").to_numpy()
+    if len(rows) != n or rows[0] != ctx.row_offset or rows[-1] != ctx.row_offset + n - 1:
+        raise RuntimeError(f"global stage state does not match task {ctx.task_index} rows "
+                           f"{ctx.row_offset}..{ctx.row_offset + n - 1}")
+    return part

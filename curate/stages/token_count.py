@@ -24,6 +24,7 @@ from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
 @register
 class TokenCount(MapStage):
     name = "token_count"
+    produces = (schema.N_TOKENS,)
     params = {
         "method": Param(str, "estimate", "estimate (bytes / bytes_per_token) or tokenizer (exact)",
                         choices=("estimate", "tokenizer")),

@@ -25,7 +25,7 @@ from curate.pipeline.stage import (
     reject_rows,
     set_column,
 )
-from curate.stages.state import TaskState, partition_by_task, row_positions
+from curate.stages.state import partition_by_task, row_positions, task_rows
 
 
 def text_hashes(text: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +44,7 @@ def text_hashes(text: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarra
 @register
 class ExactDedup(GlobalStage):
     name = "exact_dedup"
+    produces = (schema.DUP_COUNT,)
     params = {
         "annotate_only": Param(bool, False, "add dup_count to every document and remove nothing"),
     }
@@ -68,7 +69,7 @@ class ExactDedup(GlobalStage):
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         if table.num_rows == 0:
             return set_column(table, schema.DUP_COUNT, pa.array([], pa.int64()))
-        state = TaskState.load(self, ctx).slice_for(ctx, table.num_rows)
+        state = task_rows(ctx, table.num_rows)
         keep = state.column("keep")
         table = set_column(table, schema.DUP_COUNT, state.column("dup_count").cast(pa.int64()))
         if self.annotate_only:

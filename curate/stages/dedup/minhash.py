@@ -13,7 +13,6 @@ apply      per batch: read this task's state file; annotate dup_cluster_id / dup
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import schema
-from curate.io.write import write_table
 from curate.pipeline.registry import register
 from curate.pipeline.stage import (
     CombineContext,
@@ -36,7 +34,7 @@ from curate.pipeline.stage import (
 from curate.stages.dedup.clusters import UnionFind, choose_keepers
 from curate.stages.dedup.lsh import BandChoice, BandJob, band_edges, choose_bands
 from curate.stages.dedup.verify import EdgeCheck, check_edges, signature_cutoff
-from curate.stages.state import load_task_state, row_positions
+from curate.stages.state import row_positions
 
 # Columns of the partial (work) files written by summarize; internal to this stage.
 P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT, P_SHINGLES, P_SIGNATURE = (
@@ -45,7 +43,6 @@ P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT, P_SHINGLES, P_SIGNATURE = (
 # Columns of the per-task state files written by combine.
 S_ROW, S_KEEP, S_CLUSTER_ID, S_CLUSTER_COUNT = "row", "keep", "cluster_id", "cluster_count"
 
-STATE_FILE = "task-{:05d}.parquet"
 
 
 def band_column(j: int) -> str:
@@ -56,6 +53,7 @@ def band_column(j: int) -> str:
 @register
 class MinHashDedup(GlobalStage):
     name = "minhash_dedup"
+    produces = (schema.DUP_CLUSTER_ID, schema.DUP_COUNT)
     params = {
         "threshold": Param(float, 0.8, "Jaccard similarity from which two documents are near duplicates", min=0.01, max=1.0),
         "ngram": Param(int, 5, "words per shingle (documents with fewer words are one shingle)", min=1, max=64),
@@ -158,13 +156,9 @@ class MinHashDedup(GlobalStage):
             "documents": n_docs,
             "pair_check": self.check_mode,
         }
-        edges_dir = ctx.work_dir / "edges"
-        temp_dir = ctx.work_dir / "duckdb_tmp"
-        shutil.rmtree(edges_dir, ignore_errors=True)
-        edges_dir.mkdir(parents=True)
-        ctx.state_dir.mkdir(parents=True, exist_ok=True)
-        for old in ctx.state_dir.glob("task-*.parquet"):
-            old.unlink()
+        edges_dir = ctx.store.scratch / "edges"  # the scratch starts empty on every (re)start
+        temp_dir = ctx.store.scratch / "duckdb_tmp"
+        edges_dir.mkdir(parents=True, exist_ok=True)
 
         edge_files = self._band_edges(ctx, partials, edges_dir, temp_dir, summary) if n_docs else []
         if self.check_mode != "none" and edge_files:
@@ -181,7 +175,6 @@ class MinHashDedup(GlobalStage):
         )
         if n_members:
             self._write_state(ctx, partials, offsets, roots, in_cluster)
-        shutil.rmtree(temp_dir, ignore_errors=True)
         ctx.log(f"minhash_dedup: {n_docs} documents, {n_clusters} clusters, {n_members - n_clusters} near duplicates")
         ctx.summary.update(summary)
 
@@ -239,14 +232,14 @@ class MinHashDedup(GlobalStage):
                 S_CLUSTER_ID: part.column("cluster_id"),
                 S_CLUSTER_COUNT: part.column("cluster_count"),
             })
-            write_table(ctx.state_dir / STATE_FILE.format(int(tasks[lo])), state)
+            ctx.store.write_task(int(tasks[lo]), state)
 
     # ---- apply -----------------------------------------------------------------------------
 
     def _task_state(self, ctx: TaskContext) -> pa.Table | None:
         """This task's cluster members (row, keep, cluster id, count); None if it has none."""
-        path = ctx.state_dir / STATE_FILE.format(ctx.task_index)
-        return load_task_state(self, ctx, lambda: pq.read_table(path) if path.exists() else None)
+        assert ctx.store is not None
+        return ctx.store.read_task(ctx.task_index)
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         n = table.num_rows

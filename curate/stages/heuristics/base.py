@@ -74,6 +74,9 @@ class HeuristicStage(MapStage):
         """Names of the columns this stage writes, reject column last."""
         return [schema.signal_column(self.name, s) for s in self.signals] + [schema.reject_column(self.name)]
 
+    def produced_columns(self) -> tuple[str, ...]:
+        return tuple(self.signal_columns())
+
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         return self.annotate(table, TextBatch(table.column(schema.TEXT)), ctx)
 

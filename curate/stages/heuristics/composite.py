@@ -46,6 +46,9 @@ class Heuristics(MapStage):
         cls = get_stage_class(name)
         return cls(**params)  # type: ignore[return-value]
 
+    def produced_columns(self) -> tuple[str, ...]:
+        return tuple(c for child in self.children for c in child.produced_columns())
+
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         batch = TextBatch(table.column(schema.TEXT))
         for child in self.children:

@@ -1,0 +1,123 @@
+"""Run settings, declared once: the YAML ``settings:`` keys, the CLI flags, the keyword arguments
+of :meth:`curate.Pipeline.run` and the resume fingerprint all come from :class:`RunSettings`.
+
+Precedence: an explicit CLI flag or API argument, then the pipeline's ``settings:``, then the
+default here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from curate.errors import ConfigError
+from curate.io import read as reader
+
+ERROR_POLICIES = ("fail", "skip")
+DEFAULT_MAX_DOC_BYTES = 16 << 20
+
+
+def _setting(default: Any, help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None,
+             min: int | None = None, cli: bool = True) -> Any:
+    return field(default=default, metadata={"help": help, "flag": flag, "choices": choices, "min": min,
+                                            "cli": cli})
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Run-wide options. Every field is a YAML setting, a CLI flag (``--name-with-dashes``) and a
+    :meth:`Pipeline.run` keyword, and is part of the resume fingerprint."""
+
+    seed: int = _setting(0, "Seed for every random choice.")
+    keep_rejected: bool = _setting(False, "Write rejected rows (with reject_reason) under OUTPUT/_rejected/.",
+                                   flag=True)
+    on_error: str = _setting("fail", "Bad input: fail (exit 2 naming file and row) or skip (listed in "
+                             "_errors.jsonl).", choices=ERROR_POLICIES)
+    max_errors: int | None = _setting(None, "With --on-error skip: fail when more than this many errors.", min=0)
+    max_doc_bytes: int = _setting(DEFAULT_MAX_DOC_BYTES, "Documents larger than this are rejected as too_large.",
+                                  min=1)
+    batch_rows: int = _setting(reader.DEFAULT_BATCH_ROWS, "Rows per Arrow batch through the stages.", min=1,
+                               cli=False)
+    target_task_bytes: int = _setting(reader.DEFAULT_TARGET_TASK_BYTES, "Split Parquet files into tasks of "
+                                      "about this many bytes (whole row groups).", min=1, cli=False)
+    id_column: str = _setting("id", "Input column holding the document id.")
+    text_column: str = _setting("text", "Input column holding the text.")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            choices, low = f.metadata["choices"], f.metadata["min"]
+            if choices and value not in choices:
+                raise ConfigError(f"--{_dashed(f.name)} must be one of {', '.join(choices)}, got '{value}'")
+            if low is not None and value is not None and value < low:
+                raise ConfigError(f"--{_dashed(f.name)} must be >= {low}, got {value}")
+
+    @property
+    def columns(self) -> reader.ColumnMap:
+        return reader.ColumnMap(self.id_column, self.text_column)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def check_yaml(cls, settings: Any, source: str | None) -> dict[str, Any]:
+        """Validate a pipeline's ``settings:`` mapping (names and types) and return it."""
+        where = source or "pipeline"
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{where}: 'settings' must be a mapping")
+        types = {f.name: type(f.default) if f.default is not None else int for f in dataclasses.fields(cls)}
+        for key, value in settings.items():
+            if key not in types:
+                raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(types))})")
+            expected = types[key]
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(f"{where}: setting '{key}' expects {expected.__name__}, got {value!r}")
+        return dict(settings)
+
+    @classmethod
+    def resolve(cls, pipeline_settings: dict[str, Any] | None = None, **overrides: Any) -> RunSettings:
+        """Settings from explicit `overrides` (None means not given), then the pipeline's, then defaults."""
+        unknown = sorted(set(overrides) - set(cls.names()))
+        if unknown:
+            raise ConfigError(f"unknown run option(s) {', '.join(unknown)} (known: {', '.join(cls.names())})")
+        values = dict(pipeline_settings or {})
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _dashed(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def cli_options() -> list[tuple[str, dict[str, Any]]]:
+    """(flag declaration, click keyword arguments) for every setting the CLI exposes."""
+    import click
+
+    out = []
+    for f in dataclasses.fields(RunSettings):
+        if not f.metadata["cli"]:
+            continue
+        meta, dashed = f.metadata, _dashed(f.name)
+        # None: a flag not given leaves the pipeline's setting (then this default) in force
+        shown = "none" if f.default is None else ("on" if f.default else "off") if meta["flag"] else f.default
+        kwargs: dict[str, Any] = {"default": None, "help": meta["help"] + " Overrides the pipeline's setting.",
+                                  "show_default": str(shown)}
+        if meta["flag"]:
+            decl = f"--{dashed}/--no-{dashed}"
+            if f.name == "keep_rejected":
+                decl = "--keep-rejected/--drop-rejected"
+        else:
+            decl = f"--{dashed}"
+            if meta["choices"]:
+                kwargs["type"] = click.Choice(list(meta["choices"]))
+            elif isinstance(f.default, str):
+                kwargs["type"] = str
+            else:
+                kwargs["type"] = click.IntRange(min=meta["min"]) if meta["min"] is not None else int
+        out.append((decl, kwargs))
+    return out

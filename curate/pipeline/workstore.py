@@ -1,0 +1,475 @@
+"""The work store: the one owner of every path under a run's OUTPUT, and the only code that reads
+or writes run data.
+
+Layout (every name below is relative to OUTPUT)::
+
+    part-NNNNN.parquet                   final shard of task N
+    _rejected/<node>/part-NNNNN.parquet  rejected rows (--keep-rejected)
+    _stats.json  _errors.jsonl  _SUCCESS run results (_SUCCESS last)
+    buckets.json plan.json plan.png ...  run metadata written by stages (meta files)
+    _work/manifest.json                  what makes a resumed run the same run
+    _work/_ids/                          the duplicate-id pre-pass
+    _work/segNN/part-NNNNN.parquet       rows task N carries from pass NN into pass NN + 1
+    _work/segNN/done/part-NNNNN.json     task N finished pass NN (its stats and errors)
+    _work/stages/<node>/partials/        a global stage's summarize output, one file per task
+    _work/stages/<node>/state/           what its combine wrote (per-task and whole-run state)
+    _work/stages/<node>/scratch/         local scratch of its combine (DuckDB spill, edge files)
+
+Everything goes through a ``pyarrow.fs.FileSystem``: the local disk natively, and any fsspec
+filesystem (``memory://`` today) wrapped in ``pyarrow.fs.PyFileSystem``, so adding a storage
+scheme touches only :func:`filesystem_for`. Files become visible under their final name only
+when complete: written under a hidden temporary name and renamed. DuckDB and other tools that
+need real local files get them from :meth:`StageStore.local_files` and :attr:`StageStore.scratch`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+COMPRESSION = "zstd"
+ROW_GROUP_ROWS = 65536
+
+
+def filesystem_for(uri: str | Path) -> tuple[pafs.FileSystem, str, bool]:
+    """(filesystem, root path inside it, is_local) for a local path or a URI.
+
+    Local paths and ``file://`` use pyarrow's native LocalFileSystem; ``memory://`` is fsspec's
+    in-memory filesystem (one per process; for tests and embedded use) through PyFileSystem.
+    """
+    text = str(uri)
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    if "://" not in text:
+        return pafs.LocalFileSystem(), str(Path(text).absolute()), True
+    scheme, _, rest = text.partition("://")
+    if scheme == "memory":
+        import fsspec
+
+        fs = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem("memory")))
+        return fs, "/" + rest.strip("/"), False
+    from curate.errors import ConfigError
+
+    raise ConfigError(f"unsupported storage scheme '{scheme}://' in {uri} (supported: local paths, file://, memory://)")
+
+
+def json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
+    """Reorder/cast `table` to `target`, adding all-null columns it lacks; extra columns are an error."""
+    extra = [n for n in table.column_names if n not in target.names]
+    if extra:
+        raise ValueError(f"columns {extra} not in the shard's schema {target.names}")
+    cols = []
+    for f in target:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            cols.append(col if col.type == f.type else col.cast(f.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(cols, schema=target)
+
+
+class Files:
+    """Whole-file operations on one filesystem, every write atomic (temporary name, then rename)."""
+
+    def __init__(self, fs: pafs.FileSystem, is_local: bool) -> None:
+        self.fs, self.is_local = fs, is_local
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable to workers (the local fs is)
+        return (Files, (self.fs, self.is_local))
+
+    @staticmethod
+    def temp_name(path: str) -> str:
+        head, _, name = path.rpartition("/")
+        return f"{head}/.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+
+    def mkdir(self, path: str) -> None:
+        self.fs.create_dir(path, recursive=True)
+
+    def exists(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    def delete(self, path: str) -> None:
+        """Remove a file or a directory tree; nothing if absent."""
+        info = self.fs.get_file_info(path)
+        if info.type == pafs.FileType.Directory:
+            self.fs.delete_dir(path)
+        elif info.type == pafs.FileType.File:
+            self.fs.delete_file(path)
+
+    def listdir(self, path: str) -> list[str]:
+        if not self.exists(path):
+            return []
+        return sorted(i.base_name for i in self.fs.get_file_info(pafs.FileSelector(path)))
+
+    @contextmanager
+    def atomic(self, path: str) -> Iterator[str]:
+        """Yield a temporary path to write; on success it is renamed to `path`, on failure removed."""
+        self.mkdir(path.rpartition("/")[0])
+        tmp = self.temp_name(path)
+        try:
+            yield tmp
+            self.fs.move(tmp, path)
+        finally:
+            if self.exists(tmp):
+                self.fs.delete_file(tmp)
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        with self.atomic(path) as tmp, self.fs.open_output_stream(tmp) as out:
+            out.write(data)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.fs.open_input_stream(path) as f:
+            return f.read()
+
+    def write_json(self, path: str, data: Any) -> None:
+        self.write_bytes(path, (json.dumps(data, indent=2, default=json_default) + "\n").encode())
+
+    def read_json(self, path: str) -> Any:
+        return json.loads(self.read_bytes(path))
+
+    def write_jsonl(self, path: str, rows: list[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(r, ensure_ascii=False, default=json_default) + "\n" for r in rows)
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def write_table(self, path: str, table: pa.Table) -> None:
+        with self.atomic(path) as tmp:
+            pq.write_table(table, tmp, compression=COMPRESSION, filesystem=self.fs)
+
+    def read_table(self, path: str, **kwargs: Any) -> pa.Table:
+        return pq.read_table(path, filesystem=self.fs, **kwargs)
+
+    def parquet_file(self, path: str) -> pq.ParquetFile:
+        return pq.ParquetFile(self.fs.open_input_file(path))
+
+    def num_rows(self, path: str) -> int:
+        return self.parquet_file(path).metadata.num_rows
+
+    def writer(self, path: str) -> ShardWriter:
+        return ShardWriter(self, path)
+
+    def local_copy(self, path: str, local_dir: Path) -> Path:
+        """A real local file with the content of `path` (the file itself on the local disk)."""
+        if self.is_local:
+            return Path(path)
+        local_dir.mkdir(parents=True, exist_ok=True)
+        dest = local_dir / path.strip("/").replace("/", "__")
+        if not dest.exists():
+            dest.write_bytes(self.read_bytes(path))
+        return dest
+
+
+class ShardWriter:
+    """Streams tables into one zstd Parquet file that appears under its name on :meth:`close`.
+
+    Later tables are cast to the schema of the first one (a stage may type an all-null column
+    differently from batch to batch). :meth:`close` with nothing written writes a zero-row file
+    with `empty_schema`, so that every task yields its shard.
+    """
+
+    def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        self.files, self.path = files, path
+        files.mkdir(path.rpartition("/")[0])
+        self.tmp = Files.temp_name(path)
+        self.row_group_rows = row_group_rows
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=COMPRESSION,
+                                            filesystem=self.files.fs)
+        elif not table.schema.equals(self._writer.schema):
+            table = conform(table, self._writer.schema)
+        if table.num_rows:
+            self._writer.write_table(table, row_group_size=self.row_group_rows)
+            self.rows += table.num_rows
+
+    def close(self, empty_schema: pa.Schema | None = None) -> None:
+        if self._writer is None:
+            pq.write_table((empty_schema or pa.schema([])).empty_table(), self.tmp, compression=COMPRESSION,
+                           filesystem=self.files.fs)
+        else:
+            self._writer.close()
+        self.files.fs.move(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - best effort cleanup of a failed write
+                pass
+        if self.files.exists(self.tmp):
+            self.files.fs.delete_file(self.tmp)
+
+
+# --------------------------------------------------------------------------- per-process cache
+_CACHE: dict[Any, Any] = {}
+_CACHE_RUN: list[str] = [""]
+
+
+def begin_run(run_id: str) -> None:
+    """Scope the per-process cache to one run: a new run (which may see retrained models or
+    recomputed state under the same paths) starts empty. Called by the task and combine steps."""
+    if _CACHE_RUN[0] != run_id:
+        _CACHE.clear()
+        _CACHE_RUN[0] = run_id
+
+
+def cached(key: Any, loader: Callable[[], Any], slot: Any = None) -> Any:
+    """The object `loader` makes for `key`, made once per process and run. With a `slot`, only
+    the latest key of that slot is kept (per-task state: memory bounded by one task)."""
+    if slot is not None:
+        held = _CACHE.get(("slot", slot))
+        if held is not None and held[0] == key:
+            return held[1]
+        value = loader()
+        _CACHE[("slot", slot)] = (key, value)
+        return value
+    if key not in _CACHE:
+        _CACHE[key] = loader()
+    return _CACHE[key]
+
+
+# --------------------------------------------------------------------------- the store
+def _part(directory: str, task: int, ext: str = "parquet") -> str:
+    return f"{directory}/part-{task:05d}.{ext}"
+
+
+@dataclass
+class WorkStore:
+    """Paths and I/O of one run's OUTPUT; picklable, so workers get it with their unit of work."""
+
+    root: str
+    files: Files
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _local_root: str | None = None
+
+    @classmethod
+    def open(cls, uri: str | Path) -> WorkStore:
+        fs, root, is_local = filesystem_for(uri)
+        return cls(root.rstrip("/") or "/", Files(fs, is_local))
+
+    @property
+    def work(self) -> str:
+        return f"{self.root}/_work"
+
+    @property
+    def display(self) -> str:
+        return self.root
+
+    # ---- final outputs -------------------------------------------------------------------
+    def shard(self, task: int) -> str:
+        return _part(self.root, task)
+
+    def rejected(self, node: str, task: int) -> str:
+        return _part(f"{self.root}/_rejected/{node}", task)
+
+    def meta(self, name: str) -> str:
+        """A run metadata file next to the shards (buckets.json, plan.json, plan.png)."""
+        return f"{self.root}/{name}"
+
+    @property
+    def stats_file(self) -> str:
+        return f"{self.root}/_stats.json"
+
+    @property
+    def errors_file(self) -> str:
+        return f"{self.root}/_errors.jsonl"
+
+    @property
+    def success_file(self) -> str:
+        return f"{self.root}/_SUCCESS"
+
+    # ---- run bookkeeping -----------------------------------------------------------------
+    @property
+    def manifest(self) -> str:
+        return f"{self.work}/manifest.json"
+
+    def segment_rows(self, seg: int, task: int) -> str:
+        """Rows task `task` carries out of pass `seg` (into the next pass)."""
+        return _part(f"{self.work}/seg{seg:02d}", task)
+
+    def done_marker(self, seg: int, task: int) -> str:
+        return _part(f"{self.work}/seg{seg:02d}/done", task, "json")
+
+    def ids(self, what: str, task: int | None = None) -> str:
+        """The duplicate-id pre-pass: ``ids``/``dups`` per task, or its ``_DONE`` marker."""
+        base = f"{self.work}/_ids"
+        return f"{base}/{what}" if task is None else _part(f"{base}/{what}", task)
+
+    def stage(self, node: str, input_seg: int | None = None) -> StageStore:
+        return StageStore(self, node, input_seg)
+
+    def local_dir(self, *parts: str) -> Path:
+        """A real local directory for tools that need one (DuckDB): under OUTPUT on the local disk,
+        else under the system temp directory, scoped to this output."""
+        if self.files.is_local:
+            base = Path(self.work)
+        else:
+            if self._local_root is None:
+                tag = uuid.uuid5(uuid.NAMESPACE_URL, self.root).hex[:12]
+                self._local_root = str(Path(tempfile.gettempdir()) / f"curate-work-{tag}")
+            base = Path(self._local_root)
+        return base.joinpath(*parts)
+
+    def wipe(self) -> None:
+        """Delete the whole output (``--overwrite``)."""
+        self.files.delete(self.root)
+        if not self.files.is_local:
+            shutil.rmtree(self.local_dir(), ignore_errors=True)
+
+
+@dataclass
+class StageStore:
+    """One node's corner of the work store: partials, state and scratch. Stages reach it through
+    their context and never build a path of their own."""
+
+    store: WorkStore
+    node: str
+    input_seg: int | None = None  # the pass whose output a global node's apply step reads
+
+    @property
+    def files(self) -> Files:
+        return self.store.files
+
+    @property
+    def base(self) -> str:
+        return f"{self.store.work}/stages/{self.node}"
+
+    # ---- the rows entering this node's apply pass -----------------------------------------
+    def input_path(self, task: int) -> str:
+        assert self.input_seg is not None, f"node '{self.node}' reads no earlier pass"
+        return self.store.segment_rows(self.input_seg, task)
+
+    def read_input(self, task: int) -> pa.Table:
+        return self.files.read_table(self.input_path(task))
+
+    # ---- partials (summarize output) -------------------------------------------------------
+    def partial(self, task: int) -> str:
+        return _part(f"{self.base}/partials", task)
+
+    # ---- state (combine output) ------------------------------------------------------------
+    def _state(self, name: str) -> str:
+        return f"{self.base}/state/{name}"
+
+    def _task_state(self, task: int, kind: str) -> str:
+        return self._state(f"{kind}-{task:05d}.parquet")
+
+    @property
+    def done_marker(self) -> str:
+        return self._state("_DONE")
+
+    def reset_state(self) -> None:
+        """A combine (re)starts: its state and scratch from any earlier attempt are stale."""
+        self.files.delete(f"{self.base}/state")
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.files.mkdir(f"{self.base}/state")
+
+    def write_task(self, task: int, table: pa.Table, kind: str = "task") -> None:
+        """Per-task state: the rows the apply step of `task` reads back with :meth:`read_task`."""
+        self.files.write_table(self._task_state(task, kind), table)
+
+    def task_path(self, task: int, kind: str = "task") -> str:
+        return self._task_state(task, kind)
+
+    def has_task(self, task: int, kind: str = "task") -> bool:
+        return self.files.exists(self._task_state(task, kind))
+
+    def read_task(self, task: int, kind: str = "task", cache: bool = True) -> pa.Table | None:
+        """Task `task`'s state of `kind` (None if combine wrote none). Cached per process, one task
+        per (node, kind) at a time: the apply step is called batch by batch."""
+        path = self._task_state(task, kind)
+
+        def load() -> pa.Table | None:
+            return self.files.read_table(path) if self.files.exists(path) else None
+
+        if not cache:
+            return load()
+        return cached(("state", self.base, kind, task), load, slot=("state", self.base, kind))
+
+    def write_tasks_from(self, batches: Any, n_tasks: int, kind: str = "task") -> None:
+        """Write per-task state from a stream of record batches sorted by a `task` column (DuckDB
+        output), one file per task that has rows, streaming: memory bounded by one task."""
+        current, parts = -1, []
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            table = pa.Table.from_batches([batch])
+            tasks = table.column("task").to_numpy()
+            cut = [0, *list((tasks[1:] != tasks[:-1]).nonzero()[0] + 1), len(tasks)]
+            for lo, hi in zip(cut[:-1], cut[1:]):
+                t = int(tasks[lo])
+                if t != current and parts:
+                    self.write_task(current, pa.concat_tables(parts).drop_columns(["task"]), kind)
+                    parts = []
+                current = t
+                parts.append(table.slice(lo, hi - lo))
+        if parts:
+            self.write_task(current, pa.concat_tables(parts).drop_columns(["task"]), kind)
+
+    def write_json(self, name: str, data: Any) -> None:
+        self.files.write_json(self._state(f"{name}.json"), data)
+
+    def read_json(self, name: str) -> Any:
+        path = self._state(f"{name}.json")
+        return cached(("json", path), lambda: self.files.read_json(path))
+
+    # ---- meta files next to the output ----------------------------------------------------
+    def write_meta(self, name: str, data: Any) -> None:
+        """A run metadata file in OUTPUT: JSON for dicts/lists, bytes as they are."""
+        path = self.store.meta(name)
+        if isinstance(data, (bytes, bytearray)):
+            self.files.write_bytes(path, bytes(data))
+        else:
+            self.files.write_json(path, data)
+
+    def read_meta(self, name: str) -> Any | None:
+        path = self.store.meta(name)
+        return self.files.read_json(path) if self.files.exists(path) else None
+
+    # ---- local scratch -------------------------------------------------------------------
+    @property
+    def scratch(self) -> Path:
+        """A real local directory for this node's combine (DuckDB spill, intermediate files),
+        emptied whenever the combine restarts."""
+        return self.store.local_dir("stages", self.node, "scratch")
+
+    def local_files(self, paths: list[str]) -> list[Path]:
+        """Real local files with the content of `paths` (themselves on the local disk)."""
+        return [self.files.local_copy(p, self.scratch / "inputs") for p in paths]
+
+    def duckdb(self, memory_mb: int | None = None, threads: int = 1) -> Any:
+        """A DuckDB connection capped in memory that spills to this node's scratch."""
+        from curate.io.duck import DEFAULT_MEMORY_MB, connect
+
+        return connect(self.scratch / "duckdb_tmp", memory_mb or DEFAULT_MEMORY_MB, threads=threads)
+
+
+def png_bytes(draw: Callable[[Any], None]) -> bytes:
+    """Render a matplotlib figure drawn by `draw(path_or_buffer)` to PNG bytes."""
+    buf = io.BytesIO()
+    draw(buf)
+    return buf.getvalue()

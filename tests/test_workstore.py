@@ -1,0 +1,97 @@
+"""The work store: one owner of every run path, on any pyarrow filesystem.
+
+The default pipeline run with its OUTPUT (and so its whole work store) on fsspec's in-memory
+filesystem gives the same ids per shard, the same stats and the same metadata as on local disk.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.api import Pipeline
+from curate.pipeline.workstore import WorkStore, cached
+from tests.conftest import shard_ids
+
+
+def _memory_shard_ids(root: str) -> list[list[str]]:
+    fs = fsspec.filesystem("memory")
+    parts = sorted(p for p in fs.ls(root, detail=False) if p.rsplit("/", 1)[-1].startswith("part-"))
+    return [pq.read_table(fs.open(p, "rb"), columns=["id"]).column("id").to_pylist() for p in parts]
+
+
+def test_default_pipeline_on_a_memory_filesystem_matches_local_disk(default_pipeline: Path, sample_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    pipe = Pipeline.from_yaml(default_pipeline)
+    local = pipe.run(sample_dir, tmp_path / "local", workers=1)
+    in_memory = pipe.run(sample_dir, "memory://curate-test/out", workers=1)
+    fs = fsspec.filesystem("memory")
+    try:
+        assert _memory_shard_ids("/curate-test/out") == shard_ids(tmp_path / "local")
+        assert sum(len(s) for s in shard_ids(tmp_path / "local")) == local.stats["docs_out"] > 0
+        assert [(s["stage"], s["docs_in"], s["docs_out"], s["rejected"]) for s in in_memory.stages] == \
+            [(s["stage"], s["docs_in"], s["docs_out"], s["rejected"]) for s in local.stages]
+        for name in ("buckets.json", "plan.json"):
+            assert json.loads(fs.cat(f"/curate-test/out/{name}")) == json.loads((tmp_path / "local" / name).read_text())
+        assert fs.exists("/curate-test/out/_SUCCESS") and fs.exists("/curate-test/out/plan.png")
+        rejected = sorted(fs.ls("/curate-test/out/_rejected", detail=False))
+        assert [r.rsplit("/", 1)[-1] for r in rejected] == sorted(p.name for p in (tmp_path / "local" / "_rejected").iterdir())
+        # nothing of the run was written to local disk but DuckDB's scratch
+        assert not Path("memory:").exists() and not (Path.cwd() / "curate-test").exists()
+    finally:
+        fs.rm("/curate-test", recursive=True)
+
+
+def test_resume_on_a_memory_filesystem_skips_finished_work(sample_dir: Path) -> None:
+    pipe = Pipeline("p").add("normalize").add("exact_dedup")
+    first = pipe.run(sample_dir, "memory://curate-resume/out", workers=1)
+    fs = fsspec.filesystem("memory")
+    try:
+        fs.rm("/curate-resume/out/part-00001.parquet")
+        fs.rm("/curate-resume/out/_work/seg01/done/part-00001.json")
+        fs.rm("/curate-resume/out/_SUCCESS")
+        logs: list[str] = []
+        again = pipe.run(sample_dir, "memory://curate-resume/out", workers=1, resume=True, log=logs.append)
+        assert "combine exact_dedup: done, skipped" in logs
+        assert any("(1 task(s))" in m for m in logs)  # only the task whose shard went missing
+        assert again.stats["docs_out"] == first.stats["docs_out"]
+    finally:
+        fs.rm("/curate-resume", recursive=True)
+
+
+def test_stage_state_is_per_task_and_cached_one_task_at_a_time(tmp_path: Path) -> None:
+    store = WorkStore.open(tmp_path / "out").stage("node")
+    batches = pa.table({"task": [0, 0, 2], "row": [0, 1, 0], "keep": [True, False, True]}).to_batches(max_chunksize=2)
+    store.write_tasks_from(batches, n_tasks=3)
+    assert store.read_task(0).to_pylist() == [{"row": 0, "keep": True}, {"row": 1, "keep": False}]
+    assert store.read_task(1) is None  # no rows, no file
+    assert store.read_task(2).column("row").to_pylist() == [0]
+    assert sorted(p.name for p in (tmp_path / "out" / "_work" / "stages" / "node" / "state").iterdir()) == \
+        ["task-00000.parquet", "task-00002.parquet"]
+    loads = []
+    cached("k1", lambda: loads.append(1), slot="s")
+    cached("k1", lambda: loads.append(1), slot="s")
+    cached("k2", lambda: loads.append(2), slot="s")
+    assert loads == [1, 2]
+
+
+def test_reset_state_wipes_state_and_scratch(tmp_path: Path) -> None:
+    store = WorkStore.open(tmp_path / "out").stage("node")
+    store.write_json("x", {"a": 1})
+    store.scratch.mkdir(parents=True)
+    (store.scratch / "leftover").write_text("stale")
+    store.reset_state()
+    assert not (store.scratch / "leftover").exists()
+    assert not store.files.exists(f"{store.base}/state/x.json")
+
+
+def test_unknown_scheme_is_a_config_error(sample_dir: Path) -> None:
+    from curate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unsupported storage scheme 'nosuch://'"):
+        Pipeline("p").add("passthrough").run(sample_dir, "nosuch://bucket/out", workers=1)
