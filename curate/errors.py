@@ -37,5 +37,20 @@ class InfeasibleError(CurateError):
     """The request cannot be satisfied (e.g. a budget the buckets cannot supply)."""
 
 
+class StorageError(CurateError):
+    """The environment refused a write or read: permission, no space, a path that is a file."""
+
+
+class WorkerLost(CurateError):
+    """A worker process died (killed, out of memory) while it ran a unit of work: exit 1, since
+    nothing in the input is wrong; the finished work is kept and ``--resume`` continues."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, items: list | None = None) -> None:
+        super().__init__(message)
+        self.items = list(items or [])
+
+
 class AccountingError(RuntimeError):
     """docs in != kept + rejected + errored for some stage: an internal bug, exit 1."""

@@ -67,7 +67,7 @@ def test_resume_refuses_a_different_configuration(sample_dir: Path, tmp_path: Pa
     out = tmp_path / "out"
     _run(sample_dir, out, 1)
     other = Pipeline.from_stages([("normalize", {}), ("length_filter", {"min_chars": 60})])
-    with pytest.raises(ConfigError, match="different configuration"):
+    with pytest.raises(ConfigError, match="interrupted run that differs: the pipeline changed"):
         other.run(sample_dir, out, workers=1, resume=True, keep_rejected=True, target_task_bytes=200_000)
 
 

@@ -95,3 +95,10 @@ def test_unknown_scheme_is_a_config_error(sample_dir: Path) -> None:
 
     with pytest.raises(ConfigError, match="unsupported storage scheme 'nosuch://'"):
         Pipeline("p").add("passthrough").run(sample_dir, "nosuch://bucket/out", workers=1)
+
+
+def test_memory_output_needs_an_in_process_executor(sample_dir: Path) -> None:
+    from curate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lives in this process's memory.*--workers 1"):
+        Pipeline("p").add("passthrough").run(sample_dir, "memory://curate-two/out", workers=2)

@@ -17,24 +17,67 @@ def run_cli(group: click.Group, argv: list[str]) -> None:
     """Run the click group; user errors print one line and exit 2, internal errors exit 1."""
     try:
         group.main(args=argv, prog_name="curate", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            _interrupted()
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:  # usage errors: click's own formatting, exit 2
         exc.show()
         sys.exit(2)
+    except KeyboardInterrupt:
+        _interrupted()
     except CurateError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except OSError as exc:
+        storage = storage_error(exc)
+        if storage is None:
+            raise_internal(exc, argv)
+        click.echo(f"error: {storage}", err=True)
+        sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the contract: internal failure = exit 1
-        if _env_debug():
-            traceback.print_exc()
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (set CURATE_DEBUG=1 for a traceback)", err=True)
-        sys.exit(1)
+        raise_internal(exc, argv)
     sys.exit(0)
+
+
+def _interrupted() -> None:
+    click.echo("interrupted; finished work is kept: run the same command with --resume to continue", err=True)
+    sys.exit(130)
+
+
+def raise_internal(exc: BaseException, argv: list[str]) -> None:
+    """Report an internal error (a bug): one line, a traceback with CURATE_DEBUG=1; exit 1."""
+    if _env_debug():
+        traceback.print_exception(exc)
+    click.echo(f"internal error: {type(exc).__name__}: {exc} (set CURATE_DEBUG=1 for a traceback)", err=True)
+    sys.exit(1)
+
+
+# what the environment refuses (errno names), as opposed to bugs
+_ENVIRONMENT_ERRNOS = {"EACCES", "EPERM", "ENOSPC", "EDQUOT", "EROFS", "ENOTDIR", "EISDIR", "EEXIST", "ENAMETOOLONG",
+                       "EMFILE", "ENFILE"}
+_ENVIRONMENT_WORDS = ("Permission denied", "No space left", "Read-only file system", "Not a directory",
+                      "Is a directory", "Disk quota", "File name too long", "File exists")
+
+
+def storage_error(exc: OSError) -> str | None:
+    """One line naming the path for an OSError the environment caused, else None.
+
+    Python's own OSErrors carry errno and the file name; pyarrow's carry only a message that
+    names the path, matched here by the system's wording of the same errnos."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    if name in _ENVIRONMENT_ERRNOS:
+        where = exc.filename if exc.filename is not None else "a file of the run"
+        hint = " (free some space, then --resume continues)" if name in ("ENOSPC", "EDQUOT") else ""
+        return f"cannot write or read {where}: {exc.strerror or exc}{hint}"
+    text = str(exc)
+    if any(w in text for w in _ENVIRONMENT_WORDS):
+        hint = " (free some space, then --resume continues)" if "space" in text or "quota" in text else ""
+        return f"{text}{hint}"
+    return None
 
 
 def _env_debug() -> bool:

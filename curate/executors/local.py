@@ -8,8 +8,10 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from curate.errors import WorkerLost
 from curate.pipeline.executor import Executor
 
 
@@ -24,6 +26,10 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def in_process(self) -> bool:
+        return self.workers == 1
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -47,7 +53,11 @@ class LocalExecutor(Executor):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     args = pending.pop(fut)
-                    yield args, fut.result()
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool as exc:
+                        raise WorkerLost(f"a worker process died ({exc})", [args, *pending.values()]) from None
+                    yield args, result
         except BaseException:
             for fut in pending:
                 fut.cancel()
@@ -61,7 +71,9 @@ class LocalExecutor(Executor):
 
 def _die_with_parent() -> None:
     """Worker initializer: on Linux, ask the kernel to SIGKILL this worker when the process that
-    started it dies, so that a crashed or killed run leaves no orphaned workers behind."""
+    started it dies, so that a crashed or killed run leaves no orphaned workers behind. Ctrl-C
+    (SIGINT to the whole group) is the driver's to handle: it stops the run with exit 130."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -172,6 +172,10 @@ class RayExecutor(Executor):
             if isinstance(cause, BaseException):
                 raise cause from None
             raise
+        except (self._ray.exceptions.WorkerCrashedError, self._ray.exceptions.NodeDiedError) as exc:
+            from curate.errors import WorkerLost
+
+            raise WorkerLost(f"a Ray worker died ({type(exc).__name__})") from None
 
     def close(self) -> None:
         self._refs.clear()

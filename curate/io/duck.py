@@ -42,6 +42,40 @@ def sql_path(path: Path | str) -> str:
     return str(path).replace("'", "''")
 
 
+# DuckDB expands these in every path it reads (read_parquet), with no way to escape them.
+GLOB_CHARS = frozenset("*?[]{}")
+_LINKS: list[str] = []  # this process's directory of safe links, made on first need
+
+
+def readable_path(path: Path | str) -> str:
+    """A name DuckDB reads as exactly `path`: the path itself, or, when it holds a glob
+    character, a symlink to it with a plain name in a private temporary directory (removed
+    when the process exits). Paths are data: no input or output name can make DuckDB read
+    another file."""
+    text = str(path)
+    if not GLOB_CHARS.intersection(text):
+        return text
+    if not _LINKS:
+        import atexit
+        import shutil
+        import tempfile
+
+        _LINKS.append(tempfile.mkdtemp(prefix="curate-duck-"))
+        atexit.register(shutil.rmtree, _LINKS[0], True)
+    import xxhash
+
+    digest = xxhash.xxh64_hexdigest(text.encode("utf-8", "surrogateescape"))
+    link = Path(_LINKS[0]) / f"{digest}{Path(text).suffix}"
+    if not link.is_symlink():
+        link.symlink_to(Path(text).absolute())
+    return str(link)
+
+
+def sql_file(path: Path | str) -> str:
+    """A single-quoted SQL literal that DuckDB's readers take as exactly `path`."""
+    return f"'{sql_path(readable_path(path))}'"
+
+
 def sql_list(paths: list[str] | list[Path]) -> str:
-    """A SQL list literal of paths, for read_parquet([...])."""
-    return "[" + ", ".join(f"'{sql_path(p)}'" for p in paths) + "]"
+    """A SQL list literal of paths, for read_parquet([...]), each read as exactly itself."""
+    return "[" + ", ".join(sql_file(p) for p in paths) + "]"

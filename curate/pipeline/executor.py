@@ -12,6 +12,11 @@ from curate.pipeline.faults import checkpoint
 class Executor:
     workers: int = 1
 
+    @property
+    def in_process(self) -> bool:
+        """Whether every unit of work runs in this process (so it sees this process's memory)."""
+        return False
+
     def imap(self, fn: Callable[..., Any], items: list[tuple]) -> Iterator[tuple[tuple, Any]]:
         """Yield (args, fn(*args)) for every args tuple, in completion order."""
         raise NotImplementedError

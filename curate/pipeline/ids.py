@@ -72,9 +72,13 @@ def check_ids(plan: RunPlan, executor: Any, skip_files: set[str]) -> None:
         raise InputError(f"duplicate id '{d['id']}' (first seen in {first} row {d['first_row']}); "
                          f"{len(dups)} duplicate(s) in all", file=plan.tasks[d["task"]].rel, row=d["row"],
                          reason="duplicate_id")
-    by_task: dict[int, list[int]] = {}
+    by_task: dict[int, list[dict[str, Any]]] = {}
     for d in dups:
-        by_task.setdefault(d["task"], []).append(d["row"])
-    for t, rows in by_task.items():
-        store.files.write_table(store.ids("dups", t), pa.table({"row": pa.array(rows, pa.int64())}))
+        by_task.setdefault(d["task"], []).append(d)
+    for t, found in by_task.items():
+        store.files.write_table(store.ids("dups", t), pa.table({
+            "row": pa.array([d["row"] for d in found], pa.int64()),
+            "first_file": pa.array([plan.tasks[d["first_task"]].rel for d in found], pa.string()),
+            "first_row": pa.array([d["first_row"] for d in found], pa.int64()),
+        }))
     store.files.write_json(store.ids("_DONE"), {"duplicates": len(dups)})

@@ -9,7 +9,6 @@ completed unit leaves a marker in the work store, so ``--resume`` skips it.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,17 +18,18 @@ from typing import Any
 import pyarrow as pa
 
 from curate import __version__, schema
-from curate.errors import ConfigError, InputError
+from curate.errors import ConfigError, InputError, WorkerLost
 from curate.io import read as reader
 from curate.pipeline.dag import Graph, Segment
 from curate.pipeline.executor import Executor
 from curate.pipeline.faults import checkpoint
 from curate.pipeline.ids import check_ids
+from curate.pipeline.ownership import Lease, claim
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import CombineContext
 from curate.pipeline.stats import StageStats, merge_stats
 from curate.pipeline.task import READ_STAGE, RunPlan, run_segment_task
-from curate.pipeline.workstore import WorkStore, begin_run
+from curate.pipeline.workstore import WorkStore, begin_run, content_hash
 
 
 @dataclass
@@ -44,30 +44,30 @@ class RunResult:
 
 
 def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -> dict[str, Any]:
-    """What makes two runs the same run: config, inputs (path, size, mtime) and version."""
-    inputs = []
-    for rel, path in sorted({(t.rel, t.path) for t in tasks}):
-        st = os.stat(path)
-        inputs.append([rel, st.st_size, int(st.st_mtime)])
+    """What makes two runs the same run: the version, the graph, the settings, and the content
+    (xxh3-128 of every byte) of every input file and of every file a stage reads (models,
+    tokenizers, plans, benchmark sets)."""
+    inputs = {rel: content_hash(path) for rel, path in sorted({(t.rel, t.path) for t in tasks})}
+    stage_files = {f"{n.name}: {path}": content_hash(path) for n in graph.nodes for path in n.stage.dependency_files()}
     return {"version": __version__, "pipeline": graph.describe(), "settings": settings.fingerprint(),
-            "inputs": inputs}
+            "inputs": inputs, "stage_files": stage_files}
 
 
-def prepare_output(input_path: Path, store: WorkStore, resume: bool, overwrite: bool) -> None:
-    """Refuse to clobber: an existing non-empty output needs --resume or --overwrite."""
-    files = store.files
-    if files.is_local:
-        inp, out = input_path.resolve(), Path(store.root).resolve()
-        if out == inp or inp in out.parents:
-            raise ConfigError(f"output directory {store.display} is inside the input directory {input_path}")
-    if files.listdir(store.root):
-        if overwrite:
-            store.wipe()
-        elif not resume:
-            state = "a finished run" if files.exists(store.success_file) else "files"
-            raise ConfigError(f"output directory {store.display} already holds {state}; pass --resume to continue "
-                              "an interrupted run or --overwrite to replace it")
-    files.mkdir(store.root)
+def _manifest_change(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """What differs between two manifests, in words, for the refusal to resume."""
+    for key, what in (("inputs", "input file"), ("stage_files", "file read by a stage")):
+        before, after = old.get(key) or {}, new.get(key) or {}
+        if not isinstance(before, dict):
+            return "the manifest was written by another version of curate"
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        if changed:
+            verb = ["changed" if k in before and k in after else "added" if k in after else "removed" for k in changed]
+            return f"{what} {changed[0]} {verb[0]} since the interrupted run" + (
+                f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+    for key, what in (("version", "the curate version"), ("pipeline", "the pipeline"), ("settings", "the settings")):
+        if old.get(key) != new.get(key):
+            return f"{what} changed since the interrupted run"
+    return "the run's configuration changed"
 
 
 def _read_schemas(tasks: list[reader.Task], settings: RunSettings) -> tuple[pa.Schema, list[dict[str, Any]]]:
@@ -119,9 +119,10 @@ def _open_manifest(store: WorkStore, manifest: dict[str, Any]) -> None:
 
     files = store.files
     if files.exists(store.manifest):
-        if files.read_json(store.manifest) != json.loads(json.dumps(manifest)):
-            raise ConfigError(f"{store.display} holds an interrupted run of a different configuration, input set or "
-                              "version; --resume refuses to mix two runs (use --overwrite to start over)")
+        old, new = files.read_json(store.manifest), json.loads(json.dumps(manifest))
+        if old != new:
+            raise ConfigError(f"{store.display} holds an interrupted run that differs: {_manifest_change(old, new)}; "
+                              "--resume refuses to mix two runs (use --overwrite to start over)")
     else:
         files.delete(store.success_file)
         files.write_json(store.manifest, manifest)
@@ -135,10 +136,18 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     # absolute paths: workers (a process pool, Ray on other nodes) need not share our cwd
     input_path = Path(input_path).absolute()
     store = WorkStore.open(output)
+    if store.in_memory and not executor.in_process:
+        raise ConfigError(f"{output} lives in this process's memory, which worker processes do not see: "
+                          "run with --workers 1 on the local executor")
     started = time.time()
     graph.check()
     files = reader.discover(input_path)
-    prepare_output(input_path, store, resume, overwrite)
+    with claim(store, input_path, resume, overwrite, log) as lease:
+        return _run(graph, input_path, files, store, lease, executor, settings, resume, log, progress, started)
+
+
+def _run(graph: Graph, input_path: Path, files: list, store: WorkStore, lease: Lease, executor: Executor,
+         settings: RunSettings, resume: bool, log: Callable[[str], None], progress: Any, started: float) -> RunResult:
     tasks = reader.plan_tasks(files, settings.target_task_bytes)
     unified, file_errors = _read_schemas(tasks, settings)
     if not unified.names:
@@ -155,9 +164,11 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     summaries: dict[str, tuple[float, dict[str, Any]]] = {}
     for seg in plan.segments:
         _run_pass(plan, seg, executor, reports, file_errors, bad_files, resume, log, progress)
+        lease.check()
         if seg.summarize is not None:
             summaries[seg.summarize.name] = _combine(plan, seg, executor, log)
-    return _finish(plan, reports, summaries, started)
+            lease.check()
+    return _finish(plan, reports, summaries, started, lease)
 
 
 def _run_pass(plan: RunPlan, seg: Segment, executor: Executor, reports: dict[tuple[int, int], dict[str, Any]],
@@ -181,17 +192,22 @@ def _run_pass(plan: RunPlan, seg: Segment, executor: Executor, reports: dict[tup
     log(f"pass {seg.index + 1}/{n_passes}: {label} ({len(todo)} task(s))")
     if progress is not None:
         progress.start(label, todo, plan.tasks)
-    for args, report in executor.imap(run_segment_task, todo):
-        reports[(args[1], args[2])] = report
-        if progress is not None:
-            progress.advance(report)
-        _check_max_errors(plan.settings, reports)
+    try:
+        for args, report in executor.imap(run_segment_task, todo):
+            reports[(args[1], args[2])] = report
+            if progress is not None:
+                progress.advance(report)
+            _check_max_errors(plan, reports)
+    except WorkerLost as exc:
+        running = ", ".join(f"task {a[2]} ({plan.tasks[a[2]].label})" for a in exc.items[:4]) or "a task"
+        raise WorkerLost(f"{exc} in pass {seg.index + 1} while running {running}; the finished tasks are kept: "
+                         "run the same command with --resume to continue") from None
     if progress is not None:
         progress.finish()
 
 
 def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
-            summaries: dict[str, tuple[float, dict[str, Any]]], started: float) -> RunResult:
+            summaries: dict[str, tuple[float, dict[str, Any]]], started: float, lease: Lease) -> RunResult:
     """Merge the per-task stats, check every stage's accounting, write the run's result files."""
     graph, settings, store = plan.graph, plan.settings, plan.store
     errors = [e for key in sorted(reports) for e in reports[key]["errors"]]
@@ -212,7 +228,9 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
         else:
             s.check()
     if settings.max_errors is not None and len(errors) > settings.max_errors:
-        raise InputError(f"{len(errors)} errors, more than --max-errors {settings.max_errors}; see _errors.jsonl")
+        store.files.write_jsonl(store.errors_file, errors)
+        raise InputError(f"{len(errors)} errors, more than --max-errors {settings.max_errors}; first: "
+                         f"{_describe_error(errors[0])}; all in {store.errors_file}")
     stats = {
         "version": __version__, "pipeline": graph.name, "tasks": len(plan.tasks), "seed": settings.seed,
         "wall_seconds": round(time.time() - started, 3),
@@ -224,16 +242,28 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
     if errors:
         store.files.write_jsonl(store.errors_file, errors)
     store.files.write_json(store.stats_file, stats)
+    lease.check()
     store.files.write_bytes(store.success_file, b"")
     return RunResult(store.display, stats, errors)
 
 
-def _check_max_errors(settings: RunSettings, reports: dict) -> None:
-    if settings.max_errors is None:
+def _check_max_errors(plan: RunPlan, reports: dict) -> None:
+    """Stop once more than --max-errors rows or files were skipped: write what was found to
+    _errors.jsonl and name the first ones."""
+    limit = plan.settings.max_errors
+    if limit is None:
         return
-    n = sum(len(r["errors"]) for r in reports.values())
-    if n > settings.max_errors:
-        raise InputError(f"more than --max-errors {settings.max_errors} errors ({n} so far); see the messages above")
+    errors = [e for key in sorted(reports) for e in reports[key]["errors"]]
+    if len(errors) > limit:
+        plan.store.files.write_jsonl(plan.store.errors_file, errors)
+        first = "; ".join(_describe_error(e) for e in errors[:3])
+        raise InputError(f"more than --max-errors {limit} errors ({len(errors)} so far, all in "
+                         f"{plan.store.errors_file}); first: {first}")
+
+
+def _describe_error(e: dict[str, Any]) -> str:
+    where = e["file"] + (f" row {e['row']}" if e.get("row") is not None else "")
+    return f"{where}: {e['message']}"
 
 
 def _segment_label(seg: Segment) -> str:

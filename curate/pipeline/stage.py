@@ -181,6 +181,11 @@ class Stage:
         """Columns this stage adds to its kept rows (None: not declared)."""
         return None if self.produces is None else tuple(self.produces)
 
+    def dependency_files(self) -> list[str]:
+        """Files this stage reads besides the data (models, tokenizers, plans): their content is
+        part of the resume fingerprint, so a resumed run refuses when one changed."""
+        return []
+
     @classmethod
     def can_make(cls, column: str) -> bool:
         """Whether some configuration of this stage makes `column` (for error hints)."""

@@ -136,20 +136,21 @@ class _Stats:
             st.add_rejected(reason, n)
 
 
-def validate_read(table: pa.Table, settings: RunSettings, dup_rows: np.ndarray, errors: ErrorSink,
+def validate_read(table: pa.Table, settings: RunSettings, dups: dict[int, tuple[str, int]], errors: ErrorSink,
                   stats: StageStats) -> pa.Table:
-    """The implicit first step: null ids and duplicate ids are errors; empty or null text and
-    documents over max_doc_bytes are rejected with a reason."""
+    """The implicit first step: null ids and duplicate ids (`dups`: row -> where the id was first
+    seen) are errors; empty or null text and documents over max_doc_bytes are rejected with a reason."""
     rows = table.column(reader.ROW).to_numpy()
     ids = table.column(schema.ID)
     null_ids = pc.is_null(ids).to_numpy(zero_copy_only=False)
-    bad = null_ids | np.isin(rows, dup_rows) if dup_rows.size else null_ids
+    bad = null_ids | np.isin(rows, np.fromiter(dups, np.int64, len(dups))) if dups else null_ids
     if bad.any():
         for r, is_null in zip(rows[bad], null_ids[bad]):
             if is_null:
                 errors(int(r), "null_id", "the id is null")
             else:
-                errors(int(r), "duplicate_id", "duplicate id (first seen earlier in the input; see _errors.jsonl)")
+                first_file, first_row = dups[int(r)]
+                errors(int(r), "duplicate_id", f"duplicate id (first seen in {first_file} row {first_row})")
         table = table.filter(pa.array(~bad))
         stats.errored += int(bad.sum())
     text = table.column(schema.TEXT)
@@ -161,11 +162,14 @@ def validate_read(table: pa.Table, settings: RunSettings, dup_rows: np.ndarray, 
     return table.append_column(schema.REJECT_REASON, reason).drop_columns([reader.ROW])
 
 
-def _duplicate_rows(plan: RunPlan, task: int) -> np.ndarray:
+def _duplicate_rows(plan: RunPlan, task: int) -> dict[int, tuple[str, int]]:
+    """This task's rows whose id came earlier in the input: row -> (file, row) of the first."""
     path = plan.store.ids("dups", task)
     if not plan.store.files.exists(path):
-        return np.zeros(0, dtype=np.int64)
-    return plan.store.files.read_table(path, columns=["row"]).column("row").to_numpy()
+        return {}
+    t = plan.store.files.read_table(path)
+    return {r: (f, fr) for r, f, fr in zip(t.column("row").to_pylist(), t.column("first_file").to_pylist(),
+                                            t.column("first_row").to_pylist())}
 
 
 def run_segment_task(plan: RunPlan, seg_index: int, task_index: int,
@@ -261,7 +265,7 @@ class _TaskRun:
         rejects.close()
         return self._report(errors, unreadable)
 
-    def _pass(self, table: pa.Table, nodes: list[Node], reshaping: bool, dup_rows: np.ndarray | None,
+    def _pass(self, table: pa.Table, nodes: list[Node], reshaping: bool, dup_rows: dict[int, tuple[str, int]] | None,
               errors: ErrorSink, rejects: Rejects, partial: ShardWriter | None) -> pa.Table:
         """One batch through the read checks, the fused stages and the summarize step."""
         stat = self.stats

@@ -225,6 +225,28 @@ class ShardWriter:
             self.files.fs.delete_file(self.tmp)
 
 
+# --------------------------------------------------------------------------- content hashes
+_HASHES: dict[tuple[str, int, int], str] = {}
+HASH_CHUNK = 8 << 20
+
+
+def content_hash(path: str | Path) -> str:
+    """xxh3-128 of a local file's every byte, streamed; cached per (path, size, mtime) in this
+    process, so one run hashes each file once. Footers or statistics would not do: an edited data
+    page leaves them unchanged."""
+    import xxhash
+
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        h = xxhash.xxh3_128()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(HASH_CHUNK):
+                h.update(chunk)
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
 # --------------------------------------------------------------------------- per-process cache
 _CACHE: dict[Any, Any] = {}
 _CACHE_RUN: list[str] = [""]
@@ -264,17 +286,23 @@ class WorkStore:
 
     root: str
     files: Files
+    root_uri: str = ""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _local_root: str | None = None
 
     @classmethod
     def open(cls, uri: str | Path) -> WorkStore:
         fs, root, is_local = filesystem_for(uri)
-        return cls(root.rstrip("/") or "/", Files(fs, is_local))
+        return cls(root.rstrip("/") or "/", Files(fs, is_local), root_uri=str(uri))
 
     @property
     def work(self) -> str:
         return f"{self.root}/_work"
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the store lives in this process's memory (memory://): no other process sees it."""
+        return self.root_uri.startswith("memory://")
 
     @property
     def display(self) -> str:
@@ -335,9 +363,8 @@ class WorkStore:
             base = Path(self._local_root)
         return base.joinpath(*parts)
 
-    def wipe(self) -> None:
-        """Delete the whole output (``--overwrite``)."""
-        self.files.delete(self.root)
+    def wipe_local(self) -> None:
+        """Delete this output's local scratch when OUTPUT itself is elsewhere (``--overwrite``)."""
         if not self.files.is_local:
             shutil.rmtree(self.local_dir(), ignore_errors=True)
 

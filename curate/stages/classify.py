@@ -62,6 +62,9 @@ class FastTextScorer(MapStage):
         if self.wanted_label() is not None:
             classifier.require_label(self.wanted_label())
 
+    def dependency_files(self) -> list[str]:
+        return [self.model]
+
     def classifier(self) -> Any:
         """The loaded model (once per process)."""
         from curate.classifiers.fasttext import Classifier

@@ -250,6 +250,9 @@ class Sample(ReshapingStage):
         if self.plan is not None and any(self.config[k] is not None for k in ("buckets", "n_params", "max_epochs")):
             raise ConfigError("stage 'sample': 'buckets', 'n_params' and 'max_epochs' only apply with 'compute'")
 
+    def dependency_files(self) -> list[str]:
+        return [p for p in (self.plan, self.buckets) if p is not None]
+
     def check(self) -> None:
         if self.plan is not None:
             _read_json(self.plan, "plan")

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.io.duck import sql_path
+from curate.io.duck import sql_file
 from curate.pipeline.stage import CombineContext, TaskContext
 
 
@@ -22,7 +22,7 @@ def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:
 def partials_view(con: object, ctx: CombineContext, name: str = "partials") -> None:
     """Register the partial files as a view with a `task` column (from the file's position)."""
     files = [str(p) for p in ctx.partials]
-    selects = [f"SELECT *, {i} AS task FROM read_parquet('{sql_path(f)}')" for i, f in enumerate(files)
+    selects = [f"SELECT *, {i} AS task FROM read_parquet({sql_file(f)})" for i, f in enumerate(files)
                if pq.ParquetFile(f).metadata.num_rows > 0]
     if not selects:
         schema = pq.read_schema(files[0]) if files else pa.schema([])

@@ -40,6 +40,9 @@ class TokenCount(MapStage):
         if self.method == "tokenizer" and not Path(self.tokenizer).is_file():
             raise ConfigError(f"tokenizer file not found: {self.tokenizer}")
 
+    def dependency_files(self) -> list[str]:
+        return [self.tokenizer] if self.method == "tokenizer" else []
+
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         text = table.column(schema.TEXT)
         if self.method == "estimate":

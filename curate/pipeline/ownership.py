@@ -1,0 +1,230 @@
+"""A run owns its output directory: an ownership marker, and a lease held while it runs.
+
+- The **marker** ``OUTPUT/_CURATE_RUN.json`` is written when a run first claims a directory
+  (outside ``_work/``, so cleaning ``_work`` keeps it). ``--overwrite`` and ``--resume`` refuse a
+  non-empty directory without it: curate never deletes or rewrites files it did not make.
+- The **lease** ``OUTPUT/_LEASE.json`` (holder id, host, pid, start, heartbeat, ttl) is taken
+  before any work and renewed by a heartbeat thread every ``interval`` seconds; it is released at
+  the end. A lease whose heartbeat is older than its ttl (3 intervals), or whose holder process
+  is gone on this host, is stale: the next run says so and takes it over. Any run on a directory
+  whose lease is live is refused with exit 2, naming the holder.
+
+Taking a lease works on any filesystem of the work store: a fresh lease on the local disk is
+created with link(2), which fails if the name exists (exactly one of two runs started at once wins); elsewhere, and when taking
+over a stale lease, the run checks, writes its record, waits ``settle`` seconds and reads it
+back, and proceeds only if the record is still its own (last writer wins, every other writer
+sees it and refuses). The heartbeat also notices a lease that was taken away (the directory
+wiped, another run took over after this one stalled) and the run then stops with exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from curate import __version__
+from curate.errors import ConfigError
+from curate.pipeline.workstore import WorkStore
+
+MARKER = "_CURATE_RUN.json"
+LEASE = "_LEASE.json"
+INTERVAL_ENV = "CURATE_LEASE_INTERVAL"  # seconds between heartbeats (tests shorten it)
+DEFAULT_INTERVAL = 10.0
+SETTLE_SECONDS = 0.5
+
+
+class LeaseLost(ConfigError):
+    """Another process took this run's output directory away while it ran."""
+
+
+@dataclass
+class LeaseRecord:
+    holder: str
+    host: str
+    pid: int
+    started: float
+    heartbeat: float
+    ttl: float
+
+    def age(self, now: float | None = None) -> float:
+        return (now or time.time()) - self.heartbeat
+
+    def is_stale(self, now: float | None = None) -> tuple[bool, str]:
+        """(stale, why): too old a heartbeat, or its process is gone on this host."""
+        if self.age(now) > self.ttl:
+            return True, f"its last heartbeat was {self.age(now):.0f} s ago (ttl {self.ttl:.0f} s)"
+        if self.host == socket.gethostname() and not _pid_alive(self.pid):
+            return True, f"its process {self.pid} on this host is gone"
+        return False, ""
+
+    def describe(self) -> str:
+        since = datetime.fromtimestamp(self.started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"pid {self.pid} on {self.host}, running since {since}, last heartbeat {self.age():.0f} s ago"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _interval() -> float:
+    try:
+        return max(0.05, float(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL)))
+    except ValueError:
+        return DEFAULT_INTERVAL
+
+
+class Lease:
+    """This run's hold on OUTPUT; a context manager that renews it in the background."""
+
+    def __init__(self, store: WorkStore, log: Callable[[str], None]) -> None:
+        self.store, self.log = store, log
+        self.path = store.meta(LEASE)
+        interval = _interval()
+        now = time.time()
+        self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now, 3 * interval)
+        self.interval = interval
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- taking ---------------------------------------------------------------------------
+    def read(self) -> LeaseRecord | None:
+        files = self.store.files
+        try:
+            return LeaseRecord(**json.loads(files.read_bytes(self.path)))
+        except (FileNotFoundError, OSError, ValueError, TypeError):
+            return None
+
+    def refuse_if_live(self, quiet: bool = False) -> LeaseRecord | None:
+        """Raise if a live run holds OUTPUT; return a stale record (to take over), else None."""
+        current = self.read()
+        if current is None:
+            return None
+        stale, why = current.is_stale()
+        if not stale:
+            raise ConfigError(f"{self.store.display} is in use by another curate run ({current.describe()}); "
+                              "wait for it to finish, or stop it")
+        if not quiet:
+            self.log(f"taking over a stale lease on {self.store.display}: {why} ({current.describe()})")
+        return current
+
+    def acquire(self) -> None:
+        stale = self.refuse_if_live()
+        files = self.store.files
+        files.mkdir(self.store.root)
+        data = json.dumps(asdict(self.record)).encode()
+        if files.is_local and stale is None:
+            # link(2) creates the name with its content at once, and fails if it exists
+            tmp = files.temp_name(self.path)
+            Path(tmp).write_bytes(data)
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                self.refuse_if_live()  # someone got there first: refused unless it is already stale
+                raise ConfigError(f"{self.store.display} is in use by another curate run") from None
+            finally:
+                os.unlink(tmp)
+        else:
+            files.write_bytes(self.path, data)
+            time.sleep(SETTLE_SECONDS)
+            now = self.read()
+            if now is None or now.holder != self.record.holder:
+                holder = now.describe() if now is not None else "unknown"
+                raise ConfigError(f"{self.store.display} was claimed by another curate run at the same time "
+                                  f"({holder})")
+        self._thread = threading.Thread(target=self._beat, name="curate-lease", daemon=True)
+        self._thread.start()
+
+    # ---- holding --------------------------------------------------------------------------
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            current = self.read()
+            if current is None or current.holder != self.record.holder:
+                self.lost = ("the output directory's lease was removed" if current is None else
+                             f"another run took the output directory over ({current.describe()})")
+                return
+            self.record.heartbeat = time.time()
+            try:
+                self.store.files.write_bytes(self.path, json.dumps(asdict(self.record)).encode())
+            except OSError as exc:  # a transient storage error: the next beat tries again
+                self.log(f"lease heartbeat failed: {exc}")
+
+    def check(self) -> None:
+        """Raise LeaseLost if the heartbeat found the lease taken away."""
+        if self.lost is not None:
+            raise LeaseLost(f"{self.store.display}: {self.lost}; this run stopped without finishing")
+        current = self.read()
+        if current is None or current.holder != self.record.holder:
+            self.lost = "the output directory's lease was removed" if current is None else "another run took it over"
+            raise LeaseLost(f"{self.store.display}: {self.lost}; this run stopped without finishing")
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        current = self.read()
+        if current is not None and current.holder == self.record.holder:
+            self.store.files.delete(self.path)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def claim(store: WorkStore, input_path: Path, resume: bool, overwrite: bool, log: Callable[[str], None]) -> Lease:
+    """Check that this run may use OUTPUT, take its lease, and prepare it (wipe on --overwrite).
+
+    Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input; a non-empty
+    OUTPUT without curate's marker under --overwrite or --resume; a non-empty OUTPUT without
+    either flag; any OUTPUT whose lease is live.
+    """
+    files = store.files
+    lease = Lease(store, log)
+    lease.refuse_if_live(quiet=True)  # first: a live run's directory is refused whatever else it holds
+    if files.is_local:
+        inp, out = input_path.resolve(), Path(store.root).resolve()
+        if out == inp or inp in out.parents:
+            raise ConfigError(f"output directory {store.display} is inside the input directory {input_path}")
+        if out in inp.parents:
+            raise ConfigError(f"output directory {store.display} contains the input {input_path}; "
+                              "--overwrite would delete it")
+    entries = [e for e in files.listdir(store.root) if e != LEASE]
+    owned = MARKER in entries
+    if entries and not owned and (resume or overwrite):
+        flag = "--overwrite" if overwrite else "--resume"
+        raise ConfigError(f"output directory {store.display} holds files that no curate run wrote (no {MARKER}); "
+                          f"{flag} refuses to touch them: choose another --output")
+    if entries and not (resume or overwrite):
+        state = "a finished run" if files.exists(store.success_file) else "files"
+        raise ConfigError(f"output directory {store.display} already holds {state}; pass --resume to continue "
+                          "an interrupted run or --overwrite to replace it")
+    lease.acquire()
+    try:
+        if entries and overwrite:
+            for name in entries:
+                files.delete(f"{store.root}/{name}")
+            store.wipe_local()
+        if not files.exists(store.meta(MARKER)):
+            files.write_json(store.meta(MARKER), {"tool": "curate", "version": __version__,
+                                                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    except BaseException:
+        lease.release()
+        raise
+    return lease
