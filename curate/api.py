@@ -74,7 +74,7 @@ class Pipeline:
             seed: int | None = None, keep_rejected: bool | None = None, on_error: str | None = None,
             max_errors: int | None = None, max_doc_bytes: int | None = None, id_column: str | None = None,
             text_column: str | None = None, batch_rows: int | None = None, target_task_bytes: int | None = None,
-            progress: bool = False, log: Any = None) -> RunResult:
+            strict_inputs: bool | None = None, progress: bool = False, log: Any = None) -> RunResult:
         """Run over the shards in `input` into `output`. Arguments left as None take the pipeline's
         `settings:` and then the defaults. Returns the stats (as in `_stats.json`) and errors."""
         from curate.executors import make_executor
@@ -94,6 +94,7 @@ class Pipeline:
             batch_rows=pick(batch_rows, "batch_rows", defaults.batch_rows),
             target_task_bytes=target_task_bytes or defaults.target_task_bytes,
             columns=ColumnMap(pick(id_column, "id_column", "id"), pick(text_column, "text_column", "text")),
+            strict_inputs=pick(strict_inputs, "strict_inputs", False),
         )
         ex = make_executor(executor, workers, ray_address=ray_address)
         try:

@@ -26,6 +26,8 @@ def run_options(f: Callable) -> Callable:
         click.option("--overwrite", is_flag=True, help="Delete OUTPUT first if it holds anything."),
         click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, show_default="fail",
                      help="Bad input: fail (exit 2 naming file and row) or skip (listed in _errors.jsonl)."),
+        click.option("--strict-inputs", is_flag=True, default=None,
+                     help="Files of unknown type under --input: exit 2 instead of one warning."),
         click.option("--max-errors", type=click.IntRange(min=0), default=None,
                      help="With --on-error skip: fail when more than this many errors."),
         click.option("--max-doc-bytes", type=click.IntRange(min=1), default=None,
@@ -52,7 +54,7 @@ def run_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         "resume": opts["resume"], "overwrite": opts["overwrite"], "on_error": opts["on_error"],
         "max_errors": opts["max_errors"], "max_doc_bytes": opts["max_doc_bytes"],
         "keep_rejected": opts["keep_rejected"], "seed": opts["seed"], "id_column": opts["id_column"],
-        "text_column": opts["text_column"],
+        "text_column": opts["text_column"], "strict_inputs": opts["strict_inputs"],
     }
 
 

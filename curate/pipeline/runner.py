@@ -52,6 +52,7 @@ class RunSettings:
     batch_rows: int = reader.DEFAULT_BATCH_ROWS
     target_task_bytes: int = reader.DEFAULT_TARGET_TASK_BYTES
     columns: reader.ColumnMap = field(default_factory=reader.ColumnMap)
+    strict_inputs: bool = False  # files of unknown type under the input: exit 2 instead of a warning
 
     def __post_init__(self) -> None:
         if self.on_error not in ERROR_POLICIES:
@@ -501,7 +502,14 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     input_path, output = Path(input_path).absolute(), Path(output).absolute()
     started = time.time()
     graph.check()
-    files = reader.discover(input_path)
+    entry_errors: list[dict[str, Any]] = []
+
+    def entry_problem(rel: str, reason: str, message: str) -> None:
+        if settings.on_error == "fail":
+            raise InputError(message, file=rel, reason=reason)
+        entry_errors.append({"file": rel, "row": None, "reason": reason, "message": message})
+
+    files = reader.discover(input_path, entry_problem, settings.strict_inputs, log)
     prepare_output(input_path, output, resume, overwrite)
     tasks = reader.plan_tasks(files, settings.target_task_bytes)
     schemas = []
@@ -512,7 +520,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
             continue
         seen_files.add(t.rel)
         try:
-            schemas.append((t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel)))
+            schemas.append((t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel, settings.columns)))
         except InputError as exc:
             if settings.on_error == "fail":
                 raise
@@ -537,7 +545,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     log(f"{len(tasks)} task(s) from {len(files)} file(s); {len(plan.segments)} pass(es); "
         f"{executor.workers} worker(s)")
 
-    errors: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = entry_errors  # entries of the input that are not shards
     # duplicate ids, before any stage runs
     id_marker = plan.work / ID_CHECK / "_DONE"
     if not id_marker.exists():

@@ -1,0 +1,324 @@
+"""JSONL (plain, gzip, zstd): a schema pass over the whole file, then a streaming read.
+
+Both passes cut the file into blocks of whole lines and scan each block's lines
+(:mod:`curate.io.jsonl_scan`) before Arrow parses the lines that passed, so every row is exactly one
+line. When Arrow rejects a set of lines (a syntax error, a value of another type), the set is
+halved until the failing lines stand alone; each is one row error, diagnosed to name its column.
+A file with k bad lines costs about k * log2(lines per block) extra small parses.
+
+Column types come from the whole file, joined with :mod:`curate.io.lattice`. Where a column's
+values do not join (int and string), the type held by more rows wins and the other rows are row
+errors; the text column is always a string and the id a string or an integer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pajson
+
+from curate import schema
+from curate.errors import InputError
+from curate.io import jsonl_scan as scan
+from curate.io import lattice
+from curate.io.conform import ColumnMap, conform_input, input_schema, short, with_rows
+
+RowError = Callable[[int, str, str], None]
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_BOM = b"\xef\xbb\xbf"
+_SCAN_FAULTS = {
+    scan.NOT_OBJECT: ("invalid_json", "a line must hold one JSON object"),
+    scan.TRAILING: ("invalid_json", "more than one JSON value on the line (a line holds one object)"),
+    scan.TOO_DEEP: ("too_deep", f"nested deeper than {scan.MAX_DEPTH} levels (the limit keeps every written "
+                                "shard readable by Parquet readers)"),
+    scan.INT_RANGE: ("int_out_of_range", "integer outside the 64-bit range"),
+    scan.SURROGATE: ("invalid_utf8", "lone UTF-16 surrogate escape"),
+    scan.INVALID_UTF8: ("invalid_utf8", "invalid UTF-8"),
+    scan.UNBALANCED: ("invalid_json", "truncated line (a string, object or list is not closed)"),
+}
+
+
+def open_stream(path: Path) -> pa.NativeFile:
+    name = path.name.lower()
+    compression = "gzip" if name.endswith(".gz") else "zstd" if name.endswith(".zst") else None
+    return pa.input_stream(str(path), compression=compression)
+
+
+@dataclass
+class _Block:
+    """A block of whole lines and what the scan found in each."""
+
+    data: np.ndarray  # uint8
+    starts: np.ndarray
+    ends: np.ndarray
+    status: np.ndarray
+    rows: np.ndarray  # row number of each line (blank lines: the next row's number, unused)
+
+    def line(self, i: int) -> bytes:
+        return self.data[self.starts[i]:self.ends[i]].tobytes()
+
+    def gather(self, idx: np.ndarray) -> bytes:
+        """The lines `idx` (ascending), newline-terminated, as one buffer."""
+        if len(idx) == len(self.starts):
+            return self.data.tobytes() + b"\n"
+        keep = np.zeros(len(self.starts), dtype=bool)
+        keep[idx] = True
+        spans = np.diff(np.append(self.starts, len(self.data) + 1))  # each line with its newline
+        mask = np.repeat(keep, spans)[: len(self.data)]
+        return self.data[mask].tobytes() + b"\n"
+
+
+def _blocks(path: Path, block_bytes: int) -> Iterator[_Block]:
+    row = 0
+    first = True
+    carry = b""
+    with open_stream(path) as stream:
+        while True:
+            chunk = stream.read(block_bytes)
+            if chunk:
+                data = carry + chunk
+                cut = data.rfind(b"\n")
+                if cut < 0:  # a line longer than the block: keep reading
+                    carry = data
+                    continue
+                data, carry = data[:cut], data[cut + 1:]
+            else:
+                data, carry = carry, b""
+                if not data:
+                    return
+            if first and data.startswith(_BOM):
+                data = data[len(_BOM):]
+            first = False
+            buf = np.frombuffer(data, dtype=np.uint8)
+            starts, ends, status, _ = scan.scan_lines(buf)
+            nonblank = status != scan.BLANK
+            rows = row + np.cumsum(nonblank) - 1
+            row += int(nonblank.sum())
+            yield _Block(buf, starts, ends, status, rows)
+            if not chunk:
+                return
+
+
+def _parse(block: _Block, idx: np.ndarray, options: pajson.ParseOptions,
+           accept: Callable[[pa.Table], None]) -> tuple[list[tuple[pa.Table, np.ndarray]], list[tuple[int, Exception]]]:
+    """Parse lines `idx` of `block` with Arrow, halving on failure: (tables with their lines, failed lines).
+    `accept` raises ArrowInvalid for a parsed table that must not be taken whole."""
+    good: list[tuple[pa.Table, np.ndarray]] = []
+    bad: list[tuple[int, Exception]] = []
+    todo = [idx]
+    while todo:
+        part = todo.pop()
+        buf = block.gather(part)
+        try:
+            table = pajson.read_json(pa.BufferReader(buf), parse_options=options,
+                                     read_options=pajson.ReadOptions(use_threads=False,
+                                                                     block_size=max(len(buf), 1 << 16)))
+            if table.num_rows != len(part):
+                raise pa.ArrowInvalid(f"{table.num_rows} rows parsed from {len(part)} lines")
+            accept(table)
+            good.append((table, part))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            if len(part) == 1:
+                bad.append((int(part[0]), exc))
+            else:
+                mid = len(part) // 2
+                todo += [part[mid:], part[:mid]]  # popped first half first: order is kept
+    good.sort(key=lambda item: int(item[1][0]))
+    return good, bad
+
+
+def _accept_any(table: pa.Table) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------- schema pass
+class _ColumnTypes:
+    """Per column, the lattice classes of the types seen and how many non-null values each holds."""
+
+    def __init__(self, columns: ColumnMap):
+        self.columns = columns
+        self.classes: dict[str, list[list[Any]]] = {}
+
+    def add(self, table: pa.Table) -> None:
+        for name, col in zip(table.column_names, table.columns):
+            t = lattice.normalize_json(col.type)
+            n = len(col) - col.null_count
+            classes = self.classes.setdefault(name, [])
+            for cls in classes:
+                joined = lattice.join(cls[0], t, int_to_string=name == self.columns.id)
+                if joined is not None:
+                    cls[0], cls[1] = joined, cls[1] + n
+                    break
+            else:
+                classes.append([t, n])
+
+    def schema(self) -> pa.Schema:
+        fields = []
+        for name, classes in self.classes.items():
+            if name == self.columns.text:
+                allowed = [c for c in classes if schema.is_string_type(c[0]) or pa.types.is_null(c[0])]
+            elif name == self.columns.id:
+                allowed = [c for c in classes if schema.is_string_type(c[0]) or pa.types.is_integer(c[0])
+                           or pa.types.is_null(c[0])]
+            else:
+                allowed = classes
+            # the most values wins; max() keeps the first of equals
+            fields.append(pa.field(name, max(allowed, key=lambda c: c[1])[0] if allowed else pa.null()))
+        return pa.schema(fields)
+
+
+def file_schema(path: Path, rel: str, columns: ColumnMap, block_bytes: int) -> pa.Schema:
+    """The file's column types over all its lines (bad lines are left out; they are reported on read)."""
+    types = _ColumnTypes(columns)
+    options = pajson.ParseOptions(newlines_in_values=False)
+    try:
+        for block in _blocks(path, block_bytes):
+            ok = np.flatnonzero(block.status == scan.OK)
+            if len(ok):
+                for table, _ in _parse(block, ok, options, _accept_any)[0]:
+                    types.add(table)
+    except OSError as exc:
+        raise InputError(f"unreadable JSONL file: {short(exc)}", file=rel) from None
+    return types.schema()
+
+
+# --------------------------------------------------------------------------- read
+def read(path: Path, rel: str, target: pa.Schema, columns: ColumnMap, block_bytes: int,
+         on_row_error: RowError) -> Iterator[pa.Table]:
+    """Stream the file's rows conformed to `target`; every line that is not a fitting object is
+    passed to `on_row_error(row, reason, message)`."""
+    file_target = input_schema(target, columns)
+    # The id is inferred (integers and strings are both ids, cast to string later); every other
+    # column is parsed as its unified type, so a value of another type fails its row.
+    explicit = pa.schema([f for f in file_target if f.name != columns.id])
+    options = pajson.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer",
+                                  newlines_in_values=False)
+
+    def accept(table: pa.Table) -> None:
+        if columns.id in table.column_names:
+            t = table.column(columns.id).type
+            if not (schema.is_string_type(t) or pa.types.is_integer(t) or pa.types.is_null(t)):
+                raise pa.ArrowInvalid(f"id of type {t}")
+
+    try:
+        for block in _blocks(path, block_bytes):
+            faults = []
+            for i in np.flatnonzero(block.status > scan.BLANK):
+                reason, message = _SCAN_FAULTS[int(block.status[i])]
+                faults.append((int(i), reason, _with_column(message, block.line(int(i)), int(block.status[i]))))
+            ok = np.flatnonzero(block.status == scan.OK)
+            tables, failed = _parse(block, ok, options, accept) if len(ok) else ([], [])
+            for i, exc in failed:
+                faults.append((i, *_diagnose(block.line(i), file_target, columns, exc)))
+            for i, reason, message in sorted(faults):
+                on_row_error(int(block.rows[i]), reason, message)
+            for table, idx in tables:
+                table = table.select([n for n in table.column_names if n in file_target.names])
+                yield with_rows(conform_input(table, target, columns, rel), block.rows[idx].astype(np.int64))
+    except OSError as exc:
+        raise InputError(f"unreadable JSONL file: {short(exc)}", file=rel) from None
+
+
+# --------------------------------------------------------------------------- messages
+def _with_column(message: str, line: bytes, status: int) -> str:
+    """Name the column holding a fault the scan found (it knows the byte, not the key)."""
+    if status not in (scan.INT_RANGE, scan.SURROGATE, scan.INVALID_UTF8):
+        return message
+    try:
+        obj = json.loads(line.decode("utf-8", errors="surrogateescape"))
+    except (ValueError, RecursionError):
+        return message
+    if status == scan.INT_RANGE:
+        path = _find(obj, lambda v: isinstance(v, int) and not isinstance(v, bool) and not _INT64[0] <= v <= _INT64[1])
+    else:
+        path = _find(obj, lambda v: isinstance(v, str) and not _encodes(v))
+    return f"{message} in column '{path}'" if path else message
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _find(value: Any, bad: Callable[[Any], bool], path: str = "") -> str | None:
+    """Dotted path of the first value (or key) in `value` for which `bad` holds."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else k
+            if bad(k):
+                return sub
+            found = _find(v, bad, sub)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for v in value:
+            found = _find(v, bad, f"{path}[]")
+            if found:
+                return found
+    elif bad(value):
+        return path or "(row)"
+    return None
+
+
+def _diagnose(line: bytes, file_target: pa.Schema, columns: ColumnMap, exc: Exception) -> tuple[str, str]:
+    """(reason, message) for a line Arrow rejected: the column whose value does not fit its type."""
+    try:
+        obj = json.loads(line)
+    except ValueError as err:
+        return "invalid_json", f"invalid JSON: {short(err)}"
+    for field in file_target:
+        value = obj.get(field.name)
+        t = field.type
+        if field.name == columns.id:
+            if value is not None and not (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))):
+                return "type_mismatch", f"column '{field.name}' is {_kind(value)}, expected a string or an integer"
+            continue
+        path = _misfit(value, t, field.name)
+        if path is not None:
+            return "type_mismatch", f"column '{path[0]}' is {_kind(path[1])}, expected {path[2]}"
+    return "invalid_json", f"invalid JSON: {short(exc)}"
+
+
+def _misfit(value: Any, t: pa.DataType, path: str) -> tuple[str, Any, pa.DataType] | None:
+    """(path, value, type) of the first part of `value` that `t` cannot hold, or None."""
+    if value is None:
+        return None
+    if pa.types.is_struct(t):
+        if not isinstance(value, dict):
+            return path, value, t
+        for i in range(t.num_fields):
+            f = t.field(i)
+            found = _misfit(value.get(f.name), f.type, f"{path}.{f.name}")
+            if found:
+                return found
+        return None
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        if not isinstance(value, list):
+            return path, value, t
+        for v in value:
+            found = _misfit(v, t.value_type, f"{path}[]")
+            if found:
+                return found
+        return None
+    fits = {
+        "str": schema.is_string_type(t),
+        "bool": pa.types.is_boolean(t),
+        "int": pa.types.is_integer(t) or pa.types.is_floating(t),
+        "float": pa.types.is_floating(t),
+    }.get(type(value).__name__, False)
+    return None if fits else (path, value, t)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a float"}.get(type(value), type(value).__name__)
