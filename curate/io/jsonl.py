@@ -160,6 +160,8 @@ class _ColumnTypes:
                 classes.append([t, n])
 
     def schema(self) -> pa.Schema:
+        if not self.classes:  # no row parsed (an empty file, or only bad lines, reported on read)
+            return pa.schema([(self.columns.id, pa.null()), (self.columns.text, pa.null())])
         fields = []
         for name, classes in self.classes.items():
             if name == self.columns.text:
@@ -239,7 +241,16 @@ def _with_column(message: str, line: bytes, status: int) -> str:
         path = _find(obj, lambda v: isinstance(v, int) and not isinstance(v, bool) and not _INT64[0] <= v <= _INT64[1])
     else:
         path = _find(obj, lambda v: isinstance(v, str) and not _encodes(v))
-    return f"{message} in column '{path}'" if path else message
+    return f"{message} in column '{_display(path)}'" if path else message
+
+
+def _display(text: str) -> str:
+    """`text` from a line decoded with surrogateescape, printable: raw bytes as \\xNN, lone
+    surrogates as \\uNNNN."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _encodes(text: str) -> bool:
