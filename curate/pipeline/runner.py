@@ -349,7 +349,9 @@ def _run_empty(plan: RunPlan, seg_index: int, task_index: int,
         w = ShardWriter(plan.part(plan.node_dir(seg.summarize) / "partials", task.index))
         w.close(part.schema if part is not None else None)
     files_errored = sum(1 for e in errors or [] if e["row"] is None)
-    stats = [StageStats(READ_STAGE, "read", counters={"files_errored": files_errored}).to_dict()] if files_errored else []
+    row_errors = len(errors or []) - files_errored  # a file whose every row is an error: each is a doc in
+    stats = [StageStats(READ_STAGE, "read", docs_in=row_errors, errored=row_errors,
+                        counters={"files_errored": files_errored}).to_dict()] if errors else []
     report = {"segment": seg_index, "task": task.index, "stats": stats, "errors": list(errors or [])}
     write_json(plan.done_marker(seg_index, task.index), report)
     return report
