@@ -55,7 +55,8 @@ def open_stream(path: Path) -> pa.NativeFile:
 class _Block:
     """A block of whole lines and what the scan found in each."""
 
-    data: np.ndarray  # uint8
+    raw: memoryview
+    data: np.ndarray  # uint8 view of raw
     starts: np.ndarray
     ends: np.ndarray
     status: np.ndarray
@@ -64,10 +65,10 @@ class _Block:
     def line(self, i: int) -> bytes:
         return self.data[self.starts[i]:self.ends[i]].tobytes()
 
-    def gather(self, idx: np.ndarray) -> bytes:
-        """The lines `idx` (ascending), newline-terminated, as one buffer."""
+    def gather(self, idx: np.ndarray) -> bytes | memoryview:
+        """The lines `idx` (ascending), newline-separated, as one buffer."""
         if len(idx) == len(self.starts):
-            return self.data.tobytes() + b"\n"
+            return self.raw
         keep = np.zeros(len(self.starts), dtype=bool)
         keep[idx] = True
         spans = np.diff(np.append(self.starts, len(self.data) + 1))  # each line with its newline
@@ -88,12 +89,12 @@ def _blocks(path: Path, block_bytes: int) -> Iterator[_Block]:
                 if cut < 0:  # a line longer than the block: keep reading
                     carry = data
                     continue
-                data, carry = data[:cut], data[cut + 1:]
+                data, carry = memoryview(data)[:cut], data[cut + 1:]  # no copy of the block
             else:
-                data, carry = carry, b""
+                data, carry = memoryview(carry), b""
                 if not data:
                     return
-            if first and data.startswith(_BOM):
+            if first and data[:len(_BOM)] == _BOM:
                 data = data[len(_BOM):]
             first = False
             buf = np.frombuffer(data, dtype=np.uint8)
@@ -101,7 +102,7 @@ def _blocks(path: Path, block_bytes: int) -> Iterator[_Block]:
             nonblank = status != scan.BLANK
             rows = row + np.cumsum(nonblank) - 1
             row += int(nonblank.sum())
-            yield _Block(buf, starts, ends, status, rows)
+            yield _Block(data, buf, starts, ends, status, rows)
             if not chunk:
                 return
 

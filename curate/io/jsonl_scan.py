@@ -131,6 +131,13 @@ def _scan(buf, max_depth, int_max, int_min):
                 p += 1
                 continue
             if in_str:
+                while c != 34 and c != 92 and 32 <= c < 0x80:  # plain string bytes: the hot loop
+                    p += 1
+                    if p == n:
+                        break
+                    c = np.int64(buf[p])
+                if p == n or c == 10:
+                    break
                 if c == 34:
                     in_str = False
                     p += 1
