@@ -3,6 +3,7 @@ schema, the row-number column, and one-line exception text for messages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,9 @@ ROW = "__row"
 # Prefix of an input column named like a canonical column it does not hold (an input `text`
 # column when --text-column names another): kept, renamed.
 RENAMED = "orig_"
+# What a reader calls for each row it cannot read: (row, reason, message); raises under the fail
+# policy, records under skip.
+RowError = Callable[[int, str, str], None]
 
 
 @dataclass(frozen=True)

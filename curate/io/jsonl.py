@@ -28,9 +28,7 @@ from curate import schema
 from curate.errors import InputError
 from curate.io import jsonl_scan as scan
 from curate.io import lattice
-from curate.io.conform import ColumnMap, conform_input, input_schema, short, with_rows
-
-RowError = Callable[[int, str, str], None]
+from curate.io.conform import ColumnMap, RowError, conform_input, input_schema, short, with_rows
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _BOM = b"\xef\xbb\xbf"

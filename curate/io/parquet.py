@@ -8,7 +8,7 @@ do not validate it), and a row holding invalid UTF-8 anywhere is that row's erro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,17 @@ import pyarrow.parquet as pq
 
 from curate.errors import InputError
 from curate.io import lattice
-from curate.io.conform import ROW, ColumnMap, conform_input, input_schema, project, short, with_rows
+from curate.io.conform import (
+    ROW,
+    ColumnMap,
+    RowError,
+    conform_input,
+    input_schema,
+    project,
+    short,
+    with_rows,
+)
 
-RowError = Callable[[int, str, str], None]
 # What a damaged file or row group raises from pyarrow.
 DECODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError)
 

@@ -23,7 +23,7 @@ from curate import schema
 from curate.errors import InputError
 from curate.io import discover as walker
 from curate.io import jsonl, lattice, parquet
-from curate.io.conform import ROW, ColumnMap, conform_input, short
+from curate.io.conform import ROW, ColumnMap, RowError, conform_input, short
 
 PARQUET = "parquet"
 JSONL = "jsonl"
@@ -156,14 +156,15 @@ def unify_schemas(schemas: list[tuple[str, pa.Schema]], columns: ColumnMap) -> p
     text_type = types[schema.TEXT]
     if not (schema.is_string_type(text_type) or pa.types.is_null(text_type)):
         bad = next(rel for rel, sch in schemas if columns.text in sch.names
-                   and not schema.is_string_type(sch.field(columns.text).type))
+                   and not (schema.is_string_type(sch.field(columns.text).type)
+                            or pa.types.is_null(sch.field(columns.text).type)))
         raise InputError(f"column '{columns.text}' must be a string, found {text_type}", file=bad)
     # ids are compared as strings everywhere: promote integer ids.
     return pa.schema([pa.field(n, pa.string() if n in (schema.ID, schema.TEXT) else t) for n, t in types.items()])
 
 
 def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int = DEFAULT_BATCH_ROWS,
-              block_bytes: int = DEFAULT_BLOCK_BYTES, on_row_error=None,
+              block_bytes: int = DEFAULT_BLOCK_BYTES, on_row_error: RowError | None = None,
               project: list[str] | None = None) -> Iterator[pa.Table]:
     """Stream the task's rows as tables conformed to `target` (or only its `project` columns),
     each with a ROW column holding the row's position in its file.
