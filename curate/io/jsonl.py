@@ -59,7 +59,7 @@ class _Block:
     starts: np.ndarray
     ends: np.ndarray
     status: np.ndarray
-    rows: np.ndarray  # row number of each line (blank lines: the next row's number, unused)
+    rows: np.ndarray  # row number of each non-blank line (0-based among non-blank lines)
 
     def line(self, i: int) -> bytes:
         return self.data[self.starts[i]:self.ends[i]].tobytes()
@@ -97,7 +97,7 @@ def _blocks(path: Path, block_bytes: int) -> Iterator[_Block]:
                 data = data[len(_BOM):]
             first = False
             buf = np.frombuffer(data, dtype=np.uint8)
-            starts, ends, status, _ = scan.scan_lines(buf)
+            starts, ends, status = scan.scan_lines(buf)
             nonblank = status != scan.BLANK
             rows = row + np.cumsum(nonblank) - 1
             row += int(nonblank.sum())

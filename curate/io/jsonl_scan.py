@@ -111,14 +111,12 @@ def _scan(buf, max_depth, int_max, int_min):
     starts = np.empty(cap, np.int64)
     ends = np.empty(cap, np.int64)
     status = np.empty(cap, np.int8)
-    depths = np.empty(cap, np.int32)
     nl = 0
     p = 0
     while p < n:
         line_start = p
         st = BLANK
         depth = 0
-        max_seen = 0
         closed = False
         in_str = False
         num_start = -1
@@ -190,8 +188,6 @@ def _scan(buf, max_depth, int_max, int_min):
                 continue
             if c == 123 or c == 91:
                 depth += 1
-                if depth > max_seen:
-                    max_seen = depth
                 if depth > max_depth:
                     st = TOO_DEEP
                     continue
@@ -220,18 +216,15 @@ def _scan(buf, max_depth, int_max, int_min):
             starts = np.resize(starts, cap)
             ends = np.resize(ends, cap)
             status = np.resize(status, cap)
-            depths = np.resize(depths, cap)
         starts[nl] = line_start
         ends[nl] = p
         status[nl] = st
-        depths[nl] = max_seen
         nl += 1
         p += 1  # past the newline
-    return starts[:nl], ends[:nl], status[:nl], depths[:nl]
+    return starts[:nl], ends[:nl], status[:nl]
 
 
-def scan_lines(buf: np.ndarray, max_depth: int = MAX_DEPTH) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(start, end, status, depth) of every line of `buf` (uint8, lines separated by ``\\n``):
-    `end` excludes the newline, `status` is one of the constants above, `depth` the deepest
-    nesting seen before the scan stopped."""
+def scan_lines(buf: np.ndarray, max_depth: int = MAX_DEPTH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, status) of every line of `buf` (uint8, lines separated by ``\\n``): `end`
+    excludes the newline, `status` is one of the constants above."""
     return _scan(buf, max_depth, _INT64_MAX, _INT64_MIN)
