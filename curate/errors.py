@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+# C0/C1 controls, line/paragraph separators and bidi overrides: a file name or value holding one
+# could break a one-line message or make it read differently than it is.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``), for one-line messages."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
 
 class CurateError(Exception):
     """Base class for errors that are the user's to fix; the CLI prints one line and exits 2."""
@@ -26,11 +37,11 @@ class InputError(CurateError):
         self.detail = message
         where = ""
         if file is not None:
-            where = f"{file}"
+            where = printable(file)
             if row is not None:
                 where += f" row {row}"
             where += ": "
-        super().__init__(where + message)
+        super().__init__(where + printable(message))
 
 
 class InfeasibleError(CurateError):

@@ -1,9 +1,11 @@
-"""Shard discovery, task split and streaming reads with bounded memory.
+"""Shard discovery, task split and streaming reads with bounded memory: the formats' dispatch.
 
 Task i is the i-th (file, row-group range) in sorted order of relative path: a Parquet file is
 split by row groups into tasks of about `target_task_bytes` uncompressed; a JSONL file (plain,
 gzip or zstd) is one task. Reads stream Arrow tables of at most `batch_rows` rows (Parquet) or
-`block_bytes` (JSONL), so a 2 GB shard is never loaded whole.
+`block_bytes` (JSONL), so a 2 GB shard is never loaded whole. What each format reports as a row
+error or a file error: :mod:`curate.io.parquet`, :mod:`curate.io.jsonl`; what the directory
+walk reports: :mod:`curate.io.discover`.
 
 All files are conformed to one unified schema (see :func:`unify_schemas`), with the id/text
 columns renamed to the canonical ``id``/``text``.
@@ -11,19 +13,17 @@ columns renamed to the canonical ``id``/``text``.
 
 from __future__ import annotations
 
-import io as _io
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.json as pajson
-import pyarrow.parquet as pq
 
 from curate import schema
 from curate.errors import InputError
+from curate.io import discover as walker
+from curate.io import jsonl, lattice, parquet
+from curate.io.conform import ROW, ColumnMap, RowError, conform_input, short
 
 PARQUET = "parquet"
 JSONL = "jsonl"
@@ -31,9 +31,8 @@ SUFFIXES = {".parquet": PARQUET, ".jsonl": JSONL, ".jsonl.gz": JSONL, ".jsonl.zs
 DEFAULT_TARGET_TASK_BYTES = 256 << 20
 DEFAULT_BATCH_ROWS = 8192
 DEFAULT_BLOCK_BYTES = 16 << 20
-# Column the reader adds to every table: the row's 0-based position in its file (for error
-# messages and duplicate-id lookups). The runner drops it before any stage sees the table.
-ROW = "__row"
+__all__ = ["ROW", "ColumnMap", "Task", "conform_input", "discover", "file_schema", "plan_tasks", "read_task",
+           "unify_schemas"]
 
 
 @dataclass(frozen=True)
@@ -63,30 +62,34 @@ def file_format(path: Path) -> str | None:
     return None
 
 
-def discover(input_path: str | Path) -> list[tuple[Path, str]]:
+def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_problem, strict: bool = False,
+             warn: Callable[[str], None] | None = None) -> list[tuple[Path, str]]:
     """Sorted (path, relative name) of every shard under `input_path` (recursively).
 
-    Names starting with ``_`` or ``.`` (``_SUCCESS``, ``_stats.json``, ``_rejected/``, temp
-    files) are skipped, so a curate output directory can be the input of the next run.
+    Every other entry is accounted for (see :mod:`curate.io.discover`): problems go to
+    `on_problem(rel, reason, message)` (default: raise InputError); files of unknown type get one
+    warning through `warn` with their count, or an InputError with `strict`.
     """
     root = Path(input_path)
-    if not root.exists():
+    if not root.exists() and not root.is_symlink():
         raise InputError("input does not exist", file=str(root))
-    if root.is_file():
+    if not root.is_dir():
+        if not root.is_file():
+            raise InputError("not a regular file or directory (never opened)", file=str(root), reason="special_file")
         if file_format(root) is None:
             raise InputError(f"unsupported file type (expected one of {', '.join(SUFFIXES)})", file=str(root))
         return [(root, root.name)]
-    found = []
-    for path in root.rglob("*"):
-        rel = path.relative_to(root)
-        if any(part.startswith(("_", ".")) for part in rel.parts):
-            continue
-        if path.is_file() and file_format(path) is not None:
-            found.append((path, rel.as_posix()))
-    if not found:
+    found = walker.walk(root, lambda p: file_format(p) is not None, on_problem)
+    if found.unknown:
+        examples = ", ".join(f"'{u}'" for u in found.unknown[:3])
+        message = (f"{len(found.unknown)} file(s) of unknown type (not {', '.join(SUFFIXES)}), e.g. {examples}")
+        if strict:
+            raise InputError(message + "; --strict-inputs refuses them", file=str(root), reason="unknown_file_type")
+        if warn is not None:
+            warn(f"warning: {message}: not read")
+    if not found.shards:
         raise InputError(f"no input shards ({', '.join(SUFFIXES)}) found", file=str(root))
-    found.sort(key=lambda item: item[1])
-    return found
+    return found.shards
 
 
 def plan_tasks(files: list[tuple[Path, str]], target_task_bytes: int = DEFAULT_TARGET_TASK_BYTES) -> list[Task]:
@@ -96,8 +99,8 @@ def plan_tasks(files: list[tuple[Path, str]], target_task_bytes: int = DEFAULT_T
         fmt = file_format(path)
         if fmt == PARQUET:
             try:
-                meta = pq.ParquetFile(path).metadata
-            except Exception:  # noqa: BLE001 - reported when the task is read, under the error policy
+                meta = parquet.open_file(path).metadata
+            except parquet.DECODE_ERRORS:  # reported when the task is read, under the error policy
                 tasks.append(Task(len(tasks), str(path), rel, fmt))
                 continue
             start, acc, first_row, row = 0, 0, 0, 0
@@ -114,301 +117,69 @@ def plan_tasks(files: list[tuple[Path, str]], target_task_bytes: int = DEFAULT_T
     return tasks
 
 
-@dataclass(frozen=True)
-class ColumnMap:
-    """Which input columns hold the id and the text."""
-
-    id: str = schema.ID
-    text: str = schema.TEXT
-
-    def rename(self, names: list[str]) -> list[str]:
-        out = []
-        for n in names:
-            if n == self.id:
-                out.append(schema.ID)
-            elif n == self.text:
-                out.append(schema.TEXT)
-            elif n in (schema.ID, schema.TEXT):
-                out.append(f"orig_{n}")  # an input 'text' column that is not the text: keep it, renamed
-            else:
-                out.append(n)
-        return out
-
-
-def file_schema(path: Path, fmt: str, rel: str) -> pa.Schema:
-    """Schema of one shard (JSONL: inferred from its first block)."""
+def file_schema(path: Path, fmt: str, rel: str, columns: ColumnMap | None = None,
+                block_bytes: int = DEFAULT_BLOCK_BYTES) -> pa.Schema:
+    """Schema of one shard (JSONL: over all its lines, see :mod:`curate.io.jsonl`)."""
+    columns = columns or ColumnMap()
     try:
-        if fmt == PARQUET:
-            return pq.read_schema(path)
-        with _open_stream(path) as stream:
-            reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=1 << 20))
-            return reader.schema
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        if fmt == JSONL:  # some bad lines: infer from the lines that parse (the bad ones are reported on read)
-            sch = _schema_from_good_lines(path)
-            if sch is not None:
-                return sch
-        raise InputError(f"unreadable {fmt} file: {_short(exc)}", file=rel) from None
-    except (OSError, pa.ArrowNotImplementedError) as exc:
-        raise InputError(f"unreadable {fmt} file: {_short(exc)}", file=rel) from None
-
-
-def _schema_from_good_lines(path: Path, limit: int = 1000) -> pa.Schema | None:
-    good = []
-    try:
-        with _open_stream(path) as stream, _io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape") as fh:
-            for line in fh:
-                try:
-                    obj = json.loads(line)
-                    if isinstance(obj, dict):
-                        _check_str_utf8(obj)
-                        good.append(obj)
-                except (ValueError, UnicodeError):
-                    continue
-                if len(good) >= limit:
-                    break
-        return pa.Table.from_pylist(good).schema if good else None
-    except (OSError, pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
+        sch = parquet.file_schema(path) if fmt == PARQUET else jsonl.file_schema(path, rel, columns, block_bytes)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise InputError(f"unreadable {fmt} file: {short(exc)}", file=rel) from None
+    columns.check_unique(sch.names, rel)
+    return sch
 
 
 def unify_schemas(schemas: list[tuple[str, pa.Schema]], columns: ColumnMap) -> pa.Schema:
-    """One schema for all shards: fields merged, types promoted where Arrow allows (int -> float,
-    null -> anything); a conflict (e.g. int vs string) is an InputError naming both files."""
-    unified: pa.Schema | None = None
+    """One schema for all shards, joined with the promotion lattice of :mod:`curate.io.lattice`;
+    a conflict (e.g. int vs string) is an InputError naming both files."""
+    types: dict[str, pa.DataType] = {}
     first_seen: dict[str, tuple[str, pa.DataType]] = {}
     for rel, sch in schemas:
-        sch = pa.schema([f.with_name(n) for f, n in zip(sch, columns.rename(sch.names))])
-        for f in sch:
-            first_seen.setdefault(f.name, (rel, f.type))
-        if unified is None:
-            unified = sch
-            continue
-        try:
-            unified = pa.unify_schemas([unified, sch], promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            for f in sch:
-                other_rel, other_type = first_seen[f.name]
-                try:
-                    pa.unify_schemas([pa.schema([pa.field(f.name, other_type)]), pa.schema([f])],
-                                     promote_options="permissive")
-                except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    raise InputError(
-                        f"column '{f.name}' is {f.type} here but {other_type} in {other_rel}; "
-                        "the shards cannot be unified to one schema", file=rel) from None
-            raise
-    assert unified is not None
+        for f, name in zip(sch, columns.rename(sch.names)):
+            t = lattice.normalize(f.type)
+            if name not in types:
+                types[name] = t
+                first_seen[name] = (rel, t)
+                continue
+            joined = lattice.join(types[name], t, int_to_string=name == schema.ID)
+            if joined is None:
+                other_rel, other_type = first_seen[name]
+                path = lattice.conflict_path(types[name], t, name)
+                raise InputError(f"column '{path}' is {t} here but {other_type} in {other_rel}; "
+                                 "the shards cannot be unified to one schema", file=rel)
+            types[name] = joined
     for required, flag in ((schema.ID, columns.id), (schema.TEXT, columns.text)):
-        if required not in unified.names:
+        if required not in types:
             missing_in = next(rel for rel, sch in schemas if flag not in sch.names)
             raise InputError(f"missing required column '{flag}' (use --{required}-column to map another name)",
                              file=missing_in)
-    text_type = unified.field(schema.TEXT).type
+    text_type = types[schema.TEXT]
     if not (schema.is_string_type(text_type) or pa.types.is_null(text_type)):
         bad = next(rel for rel, sch in schemas if columns.text in sch.names
-                   and not schema.is_string_type(sch.field(columns.text).type))
+                   and not (schema.is_string_type(sch.field(columns.text).type)
+                            or pa.types.is_null(sch.field(columns.text).type)))
         raise InputError(f"column '{columns.text}' must be a string, found {text_type}", file=bad)
     # ids are compared as strings everywhere: promote integer ids.
-    fields = [pa.field(f.name, pa.string()) if f.name in (schema.ID, schema.TEXT) else f for f in unified]
-    return pa.schema(fields)
-
-
-class _RowError(Exception):
-    def __init__(self, row: int, reason: str, message: str):
-        self.row, self.reason, self.message = row, reason, message
+    return pa.schema([pa.field(n, pa.string() if n in (schema.ID, schema.TEXT) else t) for n, t in types.items()])
 
 
 def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int = DEFAULT_BATCH_ROWS,
-              block_bytes: int = DEFAULT_BLOCK_BYTES, on_row_error=None,
+              block_bytes: int = DEFAULT_BLOCK_BYTES, on_row_error: RowError | None = None,
               project: list[str] | None = None) -> Iterator[pa.Table]:
     """Stream the task's rows as tables conformed to `target` (or only its `project` columns),
     each with a ROW column holding the row's position in its file.
 
-    Unparseable JSONL lines are passed to `on_row_error(row, reason, message)` (which raises
-    under the fail policy, records under skip); a broken file raises InputError.
+    Rows that cannot be read are passed to `on_row_error(row, reason, message)` (which raises
+    under the fail policy, records under skip); a broken file raises InputError. JSONL reads all
+    columns even with `project`, so a row is an error or not whatever is projected.
     """
     if on_row_error is None:
         def on_row_error(row: int, reason: str, message: str) -> None:
             raise InputError(message, file=task.rel, row=row, reason=reason)
     if task.fmt == PARQUET:
-        yield from _read_parquet(task, target, columns, batch_rows, project, on_row_error)
+        yield from parquet.read(task.path, task.rel, task.row_groups, task.first_row, target, columns, batch_rows,
+                                project, on_row_error)
     else:
-        yield from _read_jsonl(task, target, columns, block_bytes, on_row_error, project)
-
-
-def _read_parquet(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int,
-                  project: list[str] | None, on_row_error) -> Iterator[pa.Table]:
-    try:
-        pf = pq.ParquetFile(task.path)
-        if task.row_groups is None:
-            groups = list(range(pf.metadata.num_row_groups))
-        else:
-            groups = list(range(*task.row_groups))
-        if not groups:
-            return
-        file_cols = None
-        if project is not None:
-            file_cols = [c for c in _input_schema(target, columns).names
-                         if columns.rename([c])[0] in project and c in pf.schema_arrow.names]
-        row = task.first_row
-        for batch in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=file_cols, use_threads=False):
-            table = conform_input(pa.Table.from_batches([batch]), _project(target, project), columns, task.rel)
-            table = _with_rows(table, np.arange(row, row + table.num_rows, dtype=np.int64))
-            row += table.num_rows
-            yield _drop_invalid_utf8(table, on_row_error)
-    except (pa.ArrowInvalid, OSError, pa.ArrowNotImplementedError) as exc:
-        raise InputError(f"unreadable Parquet file: {_short(exc)}", file=task.rel) from None
-
-
-def _open_stream(path: Path) -> pa.NativeFile:
-    name = path.name.lower()
-    compression = "gzip" if name.endswith(".gz") else "zstd" if name.endswith(".zst") else None
-    return pa.input_stream(str(path), compression=compression)
-
-
-def _project(target: pa.Schema, project: list[str] | None) -> pa.Schema:
-    return target if project is None else pa.schema([f for f in target if f.name in project])
-
-
-def _with_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
-    return table.append_column(ROW, pa.array(rows, pa.int64()))
-
-
-def _read_jsonl(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: int,
-                on_row_error, project: list[str] | None) -> Iterator[pa.Table]:
-    """Fast path: Arrow's streaming JSON reader. On a parse error, fall back to a line-by-line
-    reader for the whole file that locates the bad lines (rows already yielded are skipped)."""
-    input_schema = _input_schema(target, columns)
-    yielded = 0
-    try:
-        with _open_stream(Path(task.path)) as stream:
-            reader = pajson.open_json(
-                stream,
-                read_options=pajson.ReadOptions(block_size=block_bytes, use_threads=False),
-                parse_options=pajson.ParseOptions(explicit_schema=input_schema, unexpected_field_behavior="ignore"),
-            )
-            for batch in reader:
-                table = pa.Table.from_batches([batch])
-                table = conform_input(table, _project(target, project), columns, task.rel)
-                _check_utf8(table, task.rel, yielded)
-                yield _with_rows(table, np.arange(yielded, yielded + table.num_rows, dtype=np.int64))
-                yielded += table.num_rows
-        return
-    except (pa.ArrowInvalid, pa.ArrowTypeError, _InvalidUtf8):
-        pass
-    except OSError as exc:
-        raise InputError(f"unreadable JSONL file: {_short(exc)}", file=task.rel) from None
-    yield from _read_jsonl_slow(task, _project(target, project), columns, input_schema, skip_rows=yielded,
-                                on_row_error=on_row_error)
-
-
-def _read_jsonl_slow(task: Task, target: pa.Schema, columns: ColumnMap, input_schema: pa.Schema,
-                     skip_rows: int, on_row_error, chunk: int = 4096) -> Iterator[pa.Table]:
-    rows: list[dict] = []
-    row_numbers: list[int] = []
-    row = -1
-    try:
-        with _open_stream(Path(task.path)) as stream, _io.TextIOWrapper(stream, encoding="utf-8",
-                                                                          errors="surrogateescape") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                row += 1
-                if row < skip_rows:
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ValueError("a JSON object per line expected")
-                    _check_str_utf8(obj)
-                    record = {k: obj.get(k) for k in input_schema.names}
-                    pa.Table.from_pylist([record], schema=input_schema)  # type-check this row alone
-                except (ValueError, UnicodeError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                    reason = "invalid_utf8" if isinstance(exc, UnicodeError) else "invalid_json"
-                    on_row_error(row, reason, _short(exc))
-                    continue
-                rows.append(record)
-                row_numbers.append(row)
-                if len(rows) >= chunk:
-                    yield _with_rows(conform_input(pa.Table.from_pylist(rows, schema=input_schema), target, columns,
-                                                   task.rel), np.array(row_numbers, dtype=np.int64))
-                    rows, row_numbers = [], []
-    except OSError as exc:
-        raise InputError(f"unreadable JSONL file: {_short(exc)}", file=task.rel) from None
-    if rows:
-        yield _with_rows(conform_input(pa.Table.from_pylist(rows, schema=input_schema), target, columns, task.rel),
-                         np.array(row_numbers, dtype=np.int64))
-
-
-class _InvalidUtf8(Exception):
-    pass
-
-
-def _check_utf8(table: pa.Table, rel: str, offset: int) -> None:
-    for name in table.column_names:
-        col = table.column(name)
-        if schema.is_string_type(col.type):
-            try:
-                col.validate(full=True)
-            except pa.ArrowInvalid:
-                raise _InvalidUtf8() from None
-
-
-def _drop_invalid_utf8(table: pa.Table, on_row_error) -> pa.Table:
-    """Parquet string columns are not validated on read: find rows with invalid UTF-8, report
-    each through `on_row_error`, and return the table without them."""
-    bad = np.zeros(table.num_rows, dtype=bool)
-    for name in table.column_names:
-        col = table.column(name)
-        if not schema.is_string_type(col.type):
-            continue
-        try:
-            col.validate(full=True)
-        except pa.ArrowInvalid:
-            for i, value in enumerate(col.cast(pa.binary()).to_pylist()):
-                if value is not None and not bad[i]:
-                    try:
-                        value.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        bad[i] = True
-                        on_row_error(int(table.column(ROW)[i].as_py()), "invalid_utf8",
-                                     f"invalid UTF-8 in column '{name}' at byte {exc.start}")
-    if bad.any():
-        table = table.filter(pa.array(~bad))
-    return table
-
-
-def _check_str_utf8(obj: dict) -> None:
-    for value in obj.values():
-        if isinstance(value, str):
-            value.encode("utf-8")  # raises on lone surrogates and undecodable bytes
-
-
-def _input_schema(target: pa.Schema, columns: ColumnMap) -> pa.Schema:
-    """`target` with the user's original id/text column names (what the files contain)."""
-    back = {schema.ID: columns.id, schema.TEXT: columns.text}
-    return pa.schema([f.with_name(back.get(f.name, f.name)) for f in target if not f.name.startswith("orig_")])
-
-
-def conform_input(table: pa.Table, target: pa.Schema, columns: ColumnMap, rel: str) -> pa.Table:
-    """Rename id/text, cast to the unified schema and add missing columns as nulls."""
-    table = table.rename_columns(columns.rename(table.column_names))
-    cols = []
-    for field in target:
-        if field.name in table.column_names:
-            col = table.column(field.name)
-            if col.type != field.type:
-                try:
-                    col = col.cast(field.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise InputError(f"column '{field.name}' cannot be read as {field.type}: {_short(exc)}",
-                                     file=rel) from None
-            cols.append(col)
-        else:
-            cols.append(pa.nulls(table.num_rows, field.type))
-    return pa.Table.from_arrays(cols, schema=target)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+        out = target if project is None else pa.schema([f for f in target if f.name in project])
+        for table in jsonl.read(Path(task.path), task.rel, target, columns, block_bytes, on_row_error):
+            yield table if project is None else table.select(out.names + [ROW])

@@ -78,7 +78,7 @@ def _read_schemas(tasks: list[reader.Task], settings: RunSettings) -> tuple[pa.S
             continue
         seen.add(t.rel)
         try:
-            schemas.append((t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel)))
+            schemas.append((t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel, settings.columns)))
         except InputError as exc:
             if settings.on_error == "fail":
                 raise
@@ -141,13 +141,21 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
                           "run with --workers 1 on the local executor")
     started = time.time()
     graph.check()
-    files = reader.discover(input_path)
+    entry_errors: list[dict[str, Any]] = []  # entries of the input that are not readable shards
+
+    def entry_problem(rel: str, reason: str, message: str) -> None:
+        if settings.on_error == "fail":
+            raise InputError(message, file=rel, reason=reason)
+        entry_errors.append({"file": rel, "row": None, "reason": reason, "message": message})
+
+    files = reader.discover(input_path, entry_problem, settings.strict_inputs, log)
     with claim(store, input_path, resume, overwrite, log) as lease:
-        return _run(graph, input_path, files, store, lease, executor, settings, resume, log, progress, started)
+        return _run(graph, input_path, files, entry_errors, store, lease, executor, settings, resume, log, progress, started)
 
 
-def _run(graph: Graph, input_path: Path, files: list, store: WorkStore, lease: Lease, executor: Executor,
-         settings: RunSettings, resume: bool, log: Callable[[str], None], progress: Any, started: float) -> RunResult:
+def _run(graph: Graph, input_path: Path, files: list, entry_errors: list[dict[str, Any]], store: WorkStore, lease: Lease,
+         executor: Executor, settings: RunSettings, resume: bool, log: Callable[[str], None], progress: Any,
+         started: float) -> RunResult:
     tasks = reader.plan_tasks(files, settings.target_task_bytes)
     unified, file_errors = _read_schemas(tasks, settings)
     if not unified.names:
@@ -168,7 +176,7 @@ def _run(graph: Graph, input_path: Path, files: list, store: WorkStore, lease: L
         if seg.summarize is not None:
             summaries[seg.summarize.name] = _combine(plan, seg, executor, log)
             lease.check()
-    return _finish(plan, reports, summaries, started, lease)
+    return _finish(plan, reports, summaries, started, lease, entry_errors)
 
 
 def _run_pass(plan: RunPlan, seg: Segment, executor: Executor, reports: dict[tuple[int, int], dict[str, Any]],
@@ -207,10 +215,11 @@ def _run_pass(plan: RunPlan, seg: Segment, executor: Executor, reports: dict[tup
 
 
 def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
-            summaries: dict[str, tuple[float, dict[str, Any]]], started: float, lease: Lease) -> RunResult:
+            summaries: dict[str, tuple[float, dict[str, Any]]], started: float, lease: Lease,
+            entry_errors: list[dict[str, Any]]) -> RunResult:
     """Merge the per-task stats, check every stage's accounting, write the run's result files."""
     graph, settings, store = plan.graph, plan.settings, plan.store
-    errors = [e for key in sorted(reports) for e in reports[key]["errors"]]
+    errors = entry_errors + [e for key in sorted(reports) for e in reports[key]["errors"]]
     order = [READ_STAGE] + [n.name for n in graph.nodes]
     per_task = [[StageStats.from_dict(s) for s in reports[k]["stats"]] for k in sorted(reports)]
     merged = merge_stats(per_task, order + [n.name + ":summarize" for n in graph.nodes])

@@ -41,6 +41,8 @@ class RunSettings:
                                cli=False)
     target_task_bytes: int = _setting(reader.DEFAULT_TARGET_TASK_BYTES, "Split Parquet files into tasks of "
                                       "about this many bytes (whole row groups).", min=1, cli=False)
+    strict_inputs: bool = _setting(False, "Files of unknown type under --input: exit 2 instead of one warning.",
+                                   flag=True)
     id_column: str = _setting("id", "Input column holding the document id.")
     text_column: str = _setting("text", "Input column holding the text.")
 

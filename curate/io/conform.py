@@ -1,0 +1,101 @@
+"""What every input format shares: the id/text column mapping, conforming a table to the unified
+schema, the row-number column, and one-line exception text for messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from curate import schema
+from curate.errors import InputError
+
+# Column the reader adds to every table: the row's 0-based position in its file (for error
+# messages and duplicate-id lookups). The runner drops it before any stage sees the table.
+ROW = "__row"
+# Prefix of an input column named like a canonical column it does not hold (an input `text`
+# column when --text-column names another): kept, renamed.
+RENAMED = "orig_"
+# What a reader calls for each row it cannot read: (row, reason, message); raises under the fail
+# policy, records under skip.
+RowError = Callable[[int, str, str], None]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which input columns hold the id and the text."""
+
+    id: str = schema.ID
+    text: str = schema.TEXT
+
+    def rename(self, names: list[str]) -> list[str]:
+        """Input column names -> unified names (id/text canonical; a displaced `id`/`text` gets
+        the `orig_` prefix)."""
+        return [self._renamed(n) for n in names]
+
+    def _renamed(self, name: str) -> str:
+        if name == self.id:
+            return schema.ID
+        if name == self.text:
+            return schema.TEXT
+        if name in (schema.ID, schema.TEXT):
+            return RENAMED + name
+        return name
+
+    def input_name(self, name: str) -> str:
+        """The inverse of `rename` for one unified name: what the column is called in the files."""
+        for canonical, mapped in ((schema.ID, self.id), (schema.TEXT, self.text)):
+            if name == canonical:
+                return mapped
+            if name == RENAMED + canonical and mapped != canonical:
+                return canonical
+        return name
+
+    def check_unique(self, names: list[str], rel: str) -> None:
+        """A file whose renamed columns collide (`text` displaced onto an existing `orig_text`)."""
+        seen: dict[str, str] = {}
+        for original, renamed in zip(names, self.rename(names)):
+            if renamed in seen:
+                raise InputError(f"columns '{seen[renamed]}' and '{original}' both map to '{renamed}'", file=rel,
+                                 reason="bad_schema")
+            seen[renamed] = original
+
+
+def input_schema(target: pa.Schema, columns: ColumnMap) -> pa.Schema:
+    """`target` with the names the files use (the user's id/text columns, displaced names restored)."""
+    return pa.schema([f.with_name(columns.input_name(f.name)) for f in target])
+
+
+def project(target: pa.Schema, names: list[str] | None) -> pa.Schema:
+    return target if names is None else pa.schema([f for f in target if f.name in names])
+
+
+def with_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    return table.append_column(ROW, pa.array(rows, pa.int64()))
+
+
+def conform_input(table: pa.Table, target: pa.Schema, columns: ColumnMap, rel: str) -> pa.Table:
+    """Rename id/text, cast to the unified schema and add missing columns as nulls."""
+    table = table.rename_columns(columns.rename(table.column_names))
+    cols = []
+    for field in target:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            if col.type != field.type:
+                try:
+                    col = col.cast(field.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise InputError(f"column '{field.name}' cannot be read as {field.type}: {short(exc)}",
+                                     file=rel) from None
+            cols.append(col)
+        else:
+            cols.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(cols, schema=target)
+
+
+def short(exc: BaseException) -> str:
+    """The first line of an exception's text, at most 300 characters."""
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
