@@ -1,7 +1,8 @@
 """fastText supervised models: training, loading and batch prediction over Arrow string arrays.
 
-Training and scoring go through the same :func:`curate.classifiers.preprocess.preprocess`, so a
-model sees at scoring time exactly the kind of line it was trained on. The fastText build is
+A model curate trains is scored with the preprocessing it was trained with (its card says
+``curate``); a public model is fed its text as fastText's own ``predict`` would be
+(:mod:`curate.classifiers.preprocess`). The fastText build is
 ``fasttext-community`` (docs/classify.md says why not the other numpy-2 builds); ``fasttext`` is
 imported inside functions so that stage discovery stays light.
 """
@@ -116,18 +117,20 @@ class Classifier:
             raise ConfigError(f"label '{label}' is not a label of model {self.path} (labels: {', '.join(self.labels)})")
 
     def predict(self, texts: pa.Array | pa.ChunkedArray | Sequence[str | None],
-                label: str | None = None) -> tuple[pa.Array, pa.Array]:
-        """(top label, score) per text; score is P(`label`) if given, else P(top label).
+                label: str | None = None, preprocess: str = "curate") -> tuple[pa.Array, pa.Array]:
+        """(top label, score) per text; score is P(`label`) if given, else P(top label). `preprocess`
+        is ``curate`` (curate's normalisation, for the models it trains) or ``fasttext`` (newlines to
+        spaces only, what a public model expects): see :mod:`curate.classifiers.preprocess`.
 
         A text with no words after preprocessing gets a null label and a null score."""
-        from curate.classifiers.preprocess import preprocess  # numba: loaded on first use
+        from curate.classifiers.preprocess import lines_for, no_words  # numba: loaded on first use
 
         if label is not None:
             self.require_label(label)
-        lines = preprocess(texts, newline=True)
+        lines = lines_for(texts, preprocess)
         top, score = self.predict_lines(lines.to_pylist(), label)
         # fastText would still answer for an empty line (from its end-of-line token alone).
-        empty = pc.equal(pc.binary_length(lines), 1)
+        empty = no_words(lines)
         if pc.any(empty).as_py():
             top = pc.if_else(empty, pa.scalar(None, pa.string()), top)
             score = pc.if_else(empty, pa.scalar(None, pa.float64()), score)

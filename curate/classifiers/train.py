@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from curate import __version__, schema
 from curate.classifiers import fasttext as ft
 from curate.classifiers.metrics import classification_report
-from curate.classifiers.preprocess import PREPROCESSING, preprocess
+from curate.classifiers.preprocess import CURATE, FASTTEXT, PREPROCESSING, preprocess
 from curate.errors import ConfigError, InputError
 from curate.io import read as reader
 from curate.io.write import write_json
@@ -44,6 +44,15 @@ def read_card(model_path: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def default_preprocess(model_path: str | Path) -> str:
+    """The preprocessing a model is scored with unless told otherwise: what its curate card records
+    (``curate`` for every model curate trained), else ``fasttext``, what a public model expects."""
+    card = read_card(model_path)
+    if card is None or "preprocessing" not in card:
+        return FASTTEXT
+    return str(card["preprocessing"].get("name", CURATE))
 
 
 def labelled_batches(input_path: str | Path, label_column: str, text_column: str = schema.TEXT,
