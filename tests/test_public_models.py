@@ -3,6 +3,7 @@ wheel, see tests/public_models.py) scored by curate's language_id agrees with ra
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from curate.classifiers.train import default_preprocess, train_classifier
 from curate.sample_data import language_samples
 from curate.stages.language import REASON_LOW_SCORE, REASON_OTHER_LANGUAGE
 from tests import public_models
-from tests.conftest import read_output, write_parquet
+from tests.conftest import CURATE, ROOT, env_with_repo, read_output, write_parquet
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +127,16 @@ def test_models_curate_trains_are_scored_with_curate_preprocessing(tmp_path: Pat
     assert default_preprocess(model) == "curate"
     model.with_suffix(".json").unlink()  # a curate model without its card is treated as a public one
     assert default_preprocess(model) == "fasttext"
+
+
+def test_classify_verb_takes_preprocess(lid176: Path, web_docs: tuple[Path, list[str]], tmp_path: Path) -> None:
+    root, docs = web_docs
+    labels, _ = _raw_fasttext(lid176, docs)
+    for mode in ("fasttext", "curate"):
+        r = subprocess.run([*CURATE, "classify", "--model", str(lid176), "--column", "lang", "--preprocess", mode,
+                            "--input", str(root), "--output", str(tmp_path / mode), "--workers", "1", "--quiet"],
+                           cwd=ROOT, env=env_with_repo(), capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    same = read_output(tmp_path / "fasttext").sort_by(schema.ID).column("lang").to_pylist()
+    other = read_output(tmp_path / "curate").sort_by(schema.ID).column("lang").to_pylist()
+    assert same == labels and other != labels

@@ -66,8 +66,12 @@ def train_command(input_dir: str, label_column: str, output: str, text_column: s
 @click.option("--column", required=True, help="Output column for the top label; the score goes to COLUMN_score.")
 @click.option("--label", default=None, show_default="the top label",
               help="Score = probability of this label (e.g. --label hq on a quality model).")
+@click.option("--preprocess", type=click.Choice(["fasttext", "curate"]), default=None,
+              show_default="the model card's, else fasttext",
+              help="How text becomes a fastText line: fasttext (newlines to spaces only, as public models "
+                   "expect) or curate (curate's normalisation, for models it trained).")
 @run_options
-def classify_command(model: str, column: str, label: str | None, **opts: Any) -> None:
+def classify_command(model: str, column: str, label: str | None, preprocess: str | None, **opts: Any) -> None:
     """Score every document of --input with a fastText model into --output.
 
     Adds COLUMN (the top label) and COLUMN_score (P(--label), else P(top label)); a document with
@@ -75,5 +79,5 @@ def classify_command(model: str, column: str, label: str | None, **opts: Any) ->
     """
     from curate.api import Pipeline
 
-    params: dict[str, Any] = {"model": model, "column": column, "label": label}
+    params: dict[str, Any] = {"model": model, "column": column, "label": label, "preprocess": preprocess}
     execute(Pipeline.from_stages([("classify", params)], name="classify"), opts)
