@@ -12,8 +12,9 @@ import pytest
 
 from curate import schema
 from curate.api import Pipeline
+from curate.classifiers.card import default_preprocess
 from curate.classifiers.fasttext import TrainParams
-from curate.classifiers.train import default_preprocess, train_classifier
+from curate.classifiers.train import train_classifier
 from curate.sample_data import language_samples
 from curate.stages.language import REASON_LOW_SCORE, REASON_OTHER_LANGUAGE
 from tests import public_models

@@ -6,7 +6,10 @@ from typing import Any
 
 import click
 
+from curate.classifiers.balance import DEFAULT as DEFAULT_BALANCE
+from curate.classifiers.balance import MODES as BALANCE_MODES
 from curate.classifiers.fasttext import TrainParams
+from curate.classifiers.train import MAX_LABELS
 from curate.cli.options import execute, run_options
 
 _D = TrainParams()
@@ -36,9 +39,15 @@ _D = TrainParams()
 @click.option("--seed", type=int, default=0, help="Seed of the split and of fastText.")
 @click.option("--threads", type=click.IntRange(min=1), default=1,
               help="fastText threads; 1 gives the same model for the same seed, more trade that for speed.")
+@click.option("--balance", type=click.Choice(list(BALANCE_MODES)), default=DEFAULT_BALANCE,
+              help="Label imbalance: upsample (repeat rarer labels' lines up to the commonest's count), "
+                   "downsample (drop commoner labels' lines to the rarest's), weight (reweight scores by "
+                   "inverse label frequency), none.")
+@click.option("--max-labels", type=click.IntRange(min=2), default=MAX_LABELS,
+              help="Refuse a label column with more distinct values than this (an id or URL column).")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON on stdout.")
 def train_command(input_dir: str, label_column: str, output: str, text_column: str, id_column: str,
-                  valid_fraction: float, as_json: bool, **params: Any) -> None:
+                  valid_fraction: float, balance: str, max_labels: int, as_json: bool, **params: Any) -> None:
     """Train a supervised fastText classifier on --input's --label-column and write --output.
 
     Prints held-out accuracy, macro F1 and a per-label table. Labels are stored without
@@ -46,11 +55,11 @@ def train_command(input_dir: str, label_column: str, output: str, text_column: s
     """
     from curate.classifiers.metrics import format_report
     from curate.classifiers.train import card_path, train_classifier
-    from curate.cli.common import echo_json
+    from curate.cli.common import echo_json, warn
 
     card = train_classifier(input_dir, label_column, output, text_column=text_column, id_column=id_column,
-                            valid_fraction=valid_fraction, params=TrainParams(**params),
-                            log=lambda m: click.echo(m, err=True))
+                            valid_fraction=valid_fraction, params=TrainParams(**params), balance=balance,
+                            max_labels=max_labels, log=lambda m: click.echo(m, err=True), warn=warn)
     if as_json:
         echo_json(card)
         return

@@ -72,7 +72,7 @@ class FastTextScorer(MapStage):
         """The ``preprocess`` parameter, or the model's default (its card's, else ``fasttext``)."""
         if self.preprocess is not None:
             return self.preprocess
-        from curate.classifiers.train import default_preprocess
+        from curate.classifiers.card import default_preprocess
 
         return self.cached("preprocess", lambda: default_preprocess(self.model))
 
