@@ -109,6 +109,9 @@ def test_rebalance_file(tmp_path: Path) -> None:
     again, _ = rebalance(src, counts, "upsample", seed=1, prefix="__label__")
     assert again.read_text().splitlines(keepends=True) == got  # seeded
     assert rebalance(src, counts, "none", seed=1, prefix="__label__") == (src, counts)
+    near = Counter({"a": 400, "b": 600})  # within IMBALANCE_RATIO: left as read under every mode
+    assert all(copies_per_line(near, m) == {"a": 1.0, "b": 1.0} for m in ("upsample", "downsample"))
+    assert label_weights(near) == {"a": 1.0, "b": 1.0}
 
 
 def test_id_like_label_column_is_refused_before_training(imbalanced: Path, tmp_path: Path) -> None:

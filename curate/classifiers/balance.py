@@ -12,6 +12,10 @@ trains a model that never predicts the minority (fastText has no class weights).
   correction of Saerens, Latinne & Decaestecker 2002 ("Adjusting the outputs of a classifier to
   new a priori probabilities"), i.e. the posterior under equal class priors.
 
+A corpus whose label counts are within ``IMBALANCE_RATIO`` of each other is trained on as read
+under every mode (a 1,767:1,814 corpus needs no fixing, and the default then changes nothing
+for it: the same model, byte for byte, as without balancing).
+
 Rebalanced lines are shuffled (seeded) because fastText reads its file in order: copies next to
 each other, or all of one label first, would be seen in runs. The shuffle is external (lines go
 to random bucket files of bounded size, each bucket is permuted in memory), so memory stays
@@ -29,20 +33,23 @@ import numpy as np
 
 MODES = ("none", "downsample", "upsample", "weight")
 DEFAULT = "upsample"
+IMBALANCE_RATIO = 1.5  # largest / smallest label count above which a corpus is rebalanced
 MAX_UPSAMPLE = 100  # at most this many copies of a line: a label of 3 documents stays a label of 3 documents
 _CHUNK = 100_000  # lines per step
 _BUCKET_BYTES = 64 << 20  # target size of one shuffle bucket (held in memory when it is permuted)
 
 
 def label_weights(counts: Counter) -> dict[str, float]:
-    """w_L = N / (K n_L): every label weighs as much in total."""
+    """w_L = N / (K n_L): every label weighs as much in total (all 1 for a balanced corpus)."""
     total, k = sum(counts.values()), len(counts)
+    if max(counts.values()) <= IMBALANCE_RATIO * min(counts.values()):
+        return {lab: 1.0 for lab in sorted(counts)}
     return {lab: total / (k * n) for lab, n in sorted(counts.items())}
 
 
 def copies_per_line(counts: Counter, mode: str) -> dict[str, float]:
     """The expected number of copies of one line of each label under `mode`."""
-    if mode in ("none", "weight"):
+    if mode in ("none", "weight") or max(counts.values()) <= IMBALANCE_RATIO * min(counts.values()):
         return {lab: 1.0 for lab in counts}
     if mode == "downsample":
         low = min(counts.values())

@@ -140,6 +140,8 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
         fit_file, fit_counts = balance_mod.rebalance(train_file, counts["train"], balance, params.seed,
                                                      ft.LABEL_PREFIX)
         weights = balance_mod.label_weights(counts["train"]) if balance == "weight" else None
+        if weights is not None and set(weights.values()) == {1.0}:
+            weights = None  # a balanced corpus: nothing to correct
         say(f"training on {n_train:,} documents ({len(counts['train'])} labels; balance {balance}: "
             f"{sum(fit_counts.values()):,} training lines), {n_valid:,} held out")
         t0 = time.time()
