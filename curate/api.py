@@ -73,7 +73,7 @@ class Pipeline:
             ray_address: str | None = None, resume: bool = False, overwrite: bool = False,
             seed: int | None = None, keep_rejected: bool | None = None, on_error: str | None = None,
             max_errors: int | None = None, max_doc_bytes: int | None = None, id_column: str | None = None,
-            text_column: str | None = None, batch_rows: int | None = None, target_task_bytes: int | None = None,
+            text_column: str | None = None, csv_delimiter: str | None = None, batch_rows: int | None = None, target_task_bytes: int | None = None,
             progress: bool = False, log: Any = None) -> RunResult:
         """Run over the shards in `input` into `output`. Arguments left as None take the pipeline's
         `settings:` and then the defaults. Returns the stats (as in `_stats.json`) and errors."""
@@ -93,7 +93,8 @@ class Pipeline:
             max_doc_bytes=pick(max_doc_bytes, "max_doc_bytes", defaults.max_doc_bytes),
             batch_rows=pick(batch_rows, "batch_rows", defaults.batch_rows),
             target_task_bytes=target_task_bytes or defaults.target_task_bytes,
-            columns=ColumnMap(pick(id_column, "id_column", "id"), pick(text_column, "text_column", "text")),
+            columns=ColumnMap(pick(id_column, "id_column", "id"), pick(text_column, "text_column", "text"),
+                              pick(csv_delimiter, "csv_delimiter", None)),
         )
         ex = make_executor(executor, workers, ray_address=ray_address)
         try:

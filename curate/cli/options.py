@@ -14,7 +14,8 @@ def run_options(f: Callable) -> Callable:
     """Decorate a verb with the options common to all pipeline runs."""
     opts = [
         click.option("--input", "input_dir", required=True, type=click.Path(exists=True),
-                     help="Input shard directory (or one file): .parquet, .jsonl, .jsonl.gz, .jsonl.zst."),
+                     help="Input shard directory (or one file): Parquet, JSON Lines (.jsonl/.json, "
+                     ".gz/.zst/.bz2/.xz), CSV/TSV, Hugging Face datasets saved to disk (.arrow)."),
         click.option("--output", "output_dir", required=True, type=click.Path(), help="Output directory."),
         click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
                      help="Parallel workers."),
@@ -37,6 +38,8 @@ def run_options(f: Callable) -> Callable:
                      help="Seed for every random choice."),
         click.option("--id-column", default=None, show_default="id", help="Input column holding the document id."),
         click.option("--text-column", default=None, show_default="text", help="Input column holding the text."),
+        click.option("--csv-delimiter", default=None, show_default="',' for .csv, tab for .tsv",
+                     help="Field delimiter of CSV/TSV inputs (one character)."),
         click.option("--json", "as_json", is_flag=True, help="Print the run's stats as JSON on stdout."),
         click.option("--quiet", is_flag=True, help="No progress or summary on stderr."),
     ]
@@ -52,7 +55,7 @@ def run_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         "resume": opts["resume"], "overwrite": opts["overwrite"], "on_error": opts["on_error"],
         "max_errors": opts["max_errors"], "max_doc_bytes": opts["max_doc_bytes"],
         "keep_rejected": opts["keep_rejected"], "seed": opts["seed"], "id_column": opts["id_column"],
-        "text_column": opts["text_column"],
+        "text_column": opts["text_column"], "csv_delimiter": opts["csv_delimiter"],
     }
 
 

@@ -24,10 +24,16 @@ import pyarrow.parquet as pq
 
 from curate import schema
 from curate.errors import InputError
+from curate.io import formats
+from curate.io.compressed import open_input
+from curate.io.json_lines import check_json_lines
 
 PARQUET = "parquet"
 JSONL = "jsonl"
-SUFFIXES = {".parquet": PARQUET, ".jsonl": JSONL, ".jsonl.gz": JSONL, ".jsonl.zst": JSONL}
+# JSON Lines under dolma's .json names too; CSV/TSV and Hugging Face Arrow files: curate.io.formats.
+SUFFIXES = {".parquet": PARQUET,
+            **{f"{ext}{codec}": JSONL for ext in (".jsonl", ".json") for codec in ("", ".gz", ".zst", ".bz2", ".xz")},
+            **formats.SUFFIXES}
 DEFAULT_TARGET_TASK_BYTES = 256 << 20
 DEFAULT_BATCH_ROWS = 8192
 DEFAULT_BLOCK_BYTES = 16 << 20
@@ -57,6 +63,8 @@ class Task:
 
 def file_format(path: Path) -> str | None:
     name = path.name.lower()
+    if formats.is_sidecar(name):
+        return None
     for suffix, fmt in SUFFIXES.items():
         if name.endswith(suffix):
             return fmt
@@ -120,6 +128,7 @@ class ColumnMap:
 
     id: str = schema.ID
     text: str = schema.TEXT
+    csv_delimiter: str | None = None  # None: by suffix (.csv comma, .tsv tab)
 
     def rename(self, names: list[str]) -> list[str]:
         out = []
@@ -135,11 +144,14 @@ class ColumnMap:
         return out
 
 
-def file_schema(path: Path, fmt: str, rel: str) -> pa.Schema:
+def file_schema(path: Path, fmt: str, rel: str, columns: ColumnMap | None = None) -> pa.Schema:
     """Schema of one shard (JSONL: inferred from its first block)."""
     try:
         if fmt == PARQUET:
             return pq.read_schema(path)
+        if fmt in formats.SUFFIXES.values():
+            return formats.file_schema(path, fmt, columns.csv_delimiter if columns else None)
+        check_json_lines(path, rel)
         with _open_stream(path) as stream:
             reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=1 << 20))
             return reader.schema
@@ -232,6 +244,8 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
             raise InputError(message, file=task.rel, row=row, reason=reason)
     if task.fmt == PARQUET:
         yield from _read_parquet(task, target, columns, batch_rows, project, on_row_error)
+    elif task.fmt in formats.SUFFIXES.values():
+        yield from _read_other(task, target, columns, block_bytes, project, on_row_error)
     else:
         yield from _read_jsonl(task, target, columns, block_bytes, on_row_error, project)
 
@@ -260,10 +274,21 @@ def _read_parquet(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows:
         raise InputError(f"unreadable Parquet file: {_short(exc)}", file=task.rel) from None
 
 
+def _read_other(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: int,
+                project: list[str] | None, on_row_error) -> Iterator[pa.Table]:
+    """A format of curate.io.formats, conformed like the others."""
+    wanted = _project(target, project)
+    names = [f.name for f in _input_schema(wanted, columns)]
+    try:
+        for table, rows in formats.batches(Path(task.path), task.fmt, names, columns.csv_delimiter, block_bytes):
+            table = _with_rows(conform_input(table, wanted, columns, task.rel), rows)
+            yield _drop_invalid_utf8(table, on_row_error)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, pa.ArrowNotImplementedError) as exc:
+        raise InputError(f"unreadable {task.fmt} file: {_short(exc)}", file=task.rel) from None
+
+
 def _open_stream(path: Path) -> pa.NativeFile:
-    name = path.name.lower()
-    compression = "gzip" if name.endswith(".gz") else "zstd" if name.endswith(".zst") else None
-    return pa.input_stream(str(path), compression=compression)
+    return open_input(path)
 
 
 def _project(target: pa.Schema, project: list[str] | None) -> pa.Schema:

@@ -512,7 +512,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
             continue
         seen_files.add(t.rel)
         try:
-            schemas.append((t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel)))
+            schemas.append((t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel, settings.columns)))
         except InputError as exc:
             if settings.on_error == "fail":
                 raise
