@@ -12,11 +12,13 @@ import pyarrow as pa
 
 CSV = "csv"
 HF_ARROW = "hf_arrow"
+WARC = "warc"
 
 # suffix -> format (compressed CSV/TSV through curate.io.compressed)
 SUFFIXES = {
     **{f".{kind}{codec}": CSV for kind in ("csv", "tsv") for codec in ("", ".gz", ".zst", ".bz2", ".xz")},
     ".arrow": HF_ARROW,
+    **{s: WARC for s in (".warc", ".warc.gz", ".wet", ".wet.gz")},  # CC names WET files *.warc.wet.gz
 }
 
 
@@ -33,6 +35,10 @@ def file_schema(path: Path, fmt: str, delimiter: str | None = None) -> pa.Schema
         from curate.io import delimited
 
         return delimited.file_schema(path, delimiter)
+    if fmt == WARC:
+        from curate.io import warc
+
+        return warc.file_schema(path)
     from curate.io import hf_arrow
 
     return hf_arrow.file_schema(path)
@@ -45,6 +51,11 @@ def batches(path: Path, fmt: str, names: list[str], delimiter: str | None = None
         from curate.io import delimited
 
         yield from delimited.batches(path, names, delimiter, block_bytes or delimited.BLOCK_BYTES)
+        return
+    if fmt == WARC:
+        from curate.io import warc
+
+        yield from warc.batches(path, names)
         return
     from curate.io import hf_arrow
 
