@@ -27,12 +27,24 @@ def article(rng: np.random.Generator, topic: str, n_paragraphs: int) -> list[str
     return paragraphs
 
 
-def page(rng: np.random.Generator, i: int) -> tuple[str, str, list[str]]:
+# How the article is wrapped: semantic HTML5, a blog theme's divs, or bare divs and line breaks.
+LAYOUTS = {
+    "html5": ("<main><article><h1>{title}</h1><p class=\"byline\">By Staff Writer, 3 March 2024</p>\n{body}\n"
+              "</article></main>"),
+    "blog": ("<div id=\"content\"><div class=\"post entry-content\"><h2 class=\"entry-title\">{title}</h2>\n{body}\n"
+             "<div class=\"comments\"><h4>3 comments</h4><div class=\"comment\">Great post, thanks! Visit my "
+             "site for cheap watches</div></div></div></div>"),
+    "divs": "<div class=\"c\"><div><b>{title}</b></div>\n{body}\n</div>",
+}
+
+
+def page(rng: np.random.Generator, i: int, layout: str = "html5") -> tuple[str, str, list[str]]:
     """(url, HTML, the article's paragraphs) of one page."""
     topic = TOPICS[i % len(TOPICS)]
     title = f"The {topic} of town {i}"
     paragraphs = article(rng, topic, int(rng.integers(3, 7)))
-    body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
+    tag = "div" if layout == "divs" else "p"
+    body = LAYOUTS[layout].format(title=title, body="\n".join(f"<{tag}>{p}</{tag}>" for p in paragraphs))
     html = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} | Daily Example</title>
 <style>body {{ font-family: sans-serif }} .nav li {{ display: inline }}</style>
@@ -42,9 +54,7 @@ def page(rng: np.random.Generator, i: int) -> tuple[str, str, list[str]]:
 <a href="/privacy">cookie policy</a>. <button>Accept all cookies</button></div>
 <header><nav class="nav"><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li>
 <li><a href="/sport">Sport</a></li><li><a href="/weather">Weather</a></li><li><a href="/login">Sign in</a></li></ul></nav></header>
-<main><article><h1>{title}</h1><p class="byline">By Staff Writer, 3 March 2024</p>
 {body}
-</article></main>
 <aside class="sidebar"><h3>Most read</h3><ul><li><a href="/a">Ten things you missed this week</a></li>
 <li><a href="/b">Subscribe to our newsletter</a></li></ul></aside>
 <footer><p>Copyright 2024 Daily Example Ltd. All rights reserved.</p><a href="/terms">Terms of use</a>

@@ -9,9 +9,9 @@ A response that is not HTTP 200, or whose content is not HTML, has no text and i
 ``warc:http_status`` / ``warc:not_html`` (counted like any rejection, never silently dropped).
 
 HTML extraction is resiliparse's ``extract_plain_text`` with ``main_content=True`` (its
-boilerplate removal: navigation, footers, cookie banners) and formatting preserved (one line
-per block, so line-based rules such as C4's and FineWeb's see lines), alt texts, links, form
-fields and noscript content left out. The page's encoding comes from its Content-Type charset,
+boilerplate removal: navigation, footers, cookie banners), comment sections left out (as
+trafilatura does for FineWeb), formatting preserved (one line per block, so line-based rules such
+as C4's and FineWeb's see lines), alt texts, links, form fields and noscript content left out. The page's encoding comes from its Content-Type charset,
 else resiliparse's detector. Why resiliparse and not trafilatura: ``bench/html_extract.py``
 measures both on the same pages (BENCHMARKS.md).
 """
@@ -48,8 +48,8 @@ def html_to_text(body: bytes, content_type: str | None) -> str:
 
     charset = _charset(content_type) or detect_encoding(body)
     tree = HTMLTree.parse(bytes_to_str(body, charset))
-    return extract_plain_text(tree, preserve_formatting=True, main_content=True, alt_texts=False, links=False,
-                              form_fields=False, noscript=False)
+    return extract_plain_text(tree, preserve_formatting=True, main_content=True, comments=False, alt_texts=False,
+                              links=False, form_fields=False, noscript=False)
 
 
 def _charset(content_type: str | None) -> str | None:
