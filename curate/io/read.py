@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from curate import schema
 from curate.errors import InputError
-from curate.io import formats
+from curate.io import auto_ids, formats
 from curate.io.compressed import open_input
 from curate.io.json_lines import check_json_lines
 
@@ -133,7 +133,7 @@ class ColumnMap:
     def rename(self, names: list[str]) -> list[str]:
         out = []
         for n in names:
-            if n == self.id:
+            if n == self.id and self.id != auto_ids.AUTO:
                 out.append(schema.ID)
             elif n == self.text:
                 out.append(schema.TEXT)
@@ -210,6 +210,8 @@ def unify_schemas(schemas: list[tuple[str, pa.Schema]], columns: ColumnMap) -> p
                         "the shards cannot be unified to one schema", file=rel) from None
             raise
     assert unified is not None
+    if columns.id == auto_ids.AUTO:
+        unified = auto_ids.add_id_field(unified)
     for required, flag in ((schema.ID, columns.id), (schema.TEXT, columns.text)):
         if required not in unified.names:
             missing_in = next(rel for rel, sch in schemas if flag not in sch.names)
@@ -243,11 +245,12 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
         def on_row_error(row: int, reason: str, message: str) -> None:
             raise InputError(message, file=task.rel, row=row, reason=reason)
     if task.fmt == PARQUET:
-        yield from _read_parquet(task, target, columns, batch_rows, project, on_row_error)
+        tables = _read_parquet(task, target, columns, batch_rows, project, on_row_error)
     elif task.fmt in formats.SUFFIXES.values():
-        yield from _read_other(task, target, columns, block_bytes, project, on_row_error)
+        tables = _read_other(task, target, columns, block_bytes, project, on_row_error)
     else:
-        yield from _read_jsonl(task, target, columns, block_bytes, on_row_error, project)
+        tables = _read_jsonl(task, target, columns, block_bytes, on_row_error, project)
+    yield from auto_ids.with_auto_ids(tables, task.rel, ROW) if columns.id == auto_ids.AUTO else tables
 
 
 def _read_parquet(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int,

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from curate import __version__, schema
 from curate.errors import AccountingError, ConfigError, CurateError, InputError
+from curate.io import auto_ids
 from curate.io import read as reader
 from curate.io.duck import connect, sql_path
 from curate.io.write import ShardWriter, write_json, write_jsonl
@@ -637,7 +638,7 @@ def _drop_unusable_files(schemas: list[tuple[str, pa.Schema]], settings: RunSett
     for rel, sch in schemas:
         problem = None
         for col, flag in ((columns.id, "--id-column"), (columns.text, "--text-column")):
-            if col not in sch.names:
+            if col not in sch.names and col != auto_ids.AUTO:  # auto: the reader makes the ids
                 problem = f"missing required column '{col}' (use {flag} to map another name)"
                 break
         if problem is None and not (schema.is_string_type(sch.field(columns.text).type)
