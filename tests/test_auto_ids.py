@@ -66,9 +66,10 @@ def test_auto_ids_from_yaml_settings_and_cli(c4_like: Path, tmp_path: Path) -> N
 def test_an_existing_id_column_is_kept_as_orig_id(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     pq.write_table(pa.table({"id": ["x", "x"], "text": ["same id twice", "no error under auto"]}), tmp_path / "in" / "a.parquet")
+    (tmp_path / "in" / "b.jsonl").write_text(json.dumps({"id": "y", "text": "from JSON Lines"}) + "\n")
     table = read_output_after(tmp_path)
-    assert table.column("id").to_pylist() == ["a.parquet:0", "a.parquet:1"]
-    assert table.column("orig_id").to_pylist() == ["x", "x"]
+    assert table.column("id").to_pylist() == ["a.parquet:0", "a.parquet:1", "b.jsonl:0"]
+    assert table.column("orig_id").to_pylist() == ["x", "x", "y"]
 
 
 def read_output_after(tmp_path: Path) -> pa.Table:

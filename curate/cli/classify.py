@@ -17,7 +17,7 @@ _D = TrainParams()
 
 @click.command("train-classifier")
 @click.option("--input", "input_dir", required=True, type=click.Path(exists=True),
-              help="Labelled shard directory (or one file): .parquet, .jsonl, .jsonl.gz, .jsonl.zst.")
+              help="Labelled shard directory (or one file), in any input format (see README, Inputs).")
 @click.option("--label-column", required=True, help="Column holding each document's label (one word; null = skip).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (MODEL.bin); its JSON card goes to MODEL.json beside it.")

@@ -415,7 +415,9 @@ def _check_str_utf8(obj: dict) -> None:
 def _input_schema(target: pa.Schema, columns: ColumnMap) -> pa.Schema:
     """`target` with the user's original id/text column names (what the files contain)."""
     back = {schema.ID: columns.id, schema.TEXT: columns.text}
-    return pa.schema([f.with_name(back.get(f.name, f.name)) for f in target if not f.name.startswith("orig_")])
+    # an input 'id'/'text' that is not the id/text was kept as orig_id/orig_text (ColumnMap.rename)
+    back.update({f"orig_{n}": n for n, mapped in ((schema.ID, columns.id), (schema.TEXT, columns.text)) if mapped != n})
+    return pa.schema([f.with_name(back.get(f.name, f.name)) for f in target])
 
 
 def conform_input(table: pa.Table, target: pa.Schema, columns: ColumnMap, rel: str) -> pa.Table:
