@@ -476,7 +476,8 @@ def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -
         "settings": {"seed": settings.seed, "keep_rejected": settings.keep_rejected, "on_error": settings.on_error,
                      "max_errors": settings.max_errors, "max_doc_bytes": settings.max_doc_bytes,
                      "batch_rows": settings.batch_rows, "target_task_bytes": settings.target_task_bytes,
-                     "id_column": settings.columns.id, "text_column": settings.columns.text},
+                     "id_column": settings.columns.id, "text_column": settings.columns.text,
+                     "csv_delimiter": settings.columns.csv_delimiter},
         "inputs": inputs,
     }
 

@@ -25,6 +25,7 @@ REASON_LOW_SCORE = "language_id:low_score"
 @register
 class LanguageId(FastTextScorer):
     name = "language_id"
+    produces = (schema.LANGUAGE, schema.LANGUAGE_SCORE)
     params = {
         "model": Param(str, help="path of a fastText language-ID model, e.g. lid.176.bin or lid.176.ftz"),
         "keep": Param(list, None, "keep only these languages (e.g. [en, de]); default: keep all", nullable=True),
