@@ -73,8 +73,8 @@ class Pipeline:
             ray_address: str | None = None, resume: bool = False, overwrite: bool = False,
             seed: int | None = None, keep_rejected: bool | None = None, on_error: str | None = None,
             max_errors: int | None = None, max_doc_bytes: int | None = None, id_column: str | None = None,
-            text_column: str | None = None, csv_delimiter: str | None = None, batch_rows: int | None = None, target_task_bytes: int | None = None,
-            progress: bool = False, log: Any = None) -> RunResult:
+            text_column: str | None = None, csv_delimiter: str | None = None, batch_rows: int | None = None,
+            target_task_bytes: int | None = None, progress: bool = False, log: Any = None) -> RunResult:
         """Run over the shards in `input` into `output`. Arguments left as None take the pipeline's
         `settings:` and then the defaults. Returns the stats (as in `_stats.json`) and errors."""
         from curate.executors import make_executor

@@ -25,8 +25,7 @@ from curate.pipeline.stage import GlobalStage, MapStage, Stage
 NODE_KEYS = {"stage", "name", "params", "input"}
 TOP_KEYS = {"name", "description", "stages", "settings"}
 SETTINGS = {"keep_rejected": bool, "seed": int, "on_error": str, "max_errors": int, "max_doc_bytes": int,
-            "batch_rows": int, "id_column": str, "text_column": str,
-            "csv_delimiter": str}
+            "batch_rows": int, "id_column": str, "text_column": str, "csv_delimiter": str}
 
 
 @dataclass
