@@ -1,8 +1,8 @@
 """Common Crawl WARC and WET files through ``warcio``, HTML turned into text by ``resiliparse``.
 
 One document per ``response`` record (WARC) or ``conversion`` record (WET, text already
-extracted by Common Crawl); ``request``, ``metadata``, ``warcinfo`` and ``revisit`` records
-describe a crawl, not documents, and are passed over. Columns: ``id`` (the WARC-Record-ID),
+extracted by Common Crawl); the other record types (``request``, ``metadata``, ``warcinfo``,
+``revisit``, ``resource``) describe a crawl, not documents, and are passed over. Columns: ``id`` (the WARC-Record-ID),
 ``text``, ``url`` (WARC-Target-URI), ``date`` (WARC-Date, ISO 8601 as written), ``content_type``
 (the HTTP Content-Type of a response, the WARC one of a conversion record) and ``http_status``.
 A response that is not HTTP 200, or whose content is not HTML, has no text and is rejected with
