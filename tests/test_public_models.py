@@ -104,7 +104,7 @@ def test_curate_preprocess_is_what_public_thresholds_do_not_expect(lid176: Path,
 
 def test_fineweb_recipe_rejects_exactly_what_raw_fasttext_would(lid176: Path, web_docs: tuple[Path, list[str]],
                                                                 tmp_path: Path) -> None:
-    # FineWeb: keep English with lid.176 score >= 0.65 (Penedo et al. 2024, Sec. 3.2).
+    # FineWeb: keep English with lid.176 score >= 0.65 (Penedo et al. 2024, base filtering).
     root, docs = web_docs
     params = {"model": str(lid176), "keep": ["en"], "min_score": 0.65}
     result = Pipeline.from_stages([("language_id", params)]).run(root, tmp_path / "out", workers=1)
@@ -126,6 +126,8 @@ def test_models_curate_trains_are_scored_with_curate_preprocessing(tmp_path: Pat
                             params=TrainParams(epochs=5, dim=8, bucket=5_000, minn=2, maxn=3))
     assert card["preprocessing"]["name"] == "curate"
     assert default_preprocess(model) == "curate"
+    model.with_suffix(".json").write_text('["not", "a curate card"]')  # some other tool's JSON beside it
+    assert default_preprocess(model) == "fasttext"
     model.with_suffix(".json").unlink()  # a curate model without its card is treated as a public one
     assert default_preprocess(model) == "fasttext"
 

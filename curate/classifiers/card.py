@@ -16,11 +16,16 @@ def card_path(model_path: str | Path) -> Path:
 
 
 def read_card(model_path: str | Path) -> dict[str, Any] | None:
-    """The model's card, or None when it has none (e.g. a downloaded lid.176.bin)."""
+    """The model's curate card, or None when it has none (e.g. a downloaded lid.176.bin; a JSON
+    file beside it that curate did not write, which has no ``curate_version``, is no card)."""
     path = card_path(model_path)
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return card if isinstance(card, dict) and "curate_version" in card else None
 
 
 def default_preprocess(model_path: str | Path) -> str:
