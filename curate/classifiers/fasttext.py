@@ -1,7 +1,8 @@
 """fastText supervised models: training, loading and batch prediction over Arrow string arrays.
 
-Training and scoring go through the same :func:`curate.classifiers.preprocess.preprocess`, so a
-model sees at scoring time exactly the kind of line it was trained on. The fastText build is
+A model curate trains is scored with the preprocessing it was trained with (its card says
+``curate``); a public model is fed its text as fastText's own ``predict`` would be
+(:mod:`curate.classifiers.preprocess`). The fastText build is
 ``fasttext-community`` (docs/classify.md says why not the other numpy-2 builds); ``fasttext`` is
 imported inside functions so that stage discovery stays light.
 """
@@ -87,13 +88,18 @@ def save(model: Any, path: str | Path) -> None:
 class Classifier:
     """A loaded supervised fastText model with batch prediction over Arrow string arrays."""
 
-    def __init__(self, model: Any, path: str) -> None:
+    def __init__(self, model: Any, path: str, weights: dict[str, float] | None = None) -> None:
         self.model = model
         self.path = path
         self.prefix = model.f.getArgs().label
         raw = model.get_labels()
         self.labels: list[str] = [lab[len(self.prefix):] if lab.startswith(self.prefix) else lab for lab in raw]
         self._raw = {lab: r for lab, r in zip(self.labels, raw)}
+        # Label weights of a model trained with --balance weight (see curate.classifiers.balance):
+        # probabilities are multiplied by them and renormalised.
+        self.weights = weights
+        self._raw_weights = None if weights is None else {self._raw[lab]: w for lab, w in weights.items()
+                                                          if lab in self._raw}
 
     @classmethod
     def load(cls, path: str | Path, what: str = "model") -> Classifier:
@@ -109,25 +115,29 @@ class Classifier:
             raise ConfigError(f"{what} {p} is not a readable fastText model: {exc}") from None
         if not model.get_labels():
             raise ConfigError(f"{what} {p} is not a supervised fastText classifier (it has no labels)")
-        return cls(model, str(p))
+        from curate.classifiers.card import label_weights
+
+        return cls(model, str(p), label_weights(p))
 
     def require_label(self, label: str) -> None:
         if label not in self._raw:
             raise ConfigError(f"label '{label}' is not a label of model {self.path} (labels: {', '.join(self.labels)})")
 
     def predict(self, texts: pa.Array | pa.ChunkedArray | Sequence[str | None],
-                label: str | None = None) -> tuple[pa.Array, pa.Array]:
-        """(top label, score) per text; score is P(`label`) if given, else P(top label).
+                label: str | None = None, preprocess: str = "curate") -> tuple[pa.Array, pa.Array]:
+        """(top label, score) per text; score is P(`label`) if given, else P(top label). `preprocess`
+        is ``curate`` (curate's normalisation, for the models it trains) or ``fasttext`` (newlines to
+        spaces only, what a public model expects): see :mod:`curate.classifiers.preprocess`.
 
         A text with no words after preprocessing gets a null label and a null score."""
-        from curate.classifiers.preprocess import preprocess  # numba: loaded on first use
+        from curate.classifiers.preprocess import lines_for, no_words  # numba: loaded on first use
 
         if label is not None:
             self.require_label(label)
-        lines = preprocess(texts, newline=True)
+        lines = lines_for(texts, preprocess)
         top, score = self.predict_lines(lines.to_pylist(), label)
         # fastText would still answer for an empty line (from its end-of-line token alone).
-        empty = pc.equal(pc.binary_length(lines), 1)
+        empty = no_words(lines)
         if pc.any(empty).as_py():
             top = pc.if_else(empty, pa.scalar(None, pa.string()), top)
             score = pc.if_else(empty, pa.scalar(None, pa.float64()), score)
@@ -141,11 +151,15 @@ class Classifier:
         if label is not None:
             self.require_label(label)
             want = self._raw[label]
-        k = -1 if want is not None and len(self.labels) > 1 else 1
+        weighted = self._raw_weights is not None
+        k = -1 if (want is not None or weighted) and len(self.labels) > 1 else 1
         # The binding's batch call: what FastText.predict does for a list, minus its per-line
         # Python check for "\n" that preprocess already guarantees.
         labels_ll, probs_ll = self.model.f.multilinePredict(lines, k, 0.0, "replace")
-        top, top_p, want_p = _gather(labels_ll, probs_ll, want)
+        if weighted:
+            top, top_p, want_p = _gather_weighted(labels_ll, probs_ll, self._raw_weights, want)
+        else:
+            top, top_p, want_p = _gather(labels_ll, probs_ll, want)
         top_arr = pc.utf8_slice_codeunits(pa.array(top, pa.string()), len(self.prefix))
         score = want_p if want is not None else top_p
         score = np.clip(score, 0.0, 1.0)  # fastText reports p + 1e-5 (its log guard), up to 1.00001
@@ -186,3 +200,18 @@ def _gather(labels_ll: list[list[str]], probs_ll: list[np.ndarray],
             d = dict(zip(labels_ll[i], probs_ll[i]))
             want_p[i] = float(d.get(want, 0.0))
     return top, top_p, want_p
+
+
+def _gather_weighted(labels_ll: list[list[str]], probs_ll: list[np.ndarray], weights: dict[str, float],
+                     want: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`_gather` for the full distribution (k=-1) reweighted: p'_L = w_L p_L / sum_j w_j p_j."""
+    n = len(labels_ll)
+    lab = np.array(labels_ll, dtype=object).reshape(n, -1)
+    prob = np.vstack(probs_ll).astype(np.float64) if n else np.zeros((0, lab.shape[1]))
+    w = np.vectorize(lambda x: weights.get(x, 1.0), otypes=[np.float64])(lab) if n else prob
+    p = prob * w
+    p /= p.sum(axis=1, keepdims=True)
+    best = p.argmax(axis=1)
+    rows = np.arange(n)
+    want_p = (p * (lab == want)).sum(axis=1) if want is not None else np.full(n, math.nan)
+    return lab[rows, best], p[rows, best], want_p

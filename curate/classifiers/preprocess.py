@@ -1,4 +1,10 @@
-"""The one text preprocessing of every fastText model curate trains or scores with.
+"""The two ways a text becomes a fastText line: ``curate`` (what curate trains with) and
+``fasttext`` (what a public model was trained on).
+
+``fasttext`` is what fastText's own ``predict`` expects: newlines become spaces and nothing else,
+so a published model (``lid.176.ftz``, DCLM's quality classifier) scores exactly as raw fastText
+does and published thresholds keep their meaning. ``curate`` is described below; every model
+``curate train-classifier`` writes records it in its card, and is scored with it.
 
 fastText reads one document per line and splits words on ASCII whitespace, so a document must
 become one line. We also lowercase and set ASCII punctuation apart as words, the preprocessing
@@ -30,7 +36,12 @@ from curate.text.words import utf8_buffers
 MAX_CHARS = 10_000
 PUNCTUATION = ".!?,;:'\"()[]{}/"
 # Recorded in every model card, so a model trained with other preprocessing can be recognised.
-PREPROCESSING = {"version": 1, "lowercase": True, "split_punctuation": PUNCTUATION, "max_chars": MAX_CHARS}
+PREPROCESSING = {"name": "curate", "version": 1, "lowercase": True, "split_punctuation": PUNCTUATION,
+                 "max_chars": MAX_CHARS}
+# The preprocess modes of the classify and language_id stages.
+CURATE = "curate"
+FASTTEXT = "fasttext"
+MODES = (FASTTEXT, CURATE)
 # Unicode space separators (category Zs, plus NEL, LINE and PARAGRAPH SEPARATOR) besides ASCII.
 _UNICODE_SPACES = "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
                   "\u2028\u2029\u202f\u205f\u3000"
@@ -146,3 +157,29 @@ def preprocess(texts: pa.Array | pa.ChunkedArray | list[str | None], max_chars: 
     if used < 2**31:
         return pa.StringArray.from_buffers(n, pa.py_buffer(out_offsets.astype(np.int32)), pa.py_buffer(out[:used]))
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(out_offsets), pa.py_buffer(out[:used]))
+
+
+def fasttext_lines(texts: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
+    """Every text as fastText's ``predict`` takes it: newlines replaced by spaces, a final
+    ``\\n`` added (what ``predict`` appends itself), nothing else. Null gives the empty line."""
+    if not isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        texts = pa.array(texts, pa.string())
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
+    flat = pc.replace_substring(pc.fill_null(texts, ""), "\n", " ")
+    return pc.binary_join_element_wise(flat, "\n", "")
+
+
+def lines_for(texts: pa.Array | pa.ChunkedArray | list[str | None], mode: str) -> pa.Array:
+    """The fastText input lines (each ending in ``\\n``) of `texts` under preprocess `mode`."""
+    if mode == CURATE:
+        return preprocess(texts, newline=True)
+    if mode == FASTTEXT:
+        return fasttext_lines(texts)
+    raise ValueError(f"unknown preprocess mode {mode!r} (known: {', '.join(MODES)})")
+
+
+def no_words(lines: pa.Array) -> pa.Array:
+    """True where a line holds no word for fastText (only its ASCII whitespace): fastText would
+    still answer for it, from the end-of-line token alone, so callers report null instead."""
+    return pc.equal(pc.binary_length(pc.ascii_trim_whitespace(lines)), 0)

@@ -9,7 +9,6 @@ hyper-parameters and the preprocessing, so a model file can always be explained.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections import Counter
@@ -22,7 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate import __version__, schema
+from curate.classifiers import balance as balance_mod
 from curate.classifiers import fasttext as ft
+from curate.classifiers.card import card_path
 from curate.classifiers.metrics import classification_report
 from curate.classifiers.preprocess import PREPROCESSING, preprocess
 from curate.errors import ConfigError, InputError
@@ -31,19 +32,8 @@ from curate.io.write import write_json
 from curate.text.id_hash import id_uniforms
 
 EVAL_CHUNK = 20_000  # held-out lines scored per fastText call
-
-
-def card_path(model_path: str | Path) -> Path:
-    """Where the JSON card of a model lives: beside it, same stem, ``.json``."""
-    return Path(model_path).with_suffix(".json")
-
-
-def read_card(model_path: str | Path) -> dict[str, Any] | None:
-    """The model's card, or None when it has none (e.g. a downloaded lid.176.bin)."""
-    path = card_path(model_path)
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+MAX_LABELS = 1_000  # more distinct values than this is an id-like column (a URL), not a label
+LOW_RECALL = 0.5  # a label recalled less often than this gets a warning
 
 
 def labelled_batches(input_path: str | Path, label_column: str, text_column: str = schema.TEXT,
@@ -84,10 +74,14 @@ def _labels(table: pa.Table, label_column: str, rel: str) -> pa.Array:
 def train_classifier(input: str | Path, label_column: str, output: str | Path, *, text_column: str = schema.TEXT,
                      id_column: str = schema.ID, valid_fraction: float = 0.1,
                      params: ft.TrainParams | None = None, log: Callable[[str], None] | None = None,
-                     **param_overrides: Any) -> dict[str, Any]:
+                     balance: str = balance_mod.DEFAULT, max_labels: int = MAX_LABELS,
+                     warn: Callable[[str], None] | None = None, **param_overrides: Any) -> dict[str, Any]:
     """Train a supervised fastText model on the labelled shards in `input`; write `output` (the
-    model, atomically) and its JSON card; return the card. `param_overrides` are TrainParams
-    fields (epochs, lr, word_ngrams, dim, bucket, minn, maxn, min_count, loss, seed, threads)."""
+    model, atomically) and its JSON card; return the card. `balance` is one of
+    :data:`curate.classifiers.balance.MODES`; a label column with more than `max_labels` distinct
+    values is refused before training. `warn` gets the card's warnings (labels with a held-out
+    recall below ``LOW_RECALL``). `param_overrides` are TrainParams fields (epochs, lr,
+    word_ngrams, dim, bucket, minn, maxn, min_count, loss, seed, threads)."""
     started = time.time()
     params = params or ft.TrainParams()
     if param_overrides:
@@ -96,6 +90,10 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
             raise ConfigError(f"unknown training parameter(s): {', '.join(unknown)}")
         params = ft.TrainParams(**{**params.to_dict(), **param_overrides})
     params.validate()
+    if balance not in balance_mod.MODES:
+        raise ConfigError(f"balance must be one of {', '.join(balance_mod.MODES)}, got {balance!r}")
+    if max_labels < 2:
+        raise ConfigError(f"max_labels must be >= 2, got {max_labels}")
     if not 0.0 <= valid_fraction < 1.0:
         raise ConfigError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
     output = Path(output)
@@ -133,14 +131,27 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
         n_train, n_valid = sum(counts["train"].values()), sum(counts["valid"].values())
         if n_train == 0:
             raise ConfigError(f"no labelled documents to train on in {input} (skipped: {skipped})")
+        distinct = len(counts["train"] | counts["valid"])
+        if distinct > max_labels:
+            raise ConfigError(f"label column '{label_column}' has {distinct:,} distinct values, more than "
+                              f"--max-labels {max_labels:,}: is it really a label? (raise --max-labels if so)")
         if len(counts["train"]) < 2:
             raise ConfigError(f"need at least 2 distinct labels to train a classifier, found {sorted(counts['train'])}")
-        say(f"training on {n_train:,} documents ({len(counts['train'])} labels), {n_valid:,} held out")
+        fit_file, fit_counts = balance_mod.rebalance(train_file, counts["train"], balance, params.seed,
+                                                     ft.LABEL_PREFIX)
+        weights = balance_mod.label_weights(counts["train"]) if balance == "weight" else None
+        if weights is not None and set(weights.values()) == {1.0}:
+            weights = None  # a balanced corpus: nothing to correct
+        say(f"training on {n_train:,} documents ({len(counts['train'])} labels; balance {balance}: "
+            f"{sum(fit_counts.values()):,} training lines), {n_valid:,} held out")
         t0 = time.time()
-        model = ft.train(train_file, params)
+        model = ft.train(fit_file, params)
         train_seconds = time.time() - t0
-        classifier = ft.Classifier(model, str(output))
+        classifier = ft.Classifier(model, str(output), weights)
         metrics = _evaluate(classifier, valid_file) if n_valid else None
+    warnings = low_recall_warnings(metrics)
+    for message in warnings:
+        (warn or say)(message)
     ft.save(model, output)
     card = {
         "model": output.name,
@@ -152,6 +163,10 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
         "valid_docs": n_valid,
         "valid_fraction": valid_fraction,
         "label_counts": {split: dict(sorted(c.items())) for split, c in counts.items()},
+        "balance": balance,
+        "balanced_train_counts": dict(sorted(fit_counts.items())),
+        **({"label_weights": weights} if weights is not None else {}),
+        "warnings": warnings,
         "skipped": skipped,
         "metrics": metrics,
         "params": params.to_dict(),
@@ -162,6 +177,16 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
     }
     write_json(card_path(output), card)
     return card
+
+
+def low_recall_warnings(metrics: dict[str, Any] | None) -> list[str]:
+    """One warning per label whose held-out recall is below LOW_RECALL (accuracy and macro F1 can
+    look fine while a minority label is never predicted)."""
+    if not metrics:
+        return []
+    return [f"label '{lab}' has a held-out recall of {m['recall']:.2f} (< {LOW_RECALL}) on {m['support']:,} "
+            f"documents: the model rarely predicts it (try --balance upsample or more epochs)"
+            for lab, m in metrics["per_label"].items() if m["support"] > 0 and m["recall"] < LOW_RECALL]
 
 
 def _evaluate(classifier: ft.Classifier, valid_file: Path) -> dict[str, Any]:

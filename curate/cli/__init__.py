@@ -19,6 +19,7 @@ VERBS: dict[str, str] = {
     "plan": "curate.cli.plan:command",
     "sample": "curate.cli.sample:command",
     "stats": "curate.cli.stats:command",
+    "stages": "curate.cli.stages:command",
     "sample-data": "curate.cli.sample_data:command",
 }
 

@@ -6,7 +6,10 @@ from typing import Any
 
 import click
 
+from curate.classifiers.balance import DEFAULT as DEFAULT_BALANCE
+from curate.classifiers.balance import MODES as BALANCE_MODES
 from curate.classifiers.fasttext import TrainParams
+from curate.classifiers.train import MAX_LABELS
 from curate.cli.options import execute, run_options
 
 _D = TrainParams()
@@ -14,7 +17,7 @@ _D = TrainParams()
 
 @click.command("train-classifier")
 @click.option("--input", "input_dir", required=True, type=click.Path(exists=True),
-              help="Labelled shard directory (or one file): .parquet, .jsonl, .jsonl.gz, .jsonl.zst.")
+              help="Labelled shard directory (or one file), in any input format (see README, Inputs).")
 @click.option("--label-column", required=True, help="Column holding each document's label (one word; null = skip).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False),
               help="Model file to write (MODEL.bin); its JSON card goes to MODEL.json beside it.")
@@ -36,9 +39,15 @@ _D = TrainParams()
 @click.option("--seed", type=int, default=0, help="Seed of the split and of fastText.")
 @click.option("--threads", type=click.IntRange(min=1), default=1,
               help="fastText threads; 1 gives the same model for the same seed, more trade that for speed.")
+@click.option("--balance", type=click.Choice(list(BALANCE_MODES)), default=DEFAULT_BALANCE,
+              help="Label imbalance: upsample (repeat rarer labels' lines up to the commonest's count), "
+                   "downsample (drop commoner labels' lines to the rarest's), weight (reweight scores by "
+                   "inverse label frequency), none.")
+@click.option("--max-labels", type=click.IntRange(min=2), default=MAX_LABELS,
+              help="Refuse a label column with more distinct values than this (an id or URL column).")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON on stdout.")
 def train_command(input_dir: str, label_column: str, output: str, text_column: str, id_column: str,
-                  valid_fraction: float, as_json: bool, **params: Any) -> None:
+                  valid_fraction: float, balance: str, max_labels: int, as_json: bool, **params: Any) -> None:
     """Train a supervised fastText classifier on --input's --label-column and write --output.
 
     Prints held-out accuracy, macro F1 and a per-label table. Labels are stored without
@@ -46,11 +55,11 @@ def train_command(input_dir: str, label_column: str, output: str, text_column: s
     """
     from curate.classifiers.metrics import format_report
     from curate.classifiers.train import card_path, train_classifier
-    from curate.cli.common import echo_json
+    from curate.cli.common import echo_json, warn
 
     card = train_classifier(input_dir, label_column, output, text_column=text_column, id_column=id_column,
-                            valid_fraction=valid_fraction, params=TrainParams(**params),
-                            log=lambda m: click.echo(m, err=True))
+                            valid_fraction=valid_fraction, params=TrainParams(**params), balance=balance,
+                            max_labels=max_labels, log=lambda m: click.echo(m, err=True), warn=warn)
     if as_json:
         echo_json(card)
         return
@@ -66,8 +75,12 @@ def train_command(input_dir: str, label_column: str, output: str, text_column: s
 @click.option("--column", required=True, help="Output column for the top label; the score goes to COLUMN_score.")
 @click.option("--label", default=None, show_default="the top label",
               help="Score = probability of this label (e.g. --label hq on a quality model).")
+@click.option("--preprocess", type=click.Choice(["fasttext", "curate"]), default=None,
+              show_default="the model card's, else fasttext",
+              help="How text becomes a fastText line: fasttext (newlines to spaces only, as public models "
+                   "expect) or curate (curate's normalisation, for models it trained).")
 @run_options
-def classify_command(model: str, column: str, label: str | None, **opts: Any) -> None:
+def classify_command(model: str, column: str, label: str | None, preprocess: str | None, **opts: Any) -> None:
     """Score every document of --input with a fastText model into --output.
 
     Adds COLUMN (the top label) and COLUMN_score (P(--label), else P(top label)); a document with
@@ -75,4 +88,5 @@ def classify_command(model: str, column: str, label: str | None, **opts: Any) ->
     """
     from curate.api import classify
 
-    execute(lambda inp, out, run_options: classify(inp, out, model, column, label, run_options=run_options), opts)
+    execute(lambda inp, out, run_options: classify(inp, out, model, column, label, preprocess=preprocess,
+                                                   run_options=run_options), opts)

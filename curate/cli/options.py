@@ -18,7 +18,8 @@ def run_options(f: Callable) -> Callable:
     """Decorate a verb with the options common to all pipeline runs."""
     opts = [
         click.option("--input", "input_dir", required=True, type=click.Path(exists=True),
-                     help="Input shard directory (or one file): .parquet, .jsonl, .jsonl.gz, .jsonl.zst."),
+                     help="Input shard directory (or one file): Parquet, JSON Lines (.jsonl/.json, "
+                     ".gz/.zst/.bz2/.xz), CSV/TSV, Hugging Face datasets saved to disk (.arrow)."),
         click.option("--output", "output_dir", required=True, type=click.Path(), help="Output directory."),
         click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
                      help="Parallel workers."),

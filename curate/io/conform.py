@@ -18,6 +18,7 @@ ROW = "__row"
 # Prefix of an input column named like a canonical column it does not hold (an input `text`
 # column when --text-column names another): kept, renamed.
 RENAMED = "orig_"
+AUTO_ID = "auto"  # --id-column auto: ids made from file and row (curate.io.auto_ids)
 # What a reader calls for each row it cannot read: (row, reason, message); raises under the fail
 # policy, records under skip.
 RowError = Callable[[int, str, str], None]
@@ -29,6 +30,7 @@ class ColumnMap:
 
     id: str = schema.ID
     text: str = schema.TEXT
+    csv_delimiter: str | None = None  # None: by suffix (.csv comma, .tsv tab)
 
     def rename(self, names: list[str]) -> list[str]:
         """Input column names -> unified names (id/text canonical; a displaced `id`/`text` gets
@@ -36,7 +38,7 @@ class ColumnMap:
         return [self._renamed(n) for n in names]
 
     def _renamed(self, name: str) -> str:
-        if name == self.id:
+        if name == self.id and self.id != AUTO_ID:
             return schema.ID
         if name == self.text:
             return schema.TEXT

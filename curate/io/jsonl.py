@@ -28,6 +28,7 @@ from curate import schema
 from curate.errors import InputError
 from curate.io import jsonl_scan as scan
 from curate.io import lattice
+from curate.io.compressed import open_input
 from curate.io.conform import ColumnMap, RowError, conform_input, input_schema, short, with_rows
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -45,9 +46,8 @@ _SCAN_FAULTS = {
 
 
 def open_stream(path: Path) -> pa.NativeFile:
-    name = path.name.lower()
-    compression = "gzip" if name.endswith(".gz") else "zstd" if name.endswith(".zst") else None
-    return pa.input_stream(str(path), compression=compression)
+    """The file's bytes, decompressed by its suffix (gzip, zstd, bz2, xz)."""
+    return open_input(path)
 
 
 @dataclass

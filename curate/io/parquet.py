@@ -66,7 +66,7 @@ def read(path: str, rel: str, row_groups: tuple[int, int] | None, first_row: int
                 table = conform_input(pa.Table.from_batches([batch]), out_schema, columns, rel)
                 table = with_rows(table, np.arange(row + done, row + done + table.num_rows, dtype=np.int64))
                 done += table.num_rows
-                yield _drop_invalid_utf8(table, on_row_error)
+                yield drop_invalid_utf8(table, on_row_error)
         except DECODE_ERRORS as exc:
             message = f"row group {rg} is damaged: {short(exc)}"
             for r in range(row + done, row + n):
@@ -74,7 +74,7 @@ def read(path: str, rel: str, row_groups: tuple[int, int] | None, first_row: int
         row += n
 
 
-def _drop_invalid_utf8(table: pa.Table, on_row_error: RowError) -> pa.Table:
+def drop_invalid_utf8(table: pa.Table, on_row_error: RowError) -> pa.Table:
     """Report each row with invalid UTF-8 in any string (at any depth) and return the table without them."""
     bad = np.zeros(table.num_rows, dtype=bool)
     rows = table.column(ROW).to_numpy()

@@ -21,13 +21,28 @@ import pyarrow as pa
 
 from curate import schema
 from curate.errors import InputError
+from curate.io import auto_ids, formats, jsonl, lattice, parquet
 from curate.io import discover as walker
-from curate.io import jsonl, lattice, parquet
-from curate.io.conform import ROW, ColumnMap, RowError, conform_input, short
+from curate.io.conform import (
+    ROW,
+    ColumnMap,
+    RowError,
+    conform_input,
+    input_schema,
+    short,
+    with_rows,
+)
+from curate.io.conform import (
+    project as project_schema,
+)
+from curate.io.json_lines import check_json_lines
 
 PARQUET = "parquet"
 JSONL = "jsonl"
-SUFFIXES = {".parquet": PARQUET, ".jsonl": JSONL, ".jsonl.gz": JSONL, ".jsonl.zst": JSONL}
+# JSON Lines under dolma's .json names too; CSV/TSV, WARC/WET and Hugging Face Arrow files: curate.io.formats.
+SUFFIXES = {".parquet": PARQUET,
+            **{f"{ext}{codec}": JSONL for ext in (".jsonl", ".json") for codec in ("", ".gz", ".zst", ".bz2", ".xz")},
+            **formats.SUFFIXES}
 DEFAULT_TARGET_TASK_BYTES = 256 << 20
 DEFAULT_BATCH_ROWS = 8192
 DEFAULT_BLOCK_BYTES = 16 << 20
@@ -56,6 +71,8 @@ class Task:
 
 def file_format(path: Path) -> str | None:
     name = path.name.lower()
+    if formats.is_sidecar(name):
+        return None
     for suffix, fmt in SUFFIXES.items():
         if name.endswith(suffix):
             return fmt
@@ -122,7 +139,13 @@ def file_schema(path: Path, fmt: str, rel: str, columns: ColumnMap | None = None
     """Schema of one shard (JSONL: over all its lines, see :mod:`curate.io.jsonl`)."""
     columns = columns or ColumnMap()
     try:
-        sch = parquet.file_schema(path) if fmt == PARQUET else jsonl.file_schema(path, rel, columns, block_bytes)
+        if fmt == PARQUET:
+            sch = parquet.file_schema(path)
+        elif fmt in formats.SUFFIXES.values():
+            sch = formats.file_schema(path, fmt, columns.csv_delimiter)
+        else:
+            check_json_lines(path, rel)
+            sch = jsonl.file_schema(path, rel, columns, block_bytes)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputError(f"unreadable {fmt} file: {short(exc)}", file=rel) from None
     columns.check_unique(sch.names, rel)
@@ -148,6 +171,8 @@ def unify_schemas(schemas: list[tuple[str, pa.Schema]], columns: ColumnMap) -> p
                 raise InputError(f"column '{path}' is {t} here but {other_type} in {other_rel}; "
                                  "the shards cannot be unified to one schema", file=rel)
             types[name] = joined
+    if columns.id == auto_ids.AUTO:
+        types = {schema.ID: pa.string(), **types} if schema.ID not in types else types
     for required, flag in ((schema.ID, columns.id), (schema.TEXT, columns.text)):
         if required not in types:
             missing_in = next(rel for rel, sch in schemas if flag not in sch.names)
@@ -177,9 +202,30 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
         def on_row_error(row: int, reason: str, message: str) -> None:
             raise InputError(message, file=task.rel, row=row, reason=reason)
     if task.fmt == PARQUET:
-        yield from parquet.read(task.path, task.rel, task.row_groups, task.first_row, target, columns, batch_rows,
-                                project, on_row_error)
+        tables = parquet.read(task.path, task.rel, task.row_groups, task.first_row, target, columns, batch_rows,
+                              project, on_row_error)
+    elif task.fmt in formats.SUFFIXES.values():
+        tables = _read_other(task, target, columns, block_bytes, project, on_row_error)
     else:
-        out = target if project is None else pa.schema([f for f in target if f.name in project])
-        for table in jsonl.read(Path(task.path), task.rel, target, columns, block_bytes, on_row_error):
-            yield table if project is None else table.select(out.names + [ROW])
+        tables = _read_jsonl(task, target, columns, block_bytes, project, on_row_error)
+    yield from auto_ids.with_auto_ids(tables, task.rel, ROW) if columns.id == auto_ids.AUTO else tables
+
+
+def _read_jsonl(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: int, project: list[str] | None,
+                on_row_error: RowError) -> Iterator[pa.Table]:
+    out = project_schema(target, project)
+    for table in jsonl.read(Path(task.path), task.rel, target, columns, block_bytes, on_row_error):
+        yield table if project is None else table.select(out.names + [ROW])
+
+
+def _read_other(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: int,
+                project: list[str] | None, on_row_error: RowError) -> Iterator[pa.Table]:
+    """A format of curate.io.formats, conformed like the others."""
+    wanted = project_schema(target, project)
+    names = [f.name for f in input_schema(wanted, columns)]
+    try:
+        for table, rows in formats.batches(Path(task.path), task.fmt, names, columns.csv_delimiter, block_bytes):
+            yield parquet.drop_invalid_utf8(with_rows(conform_input(table, wanted, columns, task.rel), rows),
+                                            on_row_error)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, pa.ArrowNotImplementedError) as exc:
+        raise InputError(f"unreadable {task.fmt} file: {short(exc)}", file=task.rel) from None

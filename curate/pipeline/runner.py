@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from curate import __version__, schema
 from curate.errors import ConfigError, InputError, WorkerLost
+from curate.io import auto_ids
 from curate.io import read as reader
 from curate.pipeline.dag import Graph, Segment
 from curate.pipeline.executor import Executor
@@ -98,7 +99,7 @@ def _drop_unusable_files(schemas: list[tuple[str, pa.Schema]], settings: RunSett
     for rel, sch in schemas:
         problem = None
         for col, flag in ((columns.id, "--id-column"), (columns.text, "--text-column")):
-            if col not in sch.names:
+            if col not in sch.names and col != auto_ids.AUTO:  # auto: the reader makes the ids
                 problem = f"missing required column '{col}' (use {flag} to map another name)"
                 break
         if problem is None and not (schema.is_string_type(sch.field(columns.text).type)

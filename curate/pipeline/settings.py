@@ -43,8 +43,11 @@ class RunSettings:
                                       "about this many bytes (whole row groups).", min=1, cli=False)
     strict_inputs: bool = _setting(False, "Files of unknown type under --input: exit 2 instead of one warning.",
                                    flag=True)
-    id_column: str = _setting("id", "Input column holding the document id.")
+    id_column: str = _setting("id", "Input column holding the document id; 'auto' makes ids from file and row "
+                              "(PATH:ROW).")
     text_column: str = _setting("text", "Input column holding the text.")
+    csv_delimiter: str | None = _setting(None, "Field delimiter of CSV/TSV inputs (one character); default ',' "
+                                         "for .csv, tab for .tsv.")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -57,7 +60,7 @@ class RunSettings:
 
     @property
     def columns(self) -> reader.ColumnMap:
-        return reader.ColumnMap(self.id_column, self.text_column)
+        return reader.ColumnMap(self.id_column, self.text_column, self.csv_delimiter)
 
     @classmethod
     def names(cls) -> list[str]:
@@ -69,7 +72,7 @@ class RunSettings:
         where = source or "pipeline"
         if not isinstance(settings, dict):
             raise ConfigError(f"{where}: 'settings' must be a mapping")
-        types = {f.name: type(f.default) if f.default is not None else int for f in dataclasses.fields(cls)}
+        types = {f.name: _value_type(f) for f in dataclasses.fields(cls)}
         for key, value in settings.items():
             if key not in types:
                 raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(types))})")
@@ -90,6 +93,11 @@ class RunSettings:
 
     def fingerprint(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _value_type(f: dataclasses.Field) -> type:
+    """The Python type of a setting's values (its annotation without ``| None``)."""
+    return {"int": int, "str": str, "bool": bool}[str(f.type).split("|")[0].strip()]
 
 
 def _dashed(name: str) -> str:
@@ -117,7 +125,7 @@ def cli_options() -> list[tuple[str, dict[str, Any]]]:
             decl = f"--{dashed}"
             if meta["choices"]:
                 kwargs["type"] = click.Choice(list(meta["choices"]))
-            elif isinstance(f.default, str):
+            elif _value_type(f) is str:
                 kwargs["type"] = str
             else:
                 kwargs["type"] = click.IntRange(min=meta["min"]) if meta["min"] is not None else int

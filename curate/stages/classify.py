@@ -8,7 +8,10 @@ can be re-applied later without rescoring. A document with no words after prepro
 null in both columns.
 
 The model is loaded lazily once per worker process; prediction is one batched fastText call per
-Arrow batch, on text preprocessed exactly as in training (:mod:`curate.classifiers.preprocess`).
+Arrow batch. ``preprocess`` says how text becomes a fastText line: ``fasttext`` (newlines to
+spaces, nothing else: what fastText's ``predict`` and so every public model expects) or
+``curate`` (curate's normalisation, see :mod:`curate.classifiers.preprocess`). Unset, it is what
+the model's curate card records (``curate`` for models curate trained), else ``fasttext``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ from typing import Any
 import pyarrow as pa
 
 from curate import schema
+from curate.classifiers.preprocess import MODES
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
+
+# Shared by classify and language_id.
+PREPROCESS_PARAM = Param(str, None, "how text becomes a fastText line: fasttext (newlines to spaces only, "
+                         "as public models expect) or curate; default: the model card's, else fasttext",
+                         choices=MODES, nullable=True)
 
 # Column names the stage must not overwrite.
 _RESERVED = (schema.ID, schema.TEXT, schema.REJECT_REASON, schema.REJECT_STAGE)
@@ -63,7 +72,18 @@ class FastTextScorer(MapStage):
             classifier.require_label(self.wanted_label())
 
     def dependency_files(self) -> list[str]:
-        return [self.model]
+        from curate.classifiers.card import card_path
+
+        card = card_path(self.model)
+        return [self.model, *([str(card)] if Path(card).is_file() else [])]
+
+    def preprocess_mode(self) -> str:
+        """The ``preprocess`` parameter, or the model's default (its card's, else ``fasttext``)."""
+        if self.preprocess is not None:
+            return self.preprocess
+        from curate.classifiers.card import default_preprocess
+
+        return self.cached("preprocess", lambda: default_preprocess(self.model))
 
     def classifier(self) -> Any:
         """The loaded model (once per process)."""
@@ -73,7 +93,8 @@ class FastTextScorer(MapStage):
 
     def score(self, table: pa.Table) -> pa.Table:
         """`table` with the label and score columns added (or replaced)."""
-        labels, scores = self.classifier().predict(table.column(schema.TEXT), self.wanted_label())
+        labels, scores = self.classifier().predict(table.column(schema.TEXT), self.wanted_label(),
+                                                   self.preprocess_mode())
         name, score_name = self.label_columns()
         table = set_column(table, name, labels)
         return set_column(table, score_name, scores)
@@ -90,6 +111,7 @@ class Classify(FastTextScorer):
         "column": Param(str, help="output column for the top label; the score goes to COLUMN_score"),
         "label": Param(str, None, "score = P(label) (e.g. hq on a quality model); default: P(top label)",
                        nullable=True),
+        "preprocess": PREPROCESS_PARAM,
     }
 
     def validate(self) -> None:

@@ -16,7 +16,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Param, TaskContext, reject_rows
-from curate.stages.classify import FastTextScorer
+from curate.stages.classify import PREPROCESS_PARAM, FastTextScorer
 
 REASON_OTHER_LANGUAGE = "language_id:other_language"
 REASON_LOW_SCORE = "language_id:low_score"
@@ -25,10 +25,12 @@ REASON_LOW_SCORE = "language_id:low_score"
 @register
 class LanguageId(FastTextScorer):
     name = "language_id"
+    produces = (schema.LANGUAGE, schema.LANGUAGE_SCORE)
     params = {
         "model": Param(str, help="path of a fastText language-ID model, e.g. lid.176.bin or lid.176.ftz"),
         "keep": Param(list, None, "keep only these languages (e.g. [en, de]); default: keep all", nullable=True),
         "min_score": Param(float, 0.0, "reject documents whose language_score is below this", min=0.0, max=1.0),
+        "preprocess": PREPROCESS_PARAM,
     }
     produces = (schema.LANGUAGE, schema.LANGUAGE_SCORE)
     missing_model_hint = (

@@ -37,6 +37,8 @@ _SENTENCE_END = r"[.!?]+[\"'”’)\]]*(\s|$)"
 
 @register
 class C4(HeuristicStage):
+    """C4's clean-up rules: drop unpunctuated, short, javascript and policy lines; reject lorem ipsum, code and too few sentences (Raffel et al. 2020)."""
+
     name = "c4"
     params = {
         "remove_citations": Param(bool, True, "ignore citation marks like [1] or [edit] when checking line ends"),

@@ -67,6 +67,8 @@ class _LinePunctRule(Rule):
 
 @register
 class FineWeb(HeuristicStage):
+    """FineWeb's quality filter: line punctuation, short lines, duplicated line characters, list-like text (Penedo et al. 2024)."""
+
     name = "fineweb"
     params = {
         # Defaults: datatrove FineWebQualityFilter, as used to build FineWeb (Penedo et al. 2024).

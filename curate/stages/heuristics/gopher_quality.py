@@ -33,6 +33,8 @@ _ELLIPSIS_LINE = r"(\.\.\.|…)[\s\p{Z}]*$"
 
 @register
 class GopherQuality(HeuristicStage):
+    """Gopher's quality filter: word count and length, symbols, bullets, ellipses, stop words (Rae et al. 2021)."""
+
     name = "gopher_quality"
     params = {
         "min_words": threshold(50, "fewest non-symbol words", int, min=0),

@@ -36,6 +36,8 @@ def _dup(n: int) -> str:
 
 @register
 class GopherRepetition(HeuristicStage):
+    """Gopher's repetition filter: duplicated lines and paragraphs, top and duplicated n-grams (Rae et al. 2021)."""
+
     name = "gopher_repetition"
     params = {
         # Rae et al. 2021, Table A1.

@@ -1,0 +1,43 @@
+"""A model's JSON card (``MODEL.json`` beside ``MODEL.bin``): where it lives, reading it, and what
+it says about how the model is to be scored (preprocessing, label weights)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from curate.classifiers.preprocess import CURATE, FASTTEXT
+
+
+def card_path(model_path: str | Path) -> Path:
+    """Where the JSON card of a model lives: beside it, same stem, ``.json``."""
+    return Path(model_path).with_suffix(".json")
+
+
+def read_card(model_path: str | Path) -> dict[str, Any] | None:
+    """The model's curate card, or None when it has none (e.g. a downloaded lid.176.bin; a JSON
+    file beside it that curate did not write, which has no ``curate_version``, is no card)."""
+    path = card_path(model_path)
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return card if isinstance(card, dict) and "curate_version" in card else None
+
+
+def default_preprocess(model_path: str | Path) -> str:
+    """The preprocessing a model is scored with unless told otherwise: what its curate card records
+    (``curate`` for every model curate trained), else ``fasttext``, what a public model expects."""
+    card = read_card(model_path)
+    if card is None or "preprocessing" not in card:
+        return FASTTEXT
+    return str(card["preprocessing"].get("name", CURATE))
+
+
+def label_weights(model_path: str | Path) -> dict[str, float] | None:
+    """The per-label weights scoring applies (a model trained with ``--balance weight``), or None."""
+    card = read_card(model_path)
+    return None if card is None else card.get("label_weights")
