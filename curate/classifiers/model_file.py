@@ -94,8 +94,11 @@ class _Cursor:
 def check_model_file(path: str | Path) -> ModelLayout:
     """Check that `path` is a complete, self-consistent fastText model; ConfigError naming it if not."""
     p = Path(path)
-    size = p.stat().st_size
-    data = np.memmap(p, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+    try:
+        size = p.stat().st_size
+        data = np.memmap(p, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the model: {exc.strerror or exc}") from None
     cur = _Cursor(data, str(p))
     magic, version = cur.unpack(_HEADER, "the header")
     if magic != MAGIC:
@@ -131,10 +134,11 @@ def _dictionary(cur: _Cursor, bucket: int) -> tuple[int, int, int]:
     if min(nwords, nlabels, ntokens) < 0 or nwords + nlabels != size or prune_size < -1:
         raise cur.fail(f"corrupt dictionary header: {size:,} entries, {nwords:,} words, {nlabels:,} labels, "
                        f"{ntokens:,} tokens, prune index of {prune_size:,}")
+    cur.need(size * (1 + _ENTRY_TAIL), f"the dictionary ({size:,} entries of at least {1 + _ENTRY_TAIL} bytes)")
     ends = _entry_ends(cur.data, cur.pos, size)
     if len(ends) < size:
         raise cur.fail(f"truncated: the dictionary has {size:,} entries, the file ends after {len(ends):,}")
-    types = cur.data[ends + _ENTRY_TAIL] if size else np.zeros(0, np.uint8)
+    types = cur.data[ends + _ENTRY_TAIL]
     n_words = int(np.count_nonzero(types == 0))
     if n_words != nwords or np.count_nonzero(types == 1) != nlabels:
         raise cur.fail(f"corrupt dictionary: its header says {nwords:,} words and {nlabels:,} labels, its entries "
