@@ -90,7 +90,6 @@ class _Cursor:
         self.pos += nbytes
 
 
-
 def check_model_file(path: str | Path) -> ModelLayout:
     """Check that `path` is a complete, self-consistent fastText model; ConfigError naming it if not."""
     p = Path(path)
