@@ -103,12 +103,16 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path, what: str = "model") -> Classifier:
-        """Load a .bin/.ftz model; ConfigError when it is missing or not a supervised fastText model."""
+        """Load a .bin/.ftz model; ConfigError when it is missing, truncated or corrupt (see
+        :mod:`curate.classifiers.model_file`) or not a supervised fastText model."""
         import fasttext
+
+        from curate.classifiers.model_file import check_model_file  # numba: loaded on first use
 
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"{what} file not found: {p}")
+        check_model_file(p)  # fastText itself loads a short or corrupt file silently, or hangs
         try:
             model = fasttext.load_model(str(p))
         except (ValueError, RuntimeError, MemoryError) as exc:
