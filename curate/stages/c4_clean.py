@@ -30,7 +30,6 @@ from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set
 from curate.stages.heuristics.c4_lines import LINE_PARAMS, C4Lines, judge_lines
 from curate.stages.heuristics.text import Segments, TextBatch, as_numpy, split
 
-LINES_REMOVED = "c4_clean_lines_removed"
 # The line boundaries of Python's str.splitlines (datatrove splits pages with it).
 _LINE_BREAK = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 # RE2 has no Unicode \W; a "word" character is a letter, digit or underscore, as in Python's re.
@@ -44,7 +43,7 @@ class C4Clean(MapStage):
         **LINE_PARAMS,
         "bad_words": Param(str, None, "UTF-8 file of words/phrases (one a line) that reject a page", nullable=True),
     }
-    produces: ClassVar[tuple[str, ...]] = (LINES_REMOVED,)
+    produces: ClassVar[tuple[str, ...]] = (schema.C4_LINES_REMOVED,)
 
     def check(self) -> None:
         self.bad_words_pattern()
@@ -67,7 +66,7 @@ class C4Clean(MapStage):
         reasons = self._page_reasons(c4, cleaned)
         rejected = reasons != ""
         table = set_column(table, schema.TEXT, pc.if_else(pa.array(rejected), text, cleaned))
-        table = set_column(table, LINES_REMOVED, pa.array(np.where(rejected, 0, removed)))
+        table = set_column(table, schema.C4_LINES_REMOVED, pa.array(np.where(rejected, 0, removed)))
         ctx.count("c4_clean:lines_removed", int(removed[~rejected].sum()))
         full = np.array(["c4_clean:" + r if r else "" for r in reasons], dtype=object)
         return reject_rows(table, pa.array(rejected), pa.array(full, pa.string()))
