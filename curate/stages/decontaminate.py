@@ -116,7 +116,7 @@ class Decontaminate(MapStage):
         names = np.array(index.names, dtype=object)[best]
         benchmark = pa.array(np.where(hit, names, None), pa.string())
         for name, n in zip(*np.unique(names[hit], return_counts=True)):
-            ctx.count(f"decontaminate:{name}", int(n))
+            ctx.count(f"contaminated:{name}", int(n))
         table = set_column(table, schema.CONTAMINATION_BENCHMARK, benchmark)
         table = set_column(table, schema.CONTAMINATION_NGRAMS, pa.array(count, pa.int64()))
         if self.mode == "annotate":
