@@ -9,7 +9,7 @@ replaced by 0, Unicode punctuation removed, whitespace runs collapsed to one spa
 A unit that normalises to nothing (a blank line) is never counted or removed.
 
 summarize  per batch: one list per document of its units' 64-bit hashes (curate's string hash,
-           collisions ~ n^2 / 2^65 over n distinct units); rows rejected upstream give none.
+           collisions ~ n^2 / 2^65 over n distinct units).
 combine    DuckDB counts every hash over the corpus out of core (capped at ``memory_mb``, spilling
            to ``_work/``) and writes, per task, each document's indices of the units occurring
            more than ``max_count`` times in all (every occurrence is removed, the first too).
@@ -49,10 +49,10 @@ P_HASHES, S_DROP = "unit_hashes", "drop_units"
 def normalize_units(units: pa.Array) -> pa.Array:
     """CCNet's normalisation of each unit (see the module docstring)."""
     text = pc.utf8_normalize(pc.utf8_lower(units), "NFD")
-    text = pc.replace_substring_regex(text, r"\pM+", "")
-    text = pc.replace_substring_regex(text, "[0-9]", "0")
-    text = pc.replace_substring_regex(text, r"\pP+", "")
-    return pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"\s+", " "))
+    text = pc.replace_substring_regex(text, r"[\pM\pP]+", "")
+    text = pc.replace_substring_regex(text, "[1-9]", "0")
+    # a run of whitespace, or one whitespace character other than " ", becomes one space
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"\s\s+|[^\S ]", " "))
 
 
 @register
@@ -76,9 +76,6 @@ class LineDedup(GlobalStage):
         normalized = normalize_units(units.values)
         hashes = pa.array(hash_strings(normalized), pa.uint64(), mask=as_numpy(pc.equal(pc.utf8_length(normalized), 0)))
         lists = pa.LargeListArray.from_arrays(pa.array(units.offsets, pa.int64()), hashes)
-        if schema.REJECT_REASON in table.column_names:  # rows rejected upstream count nothing
-            lists = pc.if_else(pc.is_null(table.column(schema.REJECT_REASON)), lists,
-                               pa.scalar(None, lists.type))
         return pa.table({"row": row_positions(table, ctx), P_HASHES: lists})
 
     def combine(self, ctx: CombineContext) -> None:
