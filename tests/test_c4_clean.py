@@ -10,6 +10,7 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import ConfigError
+from curate.pipeline.registry import get_stage_class
 from curate.sample_pages import c4_pages
 from tests.conftest import read_output, write_parquet
 
@@ -85,6 +86,7 @@ def test_counts_removed_lines_and_rejects_short_pages(tmp_path: Path) -> None:
     texts = [good + "\nHome About Contact\n\nWe use cookies here.", "Only one sentence is here."]
     kept, rejected = _run(tmp_path, texts)
     assert kept["p0"]["text"] == good and kept["p0"]["c4_clean_lines_removed"] == 2
+    assert set(kept["p0"]) == {"id", "text", *get_stage_class("c4_clean").produces}
     assert rejected["p1"]["reject_reason"] == "c4_clean:too_few_sentences"
 
 
@@ -112,3 +114,16 @@ def test_a_missing_bad_words_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="bad_words file not found"):
         Pipeline.from_stages([("c4_clean", {"bad_words": str(tmp_path / "nope.txt")})]).run(
             src.parent, tmp_path / "out", workers=1)
+
+
+def test_large_string_text_keeps_its_type() -> None:
+    """The runner reads text as string; a caller of the stage API may hold large_string."""
+    import pyarrow as pa
+
+    from curate.pipeline.stage import TaskContext
+
+    table = pa.table({"id": ["a"], "text": pa.array(["One two three four.\nno", ], pa.large_string())})
+    ctx = TaskContext(0, 1, "test", 0, Path("."), Path("."))
+    out = get_stage_class("c4_clean")(min_sentences=None).process(table, ctx)
+    assert out.schema.field("text").type == pa.large_string()
+    assert out.column("text").to_pylist() == ["One two three four."]

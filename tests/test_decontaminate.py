@@ -14,6 +14,7 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import ConfigError
+from curate.pipeline.registry import get_stage_class
 from curate.sample_pages import sentence
 from curate.text.words import words
 from tests.conftest import read_output, write_parquet
@@ -55,6 +56,7 @@ def test_a_disguised_copy_is_found_and_common_phrases_are_not(tmp_path: Path) ->
     assert rejected["d0"]["contamination_benchmark"] == "gsm8k"
     assert rejected["d0"]["contamination_ngrams"] >= 2  # "natalia ... may" holds 18 words: 6 13-grams
     assert kept["d1"]["contamination_benchmark"] is None and kept["d1"]["contamination_ngrams"] == 0
+    assert set(kept["d1"]) == {"id", "text", *get_stage_class("decontaminate").produces}
 
 
 def test_min_overlap_ngram_and_annotate_mode(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from curate.api import Pipeline
+from curate.pipeline.registry import get_stage_class
 from curate.sample_pages import c4_pages, sentence
 from tests.conftest import read_output, write_parquet
 
@@ -39,6 +40,7 @@ def test_a_footer_in_many_documents_is_removed_everywhere_and_the_rest_stays(tmp
     texts[5] = "\n".join([footers[0]] + bodies[5])  # the footer at the top
     kept, rejected = _run(tmp_path, [texts[:30], texts[30:]])
     assert not rejected and len(kept) == 60
+    assert set(kept["s0-0"]) == {"id", "text", *get_stage_class("line_dedup").produces}
     for i, body in enumerate(bodies):
         row = kept[f"s{i // 30}-{i % 30}"]
         assert row["text"] == "\n".join(body)
@@ -87,3 +89,4 @@ def test_blank_lines_are_never_counted(tmp_path: Path) -> None:
     texts = ["First unique line.\n\n\nSecond unique line.", "Third line.\n\n...\nFourth line."]
     kept, _ = _run(tmp_path, [texts])
     assert [kept[f"s0-{i}"]["text"] for i in range(2)] == texts
+

@@ -59,7 +59,7 @@ class C4Clean(MapStage):
         pieces = split(text, _LINE_BREAK, regex=True)
         lines = Segments(pc.utf8_trim_whitespace(pieces.values), pieces.offsets, pieces.parent)
         c4 = judge_lines(lines, self.config)
-        cleaned = _kept_text(c4)
+        cleaned = _kept_text(c4).cast(text.type)
         blank = as_numpy(pc.equal(pc.utf8_length(lines.values), 0)).astype(bool)
         removed = lines.sum(~c4.kept & ~blank).astype(np.int64)
 
@@ -97,7 +97,7 @@ def _kept_text(c4: C4Lines) -> pa.Array:
     values = c4.clean.filter(pa.array(c4.kept))
     lists = pa.ListArray.from_arrays(pa.array(kept.offsets, pa.int32() if len(values) < 2**31 else pa.int64()),
                                      values)
-    return pc.utf8_trim_whitespace(pc.binary_join(lists, "\n"))
+    return pc.utf8_trim_whitespace(pc.binary_join(lists, pa.scalar("\n", values.type)))
 
 
 def _first_line(lines: Segments, mask: np.ndarray) -> np.ndarray:

@@ -111,7 +111,7 @@ class LineDedup(GlobalStage):
         text = TextBatch(table.column(schema.TEXT)).text
         joined = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(kept.offsets, pa.int64()),
                                                               units.values.filter(pa.array(keep))),
-                                SEPARATORS[self.unit])
+                                pa.scalar(SEPARATORS[self.unit], units.values.type))
         joined = joined.cast(text.type)
         n_removed = dropped.per_doc()
         edited = n_removed > 0
