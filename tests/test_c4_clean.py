@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -25,8 +26,7 @@ def _run(tmp_path: Path, texts: list[str], **params) -> tuple[dict[str, dict], d
     out = tmp_path / "out"
     Pipeline.from_stages([("c4_clean", params)]).run(src.parent, out, workers=2, keep_rejected=True)
     kept = {r["id"]: r for r in read_output(out).to_pylist()}
-    rej_dir = out / "_rejected" / "c4_clean"
-    rejected = {r["id"]: r for r in pq.read_table(rej_dir).to_pylist()} if rej_dir.exists() else {}
+    rejected = {r["id"]: r for d in sorted((out / "_rejected").glob("*")) for r in pq.read_table(d).to_pylist()}
     return kept, rejected
 
 
@@ -63,6 +63,25 @@ def test_lines_and_pages_match_datatrove_on_generated_pages(tmp_path: Path) -> N
         else:
             assert kept[pid]["text"] == want, texts[i]
     assert 20 < dropped < 200 and len(kept) > 150  # the generator exercises both outcomes
+
+
+_PIECES = ["Hello there my friend.", "word", "xxxxx", "\u00a0", "\u3000", " ", "\t", "\x1c", "\x1f", "\x85",
+           "\u2028", "\n", "\r", "\r\n", "\x0b", "\x0c", "[1]", "[edit]", "...", "!", '"', "'", "{",
+           "lorem ipsum", "JavaScript", "cookie policy", "É", "ﬁ", "İ", "K", "ß", "\u200b", ". ", "end."]
+
+
+def test_odd_whitespace_line_breaks_and_case_match_datatrove(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    texts = ["".join(rng.choice(_PIECES, size=int(rng.integers(1, 30)))) for _ in range(1500)]
+    kept, rejected = _run(tmp_path, texts, **NO_SENTENCES)
+    for i, want in enumerate(_datatrove(texts, min_num_sentences=-1)):
+        got = kept[f"p{i}"]["text"] if f"p{i}" in kept else ("dropped", rejected[f"p{i}"]["reject_reason"])
+        if want == "":  # nothing left (a text of only spaces is rejected when read, as empty_text)
+            assert got in {("dropped", "c4_clean:empty"), ("dropped", "empty_text")}, texts[i]
+        elif isinstance(want, tuple):
+            assert got == ("dropped", f"c4_clean:{want[1]}"), texts[i]
+        else:
+            assert got == want, texts[i]
 
 
 def test_options_switch_rules_off_like_datatrove(tmp_path: Path) -> None:
