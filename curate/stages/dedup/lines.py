@@ -67,12 +67,12 @@ class LineDedup(GlobalStage):
     }
     produces: ClassVar[tuple[str, ...]] = (schema.LINE_DEDUP_UNITS_REMOVED, schema.LINE_DEDUP_BYTES_REMOVED)
 
-    def units(self, table: pa.Table) -> Segments:
-        """The units of every document of the batch (null text counts as empty)."""
-        return split(TextBatch(table.column(schema.TEXT)).text, SEPARATORS[self.unit])
+    def units(self, text: pa.Array) -> Segments:
+        """The units of every text of a batch."""
+        return split(text, SEPARATORS[self.unit])
 
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        units = self.units(table)
+        units = self.units(TextBatch(table.column(schema.TEXT)).text)
         normalized = normalize_units(units.values)
         hashes = pa.array(hash_strings(normalized), pa.uint64(), mask=as_numpy(pc.equal(pc.utf8_length(normalized), 0)))
         lists = pa.LargeListArray.from_arrays(pa.array(units.offsets, pa.int64()), hashes)
@@ -103,12 +103,12 @@ class LineDedup(GlobalStage):
             table = set_column(table, schema.LINE_DEDUP_UNITS_REMOVED, pa.array([], pa.int64()))
             return set_column(table, schema.LINE_DEDUP_BYTES_REMOVED, pa.array([], pa.int64()))
         drop = TaskState.load(self, ctx).slice_for(ctx, table.num_rows).column(S_DROP).combine_chunks()
-        units = self.units(table)
+        text = TextBatch(table.column(schema.TEXT)).text
+        units = self.units(text)
         dropped = Segments.from_lists(drop)
         keep = np.ones(len(units.values), dtype=bool)
         keep[units.offsets[dropped.parent] + dropped.values.to_numpy()] = False
         kept = units.select(keep)
-        text = TextBatch(table.column(schema.TEXT)).text
         joined = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(kept.offsets, pa.int64()),
                                                               units.values.filter(pa.array(keep))),
                                 pa.scalar(SEPARATORS[self.unit], units.values.type))
