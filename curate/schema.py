@@ -20,6 +20,11 @@ DUP_CLUSTER_ID = "dup_cluster_id"
 DUP_COUNT = "dup_count"
 QUALITY_BUCKET = "quality_bucket"
 EPOCH_INDEX = "epoch_index"
+C4_LINES_REMOVED = "c4_clean_lines_removed"
+CONTAMINATION_BENCHMARK = "contamination_benchmark"
+CONTAMINATION_NGRAMS = "contamination_ngrams"
+LINE_DEDUP_UNITS_REMOVED = "line_dedup_units_removed"
+LINE_DEDUP_BYTES_REMOVED = "line_dedup_bytes_removed"
 
 # Routing columns: a stage marks a row rejected by setting REJECT_REASON (null = kept);
 # the runner adds REJECT_STAGE to rows it writes under _rejected/.

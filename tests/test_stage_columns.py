@@ -3,6 +3,7 @@ whose stage needs a column nothing provides is refused before any work, naming b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,6 +36,9 @@ CASES: dict[str, tuple[list[tuple[str, dict]], dict]] = {
     "minhash_dedup": ([], {}),
     "quality_buckets": ([("token_count", {})], {"names": ["high", "low"], "quantiles": [0.5]}),
     "prune": ([], {"fraction": 0.5}),
+    "c4_clean": ([], {}),
+    "decontaminate": ([], {"benchmarks": {"quiz": "BENCH"}}),
+    "line_dedup": ([], {}),
     "sample": ([("token_count", {}), ("quality_buckets", {"names": ["high", "low"], "quantiles": [0.5]})], {"compute": 1.0e11}),
 }
 
@@ -51,6 +55,16 @@ def minimal_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path.parent
 
 
+def _placed(value, places: dict[str, str]):  # noqa: ANN001, ANN202
+    """`value` with the MODELS / BENCH placeholders of CASES replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: _placed(v, places) for k, v in value.items()}
+    if isinstance(value, str):
+        for key, path in places.items():
+            value = value.replace(key, path)
+    return value
+
+
 def _columns(specs: list[tuple[str, dict]], inp: Path, out: Path) -> set[str]:
     Pipeline.from_stages(specs or [("passthrough", {})]).run(inp, out, workers=1)
     return set(pq.read_schema(out / "part-00000.parquet").names)
@@ -63,9 +77,10 @@ def test_every_built_in_stage_has_a_case() -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_stage_adds_exactly_the_columns_it_declares(name: str, minimal_input: Path, default_pipeline: Path,
                                                    tmp_path: Path) -> None:
-    models = str(default_pipeline.parent)
     before, params = CASES[name]
-    params = {k: v.replace("MODELS", models) if isinstance(v, str) else v for k, v in params.items()}
+    bench = minimal_input.parent / "quiz.jsonl"  # a benchmark made of one input document
+    bench.write_text(json.dumps({"text": pq.read_table(minimal_input / "part.parquet").column("text")[0].as_py()}))
+    params = _placed(params, {"MODELS": str(default_pipeline.parent), "BENCH": str(bench)})
     stage = Pipeline.from_stages([(name, params)]).graph.nodes[0].stage
     declared = stage.produced_columns()
     assert declared is not None, f"{name} declares no columns"
