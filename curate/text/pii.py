@@ -32,8 +32,10 @@ DEFAULT_PLACEHOLDERS = {
 }
 
 # The local part and domain of datatrove's PIIFormatter e-mail pattern (so spans agree), with
-# the domain-literal branch dropped; the top-level domain is then checked against the PSL.
-_EMAIL = (r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+)*@"
+# the domain-literal branch dropped and without `=` in the local part (RFC 5322 allows it, but
+# in text it is nearly always `key=user@host` in a query string or log line); the top-level
+# domain is then checked against the PSL.
+_EMAIL = (r"\b[A-Za-z0-9!#$%&'*+/?^_`{|}~\-]+(?:\.[A-Za-z0-9!#$%&'*+/?^_`{|}~\-]+)*@"
           r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?")
 # IPv4: four parts; more dotted parts are swallowed so that `1.2.3.4.5` is seen (and kept) whole.
 _IPV4 = r"\b\d{1,3}(?:\.\d{1,3}){3}(?:\.\d+)*\b"
@@ -67,8 +69,10 @@ _IDENTIFIER_BEFORE = (r"(?i)\b(?:isbn(?:-?1[03])?|issn|doi|order|tracking|invoic
                       r"|sku|part|patent|ticket|transaction|confirmation|shipment|parcel|awb|case|item|article"
                       r"|product|model|batch|lot)(?:\s*(?:no|nr|number|num|id|code|#)\.?)?\s*[:#=]?\s*$")
 # A number continued by more digit groups is part of a longer number.
-_DIGITS_BEFORE = r"\d[ .\-/]?$"
+_DIGITS_BEFORE = r"(?:\d[ .\-/]?|\+)$"  # `+` before: the digits of a phone number
 _DIGITS_AFTER = r"^[ .\-/]?\d"
+# The start of an IBAN-shaped token (one that failed its checksum): its digits are no phone.
+_IBAN_BEFORE = r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4})+ ?$"
 
 # Reserved for documentation and examples: RFC 2606 (example.com/.net/.org, .example, .test,
 # .invalid, .localhost) and RFC 6761.
@@ -216,7 +220,7 @@ def _valid_phone(exc: Exceptions) -> Callable[[str], bool]:
 
 def validate_phone(m: Matches, exc: Exceptions) -> np.ndarray:
     values = m.text.to_pylist()
-    context = _before_matches(m, _IDENTIFIER_BEFORE) | _digit_adjacent(m)
+    context = _before_matches(m, _IDENTIFIER_BEFORE) | _before_matches(m, _IBAN_BEFORE) | _digit_adjacent(m)
     return _each(values, _valid_phone(exc)) & ~context & ~_in_values(_compact(values), exc)
 
 

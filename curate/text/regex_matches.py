@@ -47,13 +47,27 @@ class Matches:
 
     @property
     def before(self) -> pa.Array:
-        """The text between the previous match (or the row start) and each match."""
-        return self.values.take(pa.array(self.match_index - 1))
+        """The text before each match, back to the start of the previous match (or the row start).
+
+        The previous match is included because a validator may reject it: then it is ordinary
+        text that the next match is glued to (``4046 0372 6823``).
+        """
+        return self._context(-1)
 
     @property
     def after(self) -> pa.Array:
-        """The text between each match and the next match (or the row end)."""
-        return self.values.take(pa.array(self.match_index + 1))
+        """The text after each match, up to the end of the next match (or the row end)."""
+        return self._context(+1)
+
+    def _context(self, step: int) -> pa.Array:
+        near = self.values.take(pa.array(self.match_index + step))
+        offsets = self.pieces.offsets.to_numpy()
+        far_index = self.match_index + 2 * step
+        inside = (far_index >= offsets[self.match_row]) & (far_index < offsets[self.match_row + 1])
+        far = self.values.take(pa.array(np.where(inside, far_index, self.match_index)))
+        far = pc.if_else(pa.array(inside), far, pa.scalar("", self.values.type))
+        pair = (far, near) if step < 0 else (near, far)
+        return pc.binary_join_element_wise(*pair, "")
 
     def count_per_row(self, keep: np.ndarray, n_rows: int) -> np.ndarray:
         """Per row of the whole column (`n_rows`), how many matches have ``keep`` true."""
