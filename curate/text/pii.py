@@ -211,9 +211,13 @@ def _valid_phone(exc: Exceptions) -> Callable[[str], bool]:
                 number = phonenumbers.parse(text, region)
             except phonenumbers.NumberParseException:
                 continue
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            # checked before validity: libphonenumber calls some fictional ranges invalid, and
+            # then the next country's reading of the same digits might be valid
+            if exc.examples and _EXAMPLE_PHONES.match(e164):
+                return False
             if phonenumbers.is_valid_number(number):
-                e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-                return not (exc.examples and _EXAMPLE_PHONES.match(e164)) and e164 not in exc.values
+                return e164 not in exc.values
         return False
     return test
 
