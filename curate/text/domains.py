@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # scheme (optional, so `example.com/path` works too), user info, then the host
-_HOST = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?(?://)?(?:[^/?#@\s]*@)?(?P<host>\[[^\]/]*\]|[^/?#:\s]*)"
+HOST_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?(?://)?(?:[^/?#@\s]*@)?(?P<host>\[[^\]/]*\]|[^/?#:\s]*)"
 _IPV4 = r"^\d{1,3}(?:\.\d{1,3}){3}$"
 
 
@@ -59,7 +59,7 @@ def _ascii(rule: str) -> str:
 
 def hosts(urls: pa.Array) -> pa.Array:
     """The lower-cased host of every URL (no port, user or trailing dot); "" if there is none."""
-    host = pc.struct_field(pc.extract_regex(urls, _HOST), [0])
+    host = pc.struct_field(pc.extract_regex(urls, HOST_PATTERN), [0])
     host = pc.utf8_lower(pc.fill_null(host, ""))
     return pc.utf8_rtrim(host, characters=".")
 
