@@ -180,3 +180,30 @@ def test_a_run_over_parquet_replaces_and_counts_on_both_executors(executor: str,
     stage = next(s for s in result.stages if s["stage"] == "pii")
     assert stage["counters"]["pii:email"] == sum(out.column("pii_email").to_pylist()) >= 80
     assert stage["docs_out"] == len(records)
+
+
+_PIECES = st.one_of(st.sampled_from(sorted({r["value"] for r in load() if r["value"]})),
+                    st.text(alphabet="0123456789abcdefxyzABC.:@-+/() \n", max_size=12))
+
+
+@settings(derandomize=True, deadline=None, max_examples=150)
+@given(st.lists(st.lists(_PIECES, max_size=6).map("".join), min_size=1, max_size=12))
+def test_the_byte_scan_skips_only_documents_without_pii(texts: list[str]) -> None:
+    """Each detector finds the same PII with the compiled pre-scan as over every document."""
+    import numpy as np
+
+    from curate.text.pii import DETECTORS, Exceptions
+    from curate.text.pii_scan import candidates
+    from curate.text.regex_matches import find_all
+
+    column = pa.array(texts, pa.string())
+    flagged = candidates(column)
+
+    def found(rows: np.ndarray | None, d) -> list[tuple[int, str]]:
+        m = find_all(column, d.pattern, rows)
+        ok = d.validate(m, Exceptions()) if len(m.match_index) else np.zeros(0, bool)
+        return [(int(m.rows[r]), t) for r, t, k in zip(m.match_row, m.text.to_pylist(), ok) if k]
+
+    for detectors in DETECTORS.values():
+        for d in detectors:
+            assert found(np.flatnonzero(flagged[:, d.scan]), d) == found(None, d), d.name

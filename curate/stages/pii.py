@@ -24,6 +24,7 @@ from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
 from curate.text import pii
+from curate.text.pii_scan import candidates
 from curate.text.regex_matches import find_all
 
 MODES = ("replace", "annotate", "reject")
@@ -82,11 +83,13 @@ class Pii(MapStage):
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         types, placeholders, exceptions = self._settings()
         text = table.column(schema.TEXT).combine_chunks()
+        # placeholders add none of the characters the scan looks for, so it holds for every pass
+        may_hold = candidates(text)
         counts: dict[str, np.ndarray] = {}
         for pii_type in types:
             counts[pii_type] = np.zeros(len(text), dtype=np.int32)
             for detector in pii.DETECTORS[pii_type]:
-                matches = find_all(text, detector.pattern)
+                matches = find_all(text, detector.pattern, np.flatnonzero(may_hold[:, detector.scan]))
                 if not len(matches.match_index):
                     continue
                 found = detector.validate(matches, exceptions)

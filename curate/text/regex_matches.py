@@ -89,11 +89,15 @@ class Matches:
         return pc.replace_with_mask(column, pa.array(row_mask), joined.cast(column.type))
 
 
-def find_all(column: pa.Array, pattern: str) -> Matches:
-    """All non-overlapping leftmost matches of the RE2 `pattern` in the string array `column`."""
-    has = pc.fill_null(pc.match_substring_regex(column, pattern), False)
-    rows = np.flatnonzero(has.to_numpy(zero_copy_only=False))
+def find_all(column: pa.Array, pattern: str, rows: np.ndarray | None = None) -> Matches:
+    """All non-overlapping leftmost matches of the RE2 `pattern` in the string array `column`
+    (only in the rows `rows`, when given: a cheaper test already ruled the others out)."""
+    if rows is None:
+        rows = np.arange(len(column))
     subset = column.take(pa.array(rows, pa.int64()))
+    has = pc.fill_null(pc.match_substring_regex(subset, pattern), False).to_numpy(zero_copy_only=False)
+    rows = rows[has]
+    subset = subset.filter(pa.array(has))
     marker = _marker_for(subset)
     marked = pc.replace_substring_regex(subset, pattern, marker + "\\0" + marker)
     pieces = pc.split_pattern(marked, marker)
