@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, git_rev, machine  # noqa: E402
 
-BENCHES = ["io", "dedup", "quality", "planner", "executors"]
+BENCHES = ["io", "dedup", "quality", "pii", "url_filter", "planner", "executors"]
 
 
 def main() -> int:

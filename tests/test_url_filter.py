@@ -15,7 +15,7 @@ from curate import schema
 from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.pipeline.stage import TaskContext
-from curate.stages.url_filter import UrlFilter, url_keys
+from curate.stages.url_filter import UrlFilter, hosts_and_keys
 from curate.text import domains
 from tests.conftest import ROOT, read_output, write_parquet
 
@@ -124,9 +124,11 @@ def test_bad_config_is_a_clear_error(ut1: Path, tmp_path: Path) -> None:
         UrlFilter(banned_words=str(tmp_path / "missing.txt")).check()
 
 
-def test_url_keys_and_public_suffixes() -> None:
-    keys = url_keys(pa.array(["HTTPS://User:pw@WWW.A.com:443/x/?q=1#frag", "a.com/x/", "ftp://[::1]/y"]))
-    assert keys.to_pylist() == ["www.a.com/x/?q=1", "a.com/x", "[::1]/y"]
+def test_hosts_keys_and_public_suffixes() -> None:
+    hosts, keys = hosts_and_keys(pa.array(["HTTPS://User:pw@WWW.A.com.:443/x/?q=1#frag", "a.com/x/", "ftp://[::1]/y",
+                                           None, ""]))
+    assert hosts.to_pylist() == ["www.a.com", "a.com", "[::1]", "", ""]
+    assert keys.to_pylist() == ["www.a.com/x/?q=1", "a.com/x", "[::1]/y", "", ""]
     names = ["co.uk", "com", "example.com", "foo.kh", "www.ck", "x.ck", "blogspot.com", "xn--p1ai"]
     assert domains.is_public_suffix(pa.array(names)).to_pylist() == [True, True, False, True, False, True, False, True]
 

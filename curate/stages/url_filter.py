@@ -44,20 +44,21 @@ _UT1_FILES = ("domains", "urls")  # the files of one category folder of the UT1 
 class UrlList:
     """Listed domains (matched with their subdomains) and listed URLs (matched exactly)."""
 
-    domains: pa.Array
-    urls: pa.Array
+    domains: domains.HashedSet
+    urls: domains.HashedSet
 
-    def matches(self, host: pa.Array, url_key: pa.Array) -> pa.Array:
-        return pc.or_(domains.matches_domain_list(host, self.domains), pc.is_in(url_key, value_set=self.urls))
+    def matches(self, host: pa.Array, url_key: pa.Array) -> np.ndarray:
+        return self.domains.contains_domain_of(host) | self.urls.contains(url_key)
 
 
-def url_keys(urls: pa.Array) -> pa.Array:
-    """URLs compared by lists: lower-cased host and the path and query, without scheme,
-    user, port, fragment or trailing slash (``https://WWW.a.com:443/x/#f`` -> ``www.a.com/x``)."""
-    host = domains.hosts(urls)
-    rest = pc.struct_field(pc.extract_regex(urls, domains.HOST_PATTERN + r"(?::\d*)?(?P<rest>[^#]*)"), [1])
-    key = pc.binary_join_element_wise(host, pc.fill_null(rest, ""), "")
-    return pc.utf8_rtrim(key, characters="/")
+def hosts_and_keys(urls: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Each URL's host (lower-cased, without user, port or trailing dot; "" if none) and the key
+    URLs are compared by in lists: host, path and query, without scheme, user, port, fragment
+    or trailing slash (``https://WWW.a.com:443/x/#f`` -> ``www.a.com/x``). One regex pass."""
+    parts = pc.extract_regex(urls, domains.HOST_PATTERN + r"(?::\d*)?(?P<rest>[^#]*)")
+    host = pc.utf8_rtrim(pc.utf8_lower(pc.fill_null(pc.struct_field(parts, [0]), "")), characters=".")
+    key = pc.binary_join_element_wise(host, pc.fill_null(pc.struct_field(parts, [1]), ""), "")
+    return host, pc.utf8_rtrim(key, characters="/")
 
 
 def read_url_list(files: list[Path]) -> UrlList:
@@ -72,7 +73,7 @@ def read_url_list(files: list[Path]) -> UrlList:
     names = pc.utf8_lower(pc.utf8_trim(pc.filter(arr, pc.invert(is_url)), characters="."))
     names = pc.replace_substring_regex(names, r"^\*\.", "")
     names = pc.filter(names, pc.invert(domains.is_public_suffix(names)))
-    return UrlList(domains=pc.unique(names), urls=pc.unique(url_keys(pc.filter(arr, is_url))))
+    return UrlList(domains=domains.HashedSet(names), urls=domains.HashedSet(hosts_and_keys(pc.filter(arr, is_url))[1]))
 
 
 def read_words(path: Path) -> pa.Array:
@@ -86,11 +87,11 @@ def read_words(path: Path) -> pa.Array:
 def distinct_words_per_row(urls: pa.Array, words: pa.Array) -> np.ndarray:
     """For each URL, how many different words of `words` it contains as whole URL words."""
     split = pc.split_pattern_regex(pc.utf8_lower(urls), r"[^a-z0-9]+")
-    flat = pc.list_flatten(split)
-    parent = pc.list_parent_indices(split)
-    hit = pc.is_in(flat, value_set=words)
-    pairs = pa.table({"row": pc.filter(parent, hit), "word": pc.filter(flat, hit)}).group_by(["row", "word"]).aggregate([])
-    return np.bincount(pairs.column("row").to_numpy(), minlength=len(urls))
+    index = pc.index_in(pc.list_flatten(split), value_set=words)
+    parent = pc.list_parent_indices(split).to_numpy()
+    found = index.is_valid().to_numpy(zero_copy_only=False)
+    pairs = np.unique(parent[found] * len(words) + index.to_numpy(zero_copy_only=False)[found].astype(np.int64))
+    return np.bincount(pairs // len(words), minlength=len(urls))
 
 
 @register
@@ -168,18 +169,18 @@ class UrlFilter(MapStage):
         urls = pc.fill_null(table.column(self.url_column).combine_chunks().cast(pa.string()), "")
         present = pc.not_equal(urls, "")
         ctx.count("url_filter:no_url", table.num_rows - pc.sum(present).as_py() if table.num_rows else 0)
-        host, key = domains.hosts(urls), url_keys(urls)
-        candidate = present
+        host, key = hosts_and_keys(urls)
+        candidate = present.to_numpy(zero_copy_only=False)
         if allowlist is not None:
-            allowed = pc.and_(present, allowlist.matches(host, key))
-            ctx.count("url_filter:allowlisted", pc.sum(allowed).as_py() or 0)
-            candidate = pc.and_(candidate, pc.invert(allowed))
+            allowed = candidate & allowlist.matches(host, key)
+            ctx.count("url_filter:allowlisted", int(allowed.sum()))
+            candidate &= ~allowed
         if blocklist is not None:
-            table = reject_rows(table, pc.and_(candidate, blocklist.matches(host, key)), REASON_BLOCKLIST)
+            table = reject_rows(table, pa.array(candidate & blocklist.matches(host, key)), REASON_BLOCKLIST)
         if banned is not None:
-            hit = pa.array(distinct_words_per_row(urls, banned) > 0)
-            table = reject_rows(table, pc.and_(candidate, hit), REASON_BANNED_WORD)
+            hit = distinct_words_per_row(urls, banned) > 0
+            table = reject_rows(table, pa.array(candidate & hit), REASON_BANNED_WORD)
         if soft is not None:
-            hit = pa.array(distinct_words_per_row(urls, soft) >= self.soft_word_threshold)
-            table = reject_rows(table, pc.and_(candidate, hit), REASON_SOFT_BANNED)
+            hit = distinct_words_per_row(urls, soft) >= self.soft_word_threshold
+            table = reject_rows(table, pa.array(candidate & hit), REASON_SOFT_BANNED)
         return table
