@@ -136,6 +136,8 @@ def classify(kind: str, text: str, span: tuple[int, int], side: str) -> str:
             return "datatrove only: version or section number (version 1.2.3.4)"
         if re.match(r"^\.?\d", after) or re.search(r"\d\.?$", before):
             return "datatrove only: part of a longer dotted number (1.2.3.4.5, 1234.5.6.7)"
+    if kind == "email" and side == "curate" and before.endswith("="):
+        return "curate only: the address after `key=` (datatrove's span starts at the key)"
     return f"{side} only: other"
 
 
