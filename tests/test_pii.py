@@ -188,16 +188,15 @@ _PIECES = st.one_of(st.sampled_from(sorted({r["value"] for r in load() if r["val
 
 @settings(derandomize=True, deadline=None, max_examples=150)
 @given(st.lists(st.lists(_PIECES, max_size=6).map("".join), min_size=1, max_size=12))
-def test_the_byte_scan_skips_only_documents_without_pii(texts: list[str]) -> None:
-    """Each detector finds the same PII with the compiled pre-scan as over every document."""
+def test_the_candidate_pass_skips_only_documents_without_pii(texts: list[str]) -> None:
+    """Each detector finds the same PII in the rows of the combined pre-pass as over every row."""
     import numpy as np
 
-    from curate.text.pii import DETECTORS, Exceptions
-    from curate.text.pii_scan import candidates
+    from curate.text.pii import DETECTORS, Exceptions, candidate_rows
     from curate.text.regex_matches import find_all
 
     column = pa.array(texts, pa.string())
-    flagged = candidates(column)
+    rows = candidate_rows(column, [d for ds in DETECTORS.values() for d in ds])
 
     def found(rows: np.ndarray | None, d) -> list[tuple[int, str]]:
         m = find_all(column, d.pattern, rows)
@@ -206,4 +205,4 @@ def test_the_byte_scan_skips_only_documents_without_pii(texts: list[str]) -> Non
 
     for detectors in DETECTORS.values():
         for d in detectors:
-            assert found(np.flatnonzero(flagged[:, d.scan]), d) == found(None, d), d.name
+            assert found(rows, d) == found(None, d), d.name

@@ -24,7 +24,6 @@ from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
 from curate.text import pii
-from curate.text.pii_scan import candidates
 from curate.text.regex_matches import find_all
 
 MODES = ("replace", "annotate", "reject")
@@ -83,13 +82,13 @@ class Pii(MapStage):
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         types, placeholders, exceptions = self._settings()
         text = table.column(schema.TEXT).combine_chunks()
-        # placeholders add none of the characters the scan looks for, so it holds for every pass
-        may_hold = candidates(text)
+        # replacing only removes matches, so the rows found now hold every later pass's matches
+        rows = pii.candidate_rows(text, [d for t in types for d in pii.DETECTORS[t]])
         counts: dict[str, np.ndarray] = {}
         for pii_type in types:
             counts[pii_type] = np.zeros(len(text), dtype=np.int32)
             for detector in pii.DETECTORS[pii_type]:
-                matches = find_all(text, detector.pattern, np.flatnonzero(may_hold[:, detector.scan]))
+                matches = find_all(text, detector.pattern, rows)
                 if not len(matches.match_index):
                     continue
                 found = detector.validate(matches, exceptions)

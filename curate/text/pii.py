@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.text import domains, pii_scan
+from curate.text import domains
 from curate.text.regex_matches import Matches
 
 TYPES = ("email", "iban", "credit_card", "ip", "phone")  # the order in which they are searched
@@ -133,7 +133,6 @@ class Detector:
     name: str
     pattern: str
     validate: Callable[[Matches, Exceptions], np.ndarray]  # one bool per match: is it personal data?
-    scan: int  # the column of :func:`curate.text.pii_scan.candidates` that rules documents out
 
 
 def _mask(arr: pa.Array) -> np.ndarray:
@@ -258,9 +257,17 @@ def validate_iban(m: Matches, exc: Exceptions) -> np.ndarray:
 # Searched in this order, each on the text left by the previous ones (so the digits of an
 # IBAN or an e-mail's domain are not seen again as a phone number or an IP).
 DETECTORS: dict[str, tuple[Detector, ...]] = {
-    "email": (Detector("email", _EMAIL, validate_email, pii_scan.AT),),
-    "iban": (Detector("iban", _IBAN, validate_iban, pii_scan.DIGITS),),
-    "credit_card": (Detector("credit_card", _CARD, validate_card, pii_scan.DIGITS),),
-    "ip": (Detector("ipv4", _IPV4, validate_ipv4, pii_scan.IPV4), Detector("ipv6", _IPV6, validate_ipv6, pii_scan.IPV6)),
-    "phone": (Detector("phone", _PHONE, validate_phone, pii_scan.DIGITS),),
+    "email": (Detector("email", _EMAIL, validate_email),),
+    "iban": (Detector("iban", _IBAN, validate_iban),),
+    "credit_card": (Detector("credit_card", _CARD, validate_card),),
+    "ip": (Detector("ipv4", _IPV4, validate_ipv4), Detector("ipv6", _IPV6, validate_ipv6)),
+    "phone": (Detector("phone", _PHONE, validate_phone),),
 }
+
+
+def candidate_rows(text: pa.Array, detectors: Iterable[Detector]) -> np.ndarray:
+    """The rows in which some detector's pattern matches: one RE2 pass with all patterns as
+    alternatives (one DFA, about as fast as a single pattern), so that each detector then
+    scans only these rows, a small share of a web corpus."""
+    pattern = "|".join(f"(?:{d.pattern})" for d in detectors)
+    return np.flatnonzero(_mask(pc.match_substring_regex(text, pattern)))
