@@ -76,7 +76,7 @@ class Pii(MapStage):
         exceptions = pii.Exceptions(
             private_ips=exc.get("private_ips", True), examples=exc.get("examples", True),
             domains=tuple(exc.get("domains", ())),
-            values=frozenset(exc.get("values", ())) | frozenset(pii._compact(exc.get("values", ()))))
+            values=frozenset(exc.get("values", ())) | frozenset(pii.compact(exc.get("values", ()))))
         return types, placeholders, exceptions
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:

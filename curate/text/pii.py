@@ -147,12 +147,13 @@ def _digit_adjacent(m: Matches) -> np.ndarray:
     return _before_matches(m, _DIGITS_BEFORE) | _mask(pc.match_substring_regex(m.after, _DIGITS_AFTER))
 
 
-def _compact(values: Iterable[str]) -> list[str]:
+def compact(values: Iterable[str]) -> list[str]:
+    """Numbers without the spaces, dots, hyphens, slashes and brackets they are printed with."""
     return [re.sub(r"[\s.\-/()]", "", v) for v in values]
 
 
-def _in_values(compact: list[str], exc: Exceptions) -> np.ndarray:
-    return np.array([c in exc.values for c in compact], dtype=bool)
+def _in_values(compacted: list[str], exc: Exceptions) -> np.ndarray:
+    return np.array([c in exc.values for c in compacted], dtype=bool)
 
 
 def _each(values: list[str], test: Callable[[str], bool]) -> np.ndarray:
@@ -225,7 +226,7 @@ def _valid_phone(exc: Exceptions) -> Callable[[str], bool]:
 def validate_phone(m: Matches, exc: Exceptions) -> np.ndarray:
     values = m.text.to_pylist()
     context = _before_matches(m, _IDENTIFIER_BEFORE) | _before_matches(m, _IBAN_BEFORE) | _digit_adjacent(m)
-    return _each(values, _valid_phone(exc)) & ~context & ~_in_values(_compact(values), exc)
+    return _each(values, _valid_phone(exc)) & ~context & ~_in_values(compact(values), exc)
 
 
 def _luhn(digits: str) -> bool:
@@ -239,19 +240,19 @@ def _card_issuer(digits: str) -> bool:
 
 
 def validate_card(m: Matches, exc: Exceptions) -> np.ndarray:
-    compact = _compact(m.text.to_pylist())
+    digits = compact(m.text.to_pylist())
     context = _before_matches(m, _IDENTIFIER_BEFORE) | _digit_adjacent(m)
-    example = np.array([exc.examples and c in EXAMPLE_CARDS for c in compact], dtype=bool)
-    valid = _each(compact, lambda c: 13 <= len(c) <= 19 and _card_issuer(c) and _luhn(c))
-    return valid & ~context & ~example & ~_in_values(compact, exc)
+    example = np.array([exc.examples and c in EXAMPLE_CARDS for c in digits], dtype=bool)
+    valid = _each(digits, lambda c: 13 <= len(c) <= 19 and _card_issuer(c) and _luhn(c))
+    return valid & ~context & ~example & ~_in_values(digits, exc)
 
 
 def validate_iban(m: Matches, exc: Exceptions) -> np.ndarray:
     from stdnum import iban
 
-    compact = _compact(m.text.to_pylist())
-    example = np.array([exc.examples and c in EXAMPLE_IBANS for c in compact], dtype=bool)
-    return _each(compact, iban.is_valid) & ~example & ~_in_values(compact, exc)
+    codes = compact(m.text.to_pylist())
+    example = np.array([exc.examples and c in EXAMPLE_IBANS for c in codes], dtype=bool)
+    return _each(codes, iban.is_valid) & ~example & ~_in_values(codes, exc)
 
 
 # Searched in this order, each on the text left by the previous ones (so the digits of an
