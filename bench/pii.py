@@ -117,13 +117,10 @@ def datatrove_spans(texts: list[str], kind: str) -> list[set[tuple[int, int]]]:
             for t in texts]
 
 
-_VERSION = re.compile(r"(?i)(?:\b(?:versions?|ver|v|release|rel|build|rev|revision|firmware|fw|section|sect|sec"
-                      r"|chapter|ch|clause|fig|figure|table|step|item|rule|oid)|§)\.?\s*[:=#]?\s*$")
-
-
 def classify(kind: str, text: str, span: tuple[int, int], side: str) -> str:
     """A documented reason for a span that only one side reports."""
     from curate.text.domains import suffix_rules
+    from curate.text.pii import VERSION_BEFORE
 
     value, before, after = text[span[0]:span[1]], text[:span[0]], text[span[1]:]
     if kind == "email" and side == "datatrove":
@@ -132,7 +129,7 @@ def classify(kind: str, text: str, span: tuple[int, int], side: str) -> str:
         if "=" in value:
             return "datatrove only: `=` in the local part (user=name@host in logs and query strings)"
     if kind == "ip" and side == "datatrove":
-        if _VERSION.search(before):
+        if re.search(VERSION_BEFORE, before):
             return "datatrove only: version or section number (version 1.2.3.4)"
         if re.match(r"^\.?\d", after) or re.search(r"\d\.?$", before):
             return "datatrove only: part of a longer dotted number (1.2.3.4.5, 1234.5.6.7)"

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.stages.heuristics.text import string_buffers
+from curate.text.utf8 import string_buffers
 
 # The host of a URL: scheme (optional, so `example.com/path` works too), user info, then the host.
 HOST_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?(?://)?(?:[^/?#@\s]*@)?(?P<host>\[[^\]/]*\]|[^/?#:\s]*)"

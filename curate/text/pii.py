@@ -62,7 +62,7 @@ _CARD = (r"\b(?:\d{13,19}|\d{4}(?:[ \-]\d{4}){2}[ \-]\d{4}(?:[ \-]?\d{1,3})?"
 _IBAN = r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"
 
 # Words after which a number is a version or section number, not an address.
-_VERSION_BEFORE = (r"(?i)(?:\b(?:versions?|ver|v|release|rel|build|rev|revision|firmware|fw|section|sect|sec"
+VERSION_BEFORE = (r"(?i)(?:\b(?:versions?|ver|v|release|rel|build|rev|revision|firmware|fw|section|sect|sec"
                    r"|chapter|ch|clause|fig|figure|table|step|item|rule|oid)|§)\.?\s*[:=#]?\s*$")
 # Words after which a number is an identifier (order, tracking, ISBN...), not a phone or card.
 _IDENTIFIER_BEFORE = (r"(?i)\b(?:isbn(?:-?1[03])?|issn|doi|order|tracking|invoice|receipt|ref|reference|serial"
@@ -183,7 +183,7 @@ def _public_ip(exc: Exceptions) -> Callable[[str], bool]:
 
 
 def validate_ipv4(m: Matches, exc: Exceptions) -> np.ndarray:
-    version = _before_matches(m, _VERSION_BEFORE)
+    version = _before_matches(m, VERSION_BEFORE)
     return _each(m.text.to_pylist(), _public_ip(exc)) & ~version
 
 
