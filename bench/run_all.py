@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, git_rev, machine  # noqa: E402
 
-BENCHES = ["io", "jsonl_read", "dedup", "quality", "cleaning", "planner", "executors", "runner", "html_extract"]
+BENCHES = ["io", "jsonl_read", "dedup", "quality", "cleaning", "pii", "url_filter", "planner", "executors", "runner",
+           "html_extract"]
 
 
 def main() -> int:

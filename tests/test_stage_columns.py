@@ -39,15 +39,17 @@ CASES: dict[str, tuple[list[tuple[str, dict]], dict]] = {
     "c4_clean": ([], {}),
     "decontaminate": ([], {"benchmarks": {"quiz": "BENCH"}}),
     "line_dedup": ([], {}),
+    "pii": ([], {}),
+    "url_filter": ([], {"banned_words": "BANNED"}),
     "sample": ([("token_count", {}), ("quality_buckets", {"names": ["high", "low"], "quantiles": [0.5]})], {"compute": 1.0e11}),
 }
 
 
 @pytest.fixture(scope="module")
 def minimal_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """80 sample documents with only id, text and a quality_score."""
+    """80 sample documents with only id, text, url and a quality_score."""
     src = sorted(SAMPLE.glob("*.parquet"))[0]
-    table = pq.read_table(src, columns=[schema.ID, schema.TEXT]).slice(0, 80)
+    table = pq.read_table(src, columns=[schema.ID, schema.TEXT, schema.URL]).slice(0, 80)
     scores = pa.array([(i * 37 % 100) / 100 for i in range(table.num_rows)], pa.float64())
     path = tmp_path_factory.mktemp("minimal") / "in" / "part.parquet"
     path.parent.mkdir()
@@ -80,7 +82,9 @@ def test_stage_adds_exactly_the_columns_it_declares(name: str, minimal_input: Pa
     before, params = CASES[name]
     bench = minimal_input.parent / "quiz.jsonl"  # a benchmark made of one input document
     bench.write_text(json.dumps({"text": pq.read_table(minimal_input / "part.parquet").column("text")[0].as_py()}))
-    params = _placed(params, {"MODELS": str(default_pipeline.parent), "BENCH": str(bench)})
+    banned = minimal_input.parent / "banned.txt"
+    banned.write_text("casino\n")
+    params = _placed(params, {"MODELS": str(default_pipeline.parent), "BENCH": str(bench), "BANNED": str(banned)})
     stage = Pipeline.from_stages([(name, params)]).graph.nodes[0].stage
     declared = stage.produced_columns()
     assert declared is not None, f"{name} declares no columns"

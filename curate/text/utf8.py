@@ -1,4 +1,5 @@
-"""UTF-8 decoding for the compiled text kernels (MinHash words, heuristic signals).
+"""UTF-8 for the compiled text kernels (MinHash words, heuristic signals, domain hashing): the
+bytes of an Arrow string array, and decoding.
 
 `decode` is a plain Python function so that this module imports without numba; each kernel
 module compiles it with ``numba.njit(inline="always")`` into its own loops.
@@ -7,8 +8,23 @@ module compiles it with ``numba.njit(inline="always")`` into its own loops.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 REPLACEMENT = 0xFFFD
+
+
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes, int64 offsets) of a string array, honouring slicing; nulls are empty."""
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    large = pa.types.is_large_string(arr.type)
+    _, off_buf, data_buf = arr.buffers()
+    width = 8 if large else 4
+    offsets = np.frombuffer(off_buf, dtype=np.int64 if large else np.int32, count=len(arr) + 1,
+                            offset=arr.offset * width).astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return data, offsets
 
 
 def decode(data, p, end):

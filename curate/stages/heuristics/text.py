@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.stages.heuristics import kernels as _k
+from curate.text.utf8 import string_buffers
 
 
 @dataclass(frozen=True)
@@ -190,19 +191,6 @@ def as_numpy(arr: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
     if arr.null_count:
         arr = pc.fill_null(arr, False if pa.types.is_boolean(arr.type) else 0)
     return arr.to_numpy(zero_copy_only=False)
-
-
-def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes, int64 offsets) of a string array, honouring slicing; nulls are empty."""
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
-    large = pa.types.is_large_string(arr.type)
-    _, off_buf, data_buf = arr.buffers()
-    width = 8 if large else 4
-    offsets = np.frombuffer(off_buf, dtype=np.int64 if large else np.int32, count=len(arr) + 1,
-                            offset=arr.offset * width).astype(np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, offsets
 
 
 def hash_strings(arr: pa.Array) -> np.ndarray:
