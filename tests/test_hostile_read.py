@@ -272,12 +272,12 @@ def test_unknown_file_types_warn_once_or_fail_with_strict_inputs(tmp_path: Path)
     jsonl(src / "a.jsonl", docs("a", 2))
     (src / "notes.txt").write_text("hello")
     (src / "sub").mkdir()
-    (src / "sub" / "data.csv").write_text("id,text\n")
+    (src / "sub" / "data.docx").write_text("id,text\n")  # .csv is read since CSV input exists
     o = run(tmp_path, src, "fail")
     check_accounting(o, ["a0", "a1"], 2)
     strict = run(tmp_path, src, "skip", "--strict-inputs")
     assert strict.code == 2
-    assert "2 file(s) of unknown type" in strict.error_line() and "'notes.txt', 'sub/data.csv'" in strict.error_line()
+    assert "2 file(s) of unknown type" in strict.error_line() and "'notes.txt', 'sub/data.docx'" in strict.error_line()
     warned: list[str] = []
     read.discover(src, warn=warned.append)
     assert len(warned) == 1 and warned[0].startswith("warning: 2 file(s) of unknown type")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -45,11 +48,12 @@ class LocalExecutor(Executor):
         pool = self._get_pool()
         pending: dict[Future, tuple] = {}
         queue = list(reversed(items))
+        shared = _Shared(items)
         try:
             while queue or pending:
                 while queue and len(pending) < 2 * self.workers:
                     args = queue.pop()
-                    pending[pool.submit(fn, *args)] = args
+                    pending[pool.submit(_call_with_shared, fn, shared.key, shared.path, shared.strip(args))] = args
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     args = pending.pop(fut)
@@ -62,11 +66,61 @@ class LocalExecutor(Executor):
             for fut in pending:
                 fut.cancel()
             raise
+        finally:
+            shared.remove()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+class _Shared:
+    """Arguments every item of one imap call shares (the run plan): pickled once into a file that
+    each worker loads once, so the per-task message stays small however large the plan (with
+    20,000 tasks, pickling the plan for every task made a run quadratic in the file count)."""
+
+    def __init__(self, items: list[tuple]) -> None:
+        first = items[0]
+        n = min(len(it) for it in items)
+        self.positions = [i for i, a in enumerate(first[:n]) if not _inline(a) and all(it[i] is a for it in items)]
+        self.key, self.path = "", ""
+        if self.positions:
+            self.key = uuid.uuid4().hex
+            fd, self.path = tempfile.mkstemp(prefix="curate-shared-", suffix=".pkl")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump((self.positions, [first[i] for i in self.positions]), fh,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    def strip(self, args: tuple) -> tuple:
+        return tuple(a for i, a in enumerate(args) if i not in self.positions)
+
+    def remove(self) -> None:
+        if self.path:
+            os.unlink(self.path)
+            self.path = ""
+
+
+def _inline(value: Any) -> bool:
+    return isinstance(value, (int, float, str, bytes, bool, type(None)))
+
+
+_WORKER_SHARED: dict[str, tuple[list[int], list[Any]]] = {}
+
+
+def _call_with_shared(fn: Callable[..., Any], key: str, path: str, rest: tuple) -> Any:
+    """Worker side: put the shared arguments (loaded once per worker and call) back in place."""
+    if not key:
+        return fn(*rest)
+    if key not in _WORKER_SHARED:
+        _WORKER_SHARED.clear()  # one call's plan at a time
+        with open(path, "rb") as fh:
+            _WORKER_SHARED[key] = pickle.load(fh)
+    positions, values = _WORKER_SHARED[key]
+    args = list(rest)
+    for pos, value in zip(positions, values):
+        args.insert(pos, value)
+    return fn(*args)
 
 
 def _die_with_parent() -> None:

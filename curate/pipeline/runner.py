@@ -252,6 +252,7 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
     if errors:
         store.files.write_jsonl(store.errors_file, errors)
     store.files.write_json(store.stats_file, stats)
+    store.files.sync_dirs(store.root)  # every published name durable before _SUCCESS says the run is whole
     lease.check()
     store.files.write_bytes(store.success_file, b"")
     return RunResult(store.display, stats, errors)
