@@ -86,11 +86,11 @@ class ShortVsMean(GlobalStage):
         parts = ctx.map(_chars_of_partial, ctx.partials)
         docs, chars = sum(p[0] for p in parts), sum(p[1] for p in parts)
         mean = chars / max(docs, 1)
-        (ctx.state_dir / "mean.json").write_text(json.dumps({"mean": mean}))
+        ctx.store.write_json("mean", {"mean": mean})
         ctx.summary.update({"mean_chars": round(mean, 3), "partials": [p[0] for p in parts]})
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        mean = json.loads((ctx.state_dir / "mean.json").read_text())["mean"]
+        mean = ctx.store.read_json("mean")["mean"]
         chars = pc.utf8_length(table.column(schema.TEXT))
         table = set_column(table, "rel_length", pc.divide(chars.cast(pa.float64()), mean))
         return reject_rows(table, pc.less(chars, self.fraction * mean), "short_vs_mean:short")
