@@ -40,13 +40,18 @@ _GOLDEN = (math.sqrt(5) - 1) / 2
 
 @dataclass(frozen=True)
 class Bucket:
-    """A quality bucket: its unique tokens and the value of one fresh token of it (utility)."""
+    """A quality bucket: its unique tokens and the value of one fresh token of it (utility).
+
+    ``r_d`` is the bucket's own repetition constant R_D* (a calibrated law gives one per bucket);
+    None uses the law's.
+    """
 
     name: str
     unique_tokens: float
     utility: float = 1.0
     docs: int | None = None
     mean_score: float | None = None
+    r_d: float | None = None
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ def allocate(
     utility: Sequence[float] | np.ndarray,
     total: float,
     max_epochs: float | None = None,
-    r_d: float | None = None,
+    r_d: float | Sequence[float] | np.ndarray | None = None,
     first_epoch_premium: float = 0.0,
 ) -> tuple[np.ndarray, float]:
     """Exact maximiser of sum_i w_i D'_i + premium * sum_i w_i min(D_i, U_i) s.t. sum_i D_i = total.
@@ -232,7 +237,8 @@ def allocate(
     D_i = 0 where w_i(1+premium) < lambda; D_i = U_i*min(1 + R_D ln(w_i/lambda), max_epochs) where
     w_i > lambda; buckets at a jump of their first epoch share what remains, in proportion to U_i.
     lambda is found by bisection over the sorted breakpoints of sum_i D_i(lambda), which is
-    piecewise linear in ln(lambda), then solved in closed form on its segment. Returns (tokens, lambda).
+    piecewise linear in ln(lambda), then solved in closed form on its segment. `r_d` is one R_D*
+    or one per bucket (the closed form holds per bucket). Returns (tokens, lambda).
     Raises InfeasibleError when the buckets cannot supply `total` within `max_epochs`.
     """
     U = np.asarray(unique, dtype=np.float64)
@@ -245,11 +251,12 @@ def allocate(
             f"{U.sum():.4g} unique tokens give {capacity:.4g} (raise --max-epochs, lower the compute "
             f"or fix the model size less large)"
         )
-    return _waterfill(U, w * (1.0 + first_epoch_premium), w, cap, float(total), R_D_STAR if r_d is None else r_d)
+    r_d_each = np.broadcast_to(np.asarray(R_D_STAR if r_d is None else r_d, dtype=np.float64), U.shape)
+    return _waterfill(U, w * (1.0 + first_epoch_premium), w, cap, float(total), r_d_each)
 
 
 def _waterfill(
-    U: np.ndarray, first_value: np.ndarray, rep_value: np.ndarray, cap: np.ndarray, total: float, r_d: float
+    U: np.ndarray, first_value: np.ndarray, rep_value: np.ndarray, cap: np.ndarray, total: float, r_d: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Water-filling core: first epochs are worth `first_value`, repeats `rep_value * dD'/dD`."""
     n = U.shape[0]
@@ -278,7 +285,7 @@ def _waterfill(
     lf = np.log(first_value[has_first])  # ln lambda at which a first epoch enters
     F = first[has_first]
     lr = np.log(rep_value[has_rep])  # ln lambda at which repeats start
-    slope_r = U[has_rep] * r_d  # dD_i / d(-ln lambda) while repeating
+    slope_r = U[has_rep] * r_d[has_rep]  # dD_i / d(-ln lambda) while repeating
     room_r = rep_room[has_rep]
     with np.errstate(divide="ignore", invalid="ignore"):
         lcap = lr - room_r / slope_r  # ln lambda below which a bucket sits at its cap (-inf if none)
@@ -338,6 +345,7 @@ class _Problem:
     names: tuple[str, ...]
     U: np.ndarray
     w: np.ndarray
+    r_d: np.ndarray  # R_D* per bucket
     max_epochs: float | None
 
     @property
@@ -346,7 +354,7 @@ class _Problem:
 
     def aggregates(self, tokens: np.ndarray) -> tuple[float, float]:
         """(D_eff, U_used) = (sum_i w_i D'_i, sum_i w_i min(D_i, U_i))."""
-        d_eff = float((self.w * effective_tokens(tokens, self.U, self.law.r_d)).sum())
+        d_eff = float((self.w * effective_tokens(tokens, self.U, self.r_d)).sum())
         u_used = float((self.w * np.minimum(tokens, self.U)).sum())
         return d_eff, u_used
 
@@ -377,9 +385,12 @@ def _problem(buckets: Sequence[Bucket], law: str | Law, max_epochs: float | None
         raise ConfigError("plan: unique_tokens and utility must be finite and >= 0")
     if not ((U > 0) & (w > 0)).any():
         raise InfeasibleError("plan: no bucket has both unique tokens and a positive utility")
+    r_d = np.array([law_obj.r_d if b.r_d is None else float(b.r_d) for b in buckets])
+    if not (np.all(np.isfinite(r_d)) and (r_d > 0).all()):
+        raise ConfigError("plan: every bucket's r_d must be a positive number")
     if max_epochs is not None and not (max_epochs > 0 and math.isfinite(max_epochs)):
         raise ConfigError(f"plan: max_epochs must be a positive number, got {max_epochs}")
-    return _Problem(law_obj, names, U, w, max_epochs)
+    return _Problem(law_obj, names, U, w, r_d, max_epochs)
 
 
 def _law(name: str) -> Law:
@@ -401,7 +412,7 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
     and D_eff shrinks, so that ratio falls: the fixed point is found by safeguarded regula falsi on
     ln(1 + rho), each step an exact water-filling. Premiums above w_max/w_min - 1 all give the same allocation.
     """
-    tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d)
+    tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.r_d)
     _, u_used = p.aggregates(tokens)
     base = _Solution(params, tokens, lam, 0.0, p.loss(params, tokens))
     if not p.law.params_depend_on_data(params, u_used):
@@ -413,7 +424,7 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
 
     def excess(s: float) -> tuple[float, np.ndarray, float]:
         """(premium the KKT conditions ask for) - (premium used), and the allocation."""
-        t, lam_s = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=math.expm1(s))
+        t, lam_s = allocate(p.U, p.w, total, p.max_epochs, p.r_d, first_epoch_premium=math.expm1(s))
         return _premium_wanted(p, params, t) - math.expm1(s), t, lam_s
 
     h_hi, t_hi, lam_hi = excess(s_max)
@@ -625,8 +636,8 @@ def log_space(lo: float, hi: float, points: int) -> list[float]:
 
 def _make_plan(p: _Problem, compute: float, sol: _Solution, params_fixed: bool) -> Plan:
     tokens = sol.tokens
-    eff = effective_tokens(tokens, p.U, p.law.r_d)
-    rv = repeat_value(tokens, p.U, p.law.r_d)
+    eff = effective_tokens(tokens, p.U, p.r_d)
+    rv = repeat_value(tokens, p.U, p.r_d)
     epochs = np.divide(tokens, p.U, out=np.zeros_like(tokens), where=p.U > 0)
     rows = tuple(
         BucketPlan(
