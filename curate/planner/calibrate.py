@@ -144,7 +144,7 @@ class Calibration:
                 "objective": self.fit.objective,
                 "converged": self.fit.converged,
                 "runs": int(self.fitted.sum()),
-                "r2": self.r2(),
+                "r2": None if math.isnan(self.r2()) else self.r2(),
                 "rmse": float(np.sqrt((self.residuals[self.fitted] ** 2).mean())),
                 "holdout": {"runs": [n for n, h in zip(self.runs.names, self.held_out) if h], "mae": holdout},
             },
