@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from curate.errors import ConfigError, InfeasibleError
-from curate.planner.laws import R_D_STAR, Law, effective_tokens, get_law, repeat_value
+from curate.planner import limits
+from curate.planner.lawfile import CalibratedLaw, resolve_law
+from curate.planner.laws import R_D_STAR, Law, effective_tokens, repeat_value
 
 # Warning thresholds, from the literature.
 # Muennighoff et al. 2023: up to ~4 epochs repeated data is almost as good as fresh data
@@ -66,6 +68,7 @@ class BucketPlan:
     effective_tokens: float
     marginal_value: float
     repeat_value: float
+    epochs_range: list[float] | None = None  # [lo, hi] over a calibrated law's bootstrap draws
 
     def to_dict(self) -> dict[str, Any]:
         """The bucket entry of plan.json: every field, in declaration order."""
@@ -142,6 +145,7 @@ class Plan:
                     effective_tokens=_number(b, "effective_tokens", "plan", default=0.0),
                     marginal_value=_number(b, "marginal_value", "plan", default=0.0),
                     repeat_value=_number(b, "repeat_value", "plan", default=0.0),
+                    epochs_range=_range(b.get("epochs_range"), f"plan: bucket '{b['name']}'"),
                 )
             )
         known = {
@@ -165,6 +169,14 @@ class Plan:
             first_epoch_premium=float(data.get("first_epoch_premium") or 0.0),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+def _range(value: Any, where: str) -> list[float] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
+        raise ConfigError(f"{where}: 'epochs_range' must be [lo, hi], got {value!r}")
+    return [float(value[0]), float(value[1])]
 
 
 def _number(obj: Mapping[str, Any], key: str, where: str, minimum: float | None = None, default: Any = None) -> float:
@@ -370,10 +382,10 @@ class _Solution:
     lam: float
     premium: float
     loss: float
+    argmin_params: float | None = None  # set when N was chosen by the flat-ridge tie-break
 
 
-def _problem(buckets: Sequence[Bucket], law: str | Law, max_epochs: float | None) -> _Problem:
-    law_obj = law if isinstance(law, Law) else _law(law)
+def _problem(buckets: Sequence[Bucket], law_obj: Law, max_epochs: float | None) -> _Problem:
     if not buckets:
         raise ConfigError("plan: no buckets given")
     names = tuple(b.name for b in buckets)
@@ -391,13 +403,6 @@ def _problem(buckets: Sequence[Bucket], law: str | Law, max_epochs: float | None
     if max_epochs is not None and not (max_epochs > 0 and math.isfinite(max_epochs)):
         raise ConfigError(f"plan: max_epochs must be a positive number, got {max_epochs}")
     return _Problem(law_obj, names, U, w, r_d, max_epochs)
-
-
-def _law(name: str) -> Law:
-    try:
-        return get_law(name)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
@@ -582,9 +587,11 @@ def _search_params(p: _Problem, compute: float) -> _Solution:
     a, b = float(xs[max(j - 1, 0)]), float(xs[min(j + 1, len(xs) - 1)])
     log_n, f_best = _minimize_1d(loss_at, a, b, grid=5, xtol=_N_SEARCH_XTOL)
     if fs[j] < f_best:
-        log_n = float(xs[j])
-    n = math.exp(log_n)
-    return _solve_fixed_params(p, n, compute / (6.0 * n))
+        log_n, f_best = float(xs[j]), fs[j]
+    tied = limits.smallest_tied(loss_at, log_n, f_best, max(log_min, math.log(compute / 6.0) - 200.0))
+    n = math.exp(log_n if tied is None else tied)
+    sol = _solve_fixed_params(p, n, compute / (6.0 * n))
+    return sol if tied is None else replace(sol, argmin_params=math.exp(log_n))
 
 
 def plan(
@@ -592,10 +599,69 @@ def plan(
     compute: float,
     params: float | None = None,
     max_epochs: float | None = None,
-    law: str | Law = "datablations",
+    law: str | Law | CalibratedLaw = "datablations",
+    saturation_fraction: float = limits.SATURATION_FRACTION,
+    ranges: bool = True,
 ) -> Plan:
-    """Plan tokens per bucket (and N, unless `params` fixes it) for `compute` FLOPs (C = 6 N D)."""
-    p = _problem(buckets, law, max_epochs)
+    """Plan tokens per bucket (and N, unless `params` fixes it) for `compute` FLOPs (C = 6 N D).
+
+    `law` is a name, a law.json path or a law object. A calibrated law with bucket fits gives every
+    bucket its utility and R_D*; with bootstrap draws (and `ranges`) each bucket's epochs get a
+    range. The plan also reports compute saturation, the law's fit range and N tie-breaks.
+    """
+    resolved = _resolve_law(law)
+    calibrated = resolved if isinstance(resolved, CalibratedLaw) else None
+    law_obj = calibrated.law if calibrated else resolved
+    buckets = _with_law(buckets, calibrated)
+    result = _plan_core(buckets, compute, params, max_epochs, law_obj)
+    warnings = list(result.warnings)
+    tie = result.extra.get("n_tie_break")
+    if tie:
+        warnings.append(
+            f"predicted loss is flat in N: N = {result.params:.4g} is the smallest model within {tie['tolerance']:g} "
+            f"(relative) of the best loss, found at N = {tie['argmin_params']:.4g}; N was chosen by this tie-break"
+        )
+    warnings += limits.fit_range_warnings(law_obj.name, law_obj.fit_range, calibrated.bucket_range if calibrated else {},
+                                          result.params, result.tokens, {b.name: b.epochs for b in result.buckets})
+    extra: dict[str, Any] = {"fit_range": dict(law_obj.fit_range) if law_obj.fit_range else None}
+    saturation = _saturation(buckets, compute, params, max_epochs, law_obj, result, saturation_fraction)
+    extra["saturation"] = saturation
+    if saturation and saturation["saturated"]:
+        useful = saturation["useful_compute"]
+        warnings.append(
+            f"compute is saturated: doubling {compute:.3g} FLOPs buys {saturation['doubling_gain']:.3%} of the "
+            f"remaining reducible loss (< {saturation_fraction:.0%}); beyond about "
+            f"{'-' if useful is None else f'{useful:.3g}'} FLOPs (useful_compute) more compute barely helps "
+            f"with these buckets: add unique data instead"
+        )
+    rows = result.buckets
+    if ranges and calibrated is not None and calibrated.draws:
+        rows, extra["ranges"] = _ranges(buckets, compute, params, max_epochs, calibrated, result)
+    return replace(result, buckets=rows, warnings=tuple(warnings), extra={**result.extra, **extra})
+
+
+def _resolve_law(law: str | Law | CalibratedLaw) -> Law | CalibratedLaw:
+    try:
+        return resolve_law(law)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _with_law(buckets: Sequence[Bucket], calibrated: CalibratedLaw | None) -> list[Bucket]:
+    """The buckets with a calibrated law's utility and R_D* (unchanged without bucket fits)."""
+    if calibrated is None or not calibrated.has_buckets:
+        return list(buckets)
+    out = []
+    for b in buckets:
+        utility, r_d = calibrated.bucket_values(b.name)
+        out.append(replace(b, utility=utility, r_d=r_d))
+    return out
+
+
+def _plan_core(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
+               law_obj: Law) -> Plan:
+    """The plan under one law: the allocation and N, with the repetition warnings."""
+    p = _problem(buckets, law_obj, max_epochs)
     if not (compute > 0 and math.isfinite(compute)):
         raise ConfigError(f"plan: compute must be a positive number of FLOPs, got {compute}")
     if params is not None:
@@ -614,15 +680,56 @@ def plan(
     return _make_plan(p, float(compute), sol, params_fixed=params is not None)
 
 
+def _saturation(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
+                law_obj: Law, result: Plan, fraction: float) -> dict[str, Any] | None:
+    """plan.json's ``saturation``: what a doubling of compute buys, and the useful compute if saturated."""
+
+    def loss_at(c: float) -> float:
+        if c == compute:
+            return result.predicted_loss
+        return _plan_core(buckets, c, params, max_epochs, law_obj).predicted_loss
+
+    try:
+        gain = limits.doubling_gain(loss_at, compute, law_obj.E)
+        saturated = gain < fraction
+        useful = limits.useful_compute(loss_at, compute, law_obj.E, fraction) if saturated else None
+    except InfeasibleError:  # 2C does not fit in max_epochs at a fixed N: no doubling to compare
+        return None
+    return {"threshold": fraction, "doubling_gain": gain, "saturated": saturated, "useful_compute": useful}
+
+
+def _ranges(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
+            calibrated: CalibratedLaw, result: Plan) -> tuple[tuple[BucketPlan, ...], dict[str, Any]]:
+    """Replan under every bootstrap draw; per-bucket epochs ranges and plan.json's ``ranges``."""
+    level = float((calibrated.document.get("intervals") or {}).get("level", 0.95))
+    epochs, n, loss = [], [], []
+    for values in calibrated.draws:
+        draw = calibrated.with_values(values)
+        q = _plan_core(_with_law(buckets, draw), compute, params, max_epochs, draw.law)
+        epochs.append([b.epochs for b in q.buckets])
+        n.append(q.params)
+        loss.append(q.predicted_loss)
+    lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
+    e = np.array(epochs)
+    lo, hi = np.percentile(e, lo_q, axis=0), np.percentile(e, hi_q, axis=0)
+    rows = tuple(replace(b, epochs_range=[float(lo[i]), float(hi[i])]) for i, b in enumerate(result.buckets))
+    summary = {"draws": len(epochs), "level": level,
+               "params": [float(np.percentile(n, lo_q)), float(np.percentile(n, hi_q))],
+               "predicted_loss": [float(np.percentile(loss, lo_q)), float(np.percentile(loss, hi_q))]}
+    return rows, summary
+
+
 def frontier(
     buckets: Sequence[Bucket],
     computes: Iterable[float],
     params: float | None = None,
     max_epochs: float | None = None,
-    law: str | Law = "datablations",
+    law: str | Law | CalibratedLaw = "datablations",
+    ranges: bool = True,
 ) -> list[Plan]:
     """The plan at each compute budget: shows where lower buckets enter as compute grows."""
-    return [plan(buckets, c, params=params, max_epochs=max_epochs, law=law) for c in computes]
+    resolved = _resolve_law(law)
+    return [plan(buckets, c, params=params, max_epochs=max_epochs, law=resolved, ranges=ranges) for c in computes]
 
 
 def log_space(lo: float, hi: float, points: int) -> list[float]:
@@ -668,6 +775,8 @@ def _make_plan(p: _Problem, compute: float, sol: _Solution, params_fixed: bool) 
         effective_data=d_eff,
         unique_tokens_used=u_used,
         first_epoch_premium=sol.premium,
+        extra={"n_tie_break": None if sol.argmin_params is None else
+               {"tolerance": limits.TIE_TOLERANCE, "argmin_params": sol.argmin_params}},
     )
 
 
