@@ -220,6 +220,19 @@ def buckets_from_dict(data: Mapping[str, Any]) -> list[Bucket]:
     return out
 
 
+def buckets_for_law(data: Mapping[str, Any], law: str | Law | CalibratedLaw, where: str) -> tuple[list[Bucket], Law | CalibratedLaw]:
+    """Parse buckets.json for planning under `law` (resolved and returned); a calibrated law with bucket
+    fits refuses buckets defined differently from those it was calibrated on. Errors start with `where`."""
+    resolved = _resolve_law(law)
+    try:
+        buckets = buckets_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if isinstance(resolved, CalibratedLaw):
+        resolved.check_definition(data, where)
+    return buckets, resolved
+
+
 def buckets_to_dict(buckets: Iterable[Bucket]) -> dict[str, Any]:
     """The buckets.json document for `buckets`."""
     return {
