@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import huber, logsumexp
+from scipy.special import huber
+from threadpoolctl import threadpool_limits
 
 from curate.errors import ConfigError
 from curate.planner.lawfile import LAW_FORMAT, CalibratedLaw, law_values, resolve_law
@@ -171,24 +172,29 @@ def predict_log_loss(values: Mapping[str, float | np.ndarray], runs: Runs) -> np
     """
     batched = any(np.ndim(v) for v in values.values())
     m = max(np.size(v) for v in values.values())
-    cols = {k: np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1, 1), (m, 1)) for k, v in values.items()}
-    law = replace(_TEMPLATE, E=cols["E"], A=cols["A"], B=cols["B"], alpha=cols["alpha"], beta=cols["beta"],
-                  r_d=cols["r_d_star"], r_n=cols.get("r_n_star"))
-    one = np.ones((m, 1))
-    w = np.stack([one if p == REFERENCE_POOL else cols.get(f"utility:{p}", one) for p in runs.pools], axis=-1)
-    rd = np.stack([cols["r_d_star"] if p == REFERENCE_POOL else cols.get(f"r_d_star:{p}", cols["r_d_star"])
-                   for p in runs.pools], axis=-1)
+
+    def col(key: str, default: float | np.ndarray = 1.0) -> np.ndarray:
+        v = values.get(key)
+        return np.broadcast_to(np.asarray(default if v is None else v, dtype=np.float64).reshape(-1, 1), (m, 1))
+
+    r_d = col("r_d_star")
+    law = replace(_TEMPLATE, E=col("E"), A=col("A"), B=col("B"), alpha=col("alpha"), beta=col("beta"), r_d=r_d,
+                  r_n=col("r_n_star") if "r_n_star" in values else None)
+    ref = [p == REFERENCE_POOL for p in runs.pools]
+    w = np.concatenate([np.ones((m, 1)) if is_ref else col(f"utility:{p}") for p, is_ref in zip(runs.pools, ref)],
+                       axis=1)[:, None, :]
+    rd = np.concatenate([r_d if is_ref else col(f"r_d_star:{p}", r_d) for p, is_ref in zip(runs.pools, ref)],
+                        axis=1)[:, None, :]
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         d_eff = (w * effective_tokens(runs.tokens, runs.unique, rd)).sum(axis=-1)
         u_used = (w * np.minimum(runs.tokens, runs.unique)).sum(axis=-1)
         n_eff = law.effective_params_array(runs.params, u_used)
-        shape = np.broadcast_shapes(d_eff.shape, np.shape(n_eff), cols["E"].shape)
-        terms = np.stack([
-            np.broadcast_to(np.log(cols["E"]), shape),
-            np.broadcast_to(np.log(cols["A"]) - cols["alpha"] * np.log(n_eff), shape),
-            np.broadcast_to(np.log(cols["B"]) - cols["beta"] * np.log(d_eff), shape),
-        ])
-        out = logsumexp(terms, axis=0)
+        # log-sum-exp of the three log terms (datablations' fit): log E, log A - alpha log N', log B - beta log D'
+        terms = np.broadcast_arrays(np.log(law.E), np.log(law.A) - law.alpha * np.log(n_eff),
+                                    np.log(law.B) - law.beta * np.log(d_eff))
+        stacked = np.stack(terms)
+        top = stacked.max(axis=0)  # (numpy by hand: scipy's logsumexp costs more than the model here)
+        out = top + np.log(np.exp(stacked - top).sum(axis=0))
     return out if batched else out[0]
 
 
@@ -326,14 +332,17 @@ def calibrate(
         raise ConfigError(f"calibrate: fitting {', '.join(free)} needs at least {min_runs} runs"
                           f"{' of at most one epoch' if kinds == ('base',) else ''}; {int(fitted.sum())} available")
     fit_runs = runs.take(np.flatnonzero(fitted))
-    full = fit_values(fit_runs, start, free, tie_exponents=tie_exponents, seed=seed)
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {k: [] for k in full.free + (("beta",) if tie_exponents else ())}
-    for _ in range(bootstrap):
-        sample = fit_runs.take(rng.integers(0, len(fit_runs), len(fit_runs)))
-        d = fit_values(sample, full.values, full.free, starts=[full.values], tie_exponents=tie_exponents)
-        for k in draws:
-            draws[k].append(d.values[k])
+    # L-BFGS-B calls BLAS on vectors of a few elements; threaded BLAS only adds waiting (measured
+    # 16x slower on a busy 2-core machine), so the fits run with one BLAS thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        full = fit_values(fit_runs, start, free, tie_exponents=tie_exponents, seed=seed)
+        rng = np.random.default_rng(seed)
+        draws: dict[str, list[float]] = {k: [] for k in full.free + (("beta",) if tie_exponents else ())}
+        for _ in range(bootstrap):
+            sample = fit_runs.take(rng.integers(0, len(fit_runs), len(fit_runs)))
+            d = fit_values(sample, full.values, full.free, starts=[full.values], tie_exponents=tie_exponents)
+            for k in draws:
+                draws[k].append(d.values[k])
     return Calibration(
         fit=full, kinds=kinds, base=base_obj, reference=reference, runs=runs, fitted=fitted, held_out=held_out,
         draws=draws, seed=seed, level=level, bucket_definition=bucket_definition,

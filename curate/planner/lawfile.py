@@ -136,13 +136,13 @@ def read_law(path: str | Path) -> CalibratedLaw | Law:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read law JSON: {exc}", file=str(path)) from None
     try:
-        return law_from_dict(doc, name=path.stem)
+        return law_from_dict(doc, name=str(path))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: not a law.json ({LAW_FORMAT}): {exc!r}") from None
 
 
-def law_from_dict(doc: Mapping[str, Any], name: str = "calibrated") -> CalibratedLaw:
-    """Parse a law.json document (see docs/planner.md, "law.json")."""
+def law_from_dict(doc: Mapping[str, Any], name: str | None = None) -> CalibratedLaw:
+    """Parse a law.json document (see docs/planner.md, "law.json"); `name` (e.g. its path) names the law."""
     if doc.get("format") != LAW_FORMAT:
         raise ValueError(f"'format' is {doc.get('format')!r}, expected {LAW_FORMAT!r}")
     base = doc["base"]
@@ -155,7 +155,7 @@ def law_from_dict(doc: Mapping[str, Any], name: str = "calibrated") -> Calibrate
         if entry.get("r_d_star") is not None:
             values[f"r_d_star:{b}"] = _finite(entry["r_d_star"], f"buckets.{b}.r_d_star")
     rng = doc.get("range") or {}
-    template = Law(name=str(doc.get("name") or name), A=1, B=1, E=1, alpha=1, beta=1,
+    template = Law(name=name or str(doc.get("name") or "calibrated"), A=1, B=1, E=1, alpha=1, beta=1,
                    source=str(doc.get("source", "")),
                    fit_range={k: rng[k] for k in ("params", "tokens", "epochs") if k in rng} or None)
     law, utility, r_d = split_values(values, template)

@@ -90,15 +90,11 @@ def fit_range_warnings(law_name: str, fit_range: Mapping[str, Sequence[float | N
     rng = fit_range or {}
     check("N (params)", params, rng.get("params"))
     check("D (tokens)", tokens, rng.get("tokens"))
-    used = {k: e for k, e in epochs.items() if e > 0}
-    if used and rng.get("epochs"):
-        hi = rng["epochs"][1]
-        top = max(used, key=lambda k: used[k])
-        if hi is not None and used[top] > hi * (1 + 1e-9):
-            out.append(f"bucket '{top}': {used[top]:.4g} epochs, more than any run law '{law_name}' was fitted on "
-                       f"({hi:.3g}): the repetition term extrapolates")
-    for name, e in used.items():
-        seen = bucket_range.get(name, {}).get("epochs")
-        if seen and e > seen[1] * (1 + 1e-9):
-            out.append(f"bucket '{name}': {e:.4g} epochs, beyond the {seen[1]:.3g} its calibration runs reached")
+    hi_all = (rng.get("epochs") or [None, None])[1]
+    for name, e in epochs.items():
+        seen = bucket_range.get(name, {}).get("epochs")  # a bucket's own runs, else all runs
+        hi = seen[1] if seen else hi_all
+        if e > 0 and hi is not None and e > hi * (1 + 1e-9):
+            runs = "its calibration runs reached" if seen else f"any run law '{law_name}' was fitted on reached"
+            out.append(f"bucket '{name}': {e:.4g} epochs, beyond the {hi:.3g} {runs}: the repetition term extrapolates")
     return out

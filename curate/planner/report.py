@@ -45,18 +45,26 @@ def format_plan(plan: Plan) -> str:
             f"tokens/param: {plan.tokens / plan.params:.1f}   predicted loss: {plan.predicted_loss:.4f}",
             f"effective data: {human(plan.effective_data)}   lambda (marginal value threshold): {plan.lam:.4g}"
             + (f"   first-epoch premium: {plan.first_epoch_premium:.3g}" if plan.first_epoch_premium > 0 else ""),
-            "",
         ]
+        ranges = plan.extra.get("ranges")
+        if ranges:
+            lines.append(f"over {ranges['draws']} bootstrap draws ({ranges['level']:.0%}): params "
+                         f"{human(ranges['params'][0])}-{human(ranges['params'][1])}, predicted loss "
+                         f"{ranges['predicted_loss'][0]:.4f}-{ranges['predicted_loss'][1]:.4f}")
+        lines.append("")
     else:
         lines += [f"tokens: {human(plan.tokens)}", ""]
-    header = ["bucket", "utility", "unique", "tokens", "epochs", "effective", "marginal", "share"]
+    with_ranges = any(b.epochs_range for b in plan.buckets)
+    header = ["bucket", "utility", "unique", "tokens", "epochs", *(["epochs range"] if with_ranges else []),
+              "effective", "marginal", "share"]
     rows = [
         [
             b.name,
-            f"{b.utility:g}",
+            f"{b.utility:.4g}",
             human(b.unique_tokens),
             human(b.tokens),
             f"{b.epochs:.2f}",
+            *([f"{b.epochs_range[0]:.2f}-{b.epochs_range[1]:.2f}" if b.epochs_range else "-"] if with_ranges else []),
             human(b.effective_tokens),
             f"{b.marginal_value:.3f}",
             f"{b.tokens / plan.tokens:.1%}" if plan.tokens > 0 else "-",
@@ -122,7 +130,12 @@ def plot_plan(plan: Plan, path: Path | str) -> Path:
     plt, fig, (ax1, ax2) = _figure(2)
     names = [b.name for b in plan.buckets]
     xs = range(len(names))
-    ax1.bar(xs, [b.epochs for b in plan.buckets], color="tab:blue")
+    ranges = [b.epochs_range for b in plan.buckets]
+    yerr = None
+    if all(ranges):
+        yerr = [[max(0.0, b.epochs - r[0]) for b, r in zip(plan.buckets, ranges)],
+                [max(0.0, r[1] - b.epochs) for b, r in zip(plan.buckets, ranges)]]
+    ax1.bar(xs, [b.epochs for b in plan.buckets], color="tab:blue", yerr=yerr, capsize=4)
     ax1.axhline(4.0, color="tab:red", linestyle="--", linewidth=1, label="4 epochs")
     ax1.set_xticks(list(xs), names, rotation=30, ha="right")
     ax1.set_ylabel("epochs")
