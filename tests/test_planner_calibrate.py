@@ -391,3 +391,32 @@ def test_calibrate_and_plan_verbs(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "missing.json" in bad.stderr
     no_ref = curate("calibrate", str(runs), "--fit", "buckets", "--output", str(law))
     assert no_ref.returncode == 2 and "reference bucket" in no_ref.stderr
+
+
+def test_sample_stage_plans_with_a_calibrated_law(law_path: Path, tmp_path: Path) -> None:
+    """quality_buckets (defined as the law's buckets were) then sample with `law: law.json`."""
+    from curate import schema
+    from curate.api import Pipeline
+
+    rng = np.random.default_rng(0)
+    n = 600
+    tokens = rng.integers(50, 400, n)
+    table = pa.table({schema.ID: [f"d{i}" for i in range(n)], schema.TEXT: [f"doc {i}" for i in range(n)],
+                      schema.N_TOKENS: tokens, schema.QUALITY_SCORE: rng.random(n)})
+    (tmp_path / "in").mkdir()
+    pq.write_table(table, tmp_path / "in" / "shard-0.parquet")
+    buckets_stage = ("quality_buckets", {"names": ["high", "mid", "low"], "thresholds": [0.7, 0.3]})
+    Pipeline.from_stages([buckets_stage, ("sample", {"compute": 1e12, "law": str(law_path)})]).run(
+        tmp_path / "in", tmp_path / "out", workers=1)
+    doc = json.loads((tmp_path / "out" / "plan.json").read_text())
+    law = read_law(law_path)
+    assert doc["law"] == str(law_path)
+    assert [b["utility"] for b in doc["buckets"]] == [1.0, law.utility["mid"], law.utility["low"]]
+    assert all(b["epochs_range"] for b in doc["buckets"])
+    other = ("quality_buckets", {"names": ["high", "mid", "low"], "thresholds": [0.8, 0.3]})
+    with pytest.raises(ConfigError, match="bucket definition differs"):
+        Pipeline.from_stages([other, ("sample", {"compute": 1e12, "law": str(law_path)})]).run(
+            tmp_path / "in", tmp_path / "out2", workers=1)
+    with pytest.raises(ConfigError, match="unknown law"):
+        Pipeline.from_stages([buckets_stage, ("sample", {"compute": 1e12, "law": "kaplan"})]).run(
+            tmp_path / "in", tmp_path / "out3", workers=1)
