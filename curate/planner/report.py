@@ -198,7 +198,7 @@ def format_calibration(doc: Mapping[str, Any]) -> str:
         else "held out: none (use --holdout to measure prediction error)",
         f"bootstrap: {doc['bootstrap']['draws']} draws (seed {doc['bootstrap']['seed']}), {level:.0%} percentile intervals",
         "",
-        _table(["value", "estimate", "", f"{level:.0%} interval"], rows),
+        _table(["value", "estimate", "how", f"{level:.0%} interval"], rows),
         "",
     ]
     res = doc.get("residuals", [])
