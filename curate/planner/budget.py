@@ -223,7 +223,7 @@ def buckets_from_dict(data: Mapping[str, Any]) -> list[Bucket]:
 def buckets_for_law(data: Mapping[str, Any], law: str | Law | CalibratedLaw, where: str) -> tuple[list[Bucket], Law | CalibratedLaw]:
     """Parse buckets.json for planning under `law` (resolved and returned); a calibrated law with bucket
     fits refuses buckets defined differently from those it was calibrated on. Errors start with `where`."""
-    resolved = _resolve_law(law)
+    resolved = resolve_law(law)
     try:
         buckets = buckets_from_dict(data)
     except ConfigError as exc:
@@ -622,7 +622,7 @@ def plan(
     bucket its utility and R_D*; with bootstrap draws (and `ranges`) each bucket's epochs get a
     range. The plan also reports compute saturation, the law's fit range and N tie-breaks.
     """
-    resolved = _resolve_law(law)
+    resolved = resolve_law(law)
     calibrated = resolved if isinstance(resolved, CalibratedLaw) else None
     law_obj = calibrated.law if calibrated else resolved
     buckets = _with_law(buckets, calibrated)
@@ -651,13 +651,6 @@ def plan(
     if ranges and calibrated is not None and calibrated.draws:
         rows, extra["ranges"] = _ranges(buckets, compute, params, max_epochs, calibrated, result)
     return replace(result, buckets=rows, warnings=tuple(warnings), extra={**result.extra, **extra})
-
-
-def _resolve_law(law: str | Law | CalibratedLaw) -> Law | CalibratedLaw:
-    try:
-        return resolve_law(law)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def _with_law(buckets: Sequence[Bucket], calibrated: CalibratedLaw | None) -> list[Bucket]:
@@ -738,10 +731,13 @@ def frontier(
     params: float | None = None,
     max_epochs: float | None = None,
     law: str | Law | CalibratedLaw = "datablations",
-    ranges: bool = True,
+    ranges: bool = False,
 ) -> list[Plan]:
-    """The plan at each compute budget: shows where lower buckets enter as compute grows."""
-    resolved = _resolve_law(law)
+    """The plan at each compute budget: shows where lower buckets enter as compute grows.
+
+    Without epochs ranges by default: they replan every bootstrap draw at every budget.
+    """
+    resolved = resolve_law(law)
     return [plan(buckets, c, params=params, max_epochs=max_epochs, law=resolved, ranges=ranges) for c in computes]
 
 

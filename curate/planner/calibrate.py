@@ -315,7 +315,7 @@ def calibrate(
         raise ConfigError(f"calibrate: level must be in (0, 1), got {level}")
     if bootstrap < 0:
         raise ConfigError(f"calibrate: bootstrap must be >= 0, got {bootstrap}")
-    base_obj = resolve_law(base) if not isinstance(base, (Law, CalibratedLaw)) else base
+    base_obj = resolve_law(base)
     start = base_obj.values() if isinstance(base_obj, CalibratedLaw) else law_values(base_obj)
     bucket_pools = [p for p in runs.pools if p != REFERENCE_POOL]
     free = _free_names(kinds, start, bucket_pools, reference)

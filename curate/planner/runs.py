@@ -177,27 +177,6 @@ def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs") -> R
     )
 
 
-def runs_to_rows(runs: Runs) -> list[dict[str, Any]]:
-    """The JSONL rows for `runs` (single-pool rows where a run only has the reference pool)."""
-    out = []
-    for r in range(len(runs)):
-        row: dict[str, Any] = {"name": runs.names[r], "params": float(runs.params[r])}
-        present = [j for j in range(len(runs.pools)) if runs.unique[r, j] > 0]
-        if [runs.pools[j] for j in present] == [REFERENCE_POOL]:
-            j = present[0]
-            row.update(tokens=float(runs.tokens[r, j]), unique_tokens=float(runs.unique[r, j]))
-        else:
-            row["buckets"] = {runs.pools[j]: {"tokens": float(runs.tokens[r, j]), "unique_tokens": float(runs.unique[r, j])}
-                              for j in present}
-        row["loss"] = float(runs.loss[r])
-        if runs.seeds[r] is not None:
-            row["seed"] = runs.seeds[r]
-        if runs.weight[r] != 1.0:
-            row["weight"] = float(runs.weight[r])
-        out.append(row)
-    return out
-
-
 def _positive(obj: Mapping[str, Any], key: str, prefix: str, source: str, row: int, zero_ok: bool = False) -> float:
     """obj[key] as a finite positive float; the error names the column (``prefix + key``) and row."""
     value = obj.get(key)
