@@ -420,3 +420,75 @@ def test_sample_stage_plans_with_a_calibrated_law(law_path: Path, tmp_path: Path
     with pytest.raises(ConfigError, match="unknown law"):
         Pipeline.from_stages([buckets_stage, ("sample", {"compute": 1e12, "law": "kaplan"})]).run(
             tmp_path / "in", tmp_path / "out3", workers=1)
+
+
+# ---------------------------------------------------------------- QQT comparison
+
+
+def qqt_loss(n_total: float, per_epoch: float, b_of_epoch, d: float, scale: float) -> float:
+    """Goyal et al. 2024, epoch by epoch: y - d = (n_1/s)^-b_0 * prod_k (n_k/n_{k-1})^-b_k."""
+    log_r, start, k = 0.0, None, 0
+    while True:
+        end = min((k + 1) * per_epoch, n_total)
+        log_r -= b_of_epoch(k) * (math.log(end) - math.log(scale if start is None else start))
+        if end >= n_total:
+            return d + math.exp(log_r)
+        start, k = end, k + 1
+
+
+QQT_TRUTH = {"high": (2e8, 0.5, 2.0), "low": (1e9, 0.3, 8.0)}  # unique tokens, b, tau
+
+
+def test_qqt_model_matches_the_paper_epoch_by_epoch() -> None:
+    from curate.planner.qqt import qqt_model
+
+    values = {"qqt_scale": 1e7, "qqt_d": 1.8, "qqt_b:high": 0.5, "qqt_tau:high": 2.0, "qqt_b:low": 0.3, "qqt_tau:low": 8.0}
+    rows = [{"params": 1e8, "buckets": {"high": {"tokens": 2e8 * e, "unique_tokens": 2e8}}, "loss": 1.0} for e in (0.5, 1, 3.5, 9)]
+    # equal shares of two equal-sized pools: the paper's mixture, b_eff = mean of the decayed utilities
+    rows += [{"params": 1e8, "buckets": {"high": {"tokens": 2e8 * e, "unique_tokens": 2e8},
+                                         "low": {"tokens": 2e8 * e, "unique_tokens": 2e8}}, "loss": 1.0} for e in (0.7, 5.5)]
+    runs = runs_from_rows(rows)
+    got = np.exp(qqt_model(runs)(values))
+    single = [qqt_loss(2e8 * e, 2e8, lambda k: 0.5 * 0.5 ** (k / 2.0), 1.8, 1e7) for e in (0.5, 1, 3.5, 9)]
+    mixed = [qqt_loss(4e8 * e, 4e8, lambda k: 0.5 * (0.5 * 0.5 ** (k / 2.0) + 0.3 * 0.5 ** (k / 8.0)), 1.8, 1e7)
+             for e in (0.7, 5.5)]
+    assert got == pytest.approx(single + mixed, rel=1e-12)
+
+
+def _one_size_rows(loss_of, rng: np.random.Generator) -> list[dict]:
+    rows = []
+    for name, (u, _, _) in QQT_TRUTH.items():
+        for e in (0.25, 0.5, 1, 2, 4, 8, 16, 32):
+            rows.append({"name": f"{name}-{e}ep", "params": 1e8, "loss": loss_of(name, u, e) * math.exp(rng.normal(0, NOISE)),
+                         "buckets": {name: {"tokens": u * e, "unique_tokens": u}}})
+    return rows
+
+
+def test_qqt_and_ours_each_flag_the_other_by_held_out_error() -> None:
+    rng = np.random.default_rng(11)
+    held = [f"{b}-{e}ep" for b in QQT_TRUTH for e in (16, 32)]  # extrapolation in epochs
+
+    def from_qqt(name: str, u: float, e: float) -> float:
+        _, b, tau = QQT_TRUTH[name]
+        return qqt_loss(u * e, u, lambda k: b * 0.5 ** (k / tau), 1.8, 1e7)
+
+    def from_ours(name: str, u: float, e: float) -> float:
+        return true_loss(DATABLATIONS, {"high": 1.0, "low": 0.5}, {"high": 4.0, "low": 15.0}, 1e8, {name: (u * e, u)})
+
+    qqt_world = calibrate(runs_from_rows(_one_size_rows(from_qqt, rng)), "qqt", reference="high", bootstrap=0,
+                          holdout=held).qqt
+    assert qqt_world["better_on_holdout"] == "qqt"
+    assert qqt_world["ours_holdout_mae"] > 5 * qqt_world["holdout_mae"]
+    ours_world = calibrate(runs_from_rows(_one_size_rows(from_ours, rng)), "qqt", reference="high", bootstrap=0,
+                           holdout=held)
+    q = ours_world.qqt
+    assert q["better_on_holdout"] == "ours" and q["holdout_mae"] > 1.5 * q["ours_holdout_mae"]  # 1.9-6.3x over seeds 0-7
+    assert ours_world.to_dict()["qqt_comparison"]["values"] == q["values"]
+
+
+def test_qqt_needs_one_model_size_and_stands_alone() -> None:
+    runs = runs_from_rows(mixture_rows(DATABLATIONS, np.random.default_rng(0)))  # two model sizes
+    with pytest.raises(ConfigError, match="one model size"):
+        calibrate(runs, "qqt", reference="high", bootstrap=0)
+    with pytest.raises(ConfigError, match="on its own"):
+        calibrate(runs, ["qqt", "buckets"], reference="high", bootstrap=0)

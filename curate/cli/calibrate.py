@@ -30,9 +30,11 @@ def file_sha256(path: str | Path) -> str:
 @click.command("calibrate")
 @click.argument("runs_path", metavar="RUNS", type=click.Path(exists=True, dir_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="law.json to write.")
-@click.option("--fit", "fit", type=click.Choice(["repetition", "base", "buckets"]), multiple=True,
+@click.option("--fit", "fit", type=click.Choice(["repetition", "base", "buckets", "qqt"]), multiple=True,
               default=("repetition",), help="What to fit (repeatable): R_D*/R_N*; E, A, B, alpha, beta (runs of at "
-                                             "most one epoch); per-bucket utility and R_D*.")
+                                             "most one epoch); per-bucket utility and R_D*; or qqt: Goyal et al. "
+                                             "2024's law next to ours (buckets or repetition) on runs at one model "
+                                             "size, compared by held-out error.")
 @click.option("--base", default="datablations",
               help="Law whose constants stay fixed: datablations, chinchilla, or a law.json.")
 @click.option("--reference", default=None, help="Reference bucket (utility 1) for --fit buckets.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +31,7 @@ from curate.planner.lawfile import LAW_FORMAT, CalibratedLaw, law_values, resolv
 from curate.planner.laws import Law, effective_tokens
 from curate.planner.runs import REFERENCE_POOL, Runs
 
-FIT_KINDS = ("repetition", "base", "buckets")
+FIT_KINDS = ("repetition", "base", "buckets", "qqt")
 HUBER_DELTA = 1e-3  # datablations' fit (Muennighoff et al. 2023, after Hoffmann et al. 2022)
 ONE_EPOCH = 1.0 + 1e-9  # base fits use runs of at most one epoch of every pool
 _MAX_GRID = 512  # starting points evaluated; the best few start L-BFGS
@@ -42,10 +42,13 @@ _GRID: dict[str, tuple[float, ...]] = {
     "E": (1.0, 1.7, 2.5), "A": (math.exp(4), math.exp(6), math.exp(8)), "B": (math.exp(4), math.exp(6), math.exp(8)),
     "alpha": (0.2, 0.35, 0.5), "beta": (0.2, 0.35, 0.5),
     "r_d_star": (2.0, 6.0, 15.0, 40.0), "r_n_star": (2.0, 6.0, 15.0, 40.0), "utility": (0.3, 1.0, 3.0),
+    # QQT (curate.planner.qqt): token scale, irreducible loss, utility exponent, half-life in epochs
+    "qqt_scale": (1e2, 1e5, 1e8, 1e11), "qqt_d": (0.5, 1.5, 2.5), "qqt_b": (0.1, 0.3, 0.6), "qqt_tau": (1.0, 4.0, 16.0),
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "E": (1e-3, 20.0), "A": (1e-2, 1e15), "B": (1e-2, 1e15), "alpha": (0.01, 2.0), "beta": (0.01, 2.0),
     "r_d_star": (0.05, 1e4), "r_n_star": (0.05, 1e4), "utility": (1e-4, 1e4),
+    "qqt_scale": (1.0, 1e15), "qqt_d": (1e-3, 20.0), "qqt_b": (1e-3, 3.0), "qqt_tau": (0.05, 1e4),
 }
 _LINEAR = ("alpha", "beta")  # fitted as is; everything else in log space
 
@@ -80,6 +83,7 @@ class Calibration:
     level: float
     bucket_definition: Mapping[str, Any] | None = None
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    qqt: dict[str, Any] | None = None  # with fit "qqt": QQT fitted on the same runs, and the comparison
 
     @property
     def intervals(self) -> dict[str, list[float]]:
@@ -157,6 +161,7 @@ class Calibration:
             "range": fit_runs.fit_range(),
             "runs_fingerprint": self.runs.fingerprint(),
             "bucket_definition": None if self.bucket_definition is None else dict(self.bucket_definition),
+            "qqt_comparison": self.qqt,
         }
 
 
@@ -201,9 +206,18 @@ def predict_log_loss(values: Mapping[str, float | np.ndarray], runs: Runs) -> np
 _TEMPLATE = Law(name="fit", A=1, B=1, E=1, alpha=1, beta=1)
 
 
-def _objective(values: Mapping[str, float | np.ndarray], runs: Runs, log_loss: np.ndarray) -> np.ndarray:
+Predictor = Callable[[Mapping[str, Any]], np.ndarray]  # values -> log loss per run (batched like predict_log_loss)
+Model = Callable[[Runs], Predictor]  # a model prepared for a set of runs
+
+
+def law_model(runs: Runs) -> Predictor:
+    """The planner's law (:func:`predict_log_loss`) as a model."""
+    return lambda values: predict_log_loss(values, runs)
+
+
+def _objective(predict: Predictor, values: Mapping[str, Any], runs: Runs, log_loss: np.ndarray) -> np.ndarray:
     """Weighted mean Huber loss of the log-loss residuals, per parameter set (shape (m,))."""
-    r = np.atleast_2d(predict_log_loss(values, runs)) - log_loss
+    r = np.atleast_2d(predict(values)) - log_loss
     # Divided by delta so that the objective (and its gradient) is of order 1 for L-BFGS's tolerances.
     value = (huber(HUBER_DELTA, r) * runs.weight).sum(axis=1) / (HUBER_DELTA * runs.weight.sum())
     return np.where(np.isfinite(value), value, 1e30)
@@ -236,8 +250,8 @@ _FD_STEP = 1e-6  # central differences in the fitted coordinates (log of positiv
 
 
 def fit_values(runs: Runs, start: Mapping[str, float], free: Sequence[str], starts: Sequence[Mapping[str, float]] | None = None,
-               tie_exponents: bool = False, seed: int = 0) -> Fit:
-    """Minimise the Huber objective over `free` (others fixed at `start`) by L-BFGS-B.
+               tie_exponents: bool = False, seed: int = 0, model: Model = law_model) -> Fit:
+    """Minimise the Huber objective of `model` over `free` (others fixed at `start`) by L-BFGS-B.
 
     Without `starts`, a grid of starting points (``_GRID``, at most ``_MAX_GRID`` of them, a seeded
     sample when the product is larger) is evaluated and the best ``_STARTS`` (plus `start`) are
@@ -245,16 +259,17 @@ def fit_values(runs: Runs, start: Mapping[str, float], free: Sequence[str], star
     """
     free = [k for k in free if not (tie_exponents and k == "beta")]
     log_loss = np.log(runs.loss)
+    predict = model(runs)
     d = len(free)
     steps = np.vstack([np.zeros(d), _FD_STEP * np.eye(d), -_FD_STEP * np.eye(d)])
 
     def f_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
-        fs = _objective(_from_x(x + steps, free, start, tie_exponents), runs, log_loss)
+        fs = _objective(predict, _from_x(x + steps, free, start, tie_exponents), runs, log_loss)
         return float(fs[0]), (fs[1:d + 1] - fs[d + 1:]) / (2 * _FD_STEP)
 
     if starts is None:
         grid = np.array([_to_x(c, free) for c in _grid_starts(free, start, seed)])
-        scores = _objective(_from_x(grid, free, start, tie_exponents), runs, log_loss)
+        scores = _objective(predict, _from_x(grid, free, start, tie_exponents), runs, log_loss)
         starts_x = [_to_x(start, free), *grid[np.argsort(scores, kind="stable")[:_STARTS]]]
     else:
         starts_x = [_to_x(s, free) for s in starts]
@@ -311,6 +326,14 @@ def calibrate(
     unknown = [k for k in kinds if k not in FIT_KINDS]
     if unknown or not kinds:
         raise ConfigError(f"calibrate: unknown fit {unknown or kinds!r} (choose from {', '.join(FIT_KINDS)})")
+    if "qqt" in kinds:
+        if kinds != ("qqt",):
+            raise ConfigError("calibrate: fit 'qqt' is a comparison on its own; give it without other fits")
+        ours_kinds = ("buckets",) if any(p != REFERENCE_POOL for p in runs.pools) else ("repetition",)
+        ours = calibrate(runs, ours_kinds, base=base, reference=reference, bootstrap=bootstrap, seed=seed,
+                         holdout=holdout, level=level, bucket_definition=bucket_definition)
+        ours.qqt = compare_qqt(ours, seed)
+        return ours
     if not 0 < level < 1:
         raise ConfigError(f"calibrate: level must be in (0, 1), got {level}")
     if bootstrap < 0:
@@ -381,3 +404,33 @@ def _holdout_mask(runs: Runs, holdout: int | Sequence[str] | None) -> np.ndarray
     if missing:
         raise ConfigError(f"calibrate: holdout names not among the runs: {', '.join(missing)}")
     return np.array([n in names for n in runs.names])
+
+
+def compare_qqt(ours: Calibration, seed: int = 0) -> dict[str, Any]:
+    """Fit QQT (curate.planner.qqt) on the runs `ours` was fitted on; both laws' errors side by side."""
+    from curate.planner.qqt import qqt_model, qqt_names, qqt_start
+
+    fit_runs = ours.runs.take(np.flatnonzero(ours.fitted))
+    with threadpool_limits(limits=1, user_api="blas"):
+        q = fit_values(fit_runs, qqt_start(ours.runs), qqt_names(ours.runs), seed=seed, model=qqt_model)
+    predicted = np.exp(qqt_model(ours.runs)(q.values))
+    residual = ours.runs.loss - predicted
+    y, r = ours.runs.loss[ours.fitted], residual[ours.fitted]
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    mae = float(np.abs(residual[ours.held_out]).mean()) if ours.held_out.any() else None
+    ours_mae = ours.holdout_mae()
+    verdict = None
+    if mae is not None and ours_mae is not None:
+        verdict = "ours" if ours_mae < mae else "qqt"
+    return {
+        "law": "QQT (Goyal et al. 2024): y = d + (n/s)^-b_eff, b_k = b (1/2)^(k/tau), pools by share-weighted utility",
+        "values": q.values,
+        "objective": q.objective,
+        "converged": q.converged,
+        "r2": 1.0 - float((r**2).sum()) / ss_tot if ss_tot > 0 else None,
+        "holdout_mae": mae,
+        "ours_r2": ours.r2(),
+        "ours_holdout_mae": ours_mae,
+        "better_on_holdout": verdict,
+        "predicted": [float(x) for x in predicted],
+    }

@@ -206,6 +206,16 @@ def format_calibration(doc: Mapping[str, Any]) -> str:
     lines.append(_table(["run (largest residuals)", "loss", "predicted", "residual", "set"],
                         [[r["name"], f"{r['loss']:.4f}", f"{r['predicted']:.4f}", f"{r['residual']:+.4f}",
                           "held out" if r["held_out"] else ("fit" if r["fitted"] else "unused")] for r in worst]))
+    qqt = doc.get("qqt_comparison")
+    if qqt:
+        lines += ["", "QQT comparison (Goyal et al. 2024), fitted on the same runs:",
+                  _table(["law", "R^2", "held-out MAE"],
+                         [["ours", _fmt(qqt["ours_r2"]), _fmt(qqt["ours_holdout_mae"])],
+                          ["QQT", _fmt(qqt["r2"]), _fmt(qqt["holdout_mae"])]])]
+        if qqt["better_on_holdout"]:
+            lines.append(f"better on the held-out runs: {qqt['better_on_holdout']}")
+        lines.append("QQT values: " + ", ".join(f"{k[4:]}={v:.4g}" for k, v in qqt["values"].items()
+                                                 if k.startswith("qqt_")))
     rng = doc.get("range", {})
     if rng:
         lines += ["", f"fitted on: N {human(rng['params'][0])}..{human(rng['params'][1])}, "
