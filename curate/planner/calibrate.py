@@ -59,7 +59,7 @@ def _kind(name: str) -> str:
 
 @dataclass(frozen=True)
 class Fit:
-    """One fit: the values (free and fixed), the free names, the objective and predictions."""
+    """One fit: the values (free and fixed), the free names, the objective at the optimum."""
 
     values: dict[str, float]
     free: tuple[str, ...]
@@ -317,7 +317,9 @@ def calibrate(
 
     - ``repetition``: R_D* and R_N* (R_N* only if the base law has one);
     - ``base``: E, A, B, alpha, beta (``tie_exponents``: alpha = beta), on runs of at most one epoch;
-    - ``buckets``: per bucket a utility (the `reference` bucket's is 1) and an R_D*.
+    - ``buckets``: per bucket a utility (the `reference` bucket's is 1) and an R_D*;
+    - ``qqt`` (alone): ours (``buckets``, or ``repetition`` without buckets) and, in ``.qqt``,
+      Goyal et al. 2024's law fitted on the same runs, compared by held-out error.
 
     `holdout`: an int keeps that many largest-compute runs out of the fit, a list keeps those run
     names out; their mean absolute error is reported. `bootstrap` draws, seeded by `seed`.
@@ -346,6 +348,7 @@ def calibrate(
         for p in bucket_pools:
             start.setdefault(f"utility:{p}", 1.0)
             start.setdefault(f"r_d_star:{p}", start["r_d_star"])
+        start[f"utility:{reference}"] = 1.0  # what utility 1 means: the reference bucket
     held_out = _holdout_mask(runs, holdout)
     fitted = ~held_out
     if kinds == ("base",):
