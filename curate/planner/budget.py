@@ -331,7 +331,9 @@ def _waterfill(
         # Below every breakpoint only uncapped repeats still grow.
         t0 = float(breaks[0])
         slope = float(slope_r[np.isinf(room_r)].sum())
-        t_star = t0 - (total - supply_incl(t0)) / slope
+        # No uncapped repeats (slope 0): every bucket is at its cap and the shortfall is the rounding
+        # of total = capacity (total <= capacity was checked), so lambda stays at the lowest breakpoint.
+        t_star = t0 - (total - supply_incl(t0)) / slope if slope > 0 else t0
     else:
         lo, hi = 0, breaks.shape[0] - 1  # supply_incl(breaks[lo]) >= total > supply_incl(breaks[hi])
         while hi - lo > 1:
