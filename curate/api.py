@@ -24,7 +24,8 @@ from curate.pipeline.progress import Progress
 from curate.pipeline.runner import RunResult, run_graph
 from curate.pipeline.settings import RunSettings
 
-__all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "sample", "generate_sample_data"]
+__all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample",
+           "generate_sample_data"]
 
 
 class Pipeline:
@@ -129,6 +130,24 @@ def plan(buckets: Any, compute: float, **kwargs: Any) -> Any:
     from curate.planner import plan as _plan
 
     return _plan(buckets, compute, **kwargs)
+
+
+def calibrate(runs: Any, output: str | Path | None = None, **kwargs: Any) -> Any:
+    """Fit planner constants from proxy runs (a JSONL/Parquet path or rows); write law.json if `output`.
+
+    Returns a :class:`curate.planner.calibrate.Calibration` (``.to_dict()`` is law.json, ``.law()``
+    what ``plan(..., law=...)`` takes). Keyword arguments as ``curate.planner.calibrate.calibrate``.
+    """
+    from curate.io.write import write_json
+    from curate.planner.calibrate import calibrate as _calibrate
+    from curate.planner.runs import Runs, read_runs, runs_from_rows
+
+    if not isinstance(runs, Runs):
+        runs = read_runs(runs) if isinstance(runs, (str, Path)) else runs_from_rows(list(runs))
+    result = _calibrate(runs, **kwargs)
+    if output is not None:
+        write_json(output, result.to_dict())
+    return result
 
 
 def sample(input: str | Path, output: str | Path, plan: str | Path, *, run_options: dict[str, Any] | None = None,

@@ -352,3 +352,10 @@ def test_allocate_with_nothing_to_draw_from_is_infeasible() -> None:
         allocate(np.array([0.0, 0.0]), np.array([1.0, 2.0]), 10.0)
     tokens, _ = allocate(np.array([0.0, 5.0]), np.array([3.0, 1.0]), 10.0)
     assert tokens.tolist() == [0.0, 10.0]
+
+
+def test_budget_equal_to_capacity_with_every_bucket_capped() -> None:
+    # total = 16 epochs of everything at max_epochs 16: a rounding shortfall once divided by a zero slope
+    U = np.array([519759269.5495744, 625565343.5495744, 8947849.08951734])
+    tokens, _ = allocate(U, np.array([0.25, 0.125, 0.25]), float(U.sum() * 16.0), max_epochs=16.0)
+    assert tokens == pytest.approx(16.0 * U, rel=1e-12)

@@ -17,6 +17,7 @@ VERBS: dict[str, str] = {
     "train-classifier": "curate.cli.classify:train_command",
     "classify": "curate.cli.classify:classify_command",
     "plan": "curate.cli.plan:command",
+    "calibrate": "curate.cli.calibrate:command",
     "sample": "curate.cli.sample:command",
     "stats": "curate.cli.stats:command",
     "stages": "curate.cli.stages:command",

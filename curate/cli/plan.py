@@ -11,18 +11,15 @@ import click
 from curate.errors import ConfigError, InputError
 
 
-def read_buckets(path: str | Path) -> list[Any]:
-    """Read and validate a buckets.json file; errors name the file."""
-    from curate.planner import buckets_from_dict
+def read_buckets(path: str | Path, law: str = "datablations") -> tuple[list[Any], Any]:
+    """Read and validate a buckets.json file for planning under `law`; errors name the file."""
+    from curate.planner import buckets_for_law
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read buckets JSON: {exc}", file=str(path)) from None
-    try:
-        return buckets_from_dict(data)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    return buckets_for_law(data, law, str(path))
 
 
 def parse_frontier(spec: str) -> list[float]:
@@ -67,9 +64,10 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
               help="Fix the model size N (parameters); by default N is chosen to minimise predicted loss.")
 @click.option("--max-epochs", type=click.FloatRange(min=0, min_open=True), default=None, show_default="no cap",
               help="At most this many epochs of any bucket.")
-@click.option("--law", type=click.Choice(["datablations", "chinchilla"]), default="datablations",
-              help="Loss law: Muennighoff et al. 2023 (repeated data and excess parameters decay) or the "
-                   "Besiroglu et al. 2024 Chinchilla refit (repeated tokens still discounted).")
+@click.option("--law", default="datablations", metavar="NAME|law.json",
+              help="Loss law: datablations (Muennighoff et al. 2023: repeated data and excess parameters decay), "
+                   "chinchilla (Besiroglu et al. 2024 refit; repeated tokens still discounted), or a law.json "
+                   "from `curate calibrate` (its bucket utilities and R_D* replace buckets.json's; epochs get ranges).")
 @click.option("--frontier", "frontier_spec", default=None, metavar="LO:HI[:POINTS]",
               help="Plan at POINTS budgets (default 13) log-spaced from LO to HI, e.g. 1e18:1e24:13.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
@@ -90,11 +88,11 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
         return
     if buckets_path is None:
         raise ConfigError("--buckets is required (or --from-plan to show an existing plan)")
-    buckets = read_buckets(buckets_path)
+    buckets, law_obj = read_buckets(buckets_path, law)
     if frontier_spec is not None:
         if compute is not None:
             raise ConfigError("give either --compute or --frontier, not both")
-        plans = frontier(buckets, parse_frontier(frontier_spec), params=params, max_epochs=max_epochs, law=law)
+        plans = frontier(buckets, parse_frontier(frontier_spec), params=params, max_epochs=max_epochs, law=law_obj)
         if as_json:
             echo_json({"frontier": [p.to_dict() for p in plans]})
         else:
@@ -108,7 +106,7 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
         return
     if compute is None:
         raise ConfigError("--compute is required (or use --frontier LO:HI[:POINTS])")
-    _show(plan(buckets, compute, params=params, max_epochs=max_epochs, law=law), as_json, plot_path)
+    _show(plan(buckets, compute, params=params, max_epochs=max_epochs, law=law_obj), as_json, plot_path)
 
 
 def _show(the_plan: Any, as_json: bool, plot_path: str | None) -> None:

@@ -8,6 +8,7 @@ from curate.planner.budget import (
     BucketPlan,
     Plan,
     allocate,
+    buckets_for_law,
     buckets_from_dict,
     buckets_to_dict,
     frontier,
@@ -15,13 +16,17 @@ from curate.planner.budget import (
     plan,
     plan_warnings,
 )
+from curate.planner.calibrate import Calibration, calibrate
+from curate.planner.lawfile import CalibratedLaw, read_law, resolve_law
 from curate.planner.laws import CHINCHILLA, DATABLATIONS, LAWS, Law, effective_tokens, get_law
+from curate.planner.runs import Runs, read_runs, runs_from_rows
 
 __all__ = [
     "Bucket",
     "BucketPlan",
     "Plan",
     "allocate",
+    "buckets_for_law",
     "buckets_from_dict",
     "buckets_to_dict",
     "frontier",
@@ -34,4 +39,12 @@ __all__ = [
     "Law",
     "effective_tokens",
     "get_law",
+    "CalibratedLaw",
+    "Calibration",
+    "Runs",
+    "calibrate",
+    "read_law",
+    "read_runs",
+    "resolve_law",
+    "runs_from_rows",
 ]

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from curate.errors import ConfigError, InfeasibleError
-from curate.planner.laws import R_D_STAR, Law, effective_tokens, get_law, repeat_value
+from curate.planner import limits
+from curate.planner.lawfile import CalibratedLaw, resolve_law
+from curate.planner.laws import R_D_STAR, Law, effective_tokens, repeat_value
 
 # Warning thresholds, from the literature.
 # Muennighoff et al. 2023: up to ~4 epochs repeated data is almost as good as fresh data
@@ -40,13 +42,18 @@ _GOLDEN = (math.sqrt(5) - 1) / 2
 
 @dataclass(frozen=True)
 class Bucket:
-    """A quality bucket: its unique tokens and the value of one fresh token of it (utility)."""
+    """A quality bucket: its unique tokens and the value of one fresh token of it (utility).
+
+    ``r_d`` is the bucket's own repetition constant R_D* (a calibrated law gives one per bucket);
+    None uses the law's.
+    """
 
     name: str
     unique_tokens: float
     utility: float = 1.0
     docs: int | None = None
     mean_score: float | None = None
+    r_d: float | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class BucketPlan:
     effective_tokens: float
     marginal_value: float
     repeat_value: float
+    epochs_range: list[float] | None = None  # [lo, hi] over a calibrated law's bootstrap draws
 
     def to_dict(self) -> dict[str, Any]:
         """The bucket entry of plan.json: every field, in declaration order."""
@@ -137,6 +145,7 @@ class Plan:
                     effective_tokens=_number(b, "effective_tokens", "plan", default=0.0),
                     marginal_value=_number(b, "marginal_value", "plan", default=0.0),
                     repeat_value=_number(b, "repeat_value", "plan", default=0.0),
+                    epochs_range=_range(b.get("epochs_range"), f"plan: bucket '{b['name']}'"),
                 )
             )
         known = {
@@ -160,6 +169,14 @@ class Plan:
             first_epoch_premium=float(data.get("first_epoch_premium") or 0.0),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+def _range(value: Any, where: str) -> list[float] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
+        raise ConfigError(f"{where}: 'epochs_range' must be [lo, hi], got {value!r}")
+    return [float(value[0]), float(value[1])]
 
 
 def _number(obj: Mapping[str, Any], key: str, where: str, minimum: float | None = None, default: Any = None) -> float:
@@ -203,6 +220,19 @@ def buckets_from_dict(data: Mapping[str, Any]) -> list[Bucket]:
     return out
 
 
+def buckets_for_law(data: Mapping[str, Any], law: str | Law | CalibratedLaw, where: str) -> tuple[list[Bucket], Law | CalibratedLaw]:
+    """Parse buckets.json for planning under `law` (resolved and returned); a calibrated law with bucket
+    fits refuses buckets defined differently from those it was calibrated on. Errors start with `where`."""
+    resolved = resolve_law(law)
+    try:
+        buckets = buckets_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if isinstance(resolved, CalibratedLaw):
+        resolved.check_definition(data, where)
+    return buckets, resolved
+
+
 def buckets_to_dict(buckets: Iterable[Bucket]) -> dict[str, Any]:
     """The buckets.json document for `buckets`."""
     return {
@@ -222,7 +252,7 @@ def allocate(
     utility: Sequence[float] | np.ndarray,
     total: float,
     max_epochs: float | None = None,
-    r_d: float | None = None,
+    r_d: float | Sequence[float] | np.ndarray | None = None,
     first_epoch_premium: float = 0.0,
 ) -> tuple[np.ndarray, float]:
     """Exact maximiser of sum_i w_i D'_i + premium * sum_i w_i min(D_i, U_i) s.t. sum_i D_i = total.
@@ -232,7 +262,8 @@ def allocate(
     D_i = 0 where w_i(1+premium) < lambda; D_i = U_i*min(1 + R_D ln(w_i/lambda), max_epochs) where
     w_i > lambda; buckets at a jump of their first epoch share what remains, in proportion to U_i.
     lambda is found by bisection over the sorted breakpoints of sum_i D_i(lambda), which is
-    piecewise linear in ln(lambda), then solved in closed form on its segment. Returns (tokens, lambda).
+    piecewise linear in ln(lambda), then solved in closed form on its segment. `r_d` is one R_D*
+    or one per bucket (the closed form holds per bucket). Returns (tokens, lambda).
     Raises InfeasibleError when the buckets cannot supply `total` within `max_epochs`.
     """
     U = np.asarray(unique, dtype=np.float64)
@@ -245,11 +276,12 @@ def allocate(
             f"{U.sum():.4g} unique tokens give {capacity:.4g} (raise --max-epochs, lower the compute "
             f"or fix the model size less large)"
         )
-    return _waterfill(U, w * (1.0 + first_epoch_premium), w, cap, float(total), R_D_STAR if r_d is None else r_d)
+    r_d_each = np.broadcast_to(np.asarray(R_D_STAR if r_d is None else r_d, dtype=np.float64), U.shape)
+    return _waterfill(U, w * (1.0 + first_epoch_premium), w, cap, float(total), r_d_each)
 
 
 def _waterfill(
-    U: np.ndarray, first_value: np.ndarray, rep_value: np.ndarray, cap: np.ndarray, total: float, r_d: float
+    U: np.ndarray, first_value: np.ndarray, rep_value: np.ndarray, cap: np.ndarray, total: float, r_d: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Water-filling core: first epochs are worth `first_value`, repeats `rep_value * dD'/dD`."""
     n = U.shape[0]
@@ -278,7 +310,7 @@ def _waterfill(
     lf = np.log(first_value[has_first])  # ln lambda at which a first epoch enters
     F = first[has_first]
     lr = np.log(rep_value[has_rep])  # ln lambda at which repeats start
-    slope_r = U[has_rep] * r_d  # dD_i / d(-ln lambda) while repeating
+    slope_r = U[has_rep] * r_d[has_rep]  # dD_i / d(-ln lambda) while repeating
     room_r = rep_room[has_rep]
     with np.errstate(divide="ignore", invalid="ignore"):
         lcap = lr - room_r / slope_r  # ln lambda below which a bucket sits at its cap (-inf if none)
@@ -299,7 +331,9 @@ def _waterfill(
         # Below every breakpoint only uncapped repeats still grow.
         t0 = float(breaks[0])
         slope = float(slope_r[np.isinf(room_r)].sum())
-        t_star = t0 - (total - supply_incl(t0)) / slope
+        # No uncapped repeats (slope 0): every bucket is at its cap and the shortfall is the rounding
+        # of total = capacity (total <= capacity was checked), so lambda stays at the lowest breakpoint.
+        t_star = t0 - (total - supply_incl(t0)) / slope if slope > 0 else t0
     else:
         lo, hi = 0, breaks.shape[0] - 1  # supply_incl(breaks[lo]) >= total > supply_incl(breaks[hi])
         while hi - lo > 1:
@@ -338,6 +372,7 @@ class _Problem:
     names: tuple[str, ...]
     U: np.ndarray
     w: np.ndarray
+    r_d: np.ndarray  # R_D* per bucket
     max_epochs: float | None
 
     @property
@@ -346,7 +381,7 @@ class _Problem:
 
     def aggregates(self, tokens: np.ndarray) -> tuple[float, float]:
         """(D_eff, U_used) = (sum_i w_i D'_i, sum_i w_i min(D_i, U_i))."""
-        d_eff = float((self.w * effective_tokens(tokens, self.U, self.law.r_d)).sum())
+        d_eff = float((self.w * effective_tokens(tokens, self.U, self.r_d)).sum())
         u_used = float((self.w * np.minimum(tokens, self.U)).sum())
         return d_eff, u_used
 
@@ -362,10 +397,10 @@ class _Solution:
     lam: float
     premium: float
     loss: float
+    argmin_params: float | None = None  # set when N was chosen by the flat-ridge tie-break
 
 
-def _problem(buckets: Sequence[Bucket], law: str | Law, max_epochs: float | None) -> _Problem:
-    law_obj = law if isinstance(law, Law) else _law(law)
+def _problem(buckets: Sequence[Bucket], law_obj: Law, max_epochs: float | None) -> _Problem:
     if not buckets:
         raise ConfigError("plan: no buckets given")
     names = tuple(b.name for b in buckets)
@@ -377,16 +412,12 @@ def _problem(buckets: Sequence[Bucket], law: str | Law, max_epochs: float | None
         raise ConfigError("plan: unique_tokens and utility must be finite and >= 0")
     if not ((U > 0) & (w > 0)).any():
         raise InfeasibleError("plan: no bucket has both unique tokens and a positive utility")
+    r_d = np.array([law_obj.r_d if b.r_d is None else float(b.r_d) for b in buckets])
+    if not (np.all(np.isfinite(r_d)) and (r_d > 0).all()):
+        raise ConfigError("plan: every bucket's r_d must be a positive number")
     if max_epochs is not None and not (max_epochs > 0 and math.isfinite(max_epochs)):
         raise ConfigError(f"plan: max_epochs must be a positive number, got {max_epochs}")
-    return _Problem(law_obj, names, U, w, max_epochs)
-
-
-def _law(name: str) -> Law:
-    try:
-        return get_law(name)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    return _Problem(law_obj, names, U, w, r_d, max_epochs)
 
 
 def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
@@ -401,7 +432,7 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
     and D_eff shrinks, so that ratio falls: the fixed point is found by safeguarded regula falsi on
     ln(1 + rho), each step an exact water-filling. Premiums above w_max/w_min - 1 all give the same allocation.
     """
-    tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d)
+    tokens, lam = allocate(p.U, p.w, total, p.max_epochs, p.r_d)
     _, u_used = p.aggregates(tokens)
     base = _Solution(params, tokens, lam, 0.0, p.loss(params, tokens))
     if not p.law.params_depend_on_data(params, u_used):
@@ -413,7 +444,7 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
 
     def excess(s: float) -> tuple[float, np.ndarray, float]:
         """(premium the KKT conditions ask for) - (premium used), and the allocation."""
-        t, lam_s = allocate(p.U, p.w, total, p.max_epochs, p.law.r_d, first_epoch_premium=math.expm1(s))
+        t, lam_s = allocate(p.U, p.w, total, p.max_epochs, p.r_d, first_epoch_premium=math.expm1(s))
         return _premium_wanted(p, params, t) - math.expm1(s), t, lam_s
 
     h_hi, t_hi, lam_hi = excess(s_max)
@@ -571,9 +602,11 @@ def _search_params(p: _Problem, compute: float) -> _Solution:
     a, b = float(xs[max(j - 1, 0)]), float(xs[min(j + 1, len(xs) - 1)])
     log_n, f_best = _minimize_1d(loss_at, a, b, grid=5, xtol=_N_SEARCH_XTOL)
     if fs[j] < f_best:
-        log_n = float(xs[j])
-    n = math.exp(log_n)
-    return _solve_fixed_params(p, n, compute / (6.0 * n))
+        log_n, f_best = float(xs[j]), fs[j]
+    tied = limits.smallest_tied(loss_at, log_n, f_best, max(log_min, math.log(compute / 6.0) - 200.0))
+    n = math.exp(log_n if tied is None else tied)
+    sol = _solve_fixed_params(p, n, compute / (6.0 * n))
+    return sol if tied is None else replace(sol, argmin_params=math.exp(log_n))
 
 
 def plan(
@@ -581,10 +614,62 @@ def plan(
     compute: float,
     params: float | None = None,
     max_epochs: float | None = None,
-    law: str | Law = "datablations",
+    law: str | Law | CalibratedLaw = "datablations",
+    saturation_fraction: float = limits.SATURATION_FRACTION,
+    ranges: bool = True,
 ) -> Plan:
-    """Plan tokens per bucket (and N, unless `params` fixes it) for `compute` FLOPs (C = 6 N D)."""
-    p = _problem(buckets, law, max_epochs)
+    """Plan tokens per bucket (and N, unless `params` fixes it) for `compute` FLOPs (C = 6 N D).
+
+    `law` is a name, a law.json path or a law object. A calibrated law with bucket fits gives every
+    bucket its utility and R_D*; with bootstrap draws (and `ranges`) each bucket's epochs get a
+    range. The plan also reports compute saturation, the law's fit range and N tie-breaks.
+    """
+    resolved = resolve_law(law)
+    calibrated = resolved if isinstance(resolved, CalibratedLaw) else None
+    law_obj = calibrated.law if calibrated else resolved
+    buckets = _with_law(buckets, calibrated)
+    result = _plan_core(buckets, compute, params, max_epochs, law_obj)
+    warnings = list(result.warnings)
+    tie = result.extra.get("n_tie_break")
+    if tie:
+        warnings.append(
+            f"predicted loss is flat in N: N = {result.params:.4g} is the smallest model within {tie['tolerance']:g} "
+            f"(relative) of the best loss, found at N = {tie['argmin_params']:.4g}; N was chosen by this tie-break"
+        )
+    warnings += limits.fit_range_warnings(law_obj.name, law_obj.fit_range, calibrated.bucket_range if calibrated else {},
+                                          result.params, result.tokens, {b.name: b.epochs for b in result.buckets})
+    extra: dict[str, Any] = {"fit_range": dict(law_obj.fit_range) if law_obj.fit_range else None}
+    saturation = _saturation(buckets, compute, params, max_epochs, law_obj, result, saturation_fraction)
+    extra["saturation"] = saturation
+    if saturation and saturation["saturated"]:
+        useful = saturation["useful_compute"]
+        warnings.append(
+            f"compute is saturated: doubling {compute:.3g} FLOPs buys {saturation['doubling_gain']:.3%} of the "
+            f"remaining reducible loss (< {saturation_fraction:.0%}); beyond about "
+            f"{'-' if useful is None else f'{useful:.3g}'} FLOPs (useful_compute) more compute barely helps "
+            f"with these buckets: add unique data instead"
+        )
+    rows = result.buckets
+    if ranges and calibrated is not None and calibrated.draws:
+        rows, extra["ranges"] = _ranges(buckets, compute, params, max_epochs, calibrated, result)
+    return replace(result, buckets=rows, warnings=tuple(warnings), extra={**result.extra, **extra})
+
+
+def _with_law(buckets: Sequence[Bucket], calibrated: CalibratedLaw | None) -> list[Bucket]:
+    """The buckets with a calibrated law's utility and R_D* (unchanged without bucket fits)."""
+    if calibrated is None or not calibrated.has_buckets:
+        return list(buckets)
+    out = []
+    for b in buckets:
+        utility, r_d = calibrated.bucket_values(b.name)
+        out.append(replace(b, utility=utility, r_d=r_d))
+    return out
+
+
+def _plan_core(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
+               law_obj: Law) -> Plan:
+    """The plan under one law: the allocation and N, with the repetition warnings."""
+    p = _problem(buckets, law_obj, max_epochs)
     if not (compute > 0 and math.isfinite(compute)):
         raise ConfigError(f"plan: compute must be a positive number of FLOPs, got {compute}")
     if params is not None:
@@ -603,15 +688,59 @@ def plan(
     return _make_plan(p, float(compute), sol, params_fixed=params is not None)
 
 
+def _saturation(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
+                law_obj: Law, result: Plan, fraction: float) -> dict[str, Any] | None:
+    """plan.json's ``saturation``: what a doubling of compute buys, and the useful compute if saturated."""
+
+    def loss_at(c: float) -> float:
+        if c == compute:
+            return result.predicted_loss
+        return _plan_core(buckets, c, params, max_epochs, law_obj).predicted_loss
+
+    try:
+        gain = limits.doubling_gain(loss_at, compute, law_obj.E)
+        saturated = gain < fraction
+        useful = limits.useful_compute(loss_at, compute, law_obj.E, fraction) if saturated else None
+    except InfeasibleError:  # 2C does not fit in max_epochs at a fixed N: no doubling to compare
+        return None
+    return {"threshold": fraction, "doubling_gain": gain, "saturated": saturated, "useful_compute": useful}
+
+
+def _ranges(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
+            calibrated: CalibratedLaw, result: Plan) -> tuple[tuple[BucketPlan, ...], dict[str, Any]]:
+    """Replan under every bootstrap draw; per-bucket epochs ranges and plan.json's ``ranges``."""
+    level = float((calibrated.document.get("intervals") or {}).get("level", 0.95))
+    epochs, n, loss = [], [], []
+    for values in calibrated.draws:
+        draw = calibrated.with_values(values)
+        q = _plan_core(_with_law(buckets, draw), compute, params, max_epochs, draw.law)
+        epochs.append([b.epochs for b in q.buckets])
+        n.append(q.params)
+        loss.append(q.predicted_loss)
+    lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
+    e = np.array(epochs)
+    lo, hi = np.percentile(e, lo_q, axis=0), np.percentile(e, hi_q, axis=0)
+    rows = tuple(replace(b, epochs_range=[float(lo[i]), float(hi[i])]) for i, b in enumerate(result.buckets))
+    summary = {"draws": len(epochs), "level": level,
+               "params": [float(np.percentile(n, lo_q)), float(np.percentile(n, hi_q))],
+               "predicted_loss": [float(np.percentile(loss, lo_q)), float(np.percentile(loss, hi_q))]}
+    return rows, summary
+
+
 def frontier(
     buckets: Sequence[Bucket],
     computes: Iterable[float],
     params: float | None = None,
     max_epochs: float | None = None,
-    law: str | Law = "datablations",
+    law: str | Law | CalibratedLaw = "datablations",
+    ranges: bool = False,
 ) -> list[Plan]:
-    """The plan at each compute budget: shows where lower buckets enter as compute grows."""
-    return [plan(buckets, c, params=params, max_epochs=max_epochs, law=law) for c in computes]
+    """The plan at each compute budget: shows where lower buckets enter as compute grows.
+
+    Without epochs ranges by default: they replan every bootstrap draw at every budget.
+    """
+    resolved = resolve_law(law)
+    return [plan(buckets, c, params=params, max_epochs=max_epochs, law=resolved, ranges=ranges) for c in computes]
 
 
 def log_space(lo: float, hi: float, points: int) -> list[float]:
@@ -625,8 +754,8 @@ def log_space(lo: float, hi: float, points: int) -> list[float]:
 
 def _make_plan(p: _Problem, compute: float, sol: _Solution, params_fixed: bool) -> Plan:
     tokens = sol.tokens
-    eff = effective_tokens(tokens, p.U, p.law.r_d)
-    rv = repeat_value(tokens, p.U, p.law.r_d)
+    eff = effective_tokens(tokens, p.U, p.r_d)
+    rv = repeat_value(tokens, p.U, p.r_d)
     epochs = np.divide(tokens, p.U, out=np.zeros_like(tokens), where=p.U > 0)
     rows = tuple(
         BucketPlan(
@@ -657,6 +786,8 @@ def _make_plan(p: _Problem, compute: float, sol: _Solution, params_fixed: bool) 
         effective_data=d_eff,
         unique_tokens_used=u_used,
         first_epoch_premium=sol.premium,
+        extra={"n_tie_break": None if sol.argmin_params is None else
+               {"tolerance": limits.TIE_TOLERANCE, "argmin_params": sol.argmin_params}},
     )
 
 

@@ -17,6 +17,7 @@ Everything here is vectorized numpy on float64 and free of I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,9 @@ class Law:
     r_d: float = R_D_STAR
     r_n: float | None = None
     source: str = ""
+    # What the law was fitted on: {"params": [lo, hi], "tokens": [lo, hi], "epochs": [lo, hi]}, an
+    # end None where the source does not say; plans outside it are warned about.
+    fit_range: Mapping[str, Sequence[float | None]] | None = None
 
     @property
     def G(self) -> float:
@@ -67,13 +71,17 @@ class Law:
 
     def effective_params(self, params: float, unique_used: float) -> float:
         """N' (effective parameters) for N parameters trained on `unique_used` unique (weighted) tokens."""
+        return float(self.effective_params_array(params, unique_used))
+
+    def effective_params_array(self, params: np.ndarray | float, unique_used: np.ndarray | float) -> np.ndarray:
+        """N' elementwise over arrays of runs (the calibration fits evaluate many at once)."""
         if self.r_n is None:
-            return params
+            return np.asarray(params, dtype=np.float64)
         # Same operations, in the same order, as datablations' `scaling_law` so one bucket with
         # utility 1 reproduces it bit for bit.
         UN = np.minimum(params, self.d_to_n(unique_used))
         RN = np.maximum((params / UN) - 1, 0)
-        return float(UN + UN * self.r_n * (1 - np.exp(-1 * RN / self.r_n)))
+        return UN + UN * self.r_n * (1 - np.exp(-1 * RN / self.r_n))
 
     def params_depend_on_data(self, params: float, unique_used: float) -> bool:
         """True when the parameter term changes with the allocation: N > D_to_N(U_used)."""
@@ -134,6 +142,9 @@ DATABLATIONS = Law(
     r_d=R_D_STAR,
     r_n=R_N_STAR,
     source="Muennighoff et al. 2023, Scaling Data-Constrained Language Models (C4 fit)",
+    # The paper's abstract: experiments "ranging up to 900 billion training tokens and 9 billion
+    # parameter models" (lower ends not stated there, so not checked).
+    fit_range={"params": [None, 9e9], "tokens": [None, 9e11], "epochs": [None, None]},
 )
 
 # Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt", their refit of Hoffmann
@@ -149,6 +160,9 @@ CHINCHILLA = Law(
     r_d=R_D_STAR,
     r_n=None,
     source="Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt (refit of Hoffmann et al. 2022)",
+    # Hoffmann et al. 2022 (abstract): "over 400 language models ranging from 70 million to over
+    # 16 billion parameters on 5 to 500 billion tokens"; none of them repeated data.
+    fit_range={"params": [7e7, 1.6e10], "tokens": [5e9, 5e11], "epochs": [None, 1.0]},
 )
 
 LAWS: dict[str, Law] = {law.name: law for law in (DATABLATIONS, CHINCHILLA)}

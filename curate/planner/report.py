@@ -1,4 +1,4 @@
-"""Render plans for people: a text table per plan or frontier, and PNG plots (matplotlib, Agg).
+"""Render plans and calibrations for people: text tables and PNG plots (matplotlib, Agg).
 
 Plots are written atomically (temporary name in the same directory, then ``os.replace``) so a
 reader never sees half a file.
@@ -7,9 +7,9 @@ reader never sees half a file.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from curate.planner.budget import Plan
 
@@ -45,18 +45,26 @@ def format_plan(plan: Plan) -> str:
             f"tokens/param: {plan.tokens / plan.params:.1f}   predicted loss: {plan.predicted_loss:.4f}",
             f"effective data: {human(plan.effective_data)}   lambda (marginal value threshold): {plan.lam:.4g}"
             + (f"   first-epoch premium: {plan.first_epoch_premium:.3g}" if plan.first_epoch_premium > 0 else ""),
-            "",
         ]
+        ranges = plan.extra.get("ranges")
+        if ranges:
+            lines.append(f"over {ranges['draws']} bootstrap draws ({ranges['level']:.0%}): params "
+                         f"{human(ranges['params'][0])}-{human(ranges['params'][1])}, predicted loss "
+                         f"{ranges['predicted_loss'][0]:.4f}-{ranges['predicted_loss'][1]:.4f}")
+        lines.append("")
     else:
         lines += [f"tokens: {human(plan.tokens)}", ""]
-    header = ["bucket", "utility", "unique", "tokens", "epochs", "effective", "marginal", "share"]
+    with_ranges = any(b.epochs_range for b in plan.buckets)
+    header = ["bucket", "utility", "unique", "tokens", "epochs", *(["epochs range"] if with_ranges else []),
+              "effective", "marginal", "share"]
     rows = [
         [
             b.name,
-            f"{b.utility:g}",
+            f"{b.utility:.4g}",
             human(b.unique_tokens),
             human(b.tokens),
             f"{b.epochs:.2f}",
+            *([f"{b.epochs_range[0]:.2f}-{b.epochs_range[1]:.2f}" if b.epochs_range else "-"] if with_ranges else []),
             human(b.effective_tokens),
             f"{b.marginal_value:.3f}",
             f"{b.tokens / plan.tokens:.1%}" if plan.tokens > 0 else "-",
@@ -130,7 +138,12 @@ def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | BinaryIO:
     plt, fig, (ax1, ax2) = _figure(2)
     names = [b.name for b in plan.buckets]
     xs = range(len(names))
-    ax1.bar(xs, [b.epochs for b in plan.buckets], color="tab:blue")
+    ranges = [b.epochs_range for b in plan.buckets]
+    yerr = None
+    if all(ranges):
+        yerr = [[max(0.0, b.epochs - r[0]) for b, r in zip(plan.buckets, ranges)],
+                [max(0.0, r[1] - b.epochs) for b, r in zip(plan.buckets, ranges)]]
+    ax1.bar(xs, [b.epochs for b in plan.buckets], color="tab:blue", yerr=yerr, capsize=4)
     ax1.axhline(4.0, color="tab:red", linestyle="--", linewidth=1, label="4 epochs")
     ax1.set_xticks(list(xs), names, rotation=30, ha="right")
     ax1.set_ylabel("epochs")
@@ -164,4 +177,86 @@ def plot_frontier(plans: Sequence[Plan], path: Path | str) -> Path:
     ax2.set_xscale("log")
     ax2.set_xlabel("compute (FLOPs)")
     ax2.set_ylabel("predicted loss")
+    return _save_atomic(plt, fig, path)
+
+
+def format_calibration(doc: Mapping[str, Any]) -> str:
+    """The fit report of a law.json document: fitted values with intervals, fit quality, residuals."""
+    fit = doc["fit"]
+    iv = doc.get("intervals", {})
+    level = iv.get("level", 0.95)
+    values: list[tuple[str, float | None]] = [(k, doc["base"][k]) for k in ("E", "A", "B", "alpha", "beta")]
+    values += [("r_d_star", doc["r_d_star"]), ("r_n_star", doc.get("r_n_star"))]
+    for b, entry in doc.get("buckets", {}).items():
+        values += [(f"utility:{b}", entry["utility"]), (f"r_d_star:{b}", entry.get("r_d_star"))]
+    fitted = set(doc.get("fitted", []))
+    rows = []
+    for name, value in values:
+        if value is None:
+            continue
+        lo_hi = iv.get(name)
+        rows.append([name, f"{value:.6g}", "fitted" if name in fitted else "fixed",
+                     f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]" if lo_hi else "-"])
+    holdout = fit["holdout"]
+    lines = [
+        f"fit: {'+'.join(fit['kinds'])} on {fit['runs']} runs (base {fit['base']}); {fit['loss']}",
+        f"R^2 = {_fmt(fit['r2'])}   RMSE = {_fmt(fit['rmse'])}   objective = {fit['objective']:.6g}"
+        + ("" if fit["converged"] else "   (optimiser did not report convergence)"),
+        f"held out: {len(holdout['runs'])} runs, mean absolute error {_fmt(holdout['mae'])}" if holdout["runs"]
+        else "held out: none (use --holdout to measure prediction error)",
+        f"bootstrap: {doc['bootstrap']['draws']} draws (seed {doc['bootstrap']['seed']}), {level:.0%} percentile intervals",
+        "",
+        _table(["value", "estimate", "how", f"{level:.0%} interval"], rows),
+        "",
+    ]
+    res = doc.get("residuals", [])
+    worst = sorted(res, key=lambda r: -abs(r["residual"]))[:10]
+    lines.append(_table(["run (largest residuals)", "loss", "predicted", "residual", "set"],
+                        [[r["name"], f"{r['loss']:.4f}", f"{r['predicted']:.4f}", f"{r['residual']:+.4f}",
+                          "held out" if r["held_out"] else ("fit" if r["fitted"] else "unused")] for r in worst]))
+    qqt = doc.get("qqt_comparison")
+    if qqt:
+        lines += ["", "QQT comparison (Goyal et al. 2024), fitted on the same runs:",
+                  _table(["law", "R^2", "held-out MAE"],
+                         [["ours", _fmt(qqt["ours_r2"]), _fmt(qqt["ours_holdout_mae"])],
+                          ["QQT", _fmt(qqt["r2"]), _fmt(qqt["holdout_mae"])]])]
+        if qqt["better_on_holdout"]:
+            lines.append(f"better on the held-out runs: {qqt['better_on_holdout']}")
+        lines.append("QQT values: " + ", ".join(f"{k[4:]}={v:.4g}" for k, v in qqt["values"].items()
+                                                 if k.startswith("qqt_")))
+    rng = doc.get("range", {})
+    if rng:
+        lines += ["", f"fitted on: N {human(rng['params'][0])}..{human(rng['params'][1])}, "
+                      f"D {human(rng['tokens'][0])}..{human(rng['tokens'][1])}, "
+                      f"epochs {rng['epochs'][0]:.3g}..{rng['epochs'][1]:.3g}"]
+    return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x:.4g}"
+
+
+def plot_residuals(doc: Mapping[str, Any], path: Path | str) -> Path:
+    """Predicted against observed loss, and residual against run, fitted and held-out runs marked."""
+    plt, fig, (ax1, ax2) = _figure(2)
+    res = doc.get("residuals", [])
+    for label, pick, color in (("fit", lambda r: r["fitted"], "tab:blue"),
+                               ("held out", lambda r: r["held_out"], "tab:red"),
+                               ("unused", lambda r: not r["fitted"] and not r["held_out"], "tab:gray")):
+        sel = [r for r in res if pick(r)]
+        if not sel:
+            continue
+        ax1.scatter([r["predicted"] for r in sel], [r["loss"] for r in sel], s=12, color=color, label=label)
+        ax2.scatter([r["predicted"] for r in sel], [r["residual"] for r in sel], s=12, color=color, label=label)
+    if res:
+        lo = min(min(r["loss"], r["predicted"]) for r in res)
+        hi = max(max(r["loss"], r["predicted"]) for r in res)
+        ax1.plot([lo, hi], [lo, hi], color="black", linewidth=1)
+    ax1.set_xlabel("predicted loss")
+    ax1.set_ylabel("observed loss")
+    ax1.set_title(f"calibration: {'+'.join(doc['fit']['kinds'])}, R^2 = {_fmt(doc['fit']['r2'])}")
+    ax1.legend(fontsize="small")
+    ax2.axhline(0.0, color="black", linewidth=1)
+    ax2.set_xlabel("predicted loss")
+    ax2.set_ylabel("observed - predicted")
     return _save_atomic(plt, fig, path)

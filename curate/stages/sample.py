@@ -215,7 +215,8 @@ class Sample(ReshapingStage):
                           nullable=True),
         "max_epochs": Param(float, None, "at most this many epochs of any bucket when planning", nullable=True,
                             min=0.0),
-        "law": Param(str, "datablations", "loss law for planning", choices=("datablations", "chinchilla")),
+        "law": Param(str, "datablations", "loss law for planning: datablations, chinchilla or a law.json from "
+                     "`curate calibrate`"),
         "fraction_by": Param(str, "score", "which documents the fractional pass takes: the highest-scored or "
                              "a seeded random choice", choices=("score", "random")),
         "score_column": Param(str, schema.QUALITY_SCORE, "score column for fraction_by: score"),
@@ -251,11 +252,16 @@ class Sample(ReshapingStage):
             raise ConfigError("stage 'sample': 'buckets', 'n_params' and 'max_epochs' only apply with 'compute'")
 
     def dependency_files(self) -> list[str]:
-        return [p for p in (self.plan, self.buckets) if p is not None]
+        law_file = [self.law] if Path(self.law).is_file() else []  # a law.json from `curate calibrate`
+        return [p for p in (self.plan, self.buckets) if p is not None] + law_file
 
     def check(self) -> None:
         if self.plan is not None:
             _read_json(self.plan, "plan")
+        else:
+            from curate.planner import resolve_law
+
+            resolve_law(self.law)  # an unknown name or unreadable law.json fails before the run starts
 
     # ---- summarize ---------------------------------------------------------------------
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
@@ -289,7 +295,7 @@ class Sample(ReshapingStage):
 
     # ---- combine -----------------------------------------------------------------------
     def _resolve_plan(self, ctx: CombineContext) -> Any:
-        from curate.planner import Plan, buckets_from_dict, plan
+        from curate.planner import Plan, buckets_for_law, plan
 
         if self.plan is not None:
             return Plan.from_dict(_read_json(self.plan, "plan"))
@@ -300,11 +306,8 @@ class Sample(ReshapingStage):
             if doc is None:
                 raise ConfigError(f"stage 'sample': no buckets file at {where}; put quality_buckets before sample, "
                                   "or give 'buckets' (or a ready 'plan')")
-        try:
-            buckets = buckets_from_dict(doc)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=self.law)
+        buckets, law = buckets_for_law(doc, self.law, str(where))
+        return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=law)
 
     def combine(self, ctx: CombineContext) -> None:
         the_plan = self._resolve_plan(ctx)

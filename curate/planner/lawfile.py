@@ -1,0 +1,172 @@
+"""Calibrated laws: the ``law.json`` file ``curate calibrate`` writes and the planner reads.
+
+A calibrated law is a :class:`~curate.planner.laws.Law` (base constants, a global R_D* and R_N*)
+plus, for bucket fits, a utility and an R_D* per bucket, the range of runs it was fitted on, and
+the bootstrap draws (each draw is again a full set of values, so plans can show ranges).
+
+Values are kept flat by name: ``E``, ``A``, ``B``, ``alpha``, ``beta``, ``r_d_star``,
+``r_n_star`` and, per bucket, ``utility:<bucket>`` and ``r_d_star:<bucket>``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from curate.errors import ConfigError, InputError
+from curate.planner.laws import LAWS, Law
+
+LAW_FORMAT = "curate-law/1"
+BASE_KEYS = ("E", "A", "B", "alpha", "beta")
+
+
+@dataclass(frozen=True)
+class CalibratedLaw:
+    """A law with per-bucket utility and R_D*, its fit range and bootstrap draws."""
+
+    law: Law
+    utility: Mapping[str, float] = field(default_factory=dict)
+    r_d: Mapping[str, float] = field(default_factory=dict)
+    bucket_range: Mapping[str, Mapping[str, Sequence[float]]] = field(default_factory=dict)
+    draws: Sequence[Mapping[str, float]] = ()
+    bucket_definition: Mapping[str, Any] | None = None
+    document: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.law.name
+
+    @property
+    def has_buckets(self) -> bool:
+        return bool(self.utility)
+
+    def bucket_values(self, name: str) -> tuple[float | None, float | None]:
+        """(utility, R_D*) the law gives bucket `name`; (None, None) for a law without bucket fits."""
+        if not self.has_buckets:
+            return None, None
+        if name not in self.utility:
+            raise ConfigError(f"law '{self.name}' was calibrated for buckets {', '.join(sorted(self.utility))}; "
+                              f"it has no bucket '{name}'")
+        return self.utility[name], self.r_d.get(name)
+
+    def values(self) -> dict[str, float]:
+        """The flat values of this law."""
+        return law_values(self.law, self.utility, self.r_d)
+
+    def with_values(self, values: Mapping[str, float]) -> CalibratedLaw:
+        """The same law with other values (a bootstrap draw), without draws of its own."""
+        law, utility, r_d = split_values(values, self.law)
+        return replace(self, law=law, utility=utility, r_d=r_d, draws=())
+
+    def check_definition(self, buckets_doc: Mapping[str, Any], where: str) -> None:
+        """ConfigError unless buckets.json was made the way the calibrated buckets were."""
+        if self.bucket_definition is None:
+            return
+        given = bucket_definition(buckets_doc)
+        want = self.bucket_definition
+        for key in ("score_column", "method", "names", "quantiles", "cuts", "classifier_sha256"):
+            if key == "cuts" and want.get("method") == "quantiles":
+                continue  # quantile cuts follow the corpus; the levels define the buckets
+            if key == "classifier_sha256" and given.get(key) is None:
+                continue
+            if want.get(key) != given.get(key):
+                raise ConfigError(
+                    f"{where}: bucket definition differs from the one law '{self.name}' was calibrated on: "
+                    f"{key} is {given.get(key)!r} here, {want.get(key)!r} in the law; the utilities would not apply"
+                )
+
+
+def bucket_definition(buckets_doc: Mapping[str, Any], classifier_sha256: str | None = None) -> dict[str, Any]:
+    """What defines the buckets of a buckets.json (quality_buckets stage): score column, method, cuts."""
+    return {
+        "score_column": buckets_doc.get("score_column"),
+        "method": buckets_doc.get("method"),
+        "names": [b.get("name") for b in buckets_doc.get("buckets", []) if isinstance(b, Mapping)],
+        "quantiles": buckets_doc.get("quantiles"),
+        "cuts": buckets_doc.get("cuts"),
+        "classifier_sha256": classifier_sha256 or buckets_doc.get("classifier_sha256"),
+    }
+
+
+def law_values(law: Law, utility: Mapping[str, float] | None = None, r_d: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Flat values of a law and its per-bucket constants (``r_n_star`` is absent for laws without it)."""
+    out = {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha, "beta": law.beta, "r_d_star": law.r_d}
+    if law.r_n is not None:
+        out["r_n_star"] = law.r_n
+    for b, w in (utility or {}).items():
+        out[f"utility:{b}"] = w
+    for b, r in (r_d or {}).items():
+        out[f"r_d_star:{b}"] = r
+    return out
+
+
+def split_values(values: Mapping[str, float], template: Law) -> tuple[Law, dict[str, float], dict[str, float]]:
+    """(Law, utility per bucket, R_D* per bucket) from flat values; `template` gives name, source, range."""
+    law = replace(
+        template,
+        E=values["E"], A=values["A"], B=values["B"], alpha=values["alpha"], beta=values["beta"],
+        r_d=values["r_d_star"], r_n=values.get("r_n_star"),
+    )
+    utility = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("utility:")}
+    r_d = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("r_d_star:")}
+    return law, utility, r_d
+
+
+def resolve_law(spec: str | Path | Law | CalibratedLaw) -> Law | CalibratedLaw:
+    """A law by name (``datablations``, ``chinchilla``), a law.json path, or the object itself."""
+    if isinstance(spec, (Law, CalibratedLaw)):
+        return spec
+    if str(spec) in LAWS:
+        return LAWS[str(spec)]
+    path = Path(spec)
+    if path.suffix == ".json" or path.exists():
+        return read_law(path)
+    raise ConfigError(f"unknown law '{spec}' (known: {', '.join(sorted(LAWS))}, or a law.json file)")
+
+
+def read_law(path: str | Path) -> CalibratedLaw | Law:
+    """Read a law.json written by ``curate calibrate``; errors name the file and key."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read law JSON: {exc}", file=str(path)) from None
+    try:
+        return law_from_dict(doc, name=str(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a law.json ({LAW_FORMAT}): {exc!r}") from None
+
+
+def law_from_dict(doc: Mapping[str, Any], name: str | None = None) -> CalibratedLaw:
+    """Parse a law.json document (see docs/planner.md, "law.json"); `name` (e.g. its path) names the law."""
+    if doc.get("format") != LAW_FORMAT:
+        raise ValueError(f"'format' is {doc.get('format')!r}, expected {LAW_FORMAT!r}")
+    base = doc["base"]
+    values: dict[str, float] = {k: _finite(base[k], f"base.{k}") for k in BASE_KEYS}
+    values["r_d_star"] = _finite(doc["r_d_star"], "r_d_star")
+    if doc.get("r_n_star") is not None:
+        values["r_n_star"] = _finite(doc["r_n_star"], "r_n_star")
+    for b, entry in (doc.get("buckets") or {}).items():
+        values[f"utility:{b}"] = _finite(entry["utility"], f"buckets.{b}.utility")
+        if entry.get("r_d_star") is not None:
+            values[f"r_d_star:{b}"] = _finite(entry["r_d_star"], f"buckets.{b}.r_d_star")
+    rng = doc.get("range") or {}
+    template = Law(name=name or str(doc.get("name") or "calibrated"), A=1, B=1, E=1, alpha=1, beta=1,
+                   source=str(doc.get("source", "")),
+                   fit_range={k: rng[k] for k in ("params", "tokens", "epochs") if k in rng} or None)
+    law, utility, r_d = split_values(values, template)
+    boot = (doc.get("bootstrap") or {}).get("values") or {}
+    n_draws = min((len(v) for v in boot.values()), default=0)
+    draws = [{**values, **{k: float(v[j]) for k, v in boot.items()}} for j in range(n_draws)]
+    return CalibratedLaw(law=law, utility=utility, r_d=r_d, bucket_range=rng.get("buckets") or {},
+                         draws=draws, bucket_definition=doc.get("bucket_definition"), document=doc)
+
+
+def _finite(x: Any, key: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x <= 0:
+        raise ValueError(f"'{key}' must be a positive number, got {x!r}")
+    return float(x)
