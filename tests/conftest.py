@@ -69,3 +69,16 @@ def default_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = models / "default.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One private local Ray with 2 CPUs for a whole module; RayExecutor reuses it."""
+    ray = pytest.importorskip("ray")
+    from curate.executors.ray import start_local_ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    start_local_ray(2)
+    yield
+    ray.shutdown()

@@ -11,18 +11,8 @@ from curate.api import Pipeline
 from curate.io.read import discover
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    from curate.executors.ray import start_local_ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    start_local_ray(2)
-    yield
-    ray.shutdown()
 
 
 def test_cleaning_stages_give_the_local_executors_output(sample_dir: Path, tmp_path: Path) -> None:

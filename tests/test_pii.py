@@ -147,16 +147,6 @@ def test_annotate_never_changes_text_and_every_row_is_kept(texts: list[str]) -> 
             assert after == before
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    from curate.executors.ray import start_local_ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    start_local_ray(2)
-    yield
-    ray.shutdown()
 
 
 @pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.ray)])

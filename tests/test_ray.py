@@ -33,26 +33,22 @@ from curate.pipeline.stage import (
     reject_rows,
     set_column,
 )
-from tests.conftest import CURATE, ROOT, env_with_repo, read_output, shard_ids, write_parquet
+from tests.conftest import (
+    CURATE,
+    PIPELINES,
+    ROOT,
+    env_with_repo,
+    read_output,
+    shard_ids,
+    write_parquet,
+)
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
-PIPELINES = ROOT / "pipelines"
 TIMINGS = {"seconds", "wall_seconds"}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    """One private local Ray with 2 CPUs for the whole module; RayExecutor reuses it."""
-    from curate.executors.ray import start_local_ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    start_local_ray(2)
-    yield
-    ray.shutdown()
 
 
 # --------------------------------------------------------------------------- custom stages

@@ -165,16 +165,6 @@ print("offline ok")
     assert list(home.iterdir()) == []
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    from curate.executors.ray import start_local_ray
-
-    if ray.is_initialized():
-        ray.shutdown()
-    start_local_ray(2)
-    yield
-    ray.shutdown()
 
 
 @pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.ray)])
