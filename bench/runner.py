@@ -22,6 +22,7 @@ from executors import default_pipeline  # noqa: E402
 from quality import bench_models  # noqa: E402
 
 BASELINE = os.environ.get("BENCH_BASELINE", "e9d916e")
+CANDIDATE = os.environ.get("BENCH_CANDIDATE")  # a commit to measure instead of this checkout
 ROUNDS = 5
 
 JOB = """
@@ -51,26 +52,31 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="curate-bench-runner-"))
     base = tmp / "baseline"
     subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), BASELINE], cwd=ROOT, check=True)
+    this, name = ROOT, "this checkout"
+    if CANDIDATE:
+        this, name = tmp / "candidate", CANDIDATE
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(this), CANDIDATE], cwd=ROOT, check=True)
     try:
         pipe = default_pipeline(bench_models(), tmp / "default.yaml")
         jobs = {"passthrough": corpus(n_docs), "default": corpus(n_default)}
         best: dict[tuple[str, str], float] = {}
         for job, src in jobs.items():
             for _ in range(ROUNDS):
-                for name, checkout in (("baseline", base), ("this", ROOT)):
-                    took = _run(checkout, job, src, tmp / f"out-{name}", pipe)
-                    best[(job, name)] = min(best.get((job, name), float("inf")), took)
+                for side, checkout in (("baseline", base), ("this", this)):
+                    took = _run(checkout, job, src, tmp / f"out-{side}", pipe)
+                    best[(job, side)] = min(best.get((job, side), float("inf")), took)
         rows = []
         for job, src in jobs.items():
             b, t = best[(job, "baseline")], best[(job, "this")]
             rows.append([job, f"{sum(1 for _ in src.glob('*.parquet'))} shards", f"{b:.2f}", f"{t:.2f}",
                          f"{t / b:.3f}", "yes" if t <= 1.05 * b else "no"])
-        print(f"### runner: this checkout vs {BASELINE} (best of {ROUNDS}, alternated)\n")
+        print(f"### runner: {name} vs {BASELINE} (best of {ROUNDS}, alternated)\n")
         print(f"Pass-through: {n_docs:,} documents, 1 worker. Default pipeline: {n_default:,} documents, 2 workers, "
               "the demo models (bench/.cache).\n")
-        print(md_table(["job", "input", f"{BASELINE} s", "this s", "ratio", "within 5%"], rows))
+        print(md_table(["job", "input", f"{BASELINE} s", f"{name} s", "ratio", "within 5%"], rows))
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False)
+        for tree in (base, this) if CANDIDATE else (base,):
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
 
 

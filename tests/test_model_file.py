@@ -187,3 +187,22 @@ def test_classify_verb_refuses_a_truncated_model_before_any_work(models: dict[st
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and str(model) in lines[0] and "truncated" in lines[0], r.stderr
         assert not out.exists() or not any(out.iterdir())
+
+
+def test_python_and_compiled_dictionary_walks_agree() -> None:
+    import numpy as np
+
+    from curate.classifiers import model_file
+
+    rng = np.random.default_rng(0)
+    entries = []
+    for i in range(3000):
+        word = "".join(rng.choice(list("abcdefgh"), size=int(rng.integers(1, 12)))).encode()
+        entries.append(word + b"\0" + int(i % 7).to_bytes(8, "little") + bytes([i % 2]))  # counts hold NULs
+    buf = b"HEADER" + b"".join(entries)
+    for cut in (len(buf), len(buf) - 5, len(buf) // 2):
+        data = np.frombuffer(buf[:cut], dtype=np.uint8)
+        py = model_file._entry_ends(data, 6, 3000)
+        compiled = model_file._entry_ends_compiled()(data, 6, 3000)
+        assert py.tolist() == compiled.tolist()
+        assert len(py) == (3000 if cut == len(buf) else len(py))
