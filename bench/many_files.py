@@ -2,8 +2,9 @@
 number of files, and two workers are at least as fast as one.
 
 Inputs of 5,000, 10,000 and 20,000 one-row Parquet files; `curate run` with one passthrough
-stage on 1 and 2 workers (best of 2). Also the cost of durability: writing 2,000 small files
-with and without the fsync that publishes each (what the work store does before every rename).
+stage on 1 and 2 workers (best of 2). Also what an fsync per file would cost: writing 2,000 small
+files with and without an fsync before each rename (the work store syncs once per done marker
+instead).
 """
 
 from __future__ import annotations

@@ -81,4 +81,4 @@ def check_ids(plan: RunPlan, executor: Any, skip_files: set[str]) -> None:
             "first_file": pa.array([plan.tasks[d["first_task"]].rel for d in found], pa.string()),
             "first_row": pa.array([d["first_row"] for d in found], pa.int64()),
         }))
-    store.files.write_json(store.ids("_DONE"), {"duplicates": len(dups)})
+    store.files.write_marker(store.ids("_DONE"), {"duplicates": len(dups)})

@@ -252,9 +252,8 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
     if errors:
         store.files.write_jsonl(store.errors_file, errors)
     store.files.write_json(store.stats_file, stats)
-    store.files.sync_dirs(store.root)  # every published name durable before _SUCCESS says the run is whole
     lease.check()
-    store.files.write_bytes(store.success_file, b"")
+    store.files.write_marker(store.success_file, None)  # everything durable before _SUCCESS appears
     return RunResult(store.display, stats, errors)
 
 
@@ -303,7 +302,7 @@ def _combine(plan: RunPlan, seg: Segment, executor: Executor, log: Callable[[str
     node.stage.combine(ctx)
     checkpoint("combine")
     seconds = time.perf_counter() - t0
-    files.write_json(store.done_marker, {"summary": ctx.summary, "seconds": seconds})
+    files.write_marker(store.done_marker, {"summary": ctx.summary, "seconds": seconds})
     return seconds, ctx.summary
 
 

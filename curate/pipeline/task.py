@@ -329,6 +329,6 @@ class _TaskRun:
         report = {"segment": self.seg_index, "task": self.task.index,
                   "stats": [st.to_dict() for st in stats.values()],
                   "errors": errors.errors}
-        self.plan.store.files.write_json(self.plan.store.done_marker(self.seg_index, self.task.index), report)
+        self.plan.store.files.write_marker(self.plan.store.done_marker(self.seg_index, self.task.index), report)
         checkpoint("task_done")
         return report

@@ -66,6 +66,20 @@ def filesystem_for(uri: str | Path) -> tuple[pafs.FileSystem, str, bool]:
     raise ConfigError(f"unsupported storage scheme '{scheme}://' in {uri} (supported: local paths, file://, memory://)")
 
 
+def sync_filesystem(path: str) -> None:
+    """Flush every dirty file and directory of the filesystem holding `path` (Linux syncfs(2);
+    os.sync elsewhere)."""
+    import ctypes
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if not hasattr(libc, "syncfs") or libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
 def json_default(obj: Any) -> Any:
     import numpy as np
 
@@ -125,31 +139,22 @@ class Files:
         return sorted(i.base_name for i in self.fs.get_file_info(pafs.FileSelector(path)))
 
     def publish(self, tmp: str, path: str) -> None:
-        """Make a complete temporary file visible under its final name. On the local disk its bytes
-        are fsynced first, so a crash never leaves a published name over unwritten data; the
-        directory entries are synced in one batch before _SUCCESS (:meth:`sync_dirs`)."""
-        if self.is_local:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        """Make a complete temporary file visible under its final name (a rename)."""
         self.fs.move(tmp, path)
 
-    def sync_dirs(self, root: str) -> int:
-        """fsync every directory under `root` (local disk), so every rename in it is durable; the
-        number of directories synced."""
-        if not self.is_local:
-            return 0
-        n = 0
-        for dirpath, _, _ in os.walk(root):
-            fd = os.open(dirpath, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            n += 1
-        return n
+    def write_marker(self, path: str, data: Any) -> None:
+        """Publish a marker (a done marker, _SUCCESS) only once everything written before it is
+        durable: on the local disk one syncfs(2) of the whole filesystem flushes every file and
+        directory entry the task or run wrote, then the marker's rename publishes it. A marker is
+        what resume trusts, so after a power loss it never stands over unwritten data; files
+        without their marker are redone. One sync per marker, not one per file: many small
+        tasks do not pay a sync for every shard, partial and reject file."""
+        text = b"" if data is None else (json.dumps(data, indent=2, default=json_default) + "\n").encode()
+        with self.atomic(path) as tmp:
+            with self.fs.open_output_stream(tmp) as out:
+                out.write(text)
+            if self.is_local:
+                sync_filesystem(tmp)
 
     @contextmanager
     def atomic(self, path: str) -> Iterator[str]:
