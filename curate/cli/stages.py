@@ -53,6 +53,8 @@ def format_stage(info: dict[str, Any]) -> str:
         lines.append("parameters: none")
     for key, verb in (("requires", "reads"), ("produces", "adds")):
         cols = info[key]
-        lines.append(f"{verb} columns: " + (", ".join(cols) if cols else "none" if cols is not None
-                                            else "not declared"))
+        text = ", ".join(cols) if cols else "none" if cols is not None else "not declared"
+        if key in info["columns_from_params"]:
+            text = f"{text}, and those its parameters name" if cols else "those its parameters name"
+        lines.append(f"{verb} columns: {text}")
     return "\n".join(lines)

@@ -65,6 +65,10 @@ def describe_stage(name: str) -> dict[str, Any]:
         "params": [describe_param(p, spec) for p, spec in cls.params.items()],
         "requires": _declared(cls, "requires"),
         "produces": _declared(cls, "produces"),
+        # columns that follow from parameters (score_column, tokens_column, a classify column, ...)
+        "columns_from_params": [key for key, method in (("requires", "required_columns"),
+                                                        ("produces", "produced_columns"))
+                                if getattr(cls, method) is not getattr(Stage, method)],
     }
 
 

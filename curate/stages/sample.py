@@ -203,6 +203,7 @@ def _copy_rows(src: pa.Table, rows: np.ndarray, epochs: pa.Array | pa.ChunkedArr
 class Sample(ReshapingStage):
     name = "sample"
     used_key = "docs_sampled"
+    requires = (schema.ID, schema.TEXT, schema.QUALITY_BUCKET)  # + tokens_column, score_column: required_columns
     produces = (schema.EPOCH_INDEX,)
     params = {
         "plan": Param(str, None, "plan.json to materialize (from `curate plan --json`); else give compute",
