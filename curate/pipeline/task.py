@@ -129,7 +129,7 @@ class _Stats:
             self.by_name[name] = StageStats(stage=name, kind=kind)
         return self.by_name[name]
 
-    def record(self, st: StageStats, kept: pa.Table, rejected: pa.Table | None, counts: dict[str, int]) -> None:
+    def record(self, st: StageStats, kept: pa.Table, counts: dict[str, int]) -> None:
         st.docs_out += kept.num_rows
         st.bytes_out += text_bytes(kept)
         for reason, n in counts.items():
@@ -275,7 +275,7 @@ class _TaskRun:
         if reshaping:
             assert self.seg.apply is not None
             kept, rejected, counts = split_rejected(table)
-            stat.record(stat(self.seg.apply.name, "global"), kept, rejected, counts)
+            stat.record(stat(self.seg.apply.name, "global"), kept, counts)
             rejects.write(self.seg.apply.name, rejected)
             table = kept
         if dup_rows is not None:
@@ -284,7 +284,7 @@ class _TaskRun:
             table, rejected, counts = split_rejected(validate_read(table, self.plan.settings, dup_rows, errors, rs))
             rs.docs_in += n_in
             rs.bytes_in += b_in
-            stat.record(rs, table, rejected, counts)
+            stat.record(rs, table, counts)
             rs.seconds += time.perf_counter() - t0
             rejects.write(READ_STAGE, rejected)
         for node in nodes:
@@ -302,7 +302,7 @@ class _TaskRun:
             if n_out != n_in:
                 raise AccountingError(f"stage '{node.name}' returned {n_out} rows for {n_in} input rows in "
                                       f"{self.task.label}; stages must mark rows with reject_reason, never drop them")
-            stat.record(st, table, rejected, counts)
+            stat.record(st, table, counts)
             rejects.write(node.name, rejected)
         if self.seg.summarize is not None:
             ctx = self.ctxs[self.seg.summarize.name]

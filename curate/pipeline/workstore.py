@@ -111,9 +111,6 @@ class Files:
     def __init__(self, fs: pafs.FileSystem, is_local: bool) -> None:
         self.fs, self.is_local = fs, is_local
 
-    def __reduce__(self) -> tuple[Any, ...]:  # picklable to workers (the local fs is)
-        return (Files, (self.fs, self.is_local))
-
     @staticmethod
     def temp_name(path: str) -> str:
         head, _, name = path.rpartition("/")
@@ -453,9 +450,6 @@ class StageStore:
 
     def task_path(self, task: int, kind: str = "task") -> str:
         return self._task_state(task, kind)
-
-    def has_task(self, task: int, kind: str = "task") -> bool:
-        return self.files.exists(self._task_state(task, kind))
 
     def read_task(self, task: int, kind: str = "task", cache: bool = True) -> pa.Table | None:
         """Task `task`'s state of `kind` (None if combine wrote none). Cached per process, one task
