@@ -30,6 +30,11 @@ LINE_DEDUP_BYTES_REMOVED = "line_dedup_bytes_removed"
 # the runner adds REJECT_STAGE to rows it writes under _rejected/.
 REJECT_REASON = "reject_reason"
 REJECT_STAGE = "reject_stage"
+# Rows read from another stage's rejected output arrive kept, their reason in this column.
+UPSTREAM_REJECT_REASON = "upstream_reject_reason"
+# A stage with named outputs (route) names each kept row's output in this column; the runner
+# splits the rows by it and drops it.
+ROUTE = "_route"
 
 # Ground-truth columns written by `curate sample-data`.
 TRUE_DOMAIN = "true_domain"

@@ -44,6 +44,17 @@ def run_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     return {name: opts[name] for name in names}
 
 
+def sink_lines(output: str, stats: dict[str, Any]) -> list[str]:
+    """Where each sink was written, with its document count."""
+    lines = []
+    for name, sink in stats.get("sinks", {}).items():
+        if name:
+            lines.append(f"sink {name} ({sink['from']}): {sink['docs']:,} documents in {output}/{name}/")
+        else:
+            lines.append(f"{sink['docs']:,} documents written to {output}")
+    return lines
+
+
 def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
     """Call `run(input, output, run_options)` (an API helper) with the CLI options; print the
     summary table (stderr) or JSON (stdout)."""
@@ -61,7 +72,8 @@ def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
         echo_json(result.stats)
     elif not quiet:
         click.echo(format_table(result.stages), err=True)
-        click.echo(f"{result.stats['docs_out']:,} documents written to {result.output}", err=True)
+        for line in sink_lines(result.output, result.stats):
+            click.echo(line, err=True)
     if result.errors:
         click.echo(f"skipped {len(result.errors)} bad row(s)/file(s) (on-error=skip); see "
                    f"{result.output}/_errors.jsonl", err=True)

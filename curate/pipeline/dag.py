@@ -1,17 +1,18 @@
-"""Pipeline graphs: named stage nodes, validation before any work, and execution phases.
+"""Pipeline graphs: named stage nodes, the streams between them, and named sinks.
 
-A pipeline is a graph of named nodes. Each node runs one stage on the ``kept`` output of its
-input node (by default the node before it). Validation (unknown stage, unknown or mistyped
-parameter, missing input, cycle, model file missing) happens when the graph is built, before
-any work starts, and names the node and, for YAML, the line.
-
-Execution is split into *segments* at global stages: segment j = [apply of global stage j-1]
-+ the map stages that follow, fused into one pass + [summarize of global stage j]. Between
-segments each task's kept rows are kept as Parquet under ``_work/``.
+A node runs one stage on one input stream: the kept rows of another node (``input: NAME``, by
+default the node before it), its rejected rows (``NAME.rejected``, arriving kept with their
+reason in ``upstream_reject_reason``), one of its named outputs (``NAME.code``, a route's), or a
+union of several of these from the same input (``input: [a, b.rejected]``, merged in input
+order). Several nodes may read one stream. Top-level ``outputs:`` names the sinks written
+under OUTPUT. Validation (unknown stage, parameter, node or output; a cycle; a union of
+different inputs; missing columns; model files) happens before any work, naming the node and,
+for YAML, the line. How a graph runs is curate.pipeline.passes.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,40 +23,65 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import get_stage_class
 from curate.pipeline.settings import RunSettings
-from curate.pipeline.stage import GlobalStage, MapStage, Stage
+from curate.pipeline.stage import GlobalStage, MapStage, ReshapingStage, Stage
+from curate.schema import UPSTREAM_REJECT_REASON
 
 NODE_KEYS = {"stage", "name", "params", "input"}
-TOP_KEYS = {"name", "description", "stages", "settings", "input_columns"}
+TOP_KEYS = {"name", "description", "stages", "settings", "input_columns", "outputs"}
+KEPT, REJECTED = "kept", "rejected"
+INPUT_NODE = ""  # the pipeline's input, as the producer of a stream
+SINK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True, order=True)
+class StreamRef:
+    """One output of one node: its kept rows, its rejected rows, or a named output (a route's).
+    ``node`` is INPUT_NODE for the pipeline's input."""
+
+    node: str
+    port: str = KEPT
+
+    def __str__(self) -> str:
+        if self.node == INPUT_NODE:
+            return "the input"
+        return self.node if self.port == KEPT else f"{self.node}.{self.port}"
+
+    @classmethod
+    def parse(cls, text: Any) -> StreamRef:
+        if not isinstance(text, str) or not text or text.startswith(".") or text.count(".") > 1:
+            raise ConfigError(f"input {text!r} must be NAME, NAME.rejected or NAME.<output>")
+        node, _, port = text.partition(".")
+        return cls(node, port or KEPT)
 
 
 @dataclass
 class Node:
     name: str
     stage: Stage
-    input: str | None = None
+    inputs: list[StreamRef] = field(default_factory=list)
     line: int | None = None
+    index: int = 0  # position in the pipeline's stage list, for messages
 
     @property
     def is_global(self) -> bool:
         return isinstance(self.stage, GlobalStage)
 
-
-@dataclass
-class Segment:
-    """One pass over every task: optional global apply, fused map stages, optional global summarize."""
-
-    index: int
-    apply: Node | None
-    maps: list[Node]
-    summarize: Node | None
+    @property
+    def is_union(self) -> bool:
+        return len(self.inputs) > 1
 
     @property
-    def nodes(self) -> list[Node]:
-        return [n for n in [self.apply, *self.maps] if n is not None]
+    def ports(self) -> tuple[str, ...]:
+        """The outputs other nodes and sinks may read."""
+        named = self.stage.output_names()
+        return (*named, REJECTED) if named else (KEPT, REJECTED)
 
 
 @dataclass
 class Graph:
+    """A validated pipeline graph: nodes in the order given, each reading one output of another
+    node (or a union of several), plus named sinks. See docs/architecture.md, "Graphs"."""
+
     nodes: list[Node]
     name: str = "pipeline"
     settings: dict[str, Any] = field(default_factory=dict)
@@ -63,6 +89,10 @@ class Graph:
     # Columns the user says the input has besides id and text; when given, required columns are
     # checked as the graph is built, else at the start of a run against the input's real schema.
     input_columns: list[str] | None = None
+    # sink name -> the stream it writes; empty: the last node's kept rows go to OUTPUT/ itself
+    outputs: dict[str, StreamRef] = field(default_factory=dict)
+    output_lines: dict[str, int | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -72,8 +102,10 @@ class Graph:
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def from_specs(cls, specs: list[dict[str, Any]], name: str = "pipeline", settings: dict[str, Any] | None = None,
-                   source: str | None = None, input_columns: list[str] | None = None) -> Graph:
-        """Build from a list of ``{"stage": ..., "name": ..., "params": {...}, "input": ...}`` dicts."""
+                   source: str | None = None, input_columns: list[str] | None = None,
+                   outputs: dict[str, Any] | None = None) -> Graph:
+        """Build from a list of ``{"stage": ..., "name": ..., "params": {...}, "input": ...}`` dicts
+        and an ``outputs`` mapping of sink name -> ``NODE[.output]``."""
         nodes: list[Node] = []
         seen: dict[str, int] = {}
         for i, spec in enumerate(specs):
@@ -95,8 +127,10 @@ class Graph:
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
             node_name = spec.get("name") or _unique(cls_.name or str(spec["stage"]), seen)
+            if not isinstance(node_name, str) or not SINK_NAME.match(node_name) or "." in node_name:
+                raise ConfigError(f"{where}: stage name {node_name!r} must be letters, digits, '_' or '-'")
             seen[node_name] = seen.get(node_name, 0) + 1
-            nodes.append(Node(node_name, stage, spec.get("input"), line))
+            nodes.append(Node(node_name, stage, _parse_inputs(spec.get("input"), nodes, where), line, i))
         raw = settings or {}
         if isinstance(raw, dict):
             raw = {k: v for k, v in raw.items() if k != "__line__"}
@@ -104,7 +138,9 @@ class Graph:
         if input_columns is not None and not (isinstance(input_columns, list)
                                               and all(isinstance(c, str) for c in input_columns)):
             raise ConfigError(f"{source or 'pipeline'}: 'input_columns' must be a list of column names")
-        return cls(nodes, name=name, settings=settings, source=source, input_columns=input_columns)
+        sinks, sink_lines = _parse_outputs(outputs, source)
+        return cls(nodes, name=name, settings=settings, source=source, input_columns=input_columns,
+                   outputs=sinks, output_lines=sink_lines)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Graph:
@@ -122,85 +158,233 @@ class Graph:
         if unknown:
             raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
         return cls.from_specs(data["stages"], name=data.get("name", path.stem), settings=data.get("settings"),
-                              source=str(path), input_columns=strip_lines(data.get("input_columns")))
+                              source=str(path), input_columns=strip_lines(data.get("input_columns")),
+                              outputs=data.get("outputs"))
+
+    # ---- lookups --------------------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        return self._by_name[name]
+
+    def consumers(self, ref: StreamRef) -> list[Node]:
+        """Nodes that read `ref` (alone or in a union), in pipeline order."""
+        return [n for n in self.nodes if ref in n.inputs]
+
+    def sinks_of(self, ref: StreamRef) -> list[str]:
+        return [name for name, r in self.sinks.items() if r == ref]
+
+    @property
+    def sinks(self) -> dict[str, StreamRef]:
+        """Sink name -> stream; without ``outputs:`` the one unnamed sink ("") is the last node's
+        kept rows, written to OUTPUT/ itself."""
+        return self.outputs or {"": StreamRef(self.nodes[-1].name)}
+
+    def ancestors(self, name: str) -> list[str]:
+        """Nodes upstream of `name`, nearest first (breadth first, inputs in the order listed)."""
+        out: list[str] = []
+        frontier = [r.node for r in self.node(name).inputs]
+        while frontier:
+            nxt = []
+            for a in frontier:
+                if a != INPUT_NODE and a not in out:
+                    out.append(a)
+                    nxt.extend(r.node for r in self.node(a).inputs)
+            frontier = nxt
+        return out
+
+    def topological(self) -> list[Node]:
+        """Nodes in an order where every node comes after the nodes it reads (pipeline order
+        where the graph allows)."""
+        return self._topo
 
     # ---- validation ---------------------------------------------------------------------
+    def _where(self, node: Node) -> str:
+        return _where(self.source, node.line, node.index)
+
     def _validate(self) -> None:
         names = [n.name for n in self.nodes]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ConfigError(f"duplicate stage name(s): {', '.join(sorted(dupes))}")
-        index = {n.name: i for i, n in enumerate(self.nodes)}
-        # resolve inputs and detect cycles by walking input links
-        for i, node in enumerate(self.nodes):
-            if node.input is None:
-                continue
-            ref = node.input.split(".")[0]
-            if ref not in index:
-                raise ConfigError(f"{_where(None, node.line, i)}: stage '{node.name}' reads input '{node.input}', "
-                                  "which is not a stage of this pipeline")
-        for node in self.nodes:
-            seen = {node.name}
-            cur = node
-            while cur.input is not None:
-                nxt = self.nodes[index[cur.input.split('.')[0]]]
-                if nxt.name in seen:
-                    raise ConfigError(f"cycle in pipeline: {' -> '.join([*seen, nxt.name])}")
-                seen.add(nxt.name)
-                cur = nxt
-        for i, node in enumerate(self.nodes):
-            if node.input is not None:
-                expected = self.nodes[i - 1].name if i > 0 else None
-                if node.input not in (expected, f"{expected}.kept"):
-                    raise ConfigError(
-                        f"stage '{node.name}': input '{node.input}' is not supported; each stage reads the kept "
-                        f"output of the stage before it ({expected}), and rejected rows go to _rejected/")
+        if READ_NODE in names:
+            raise ConfigError(f"'{READ_NODE}' names the runner's own read step; choose another stage name")
+        self._by_name = {n.name: n for n in self.nodes}
         for node in self.nodes:
             if not isinstance(node.stage, (MapStage, GlobalStage)):
                 raise ConfigError(f"stage '{node.name}' is neither a map nor a global stage")
+            for ref in node.inputs:
+                self._check_ref(ref, f"{self._where(node)}: stage '{node.name}' reads input '{ref}'")
+            if len(set(node.inputs)) != len(node.inputs):
+                raise ConfigError(f"{self._where(node)}: stage '{node.name}' lists one input twice in its union")
+        self._topo = self._sort()
+        self._check_unions()
+        for node in self.nodes:
+            try:
+                node.stage.check_upstream([self._by_name[a].stage for a in self.ancestors(node.name)])
+            except ConfigError as exc:
+                raise ConfigError(f"{self._where(node)}: {exc}") from None
+        for sink, ref in self.outputs.items():
+            line = self.output_lines.get(sink)
+            where = f"{self.source or 'pipeline'}" + (f", line {line}" if line else "")
+            self._check_ref(ref, f"{where}: output '{sink}' writes '{ref}'")
+        if not self.outputs and KEPT not in self.nodes[-1].ports:
+            last = self.nodes[-1]
+            raise ConfigError(f"{self._where(last)}: the last stage '{last.name}' has named outputs "
+                              f"({', '.join(last.stage.output_names())}); name what to write in 'outputs:'")
+        self._warn_unread()
+
+    def _check_ref(self, ref: StreamRef, what: str) -> None:
+        if ref.node == INPUT_NODE:
+            return
+        if ref.node not in self._by_name:
+            raise ConfigError(f"{what}, but there is no stage '{ref.node}' in this pipeline")
+        ports = self._by_name[ref.node].ports
+        if ref.port not in ports:
+            raise ConfigError(f"{what}, but '{ref.node}' has no output '{ref.port}' (its outputs: "
+                              f"{', '.join(ports)})")
+
+    def _sort(self) -> list[Node]:
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        order: list[Node] = []
+
+        def visit(node: Node, path: list[str]) -> None:
+            if state.get(node.name) == 2:
+                return
+            if state.get(node.name) == 1:
+                cycle = path[path.index(node.name):] + [node.name]
+                raise ConfigError(f"{self._where(node)}: cycle in pipeline: {' -> '.join(cycle)}")
+            state[node.name] = 1
+            for ref in node.inputs:
+                if ref.node != INPUT_NODE:
+                    visit(self._by_name[ref.node], [*path, node.name])
+            state[node.name] = 2
+            order.append(node)
+
+        for node in self.nodes:
+            visit(node, [])
+        return order
+
+    def origin(self, ref: StreamRef) -> str:
+        """Where a stream's rows and their order come from: the input, or the nearest reshaping
+        stage upstream (the sampler writes new rows in a new order)."""
+        if ref.node == INPUT_NODE:
+            return INPUT_NODE
+        node = self._by_name[ref.node]
+        if isinstance(node.stage, ReshapingStage):
+            return node.name
+        return self.origin(node.inputs[0])
+
+    def _check_unions(self) -> None:
+        for node in self._topo:
+            if not node.is_union:
+                continue
+            origins = {ref: self.origin(ref) for ref in node.inputs}
+            if len(set(origins.values())) > 1:
+                desc = ", ".join(f"'{r}' from {'the input' if o == INPUT_NODE else f'stage {o!r}'}"
+                                 for r, o in origins.items())
+                raise ConfigError(f"{self._where(node)}: stage '{node.name}' unions outputs that do not come from "
+                                  f"the same input rows ({desc}); a union merges branches of one input by position")
+
+    def _warn_unread(self) -> None:
+        read = {ref for n in self.nodes for ref in n.inputs} | set(self.sinks.values())
+        for node in self.nodes:
+            for port in node.ports:
+                ref = StreamRef(node.name, port)
+                if port != REJECTED and ref not in read:
+                    self.warnings.append(f"{self._where(node)}: output '{ref}' is read by no stage and written to "
+                                         "no sink: its rows are dropped from the result")
 
     def check(self) -> None:
         """Checks that need the file system (model files, plan files); called before any work."""
-        for i, node in enumerate(self.nodes):
+        for node in self.nodes:
             try:
                 node.stage.check()
             except ConfigError as exc:
-                raise ConfigError(f"{_where(self.source, node.line, i)}: stage '{node.name}': {exc}") from None
+                raise ConfigError(f"{self._where(node)}: stage '{node.name}': {exc}") from None
 
     def check_columns(self, available: set[str]) -> None:
-        """Every stage's required columns must come from the input (`available`) or an earlier
-        stage; the error names the stage and, where one exists, the stage that makes the column."""
-        have = set(available)
-        for i, node in enumerate(self.nodes):
-            missing = [c for c in node.stage.required_columns() if c not in have]
-            if missing:
-                col = missing[0]
-                later = [n.name for n in self.nodes[i + 1:] if col in (n.stage.produced_columns() or ())]
-                hint = (f"stage '{later[0]}' makes it but runs after '{node.name}'" if later else
-                        _producer_hint(col))
-                raise ConfigError(f"{_where(self.source, node.line, i)}: stage '{node.name}' needs column '{col}', "
-                                  f"which neither the input nor an earlier stage provides ({hint})")
-            produced = node.stage.produced_columns()
-            if produced is None:  # a stage that declares nothing may make anything: stop checking
-                return
-            have.update(produced)
+        """Every stage's required columns must come from the input (`available`) or a stage
+        upstream of it (for a union: every branch); the error names the stage and, where one
+        exists, the stage that makes the column."""
+        have: dict[StreamRef, set[str] | None] = {StreamRef(INPUT_NODE): set(available)}
+        for node in self._topo:
+            branches = [have[r] for r in node.inputs]
+            cols = None if any(b is None for b in branches) else set.intersection(*branches)  # type: ignore[arg-type]
+            if cols is not None:
+                missing = [c for c in node.stage.required_columns() if c not in cols]
+                if missing:
+                    raise ConfigError(f"{self._where(node)}: stage '{node.name}' needs column '{missing[0]}', "
+                                      f"which neither the input nor a stage before it provides "
+                                      f"({self._column_hint(node, missing[0], branches)})")
+            out = node.stage.output_columns(cols) if cols is not None else None
+            for port in node.ports:
+                have[StreamRef(node.name, port)] = (None if out is None else
+                                                    out | {UPSTREAM_REJECT_REASON} if port == REJECTED else out)
 
-    # ---- phases -------------------------------------------------------------------------
-    def segments(self) -> list[Segment]:
-        segs: list[Segment] = []
-        apply: Node | None = None
-        maps: list[Node] = []
-        for node in self.nodes:
-            if node.is_global:
-                segs.append(Segment(len(segs), apply, maps, node))
-                apply, maps = node, []
-            else:
-                maps.append(node)
-        segs.append(Segment(len(segs), apply, maps, None))
-        return segs
+    def _column_hint(self, node: Node, col: str, branches: list[set[str] | None]) -> str:
+        if node.is_union:
+            lacking = [str(r) for r, b in zip(node.inputs, branches) if b is not None and col not in b]
+            if len(lacking) < len(branches):
+                return f"branch {', '.join(repr(x) for x in lacking)} of its union lacks it"
+        upstream = set(self.ancestors(node.name))
+        later = [n.name for n in self.nodes if n.name not in upstream and n is not node
+                 and col in (n.stage.produced_columns() or ())]
+        if later:
+            return f"stage '{later[0]}' makes it but is not upstream of '{node.name}'"
+        return _producer_hint(col)
 
+    # ---- description ----------------------------------------------------------------------
     def describe(self) -> list[dict[str, Any]]:
-        return [{"name": n.name, **n.stage.describe()} for n in self.nodes]
+        return [{"name": n.name, **n.stage.describe(), "input": [str(r) for r in n.inputs]} for n in self.nodes]
+
+    def describe_outputs(self) -> dict[str, str]:
+        return {name: str(ref) for name, ref in self.outputs.items()}
+
+
+READ_NODE = "read"  # the runner's read step: reads the input, checks ids, rejects empty text
+
+
+def _parse_inputs(spec: Any, earlier: list[Node], where: str) -> list[StreamRef]:
+    """A node's inputs: by default the kept rows of the node before it (the input for the first)."""
+    if spec is None:
+        if not earlier:
+            return [StreamRef(INPUT_NODE)]
+        prev = earlier[-1]
+        if KEPT not in prev.ports:
+            raise ConfigError(f"{where}: the stage before it, '{prev.name}', has named outputs "
+                              f"({', '.join(prev.stage.output_names())}); say which to read with 'input: "
+                              f"{prev.name}.<output>'")
+        return [StreamRef(prev.name)]
+    items = spec if isinstance(spec, list) else [spec]
+    if not items:
+        raise ConfigError(f"{where}: 'input' lists no outputs")
+    try:
+        return [StreamRef.parse(x) for x in items]
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _parse_outputs(outputs: Any, source: str | None) -> tuple[dict[str, StreamRef], dict[str, int | None]]:
+    where = source or "pipeline"
+    if outputs is None:
+        return {}, {}
+    if not isinstance(outputs, dict):
+        raise ConfigError(f"{where}: 'outputs' must map sink names to stage outputs, e.g. {{curated: dedup}}")
+    line = outputs.get("__line__")
+    sinks, lines = {}, {}
+    for name, value in outputs.items():
+        if name == "__line__":
+            continue
+        if not isinstance(name, str) or not SINK_NAME.match(name):
+            raise ConfigError(f"{where}, line {line}: sink name {name!r} must be letters, digits, '_', '-' or '.', "
+                              "and not start with '_' or '.'")
+        try:
+            sinks[name] = StreamRef.parse(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}, line {line}: output '{name}': {exc}") from None
+        lines[name] = line
+    if not sinks:
+        raise ConfigError(f"{where}, line {line}: 'outputs' names no sink")
+    return sinks, lines
 
 
 def _where(source: str | None, line: int | None, i: int) -> str:
@@ -226,9 +410,15 @@ def _producer_hint(column: str) -> str:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the 1-based line of every mapping as '__line__'."""
+    """SafeLoader that records the 1-based line of every mapping as '__line__' and refuses a key
+    given twice in one mapping (two sinks, two settings of one name)."""
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        dupes = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise yaml.constructor.ConstructorError(None, None, f"key '{dupes[0]}' given twice in one mapping",
+                                                    node.start_mark)
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping

@@ -93,7 +93,7 @@ class Lease:
 
     def __init__(self, store: WorkStore, log: Callable[[str], None]) -> None:
         self.store, self.log = store, log
-        self.path = store.meta(LEASE)
+        self.path = store.root_file(LEASE)
         interval = _interval()
         now = time.time()
         self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now, 3 * interval)
@@ -221,8 +221,8 @@ def claim(store: WorkStore, input_path: Path, resume: bool, overwrite: bool, log
             for name in entries:
                 files.delete(f"{store.root}/{name}")
             store.wipe_local()
-        if not files.exists(store.meta(MARKER)):
-            files.write_json(store.meta(MARKER), {"tool": "curate", "version": __version__,
+        if not files.exists(store.root_file(MARKER)):
+            files.write_json(store.root_file(MARKER), {"tool": "curate", "version": __version__,
                                                   "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     except BaseException:
         lease.release()

@@ -1,10 +1,11 @@
 """Run a pipeline graph over shard tasks: the executor-independent orchestration of a run.
 
 :func:`run_graph` plans tasks, writes the run manifest, runs the duplicate-id pre-pass, then for
-each pass (segment) asks the executor to run :func:`curate.pipeline.task.run_segment_task` over
-every task not yet done and runs the global stage's combine, and finally merges stats, checks
-each stage's accounting and writes ``_stats.json``, ``_errors.jsonl`` and ``_SUCCESS``. Every
-completed unit leaves a marker in the work store, so ``--resume`` skips it.
+each pass asks the executor to run :func:`curate.pipeline.task.run_unit_task` over every (unit,
+task) of the pass not yet done (see curate.pipeline.passes) and runs the combines the pass
+completes, and finally merges stats, checks each stage's and the graph's accounting and writes
+``_stats.json``, ``_errors.jsonl`` and ``_SUCCESS``. Every completed unit of work leaves a marker
+in the work store, so ``--resume`` skips it.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from typing import Any
 import pyarrow as pa
 
 from curate import __version__, schema
-from curate.errors import ConfigError, InputError, WorkerLost
+from curate.errors import AccountingError, ConfigError, InputError, WorkerLost
 from curate.io import auto_ids
 from curate.io import read as reader
-from curate.pipeline.dag import Graph, Segment
+from curate.pipeline.dag import INPUT_NODE, KEPT, REJECTED, Graph, StreamRef
 from curate.pipeline.executor import Executor
 from curate.pipeline.faults import checkpoint
 from curate.pipeline.ids import check_ids
 from curate.pipeline.ownership import Lease, claim
+from curate.pipeline.passes import READ, STREAMS, Unit, schedule
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import CombineContext
 from curate.pipeline.stats import StageStats, merge_stats
-from curate.pipeline.task import READ_STAGE, RunPlan, run_segment_task
+from curate.pipeline.task import READ_STAGE, RunPlan, run_unit_task
 from curate.pipeline.workstore import WorkStore, begin_run, content_hash
 
 
@@ -50,7 +52,8 @@ def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -
     tokenizers, plans, benchmark sets)."""
     inputs = {rel: content_hash(path) for rel, path in sorted({(t.rel, t.path) for t in tasks})}
     stage_files = {f"{n.name}: {path}": content_hash(path) for n in graph.nodes for path in n.stage.dependency_files()}
-    return {"version": __version__, "pipeline": graph.describe(), "settings": settings.fingerprint(),
+    return {"version": __version__, "pipeline": graph.describe(), "outputs": graph.describe_outputs(),
+            "settings": settings.fingerprint(),
             "inputs": inputs, "stage_files": stage_files}
 
 
@@ -65,7 +68,8 @@ def _manifest_change(old: dict[str, Any], new: dict[str, Any]) -> str:
             verb = ["changed" if k in before and k in after else "added" if k in after else "removed" for k in changed]
             return f"{what} {changed[0]} {verb[0]} since the interrupted run" + (
                 f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
-    for key, what in (("version", "the curate version"), ("pipeline", "the pipeline"), ("settings", "the settings")):
+    for key, what in (("version", "the curate version"), ("pipeline", "the pipeline"), ("outputs", "the outputs"),
+                      ("settings", "the settings")):
         if old.get(key) != new.get(key):
             return f"{what} changed since the interrupted run"
     return "the run's configuration changed"
@@ -162,54 +166,58 @@ def _run(graph: Graph, input_path: Path, files: list, entry_errors: list[dict[st
     if not unified.names:
         raise InputError("no readable input shard", file=str(input_path))
     graph.check_columns(set(unified.names))
-    plan = RunPlan(graph, graph.segments(), tasks, unified, settings, store)
+    for warning in graph.warnings:
+        log(f"warning: {warning}")
+    plan = RunPlan(graph, schedule(graph), tasks, unified, settings, store)
     bad_files = {e["file"] for e in file_errors}
     _open_manifest(store, fingerprint(graph, tasks, settings))
-    log(f"{len(tasks)} task(s) from {len(files)} file(s); {len(plan.segments)} pass(es); "
+    log(f"{len(tasks)} task(s) from {len(files)} file(s); {plan.schedule.passes} pass(es); "
         f"{executor.workers} worker(s)")
 
     check_ids(plan, executor, bad_files)
-    reports: dict[tuple[int, int], dict[str, Any]] = {}
+    reports: dict[tuple[str, int], dict[str, Any]] = {}
     summaries: dict[str, tuple[float, dict[str, Any]]] = {}
-    for seg in plan.segments:
-        _run_pass(plan, seg, executor, reports, file_errors, bad_files, resume, log, progress)
+    for level in range(plan.schedule.passes):
+        _run_pass(plan, level, executor, reports, file_errors, bad_files, resume, log, progress)
         lease.check()
-        if seg.summarize is not None:
-            summaries[seg.summarize.name] = _combine(plan, seg, executor, log)
+        for g in plan.schedule.combines_after(level):
+            summaries[g] = _combine(plan, g, executor, log)
             lease.check()
     return _finish(plan, reports, summaries, started, lease, entry_errors)
 
 
-def _run_pass(plan: RunPlan, seg: Segment, executor: Executor, reports: dict[tuple[int, int], dict[str, Any]],
+def _run_pass(plan: RunPlan, level: int, executor: Executor, reports: dict[tuple[str, int], dict[str, Any]],
               file_errors: list[dict[str, Any]], bad_files: set[str], resume: bool, log: Callable[[str], None],
               progress: Any) -> None:
-    files, n_passes = plan.store.files, len(plan.segments)
+    files, n_passes = plan.store.files, plan.schedule.passes
+    units = plan.schedule.in_pass(level)
     todo = []
-    for t in plan.tasks:
-        marker = plan.store.done_marker(seg.index, t.index)
-        if files.exists(marker):
-            reports[(seg.index, t.index)] = files.read_json(marker)
-        elif seg.index == 0 and t.rel in bad_files:
-            todo.append((plan, seg.index, t.index, [e for e in file_errors if e["file"] == t.rel]))
-        else:
-            todo.append((plan, seg.index, t.index))
-    label = _segment_label(seg)
+    for unit in units:
+        for t in plan.tasks:
+            marker = plan.store.done_marker(unit.name, t.index)
+            if files.exists(marker):
+                reports[(unit.name, t.index)] = files.read_json(marker)
+            elif unit.entry.kind == READ and t.rel in bad_files:
+                todo.append((plan, unit.name, t.index, [e for e in file_errors if e["file"] == t.rel]))
+            else:
+                todo.append((plan, unit.name, t.index))
+    label = "; ".join(_unit_label(plan, u) for u in units)
     if not todo:
         if resume:
-            log(f"pass {seg.index + 1}/{n_passes}: {label} (done, skipped)")
+            log(f"pass {level + 1}/{n_passes}: {label} (done, skipped)")
         return
-    log(f"pass {seg.index + 1}/{n_passes}: {label} ({len(todo)} task(s))")
+    log(f"pass {level + 1}/{n_passes}: {label} ({len(todo)} task(s))")
     if progress is not None:
         progress.start(label, todo, plan.tasks)
     try:
-        for args, report in executor.imap(run_segment_task, todo):
+        for args, report in executor.imap(run_unit_task, todo):
             reports[(args[1], args[2])] = report
             if progress is not None:
                 progress.advance(report)
             _check_max_errors(plan, reports)
     except WorkerLost as exc:
         running = ", ".join(f"task {a[2]} ({plan.tasks[a[2]].label})" for a in exc.items[:4]) or "a task"
-        raise WorkerLost(f"{exc} in pass {seg.index + 1} while running {running}; the finished tasks are kept: "
+        raise WorkerLost(f"{exc} in pass {level + 1} while running {running}; the finished tasks are kept: "
                          "run the same command with --resume to continue") from None
     if progress is not None:
         progress.finish()
@@ -220,15 +228,18 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
             entry_errors: list[dict[str, Any]]) -> RunResult:
     """Merge the per-task stats, check every stage's accounting, write the run's result files."""
     graph, settings, store = plan.graph, plan.settings, plan.store
-    errors = entry_errors + [e for key in sorted(reports) for e in reports[key]["errors"]]
+    errors = entry_errors + [e for key in sorted(reports, key=_report_order) for e in reports[key]["errors"]]
     order = [READ_STAGE] + [n.name for n in graph.nodes]
-    per_task = [[StageStats.from_dict(s) for s in reports[k]["stats"]] for k in sorted(reports)]
+    per_task = [[StageStats.from_dict(s) for s in reports[k]["stats"]] for k in sorted(reports, key=_report_order)]
     merged = merge_stats(per_task, order + [n.name + ":summarize" for n in graph.nodes])
-    summarize_time = {s.stage[: -len(":summarize")]: s.seconds for s in merged if s.stage.endswith(":summarize")}
+    summarized = {s.stage[: -len(":summarize")]: s for s in merged if s.stage.endswith(":summarize")}
     merged = [s for s in merged if not s.stage.endswith(":summarize")]
     stages = {n.name: n.stage for n in graph.nodes}
     for s in merged:
-        s.seconds += summarize_time.get(s.stage, 0.0)
+        if s.stage in summarized:
+            s.seconds += summarized[s.stage].seconds
+            for k, v in summarized[s.stage].counters.items():
+                s.counters[k] = s.counters.get(k, 0) + v
         if s.stage in summaries:
             seconds, summary = summaries[s.stage]
             s.seconds += seconds
@@ -237,6 +248,8 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
             stages[s.stage].check_accounting(s)
         else:
             s.check()
+    check_graph_accounting(graph, {s.stage: s for s in merged})
+    sinks = _sink_stats(graph, reports, len(plan.tasks))
     if settings.max_errors is not None and len(errors) > settings.max_errors:
         store.files.write_jsonl(store.errors_file, errors)
         raise InputError(f"{len(errors)} errors, more than --max-errors {settings.max_errors}; first: "
@@ -245,8 +258,10 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
         "version": __version__, "pipeline": graph.name, "tasks": len(plan.tasks), "seed": settings.seed,
         "wall_seconds": round(time.time() - started, 3),
         "docs_in": merged[0].docs_in if merged else 0,
-        "docs_out": sum(store.files.num_rows(store.shard(t.index)) for t in plan.tasks),
+        "docs_out": sum(s["docs"] for s in sinks.values()),
         "errors": len(errors),
+        "sinks": sinks,
+        "graph": graph_tree(graph),
         "stages": [s.to_dict() for s in merged],
     }
     if errors:
@@ -257,13 +272,54 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
     return RunResult(store.display, stats, errors)
 
 
+def _report_order(key: tuple[str, int]) -> tuple[int, int]:
+    """Reports in task order, then in pass order: errors are listed as the input has them."""
+    return key[1], 0 if key[0] == READ_STAGE else 1
+
+
+def check_graph_accounting(graph: Graph, stats: dict[str, StageStats]) -> None:
+    """Every node reads exactly the rows its inputs made: docs in = the sum, over the streams it
+    reads (a union: several), of that stream's rows."""
+    def rows(ref: StreamRef) -> int:
+        st = stats.get(READ_STAGE if ref.node == INPUT_NODE else ref.node)
+        if st is None:
+            return 0
+        if ref.port == KEPT:
+            return st.docs_out
+        if ref.port == REJECTED:
+            return st.rejected_total
+        return st.outputs.get(ref.port, 0)
+
+    for node in graph.nodes:
+        st = stats.get(node.name)
+        expected = sum(rows(r) for r in node.inputs)
+        if (st.docs_in if st else 0) != expected:
+            raise AccountingError(f"stage '{node.name}': docs in {st.docs_in if st else 0} != {expected}, the rows "
+                                  f"of its input(s) {', '.join(str(r) for r in node.inputs)}")
+
+
+def _sink_stats(graph: Graph, reports: dict[tuple[str, int], dict[str, Any]], n_tasks: int) -> dict[str, Any]:
+    sinks = {name: {"from": str(ref), "docs": 0, "bytes": 0, "shards": n_tasks} for name, ref in graph.sinks.items()}
+    for report in reports.values():
+        for name, counts in report.get("sinks", {}).items():
+            sinks[name]["docs"] += counts["docs"]
+            sinks[name]["bytes"] += counts["bytes"]
+    return sinks
+
+
+def graph_tree(graph: Graph) -> list[dict[str, Any]]:
+    """The graph as data for ``curate stats``: every node with the streams it reads."""
+    return [{"name": n.name, "stage": n.stage.name, "inputs": [str(r) if r.node else "" for r in n.inputs],
+             "outputs": list(n.ports)} for n in graph.nodes]
+
+
 def _check_max_errors(plan: RunPlan, reports: dict) -> None:
     """Stop once more than --max-errors rows or files were skipped: write what was found to
     _errors.jsonl and name the first ones."""
     limit = plan.settings.max_errors
     if limit is None:
         return
-    errors = [e for key in sorted(reports) for e in reports[key]["errors"]]
+    errors = [e for key in sorted(reports, key=_report_order) for e in reports[key]["errors"]]
     if len(errors) > limit:
         plan.store.files.write_jsonl(plan.store.errors_file, errors)
         first = "; ".join(_describe_error(e) for e in errors[:3])
@@ -276,19 +332,24 @@ def _describe_error(e: dict[str, Any]) -> str:
     return f"{where}: {e['message']}"
 
 
-def _segment_label(seg: Segment) -> str:
-    names = [n.name + (" (apply)" if n.is_global else "") for n in seg.nodes]
-    if seg.summarize is not None:
-        names.append(seg.summarize.name + " (summarize)")
-    return " -> ".join(names) or "read -> write"
+def _unit_label(plan: RunPlan, unit: Unit) -> str:
+    entry = unit.entry
+    if entry.kind == READ:
+        names = ["read"]
+    elif entry.kind == STREAMS:
+        names = [" + ".join(str(r) for r in entry.streams)]
+    else:
+        names = [f"{entry.node} (apply)"]
+    names += unit.chain
+    names += [f"{g} (summarize)" for g, u in plan.schedule.summarize_unit.items() if u == unit.name]
+    return " -> ".join(names)
 
 
-def _combine(plan: RunPlan, seg: Segment, executor: Executor, log: Callable[[str], None]) -> tuple[float, dict]:
+def _combine(plan: RunPlan, name: str, executor: Executor, log: Callable[[str], None]) -> tuple[float, dict]:
     """Run a global stage's combine once (its done marker makes a resumed run skip it); a
     combine that crashed starts over with empty state and scratch."""
-    node = seg.summarize
-    assert node is not None
-    store = plan.node_store(node)
+    node = plan.graph.node(name)
+    store = plan.node_store(name)
     files = store.files
     if files.exists(store.done_marker):
         log(f"combine {node.name}: done, skipped")

@@ -181,6 +181,20 @@ class Stage:
         """Columns this stage adds to its kept rows (None: not declared)."""
         return None if self.produces is None else tuple(self.produces)
 
+    def check_upstream(self, upstream: list[Stage]) -> None:
+        """Checks against the stages upstream of this one (nearest first), before any work; raise
+        ConfigError. Override as needed (the sampler needs a bucket stage upstream)."""
+
+    def output_columns(self, available: set[str]) -> set[str] | None:
+        """The columns of this stage's output given those of its input (None: unknown)."""
+        produced = self.produced_columns()
+        return None if produced is None else available | set(produced)
+
+    def output_names(self) -> tuple[str, ...]:
+        """Named outputs (a route's); empty for a stage whose kept rows are its one output. A stage
+        with named outputs puts each kept row's output name in column ``schema.ROUTE``."""
+        return ()
+
     def dependency_files(self) -> list[str]:
         """Files this stage reads besides the data (models, tokenizers, plans): their content is
         part of the resume fingerprint, so a resumed run refuses when one changed."""
@@ -255,7 +269,8 @@ class GlobalStage(Stage):
         raise NotImplementedError
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        """Use the combined state (read from ``ctx.store``) to annotate, reject or reorder rows."""
+        """Use the combined state (read from ``ctx.store``) to annotate or reject rows, keeping
+        their order (a stage that reorders or copies rows is a :class:`ReshapingStage`)."""
         raise NotImplementedError
 
 

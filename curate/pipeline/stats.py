@@ -25,6 +25,7 @@ class StageStats:
     seconds: float = 0.0
     counters: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, int] = field(default_factory=dict)  # kept rows per named output (a route's)
 
     @property
     def rejected_total(self) -> int:
@@ -45,15 +46,21 @@ class StageStats:
             self.rejected[k] = self.rejected.get(k, 0) + v
         for k, v in other.counters.items():
             self.counters[k] = self.counters.get(k, 0) + v
+        for k, n in other.outputs.items():
+            self.outputs[k] = self.outputs.get(k, 0) + n
         self.summary.update(other.summary)
 
     def check(self) -> None:
-        """Raise AccountingError unless docs_in = docs_out + rejected + errored."""
+        """Raise AccountingError unless docs_in = docs_out + rejected + errored, and the named
+        outputs (if any) add up to the kept rows."""
         if self.docs_in != self.docs_out + self.rejected_total + self.errored:
             raise AccountingError(
                 f"stage '{self.stage}': docs in {self.docs_in} != kept {self.docs_out} + rejected "
                 f"{self.rejected_total} + errored {self.errored}"
             )
+        if self.outputs and sum(self.outputs.values()) != self.docs_out:
+            raise AccountingError(f"stage '{self.stage}': its outputs {self.outputs} do not add up to the "
+                                  f"{self.docs_out} rows it kept")
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -66,6 +73,8 @@ class StageStats:
             d["counters"] = dict(sorted(self.counters.items()))
         if self.summary:
             d["summary"] = self.summary
+        if self.outputs:
+            d["outputs"] = dict(self.outputs)
         return d
 
     @classmethod
@@ -73,7 +82,7 @@ class StageStats:
         return cls(stage=d["stage"], kind=d.get("kind", "map"), docs_in=d["docs_in"], docs_out=d["docs_out"],
                    bytes_in=d["bytes_in"], bytes_out=d["bytes_out"], rejected=dict(d["rejected"]),
                    errored=d["errored"], seconds=d["seconds"], counters=dict(d.get("counters", {})),
-                   summary=dict(d.get("summary", {})))
+                   summary=dict(d.get("summary", {})), outputs=dict(d.get("outputs", {})))
 
 
 def merge_stats(per_task: list[list[StageStats]], order: list[str]) -> list[StageStats]:

@@ -1,10 +1,12 @@
-"""One unit of work: one task through one pass (segment) of the graph.
+"""One unit of work: one task through one unit of the graph (see curate.pipeline.passes).
 
-A pass reads the task's rows (the input file for the first pass, the previous pass's rows after
-that, or, for a reshaping stage, what the stage builds), runs the read checks (first pass), the
-fused stages batch by batch with each kind's accounting, a global stage's summarize, and writes
-the task's rows, partial and rejects atomically, then its done marker. An empty task is one
-zero-row batch through the same loop, so its shard has the columns of the others.
+A unit reads its entry stream batch by batch (the input file with the read checks; streams an
+earlier pass kept, merged by row position for a union; a global stage's apply; a reshaping
+stage's output), runs its chain of map stages with each kind's accounting, and sends every
+stream it makes to that stream's destinations: sinks, ``_rejected/``, a global stage's
+summarize, ``_work/streams/`` for a later unit. All of it is written atomically, then the
+unit's done marker. An empty task is one zero-row batch through the same loop, so every shard
+it writes has the columns of the others.
 """
 
 from __future__ import annotations
@@ -21,41 +23,45 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.errors import AccountingError, InputError
 from curate.io import read as reader
-from curate.pipeline.dag import Graph, Node, Segment
+from curate.pipeline.dag import INPUT_NODE, READ_NODE, REJECTED, Graph, Node, StreamRef
 from curate.pipeline.faults import checkpoint
+from curate.pipeline.passes import APPLY, READ, STREAMS, UNION_PORT, Schedule
 from curate.pipeline.settings import RunSettings
-from curate.pipeline.stage import ReshapingStage, TaskContext
+from curate.pipeline.stage import TaskContext
 from curate.pipeline.stats import StageStats
-from curate.pipeline.workstore import ShardWriter, WorkStore, begin_run
+from curate.pipeline.streams import (
+    Batch,
+    as_input,
+    merge_by_position,
+    read_stream,
+    stream_dir,
+    with_positions,
+)
+from curate.pipeline.workstore import ShardWriter, StageStore, WorkStore, begin_run
 
-READ_STAGE = "read"
+READ_STAGE = READ_NODE
 
 
 @dataclass
 class RunPlan:
-    """Everything a worker needs to run one (segment, task): picklable, sent to executors."""
+    """Everything a worker needs to run one (unit, task): picklable, sent to executors."""
 
     graph: Graph
-    segments: list[Segment]
+    schedule: Schedule
     tasks: list[reader.Task]
     schema: pa.Schema
     settings: RunSettings
     store: WorkStore
 
-    def node_store(self, node: Node) -> Any:
-        """The node's corner of the work store; a global node's apply reads the pass before it."""
-        seg = next((s.index for s in self.segments if s.summarize is node), None)
-        return self.store.stage(node.name, input_seg=seg)
+    def node_store(self, name: str) -> StageStore:
+        """The node's corner of the work store; a global node's reads its input stream."""
+        source = self.schedule.global_input.get(name)
+        return self.store.stage(name, input_stream=stream_dir(source) if source else None,
+                                upstream=tuple(self.graph.ancestors(name)))
 
-    def output_of(self, seg: int, task: int) -> str:
-        """Where the rows of `task` leaving pass `seg` go: the final shard after the last pass."""
-        if seg == len(self.segments) - 1:
-            return self.store.shard(task)
-        return self.store.segment_rows(seg, task)
-
-    def context(self, node: Node, task: reader.Task) -> TaskContext:
+    def context(self, name: str, task: reader.Task) -> TaskContext:
         return TaskContext(task_index=task.index, n_tasks=len(self.tasks), source=task.label,
-                           seed=self.settings.seed, store=self.node_store(node))
+                           seed=self.settings.seed, store=self.node_store(name))
 
 
 class ErrorSink:
@@ -79,43 +85,24 @@ def text_bytes(table: pa.Table) -> int:
     return int(pc.sum(pc.binary_length(table.column(schema.TEXT))).as_py() or 0)
 
 
-def split_rejected(table: pa.Table) -> tuple[pa.Table, pa.Table | None, dict[str, int]]:
-    """Split a stage's output into kept rows and rows it marked with a reject reason."""
+def split_rejected(table: pa.Table, pos: np.ndarray) -> tuple[pa.Table, np.ndarray, pa.Table | None, np.ndarray,
+                                                          dict[str, int]]:
+    """Split a stage's output into kept rows and rows it marked with a reject reason, with the
+    rows' positions (`pos`) split alike: (kept, kept_pos, rejected or None, rejected_pos, counts)."""
+    none = np.zeros(0, np.int64)
     if schema.REJECT_REASON not in table.column_names:
-        return table, None, {}
+        return table, pos, None, none, {}
     reasons = table.column(schema.REJECT_REASON)
     if reasons.null_count == len(reasons):  # the common case: nothing rejected
-        return table.drop_columns([schema.REJECT_REASON]), None, {}
+        return table.drop_columns([schema.REJECT_REASON]), pos, None, none, {}
     mask = pc.fill_null(pc.greater(pc.utf8_length(reasons), 0), False)
+    flags = mask.to_numpy(zero_copy_only=False)
+    if not flags.any():
+        return table.drop_columns([schema.REJECT_REASON]), pos, None, none, {}
     kept = table.filter(pc.invert(mask)).drop_columns([schema.REJECT_REASON])
-    if kept.num_rows == table.num_rows:
-        return kept, None, {}
     rejected = table.filter(mask)
     counts = {d["values"]: d["counts"] for d in pc.value_counts(rejected.column(schema.REJECT_REASON)).to_pylist()}
-    return kept, rejected, counts
-
-
-class Rejects:
-    """Lazily opened `_rejected/<stage>/part-NNNNN.parquet` writers of one task."""
-
-    def __init__(self, plan: RunPlan, task: int):
-        self.plan, self.task, self.writers = plan, task, {}
-
-    def write(self, node_name: str, table: pa.Table | None) -> None:
-        if table is None or not self.plan.settings.keep_rejected or table.num_rows == 0:
-            return
-        if node_name not in self.writers:
-            self.writers[node_name] = self.plan.store.files.writer(self.plan.store.rejected(node_name, self.task))
-        stage_col = pa.array([node_name] * table.num_rows, pa.string())
-        self.writers[node_name].write(table.append_column(schema.REJECT_STAGE, stage_col))
-
-    def close(self) -> None:
-        for w in self.writers.values():
-            w.close()
-
-    def abort(self) -> None:
-        for w in self.writers.values():
-            w.abort()
+    return kept, pos[~flags], rejected, pos[flags], counts
 
 
 class _Stats:
@@ -175,9 +162,80 @@ def _duplicate_rows(plan: RunPlan, task: int) -> dict[int, tuple[str, int]]:
                                             t.column("first_row").to_pylist())}
 
 
-def run_segment_task(plan: RunPlan, seg_index: int, task_index: int,
-                     file_errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Run one task through one pass; write its outputs atomically, then its done marker.
+
+
+class _Outputs:
+    """The destinations of every stream one (unit, task) makes, opened on first use: sinks,
+    ``_rejected/<node>/``, summarize partials and streams kept for later units."""
+
+    def __init__(self, plan: RunPlan, task: reader.Task, stats: _Stats) -> None:
+        self.plan, self.task, self.stats = plan, task, stats
+        self.writers: dict[str, ShardWriter] = {}
+        self.summarize_ctxs: dict[str, TaskContext] = {}
+        self.sinks: dict[str, dict[str, int]] = {}
+        self._plans: dict[StreamRef, tuple[bool, list[str], list[str]]] = {}
+
+    def _writer(self, path: str) -> ShardWriter:
+        if path not in self.writers:
+            self.writers[path] = self.plan.store.files.writer(path)
+        return self.writers[path]
+
+    def _plan(self, ref: StreamRef) -> tuple[bool, list[str], list[str]]:
+        """(kept for a later unit, sinks, summarizing global nodes) of stream `ref`."""
+        if ref not in self._plans:
+            sched = self.plan.schedule
+            self._plans[ref] = (ref in sched.materialized, self.plan.graph.sinks_of(ref), sched.summarizers(ref))
+        return self._plans[ref]
+
+    def wanted(self, ref: StreamRef) -> bool:
+        keep, sinks, summarizers = self._plan(ref)
+        return keep or bool(sinks) or bool(summarizers)
+
+    def emit(self, ref: StreamRef, table: pa.Table, pos: np.ndarray) -> None:
+        keep, sinks, summarizers = self._plan(ref)
+        store, t = self.plan.store, self.task.index
+        if keep:  # kept as its readers see it (rejected rows arrive kept)
+            self._writer(store.stream_rows(stream_dir(ref), t)).write(with_positions(as_input(table, ref), pos))
+        for name in sinks:
+            self._writer(store.sink(name, t)).write(table)
+            counts = self.sinks.setdefault(name, {"docs": 0, "bytes": 0})
+            counts["docs"] += table.num_rows
+            counts["bytes"] += text_bytes(table)
+        for g in summarizers:
+            self._summarize(g, as_input(table, ref))
+
+    def _summarize(self, g: str, table: pa.Table) -> None:
+        if g not in self.summarize_ctxs:
+            self.summarize_ctxs[g] = self.plan.context(g, self.task)
+        ctx, stage = self.summarize_ctxs[g], self.plan.graph.node(g).stage
+        t0 = time.perf_counter()
+        part = stage.summarize(table, ctx)
+        self.stats(g + ":summarize", "summarize").seconds += time.perf_counter() - t0
+        ctx.row_offset += table.num_rows
+        writer = self._writer(self.plan.node_store(g).partial(self.task.index))
+        if part is not None:
+            writer.write(part)
+
+    def reject(self, node: str, table: pa.Table | None) -> None:
+        """Rows `node` rejected, kept under ``_rejected/<node>/`` (when keep_rejected is on)."""
+        if table is None or not self.plan.settings.keep_rejected or table.num_rows == 0:
+            return
+        stage_col = pa.array([node] * table.num_rows, pa.string())
+        self._writer(self.plan.store.rejected(node, self.task.index)).write(
+            table.append_column(schema.REJECT_STAGE, stage_col))
+
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.close()
+
+    def abort(self) -> None:
+        for w in self.writers.values():
+            w.abort()
+
+
+def run_unit_task(plan: RunPlan, unit: str, task_index: int,
+                  file_errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run one task through one unit; write its outputs atomically, then its done marker.
 
     `file_errors` (under --on-error skip) are errors found for the task's file before the run:
     the task then reads nothing and reports them.
@@ -186,149 +244,178 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int,
     begin_run(plan.store.run_id)
     task = plan.tasks[task_index]
     try:
-        return _TaskRun(plan, seg_index, task).run(unreadable=file_errors)
+        return _UnitRun(plan, unit, task).run(unreadable=file_errors)
     except InputError as exc:
         # a file that breaks mid-way under --on-error skip: the whole task is reported, none of it kept
-        if seg_index != 0 or plan.settings.on_error == "fail" or exc.row is not None:
+        if unit != READ_STAGE or plan.settings.on_error == "fail" or exc.row is not None:
             raise
         reason = exc.reason if exc.reason != "bad_input" else "unreadable_file"
-        return _TaskRun(plan, seg_index, task).run(
+        return _UnitRun(plan, unit, task).run(
             unreadable=[{"file": task.rel, "row": None, "reason": reason, "message": exc.detail}])
 
 
-class _TaskRun:
-    def __init__(self, plan: RunPlan, seg_index: int, task: reader.Task) -> None:
-        self.plan, self.seg_index, self.task = plan, seg_index, task
-        self.seg = plan.segments[seg_index]
+class _UnitRun:
+    def __init__(self, plan: RunPlan, unit: str, task: reader.Task) -> None:
+        self.plan, self.task = plan, task
+        self.unit = plan.schedule.unit(unit)
         self.stats = _Stats()
-        self.ctxs = {n.name: plan.context(n, task) for n in self.seg.nodes + [self.seg.summarize] if n is not None}
+        self.outs = _Outputs(plan, task, self.stats)
+        self.ctxs = {n: plan.context(n, task) for n in self.unit.nodes if n != READ_STAGE}
 
-    def _source(self, errors: ErrorSink, unreadable: bool) -> Iterator[pa.Table]:
-        """The task's rows entering this pass; always at least one (possibly empty) batch."""
-        plan, seen = self.plan, False
-        if self.seg_index == 0:
-            batches = iter(()) if unreadable else reader.read_task(
-                self.task, plan.schema, plan.settings.columns, plan.settings.batch_rows, on_row_error=errors)
-            empty = plan.schema.append(pa.field(reader.ROW, pa.int64())).empty_table()
+    # ---- entries: the batches (rows, positions) leaving the unit's first step ------------------
+    def _entry(self, errors: ErrorSink, unreadable: bool) -> Iterator[Batch]:
+        entry = self.unit.entry
+        if entry.kind == READ:
+            yield from self._read(errors, unreadable)
+        elif entry.kind == STREAMS:
+            yield from self._streams(entry.streams)
+        elif entry.kind == APPLY:
+            yield from self._apply(entry.node)
         else:
-            pf = plan.store.files.parquet_file(plan.store.segment_rows(self.seg_index - 1, self.task.index))
-            batches = (pa.Table.from_batches([b]) for b in
-                       pf.iter_batches(batch_size=plan.settings.batch_rows, use_threads=False))
-            empty = pf.schema_arrow.empty_table()
-        for table in batches:
-            seen = True
-            yield table
-        if not seen:
-            yield empty
+            yield from self._reshape(entry.node)
 
-    def _reshaped(self, node: Node) -> Iterator[pa.Table]:
-        """A reshaping stage's output for this task; its rejected rows keep their reason."""
-        st = self.stats(node.name, "global")
-        st.docs_in += self.plan.store.files.num_rows(self.plan.store.segment_rows(self.seg_index - 1,
-                                                                                   self.task.index))
-        yielded = False
-        for table in node.stage.apply_task(self.ctxs[node.name]):
-            checkpoint("reshape")
-            yielded = True
-            yield table
-        if not yielded:
-            yield self.plan.store.files.parquet_file(
-                self.plan.store.segment_rows(self.seg_index - 1, self.task.index)).schema_arrow.empty_table()
-
-    def run(self, unreadable: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        plan, seg, task = self.plan, self.seg, self.task
-        errors = ErrorSink(plan.settings.on_error, task.rel, unreadable)
-        files = plan.store.files
-        out = files.writer(plan.output_of(self.seg_index, task.index))
-        partial: ShardWriter | None = None
-        if seg.summarize is not None:
-            partial = files.writer(plan.node_store(seg.summarize).partial(task.index))
-        rejects = Rejects(plan, task.index)
-        reshaping = seg.apply is not None and isinstance(seg.apply.stage, ReshapingStage)
-        nodes = seg.maps if reshaping else seg.nodes
-        try:
-            batches = self._reshaped(seg.apply) if reshaping else self._source(errors, unreadable is not None)
-            dup_rows = _duplicate_rows(plan, task.index) if self.seg_index == 0 else None
-            empty_schema = None
-            for table in batches:
-                table = self._pass(table, nodes, reshaping, dup_rows, errors, rejects, partial)
-                empty_schema = table.schema
-                out.write(table)
-                if out.rows:
-                    checkpoint("shard_write")
-        except BaseException:
-            out.abort()
-            if partial is not None:
-                partial.abort()
-            rejects.abort()
-            raise
-        out.close(empty_schema)
-        if partial is not None:
-            partial.close()
-        rejects.close()
-        return self._report(errors, unreadable)
-
-    def _pass(self, table: pa.Table, nodes: list[Node], reshaping: bool, dup_rows: dict[int, tuple[str, int]] | None,
-              errors: ErrorSink, rejects: Rejects, partial: ShardWriter | None) -> pa.Table:
-        """One batch through the read checks, the fused stages and the summarize step."""
-        stat = self.stats
-        if reshaping:
-            assert self.seg.apply is not None
-            kept, rejected, counts = split_rejected(table)
-            stat.record(stat(self.seg.apply.name, "global"), kept, counts)
-            rejects.write(self.seg.apply.name, rejected)
-            table = kept
-        if dup_rows is not None:
-            rs = stat(READ_STAGE, "read")
+    def _read(self, errors: ErrorSink, unreadable: bool) -> Iterator[Batch]:
+        plan = self.plan
+        batches = iter(()) if unreadable else reader.read_task(
+            self.task, plan.schema, plan.settings.columns, plan.settings.batch_rows, on_row_error=errors)
+        dup_rows = _duplicate_rows(plan, self.task.index)
+        rs, offset = self.stats(READ_STAGE, "read"), 0
+        for table in _at_least_one(batches, plan.schema.append(pa.field(reader.ROW, pa.int64())).empty_table()):
             n_in, b_in, t0 = table.num_rows, text_bytes(table), time.perf_counter()
-            table, rejected, counts = split_rejected(validate_read(table, self.plan.settings, dup_rows, errors, rs))
+            table = validate_read(table, plan.settings, dup_rows, errors, rs)
+            pos = np.arange(offset, offset + table.num_rows, dtype=np.int64)
+            offset += table.num_rows
+            kept, kept_pos, rejected, _, counts = split_rejected(table, pos)
             rs.docs_in += n_in
             rs.bytes_in += b_in
-            stat.record(rs, table, counts)
+            self.stats.record(rs, kept, counts)
             rs.seconds += time.perf_counter() - t0
-            rejects.write(READ_STAGE, rejected)
-        for node in nodes:
-            ctx = self.ctxs[node.name]
-            st = stat(node.name, "global" if node.is_global else "map")
-            n_in = table.num_rows
-            st.docs_in += n_in
-            st.bytes_in += text_bytes(table)
-            t0 = time.perf_counter()
-            result = node.stage.apply(table, ctx) if node.is_global else node.stage.process(table, ctx)
-            st.seconds += time.perf_counter() - t0
-            ctx.row_offset += n_in
-            table, rejected, counts = split_rejected(result)
-            n_out = table.num_rows + (rejected.num_rows if rejected is not None else 0)
-            if n_out != n_in:
-                raise AccountingError(f"stage '{node.name}' returned {n_out} rows for {n_in} input rows in "
-                                      f"{self.task.label}; stages must mark rows with reject_reason, never drop them")
-            stat.record(st, table, counts)
-            rejects.write(node.name, rejected)
-        if self.seg.summarize is not None:
-            ctx = self.ctxs[self.seg.summarize.name]
-            t0 = time.perf_counter()
-            part = self.seg.summarize.stage.summarize(table, ctx)
-            stat(self.seg.summarize.name + ":summarize", "summarize").seconds += time.perf_counter() - t0
-            ctx.row_offset += table.num_rows
-            if part is not None:
-                assert partial is not None
-                partial.write(part)
-        return table
+            self.outs.reject(READ_STAGE, rejected)
+            self.outs.emit(StreamRef(INPUT_NODE), kept, kept_pos)
+            yield kept, kept_pos
+
+    def _streams(self, refs: tuple[StreamRef, ...]) -> Iterator[Batch]:
+        store, rows = self.plan.store, self.plan.settings.batch_rows
+        target, batches = merge_by_position([
+            read_stream(store.files, store.stream_rows(stream_dir(r), self.task.index), rows) for r in refs])
+        merged_ref = None if self.unit.chain else StreamRef(self.unit.name.rpartition(".")[0], UNION_PORT)
+        for table, pos in _at_least_one(batches, (target.empty_table(), np.zeros(0, np.int64))):
+            if merged_ref is not None:  # the merged input of a global stage: its summarize and apply read it
+                self.outs.emit(merged_ref, table, pos)
+            yield table, pos
+
+    def _apply(self, name: str) -> Iterator[Batch]:
+        store = self.plan.node_store(name)
+        _, batches = read_stream(store.files, store.input_path(self.task.index), self.plan.settings.batch_rows)
+        empty = (store.input_schema(self.task.index).empty_table(), np.zeros(0, np.int64))
+        node = self.plan.graph.node(name)
+        for table, pos in _at_least_one(batches, empty):
+            out = self._step(node, table, pos, lambda t, c: node.stage.apply(t, c), "global")
+            if out is not None:
+                yield out
+
+    def _reshape(self, name: str) -> Iterator[Batch]:
+        """A reshaping stage's output for this task, a new origin: positions count its rows."""
+        node, ctx = self.plan.graph.node(name), self.ctxs[name]
+        st = self.stats(name, "global")
+        st.docs_in += self.plan.store.files.num_rows(ctx.store.input_path(self.task.index))
+        empty = ctx.store.input_schema(self.task.index).empty_table()
+        offset = 0
+        for table in _at_least_one(iter(node.stage.apply_task(ctx)), empty):
+            checkpoint("reshape")
+            pos = np.arange(offset, offset + table.num_rows, dtype=np.int64)
+            offset += table.num_rows
+            kept, kept_pos, rejected, rej_pos, counts = split_rejected(table, pos)
+            self.stats.record(st, kept, counts)
+            self._emit_ports(node, kept, kept_pos, rejected, rej_pos)
+            yield kept, kept_pos
+
+    # ---- the chain -------------------------------------------------------------------------
+    def _step(self, node: Node, table: pa.Table, pos: np.ndarray, fn: Any, kind: str) -> Batch | None:
+        """One batch through one stage with its accounting; the rows it keeps (None after a
+        stage with named outputs, whose rows all leave through them)."""
+        ctx, st = self.ctxs[node.name], self.stats(node.name, kind)
+        n_in = table.num_rows
+        st.docs_in += n_in
+        st.bytes_in += text_bytes(table)
+        t0 = time.perf_counter()
+        result = fn(table, ctx)
+        st.seconds += time.perf_counter() - t0
+        ctx.row_offset += n_in
+        kept, kept_pos, rejected, rej_pos, counts = split_rejected(result, pos)
+        n_out = kept.num_rows + (rejected.num_rows if rejected is not None else 0)
+        if n_out != n_in:
+            raise AccountingError(f"stage '{node.name}' returned {n_out} rows for {n_in} input rows in "
+                                  f"{self.task.label}; stages must mark rows with reject_reason, never drop them")
+        self.stats.record(st, kept, counts)
+        return self._emit_ports(node, kept, kept_pos, rejected, rej_pos)
+
+    def _emit_ports(self, node: Node, kept: pa.Table, kept_pos: np.ndarray, rejected: pa.Table | None,
+                    rej_pos: np.ndarray) -> Batch | None:
+        outs = self.outs
+        outs.reject(node.name, rejected)
+        rej_ref = StreamRef(node.name, REJECTED)
+        if outs.wanted(rej_ref):
+            if rejected is None:
+                rejected = kept.slice(0, 0).append_column(schema.REJECT_REASON, pa.array([], pa.string()))
+            outs.emit(rej_ref, rejected, rej_pos)
+        names = node.stage.output_names()
+        if not names:
+            outs.emit(StreamRef(node.name), kept, kept_pos)
+            return kept, kept_pos
+        route = kept.column(schema.ROUTE)
+        kept = kept.drop_columns([schema.ROUTE])
+        st = self.stats(node.name, "map")
+        for port in names:
+            mask = pc.fill_null(pc.equal(route, port), False)
+            flags = mask.to_numpy(zero_copy_only=False)
+            part = kept.filter(mask)
+            st.outputs[port] = st.outputs.get(port, 0) + part.num_rows
+            outs.emit(StreamRef(node.name, port), part, kept_pos[flags])
+        return None
+
+    def run(self, unreadable: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        plan, task = self.plan, self.task
+        errors = ErrorSink(plan.settings.on_error, task.rel, unreadable)
+        chain = [plan.graph.node(n) for n in self.unit.chain]
+        try:
+            for table, pos in self._entry(errors, unreadable is not None):
+                batch: Batch | None = (table, pos)
+                for node in chain:
+                    assert batch is not None  # a stage with named outputs ends its unit
+                    batch = self._step(node, *batch, lambda t, c, n=node: n.stage.process(t, c), "map")
+                if self.outs.writers:
+                    checkpoint("shard_write")
+        except BaseException:
+            self.outs.abort()
+            raise
+        self.outs.close()
+        return self._report(errors, unreadable)
 
     def _report(self, errors: ErrorSink, unreadable: list[dict[str, Any]] | None) -> dict[str, Any]:
         stats = self.stats.by_name
-        for name, st in stats.items():
-            if name in self.ctxs:
-                st.counters.update(self.ctxs[name].counters)
+        for name, ctx in [*self.ctxs.items(), *((g + ":summarize", c) for g, c in self.outs.summarize_ctxs.items())]:
+            if name in stats:
+                stats[name].counters.update(ctx.counters)
         if unreadable:
             stats[READ_STAGE] = StageStats(READ_STAGE, "read", counters={"files_errored": len(unreadable)})
         elif READ_STAGE in stats:  # rows the reader itself could not parse (bad JSON, invalid UTF-8)
             reader_errors = errors.n - stats[READ_STAGE].errored
             stats[READ_STAGE].docs_in += reader_errors
             stats[READ_STAGE].errored += reader_errors
-        report = {"segment": self.seg_index, "task": self.task.index,
+        report = {"unit": self.unit.name, "task": self.task.index,
                   "stats": [st.to_dict() for st in stats.values()],
-                  "errors": errors.errors}
-        self.plan.store.files.write_marker(self.plan.store.done_marker(self.seg_index, self.task.index), report)
+                  "errors": errors.errors, "sinks": self.outs.sinks}
+        self.plan.store.files.write_marker(self.plan.store.done_marker(self.unit.name, self.task.index), report)
         checkpoint("task_done")
         return report
+
+
+def _at_least_one(batches: Iterator[Any], empty: Any) -> Iterator[Any]:
+    """`batches`, or the one `empty` batch when there are none (so every output gets its columns)."""
+    seen = False
+    for b in batches:
+        seen = True
+        yield b
+    if not seen:
+        yield empty

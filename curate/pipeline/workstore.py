@@ -305,6 +305,9 @@ def cached(key: Any, loader: Callable[[], Any], slot: Any = None) -> Any:
 
 
 # --------------------------------------------------------------------------- the store
+POSITION = "_curate_pos"  # a row's position in its origin, kept with streams under _work/ for unions
+
+
 def _part(directory: str, task: int, ext: str = "parquet") -> str:
     return f"{directory}/part-{task:05d}.{ext}"
 
@@ -338,14 +341,23 @@ class WorkStore:
         return self.root
 
     # ---- final outputs -------------------------------------------------------------------
-    def shard(self, task: int) -> str:
-        return _part(self.root, task)
+    def sink(self, name: str, task: int) -> str:
+        """Shard `task` of sink `name` (the unnamed sink "" is OUTPUT/ itself)."""
+        return _part(f"{self.root}/{name}" if name else self.root, task)
+
+    def sink_dir(self, name: str) -> str:
+        return f"{self.root}/{name}" if name else self.root
 
     def rejected(self, node: str, task: int) -> str:
         return _part(f"{self.root}/_rejected/{node}", task)
 
-    def meta(self, name: str) -> str:
-        """A run metadata file next to the shards (buckets.json, plan.json, plan.png)."""
+    def meta(self, node: str, name: str) -> str:
+        """A run metadata file a node writes (buckets.json, plan.json, plan.png): under
+        ``_meta/<node>/``, so that sink folders hold shards only."""
+        return f"{self.root}/_meta/{node}/{name}"
+
+    def root_file(self, name: str) -> str:
+        """A file of the run itself at the top of OUTPUT (_CURATE_RUN.json, _LEASE.json)."""
         return f"{self.root}/{name}"
 
     @property
@@ -365,20 +377,20 @@ class WorkStore:
     def manifest(self) -> str:
         return f"{self.work}/manifest.json"
 
-    def segment_rows(self, seg: int, task: int) -> str:
-        """Rows task `task` carries out of pass `seg` (into the next pass)."""
-        return _part(f"{self.work}/seg{seg:02d}", task)
+    def stream_rows(self, stream: str, task: int) -> str:
+        """Task `task`'s rows of a stream a later unit reads back (`stream`: its folder name)."""
+        return _part(f"{self.work}/streams/{stream}", task)
 
-    def done_marker(self, seg: int, task: int) -> str:
-        return _part(f"{self.work}/seg{seg:02d}/done", task, "json")
+    def done_marker(self, unit: str, task: int) -> str:
+        return _part(f"{self.work}/units/{unit}/done", task, "json")
 
     def ids(self, what: str, task: int | None = None) -> str:
         """The duplicate-id pre-pass: ``ids``/``dups`` per task, or its ``_DONE`` marker."""
         base = f"{self.work}/_ids"
         return f"{base}/{what}" if task is None else _part(f"{base}/{what}", task)
 
-    def stage(self, node: str, input_seg: int | None = None) -> StageStore:
-        return StageStore(self, node, input_seg)
+    def stage(self, node: str, input_stream: str | None = None, upstream: tuple[str, ...] = ()) -> StageStore:
+        return StageStore(self, node, input_stream, upstream)
 
     def local_dir(self, *parts: str) -> Path:
         """A real local directory for tools that need one (DuckDB): under OUTPUT on the local disk,
@@ -405,7 +417,8 @@ class StageStore:
 
     store: WorkStore
     node: str
-    input_seg: int | None = None  # the pass whose output a global node's apply step reads
+    input_stream: str | None = None  # the stream a global node's summarize and apply read
+    upstream: tuple[str, ...] = ()  # nodes upstream of this one, nearest first
 
     @property
     def files(self) -> Files:
@@ -417,11 +430,17 @@ class StageStore:
 
     # ---- the rows entering this node's apply pass -----------------------------------------
     def input_path(self, task: int) -> str:
-        assert self.input_seg is not None, f"node '{self.node}' reads no earlier pass"
-        return self.store.segment_rows(self.input_seg, task)
+        assert self.input_stream is not None, f"node '{self.node}' reads no stream back"
+        return self.store.stream_rows(self.input_stream, task)
 
     def read_input(self, task: int) -> pa.Table:
-        return self.files.read_table(self.input_path(task))
+        """Every row of task `task`'s input stream, in order."""
+        table = self.files.read_table(self.input_path(task))
+        return table.drop_columns([POSITION]) if POSITION in table.column_names else table
+
+    def input_schema(self, task: int) -> pa.Schema:
+        sch = self.files.parquet_file(self.input_path(task)).schema_arrow
+        return sch.remove(sch.get_field_index(POSITION)) if POSITION in sch.names else sch
 
     # ---- partials (summarize output) -------------------------------------------------------
     def partial(self, task: int) -> str:
@@ -490,18 +509,24 @@ class StageStore:
         path = self._state(f"{name}.json")
         return cached(("json", path), lambda: self.files.read_json(path))
 
-    # ---- meta files next to the output ----------------------------------------------------
+    # ---- run metadata (OUTPUT/_meta/<node>/) ----------------------------------------------
     def write_meta(self, name: str, data: Any) -> None:
-        """A run metadata file in OUTPUT: JSON for dicts/lists, bytes as they are."""
-        path = self.store.meta(name)
+        """A run metadata file of this node: JSON for dicts/lists, bytes as they are."""
+        path = self.store.meta(self.node, name)
         if isinstance(data, (bytes, bytearray)):
             self.files.write_bytes(path, bytes(data))
         else:
             self.files.write_json(path, data)
 
-    def read_meta(self, name: str) -> Any | None:
-        path = self.store.meta(name)
-        return self.files.read_json(path) if self.files.exists(path) else None
+    def read_upstream_meta(self, name: str) -> tuple[str, Any | None]:
+        """The metadata file `name` of the nearest node upstream that wrote one (the sampler finds
+        its buckets this way, through the graph): (its path, its JSON), or (where it was looked
+        for, None)."""
+        for node in self.upstream:
+            path = self.store.meta(node, name)
+            if self.files.exists(path):
+                return path, self.files.read_json(path)
+        return self.store.meta("<stage upstream>", name), None
 
     # ---- local scratch -------------------------------------------------------------------
     @property

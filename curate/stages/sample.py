@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from curate import schema
 from curate.errors import ConfigError, InputError
 from curate.pipeline.registry import register
-from curate.pipeline.stage import CombineContext, Param, ReshapingStage, TaskContext, set_column
+from curate.pipeline.stage import CombineContext, Param, ReshapingStage, Stage, TaskContext, set_column
 from curate.pipeline.workstore import StageStore, png_bytes
 
 # partial (per document) and state (per copy) columns: internal to this stage
@@ -256,6 +256,11 @@ class Sample(ReshapingStage):
         law_file = [self.law] if Path(self.law).is_file() else []  # a law.json from `curate calibrate`
         return [p for p in (self.plan, self.buckets) if p is not None] + law_file
 
+    def check_upstream(self, upstream: list[Stage]) -> None:
+        if self.plan is None and self.buckets is None and not any(s.name == "quality_buckets" for s in upstream):
+            raise ConfigError("stage 'sample' plans from the buckets of a quality_buckets stage upstream, and there "
+                              "is none: add one before it, or give 'buckets' (or a ready 'plan')")
+
     def check(self) -> None:
         if self.plan is not None:
             _read_json(self.plan, "plan")
@@ -303,10 +308,10 @@ class Sample(ReshapingStage):
         if self.buckets is not None:
             where, doc = self.buckets, _read_json(self.buckets, "buckets")
         else:
-            where, doc = ctx.store.store.meta("buckets.json"), ctx.store.read_meta("buckets.json")
+            where, doc = ctx.store.read_upstream_meta("buckets.json")
             if doc is None:
-                raise ConfigError(f"stage 'sample': no buckets file at {where}; put quality_buckets before sample, "
-                                  "or give 'buckets' (or a ready 'plan')")
+                raise ConfigError(f"stage 'sample': no quality_buckets stage upstream wrote buckets.json ({where}); "
+                                  "put quality_buckets before sample, or give 'buckets' (or a ready 'plan')")
         buckets, law = buckets_for_law(doc, self.law, str(where))
         return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=law)
 
@@ -429,7 +434,7 @@ class Sample(ReshapingStage):
         assert ctx.store is not None
         parts = self._gather(ctx, ctx.store)
         if not parts:  # an empty shard, with the columns of the others
-            src_schema = ctx.store.files.parquet_file(ctx.store.input_path(ctx.task_index)).schema_arrow
+            src_schema = ctx.store.input_schema(ctx.task_index)
             out_schema = _with_copy_columns(src_schema)
             yield out_schema.remove(out_schema.get_field_index(_POS_COLUMN)).empty_table()
         else:
