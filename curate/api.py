@@ -29,7 +29,9 @@ __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifie
 
 
 class Pipeline:
-    """A named list of stages (a linear DAG with rejected branches), runnable on any executor."""
+    """A pipeline graph built in Python, the same as its YAML: stages added in order, each reading
+    the stage before it unless ``input=`` names another output (``"NAME"``, ``"NAME.rejected"``,
+    ``"NAME.<output>"``, or a list: a union), and sinks named with :meth:`output`."""
 
     def __init__(self, name: str = "pipeline", settings: dict[str, Any] | None = None,
                  input_columns: list[str] | None = None) -> None:
@@ -37,6 +39,7 @@ class Pipeline:
         self.settings = RunSettings.check_yaml(dict(settings or {}), None)
         self.input_columns = input_columns
         self._specs: list[dict[str, Any]] = []
+        self._outputs: dict[str, Any] = {}
         self._graph: Graph | None = None
 
     # ---- building ---------------------------------------------------------------------
@@ -57,23 +60,35 @@ class Pipeline:
             p.add(stage, **params)
         return p
 
-    def add(self, stage: str | type, name: str | None = None, **params: Any) -> Pipeline:
-        """Append a stage by registry name, ``module:Class`` path or Stage class; validated now."""
+    def add(self, stage: str | type, name: str | None = None, *, input: str | list[str] | None = None,
+            **params: Any) -> Pipeline:
+        """Append a stage by registry name, ``module:Class`` path or Stage class, reading `input`
+        (default: the stage before it); validated now."""
         if isinstance(stage, type):
             stage = f"{stage.__module__}:{stage.__qualname__}"
         spec: dict[str, Any] = {"stage": stage, "params": params}
         if name:
             spec["name"] = name
+        if input is not None:
+            spec["input"] = input
         self._specs.append(spec)
         self._graph = None
         _ = self.graph  # validate eagerly: a bad stage or parameter fails at the line that added it
+        return self
+
+    def output(self, name: str, source: str) -> Pipeline:
+        """Write the stream `source` (``"NAME"``, ``"NAME.rejected"``, ``"NAME.<output>"``) to the
+        sink OUTPUT/`name`/; with no sink named, the last stage's kept rows go to OUTPUT/."""
+        self._outputs[name] = source
+        self._graph = None
+        _ = self.graph
         return self
 
     @property
     def graph(self) -> Graph:
         if self._graph is None:
             self._graph = Graph.from_specs([dict(s) for s in self._specs], name=self.name, settings=self.settings,
-                                           input_columns=self.input_columns)
+                                           input_columns=self.input_columns, outputs=self._outputs or None)
         return self._graph
 
     # ---- running ----------------------------------------------------------------------

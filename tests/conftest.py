@@ -37,6 +37,21 @@ def read_output(out: Path) -> pa.Table:
     return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
 
 
+def sink_dirs(out: Path) -> dict[str, Path]:
+    """Every sink of a finished run (from its _stats.json): name -> folder ("" is OUTPUT/ itself)."""
+    import json
+
+    sinks = json.loads((out / "_stats.json").read_text())["sinks"]
+    return {name: out / name if name else out for name in sorted(sinks)}
+
+
+def meta_file(out: Path, name: str) -> Path:
+    """The one run metadata file `name` under OUTPUT/_meta/<node>/ (buckets.json, plan.json)."""
+    found = sorted(out.glob(f"_meta/*/{name}"))
+    assert len(found) == 1, found
+    return found[0]
+
+
 def shard_ids(out: Path) -> list[list[str]]:
     """The ids of each output shard, in order: the determinism contract."""
     return [pq.read_table(p, columns=["id"]).column("id").to_pylist() for p in sorted(out.glob("part-*.parquet"))]

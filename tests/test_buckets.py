@@ -33,7 +33,7 @@ def _corpus(root: Path, scores: list[float | None], tokens: list[int], shards: i
 def _run(tmp_path: Path, inp: Path, stages: list, name: str = "out", workers: int = 1) -> tuple[dict, object]:
     out = tmp_path / name
     Pipeline.from_stages(stages).run(inp, out, workers=workers, overwrite=True, keep_rejected=True)
-    return json.loads((out / "buckets.json").read_text()), read_output(out)
+    return json.loads((out / "_meta" / "quality_buckets" / "buckets.json").read_text()), read_output(out)
 
 
 def _expected_quantile_counts(scores: np.ndarray, levels: list[float]) -> list[int]:

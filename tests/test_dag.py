@@ -65,14 +65,18 @@ def test_yaml_and_builder_give_the_same_graph(tmp_path: Path) -> None:
     assert Graph.from_yaml(path).describe() == built.graph.describe()
 
 
-def test_map_stages_are_fused_into_one_pass_per_segment() -> None:
+def test_map_stages_are_fused_into_one_unit_per_global_stage() -> None:
+    from curate.pipeline.passes import APPLY, READ, schedule
+
     p = Pipeline.from_stages(["normalize", ("length_filter", {"min_chars": 5}), "token_count", "exact_dedup",
                               "passthrough"])
-    segs = p.graph.segments()
-    assert len(segs) == 2
-    assert [n.name for n in segs[0].maps] == ["normalize", "length_filter", "token_count"]
-    assert segs[0].summarize.name == "exact_dedup"
-    assert segs[1].apply.name == "exact_dedup" and [n.name for n in segs[1].maps] == ["passthrough"]
+    sched = schedule(p.graph)
+    assert sched.passes == 2
+    read, apply = sched.units
+    assert read.entry.kind == READ and read.chain == ["normalize", "length_filter", "token_count"]
+    assert sched.summarize_unit == {"exact_dedup": "read"}
+    assert apply.entry.kind == APPLY and apply.entry.node == "exact_dedup" and apply.chain == ["passthrough"]
+    assert apply.level == 1
 
 
 def test_rejected_branch_is_written_with_reasons(tmp_path: Path) -> None:

@@ -15,10 +15,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT, env_with_repo, read_output, shard_ids
+from tests.conftest import ROOT, env_with_repo, meta_file, read_output, shard_ids, sink_dirs
 
-# The default pipeline (every stage that changes rows or runs a combine), plus prune; MODELS is
-# replaced by the directory of models trained for this module.
+# A branching pipeline with every stage of the default one that changes rows or runs a combine,
+# plus prune: a route by domain, a global stage on one branch (exact dedup of code), map stages on
+# the other, a union, global stages after it, and three sinks. MODELS is replaced by the
+# directory of models trained for this module.
 PIPE = """
 name: faults
 settings:
@@ -27,15 +29,20 @@ settings:
 stages:
   - stage: normalize
   - stage: token_count
-  - stage: heuristics
-  - stage: filter
-  - stage: classify
-    name: quality
-    params: {model: MODELS/quality.bin, column: quality, label: hq}
   - stage: classify
     name: domain
     params: {model: MODELS/domain.bin, column: domain}
+  - stage: route
+    params: {routes: {code: "domain = 'code'"}, default: prose}
   - stage: exact_dedup
+    input: route.code
+  - stage: heuristics
+    input: route.prose
+  - stage: filter
+  - stage: classify
+    name: quality
+    input: [exact_dedup, filter]
+    params: {model: MODELS/quality.bin, column: quality, label: hq}
   - stage: minhash_dedup
   - stage: prune
     params: {fraction: 0.9}
@@ -43,6 +50,10 @@ stages:
     params: {quantiles: [0.7, 0.3], utility: {high: 2.0, medium: 1.0, low: 0.5}}
   - stage: sample
     params: {compute: 1.0e12, max_epochs: 4.0}
+outputs:
+  code: exact_dedup
+  curated: quality_buckets
+  mixture: sample
 """
 
 # (point, n): crash the n-th time the run reaches the point. Combines in pipeline order:
@@ -95,20 +106,22 @@ def test_kill_and_resume_gives_the_clean_output(clean_run, tmp_path: Path, point
     assert refused.returncode == 2 and "--resume" in refused.stderr
     resumed = _curate([*args, "--resume"])
     assert resumed.returncode == 0, resumed.stderr
-    assert shard_ids(out) == shard_ids(clean)
-    assert read_output(out).equals(read_output(clean))
+    sinks = sink_dirs(clean)
+    assert list(sinks) == ["code", "curated", "mixture"]
+    for sink in sinks.values():
+        assert shard_ids(out / sink.name) == shard_ids(sink)
+        assert read_output(out / sink.name).equals(read_output(sink))
     assert sorted(p.relative_to(out).as_posix() for p in out.glob("_rejected/**/*.parquet")) == sorted(
         p.relative_to(clean).as_posix() for p in clean.glob("_rejected/**/*.parquet"))
     for name in ("buckets.json", "plan.json"):
-        if (clean / name).exists():
-            assert (out / name).read_text() == (clean / name).read_text()
+        assert meta_file(out, name).read_text() == meta_file(clean, name).read_text()
     assert (out / "_SUCCESS").exists()
 
 
 def test_resume_of_a_finished_run_changes_nothing(clean_run, tmp_path: Path) -> None:
     src, pipe, clean = clean_run
-    before = {p: p.stat().st_mtime_ns for p in clean.glob("part-*.parquet")}
+    before = {p: p.stat().st_mtime_ns for p in clean.glob("*/part-*.parquet")}
     r = _curate(["run", str(pipe), "--input", str(src), "--output", str(clean), "--workers", "2", "--resume"])
     assert r.returncode == 0, r.stderr
-    assert before == {p: p.stat().st_mtime_ns for p in clean.glob("part-*.parquet")}
+    assert before and before == {p: p.stat().st_mtime_ns for p in clean.glob("*/part-*.parquet")}
     assert os.path.exists(clean / "_SUCCESS")

@@ -208,5 +208,6 @@ def test_default_pipeline_on_an_output_path_with_every_special_character(default
     r = curate("run", str(default_pipeline), "--input", str(sample_dir), "--output", str(out), "--workers", "2",
                "--quiet")
     assert r.returncode == 0, r.stderr
-    assert (out / "_SUCCESS").exists() and (out / "plan.json").exists()
-    assert sum(len(s) for s in shard_ids(out)) == json.loads((out / "_stats.json").read_text())["docs_out"] > 0
+    assert (out / "_SUCCESS").exists() and (out / "_meta" / "sample" / "plan.json").exists()
+    sinks = json.loads((out / "_stats.json").read_text())["sinks"]
+    assert sum(len(s) for s in shard_ids(out / "mixture")) == sinks["mixture"]["docs"] > 0

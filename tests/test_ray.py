@@ -38,8 +38,10 @@ from tests.conftest import (
     PIPELINES,
     ROOT,
     env_with_repo,
+    meta_file,
     read_output,
     shard_ids,
+    sink_dirs,
     write_parquet,
 )
 from tests.stages_for_tests import KILLABLE_PIPELINE
@@ -112,10 +114,14 @@ def _without_timings(obj):
 def _assert_same_run(a: Path, b: Path) -> None:
     """Same kept ids in the same order per shard, same columns and values, same rejects, same
     `_stats.json` (timings aside)."""
-    assert shard_ids(a) == shard_ids(b)
-    ta, tb = read_output(a), read_output(b)
-    assert ta.schema == tb.schema
-    assert ta.equals(tb)
+    sinks = sink_dirs(a)
+    assert [p.relative_to(a) for p in sinks.values()] == [p.relative_to(b) for p in sink_dirs(b).values()]
+    for sink in sinks.values():
+        mine = b / sink.relative_to(a)
+        assert shard_ids(sink) == shard_ids(mine)
+        ta, tb = read_output(sink), read_output(mine)
+        assert ta.schema == tb.schema
+        assert ta.equals(tb)
     rejected_a = sorted(p.relative_to(a) for p in a.glob("_rejected/*/*.parquet"))
     assert rejected_a == sorted(p.relative_to(b) for p in b.glob("_rejected/*/*.parquet"))
     for rel in rejected_a:
@@ -145,7 +151,7 @@ def test_default_pipeline_gives_the_local_executors_output(default_pipeline: Pat
     assert [s["stage"] for s in on_ray.stages][-3:] == ["minhash_dedup", "quality_buckets", "sample"]
     _assert_same_run(tmp_path / "local", tmp_path / "ray")
     for name in ("buckets.json", "plan.json"):
-        assert (tmp_path / "ray" / name).read_text() == (tmp_path / "local" / name).read_text()
+        assert meta_file(tmp_path / "ray", name).read_text() == meta_file(tmp_path / "local", name).read_text()
 
 
 def test_custom_stages_defined_in_this_module_run_on_ray(sample_dir: Path, tmp_path: Path) -> None:
@@ -269,7 +275,7 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
         deadline = time.time() + 180
         while time.time() < deadline and driver.poll() is None:
             tree = _descendants(driver.pid) or tree
-            if len(list(crashed.glob("_work/seg*/done/*.json"))) >= 3:
+            if len(list(crashed.glob("_work/units/*/done/*.json"))) >= 3:
                 break
             time.sleep(0.05)
         assert driver.poll() is None, driver.stderr.read().decode()
@@ -279,8 +285,8 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
     finally:
         _kill_tree(tree)  # Ray's node processes and workers that the killed driver started
     assert not (crashed / "_SUCCESS").exists()
-    done_before = len(list(crashed.glob("_work/seg*/done/*.json")))
-    assert 3 <= done_before < len(list(clean.glob("_work/seg*/done/*.json")))  # killed midway
+    done_before = len(list(crashed.glob("_work/units/*/done/*.json")))
+    assert 3 <= done_before < len(list(clean.glob("_work/units/*/done/*.json")))  # killed midway
     resumed = subprocess.run([*base, "--resume", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr

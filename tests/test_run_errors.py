@@ -76,7 +76,7 @@ def _start_killable(sample_dir: Path, tmp_path: Path, workers: int) -> tuple[sub
                              "--output", str(out), "--workers", str(workers), "--quiet"], cwd=ROOT,
                             env=env_with_repo(), stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
-    while not list((out / "_work").glob("seg00/done/*.json")) and time.time() < deadline:
+    while not list((out / "_work").glob("units/read/done/*.json")) and time.time() < deadline:
         time.sleep(0.05)
     return proc, out
 

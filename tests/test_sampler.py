@@ -256,9 +256,10 @@ def test_compute_mode_plans_from_buckets_json(corpus, tmp_path: Path) -> None:
     ]
     result = Pipeline.from_stages(stages).run(inp, tmp_path / "out", workers=1, overwrite=True)
     out = tmp_path / "out"
-    doc = json.loads((out / "plan.json").read_text())
-    assert (out / "plan.png").read_bytes().startswith(b"\x89PNG")
-    expected = plan(buckets_from_dict(json.loads((out / "buckets.json").read_text())), 2e12)
+    doc = json.loads((out / "_meta" / "sample" / "plan.json").read_text())
+    assert (out / "_meta" / "sample" / "plan.png").read_bytes().startswith(b"\x89PNG")
+    expected = plan(buckets_from_dict(json.loads((out / "_meta" / "quality_buckets" / "buckets.json").read_text())),
+                    2e12)
     assert [b["epochs"] for b in doc["buckets"]] == pytest.approx([b.epochs for b in expected.buckets], rel=1e-9)
     got = read_output(out)
     written = int(got[schema.N_TOKENS].to_numpy().sum())
@@ -277,14 +278,14 @@ def test_scattered_shards_equal_a_direct_gather_from_the_state(corpus, sampled) 
     out, _ = sampled
     state = out / "_work" / "stages" / "sample" / "state"
     sources = sorted(state.glob("src-*.parquet"))
-    inputs = sorted((out / "_work" / "seg00").glob("part-*.parquet"))
+    inputs = sorted((out / "_work" / "streams" / "read").glob("part-*.parquet"))
     assert len(sources) == len(inputs) > 1
     shards = sorted(out.glob("part-*.parquet"))
     for t, shard in enumerate(shards):
         parts = []
         for src_state, src_rows in zip(sources, inputs, strict=True):
             copies = pq.read_table(src_state, filters=[("dest", "=", t)])
-            rows = pq.read_table(src_rows).take(copies.column("row"))
+            rows = pq.read_table(src_rows).drop_columns(["_curate_pos"]).take(copies.column("row"))
             parts.append(rows.append_column("epoch_index", copies.column("epoch"))
                          .append_column("pos", copies.column("pos")))
         direct = pa.concat_tables(parts)

@@ -32,13 +32,15 @@ def test_default_pipeline_on_a_memory_filesystem_matches_local_disk(default_pipe
     in_memory = pipe.run(sample_dir, "memory://curate-test/out", workers=1)
     fs = fsspec.filesystem("memory")
     try:
-        assert _memory_shard_ids("/curate-test/out") == shard_ids(tmp_path / "local")
-        assert sum(len(s) for s in shard_ids(tmp_path / "local")) == local.stats["docs_out"] > 0
+        for sink in ("curated", "mixture"):
+            assert _memory_shard_ids(f"/curate-test/out/{sink}") == shard_ids(tmp_path / "local" / sink)
+        assert sum(len(s) for s in shard_ids(tmp_path / "local" / "mixture")) == local.stats["sinks"]["mixture"]["docs"] > 0
         assert [(s["stage"], s["docs_in"], s["docs_out"], s["rejected"]) for s in in_memory.stages] == \
             [(s["stage"], s["docs_in"], s["docs_out"], s["rejected"]) for s in local.stages]
-        for name in ("buckets.json", "plan.json"):
-            assert json.loads(fs.cat(f"/curate-test/out/{name}")) == json.loads((tmp_path / "local" / name).read_text())
-        assert fs.exists("/curate-test/out/_SUCCESS") and fs.exists("/curate-test/out/plan.png")
+        for node, name in (("quality_buckets", "buckets.json"), ("sample", "plan.json")):
+            assert json.loads(fs.cat(f"/curate-test/out/_meta/{node}/{name}")) == json.loads(
+                (tmp_path / "local" / "_meta" / node / name).read_text())
+        assert fs.exists("/curate-test/out/_SUCCESS") and fs.exists("/curate-test/out/_meta/sample/plan.png")
         rejected = sorted(fs.ls("/curate-test/out/_rejected", detail=False))
         assert [r.rsplit("/", 1)[-1] for r in rejected] == sorted(p.name for p in (tmp_path / "local" / "_rejected").iterdir())
         # nothing of the run was written to local disk but DuckDB's scratch
@@ -53,7 +55,7 @@ def test_resume_on_a_memory_filesystem_skips_finished_work(sample_dir: Path) -> 
     fs = fsspec.filesystem("memory")
     try:
         fs.rm("/curate-resume/out/part-00001.parquet")
-        fs.rm("/curate-resume/out/_work/seg01/done/part-00001.json")
+        fs.rm("/curate-resume/out/_work/units/exact_dedup/done/part-00001.json")
         fs.rm("/curate-resume/out/_SUCCESS")
         logs: list[str] = []
         again = pipe.run(sample_dir, "memory://curate-resume/out", workers=1, resume=True, log=logs.append)
