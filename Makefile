@@ -15,9 +15,9 @@ OUTPUT   ?= out/run
 WORKERS  ?= 2
 EXTRA    ?=
 THRESHOLD ?= 0.8
-BUCKETS  ?= out/demo/buckets.json
+BUCKETS  ?= out/demo/_meta/quality_buckets/buckets.json
 COMPUTE  ?= 1e17
-PLAN     ?= out/demo/plan.json
+PLAN     ?= out/demo/_meta/sample/plan.json
 MODELS   ?= models
 BENCH_SCALE ?= small
 PYTEST_ARGS ?=
@@ -60,8 +60,9 @@ public-models: $(STAMP)
 
 demo: models
 	$(CURATE) run pipelines/default.yaml --input sample_data --output out/demo --overwrite --workers $(WORKERS)
-	@echo; echo "Plan (out/demo/plan.json, plotted in out/demo/plan.png):"
-	$(CURATE) plan --from-plan out/demo/plan.json
+	@echo; echo "Curated corpus: out/demo/curated/   training mixture: out/demo/mixture/"
+	@echo "Plan (out/demo/_meta/sample/plan.json, plotted in out/demo/_meta/sample/plan.png):"
+	$(CURATE) plan --from-plan out/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -86,6 +86,24 @@ def _env_debug() -> bool:
     return os.environ.get("CURATE_DEBUG", "") not in ("", "0")
 
 
+def run_file(path: str, name: str) -> str:
+    """`path` itself, or, for a run's OUTPUT directory, the one `name` a stage of it wrote under
+    ``_meta/<node>/`` (buckets.json, plan.json); an error lists them when there are several."""
+    from pathlib import Path
+
+    from curate.errors import InputError
+
+    p = Path(path)
+    if not p.is_dir():
+        return path
+    found = sorted(p.glob(f"_meta/*/{name}"))
+    if len(found) == 1:
+        return str(found[0])
+    if not found:
+        raise InputError(f"no {name} under _meta/ (not a curate output, or no stage of it wrote one)", file=path)
+    raise InputError(f"several stages wrote {name}: {', '.join(str(f) for f in found)}; give one of them", file=path)
+
+
 def echo_json(data: Any) -> None:
     """Print `data` as the only thing on stdout (warnings go to stderr)."""
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=json_default))

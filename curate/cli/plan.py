@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from curate.cli.common import run_file
 from curate.errors import ConfigError, InputError
 
 
@@ -53,11 +54,13 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
 
 
 @click.command("plan")
-@click.option("--buckets", "buckets_path", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--buckets", "buckets_path", type=click.Path(exists=True), default=None,
               help="buckets.json: {\"buckets\": [{\"name\", \"unique_tokens\", \"utility\", ...}]} "
-                   "(written by the quality_buckets stage, or by hand). Required unless --from-plan.")
-@click.option("--from-plan", "from_plan", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Show an existing plan.json (e.g. the one a pipeline's sample stage wrote) instead of planning.")
+                   "(written by the quality_buckets stage, or by hand), or a run's OUTPUT whose _meta/ holds one. "
+                   "Required unless --from-plan.")
+@click.option("--from-plan", "from_plan", type=click.Path(exists=True), default=None,
+              help="Show an existing plan.json (e.g. the one a pipeline's sample stage wrote; or give the run's "
+                   "OUTPUT) instead of planning.")
 @click.option("--compute", type=float, default=None,
               help="Compute budget in FLOPs (C = 6 N D), e.g. 1e21. Required unless --frontier.")
 @click.option("--params", type=float, default=None, show_default="searched",
@@ -84,11 +87,11 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
     from curate.planner.report import format_frontier, plot_frontier
 
     if from_plan is not None:
-        show_plan(from_plan, as_json, plot_path)
+        show_plan(run_file(from_plan, "plan.json"), as_json, plot_path)
         return
     if buckets_path is None:
         raise ConfigError("--buckets is required (or --from-plan to show an existing plan)")
-    buckets, law_obj = read_buckets(buckets_path, law)
+    buckets, law_obj = read_buckets(run_file(buckets_path, "buckets.json"), law)
     if frontier_spec is not None:
         if compute is not None:
             raise ConfigError("give either --compute or --frontier, not both")

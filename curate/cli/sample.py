@@ -9,8 +9,9 @@ from curate.cli.options import execute, run_options
 
 
 @click.command("sample")
-@click.option("--plan", "plan_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="plan.json (from `curate plan --json` or a run's output): epochs per bucket.")
+@click.option("--plan", "plan_path", required=True, type=click.Path(exists=True),
+              help="plan.json (from `curate plan --json`), or a run's OUTPUT whose _meta/ holds one: epochs per "
+                   "bucket.")
 @click.option("--fraction-by", type=click.Choice(["score", "random"]), default="score",
               help="Which documents a bucket's fractional pass takes: the highest-scored, or a seeded random choice.")
 @click.option("--score-column", default=schema.QUALITY_SCORE, help="Score column for --fraction-by score.")
@@ -28,7 +29,9 @@ def command(plan_path: str, fraction_by: str, score_column: str, tokens_column: 
     a document more than half a pass apart. Rows carry epoch_index.
     """
     from curate.api import sample
+    from curate.cli.common import run_file
 
+    plan_path = run_file(plan_path, "plan.json")
     params = {"fraction_by": fraction_by, "score_column": score_column,
               "tokens_column": tokens_column, "upsample_by_dup_count": upsample_by_dup_count}
     execute(lambda inp, out, run_options: sample(inp, out, plan_path, run_options=run_options, **params), opts)

@@ -1,4 +1,5 @@
-"""`curate stats DIR`: show a run's _stats.json as a table."""
+"""`curate stats DIR`: show a run's _stats.json: the graph as a tree with its counts, the sinks,
+and the per-stage table."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from curate.errors import InputError
 def command(directory: str, as_json: bool) -> None:
     """Show the per-stage summary of the run in DIRECTORY."""
     from curate.cli.common import echo_json
-    from curate.pipeline.stats import format_table
+    from curate.pipeline.stats import format_table, format_tree
 
     path = Path(directory) / "_stats.json"
     if not path.exists():
@@ -28,6 +29,15 @@ def command(directory: str, as_json: bool) -> None:
     click.echo(f"pipeline {stats.get('pipeline')}: {stats.get('docs_in', 0):,} docs in, "
                f"{stats.get('docs_out', 0):,} out, {stats.get('errors', 0)} errors, "
                f"{stats.get('wall_seconds', 0):.1f}s")
+    if stats.get("graph"):
+        click.echo("\ngraph (docs in -> kept / rejected / errored):")
+        click.echo(format_tree(stats["graph"], stats["stages"]))
+    if stats.get("sinks"):
+        click.echo("\nsinks:")
+        for name, sink in stats["sinks"].items():
+            click.echo(f"  {name or '(OUTPUT/)':<20} <- {sink['from']:<24} {sink['docs']:>10,} docs  "
+                       f"{sink['bytes'] / 1e6:>9,.2f} MB  {sink['shards']} shard(s)")
+    click.echo("")
     click.echo(format_table(stats["stages"]))
     for s in stats["stages"]:
         if s.get("summary"):

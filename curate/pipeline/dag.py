@@ -157,9 +157,11 @@ class Graph:
         unknown = set(data) - TOP_KEYS - {"__line__"}
         if unknown:
             raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
-        return cls.from_specs(data["stages"], name=data.get("name", path.stem), settings=data.get("settings"),
-                              source=str(path), input_columns=strip_lines(data.get("input_columns")),
-                              outputs=data.get("outputs"))
+        graph = cls.from_specs(data["stages"], name=data.get("name", path.stem), settings=data.get("settings"),
+                               source=str(path), input_columns=strip_lines(data.get("input_columns")),
+                               outputs=data.get("outputs"))
+        graph.check_complete()
+        return graph
 
     # ---- lookups --------------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -226,11 +228,15 @@ class Graph:
             line = self.output_lines.get(sink)
             where = f"{self.source or 'pipeline'}" + (f", line {line}" if line else "")
             self._check_ref(ref, f"{where}: output '{sink}' writes '{ref}'")
+        self._warn_unread()
+
+    def check_complete(self) -> None:
+        """What a graph being built may lack but a run needs: something to write. Without
+        ``outputs:`` the last stage's kept rows are the output, so it must have kept rows."""
         if not self.outputs and KEPT not in self.nodes[-1].ports:
             last = self.nodes[-1]
             raise ConfigError(f"{self._where(last)}: the last stage '{last.name}' has named outputs "
                               f"({', '.join(last.stage.output_names())}); name what to write in 'outputs:'")
-        self._warn_unread()
 
     def _check_ref(self, ref: StreamRef, what: str) -> None:
         if ref.node == INPUT_NODE:

@@ -145,6 +145,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
         raise ConfigError(f"{output} lives in this process's memory, which worker processes do not see: "
                           "run with --workers 1 on the local executor")
     started = time.time()
+    graph.check_complete()
     graph.check()
     entry_errors: list[dict[str, Any]] = []  # entries of the input that are not readable shards
 
@@ -154,24 +155,25 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
         entry_errors.append({"file": rel, "row": None, "reason": reason, "message": message})
 
     files = reader.discover(input_path, entry_problem, settings.strict_inputs, log)
-    with claim(store, input_path, resume, overwrite, log) as lease:
-        return _run(graph, input_path, files, entry_errors, store, lease, executor, settings, resume, log, progress, started)
-
-
-def _run(graph: Graph, input_path: Path, files: list, entry_errors: list[dict[str, Any]], store: WorkStore, lease: Lease,
-         executor: Executor, settings: RunSettings, resume: bool, log: Callable[[str], None], progress: Any,
-         started: float) -> RunResult:
     tasks = reader.plan_tasks(files, settings.target_task_bytes)
     unified, file_errors = _read_schemas(tasks, settings)
     if not unified.names:
         raise InputError("no readable input shard", file=str(input_path))
-    graph.check_columns(set(unified.names))
+    graph.check_columns(set(unified.names))  # before the output is touched
     for warning in graph.warnings:
         log(f"warning: {warning}")
     plan = RunPlan(graph, schedule(graph), tasks, unified, settings, store)
+    with claim(store, input_path, resume, overwrite, log) as lease:
+        return _run(plan, len(files), file_errors, entry_errors, lease, executor, resume, log, progress, started)
+
+
+def _run(plan: RunPlan, n_files: int, file_errors: list[dict[str, Any]], entry_errors: list[dict[str, Any]],
+         lease: Lease, executor: Executor, resume: bool, log: Callable[[str], None], progress: Any,
+         started: float) -> RunResult:
+    graph, tasks, settings, store = plan.graph, plan.tasks, plan.settings, plan.store
     bad_files = {e["file"] for e in file_errors}
     _open_manifest(store, fingerprint(graph, tasks, settings))
-    log(f"{len(tasks)} task(s) from {len(files)} file(s); {plan.schedule.passes} pass(es); "
+    log(f"{len(tasks)} task(s) from {n_files} file(s); {plan.schedule.passes} pass(es); "
         f"{executor.workers} worker(s)")
 
     check_ids(plan, executor, bad_files)

@@ -96,6 +96,39 @@ def merge_stats(per_task: list[list[StageStats]], order: list[str]) -> list[Stag
     return [merged[name] for name in order if name in merged]
 
 
+def format_tree(graph: list[dict[str, Any]], stages: list[dict[str, Any]]) -> str:
+    """The graph as an indented tree: every node under the node whose output it reads (a union
+    under its first input, naming the others), with its counts and, for a route, each output's."""
+    by_stage = {s["stage"]: s for s in stages}
+    children: dict[str, list[dict[str, Any]]] = {}
+    for node in graph:
+        first = node["inputs"][0].split(".")[0] if node["inputs"] else ""
+        children.setdefault(first, []).append(node)
+    lines: list[str] = []
+
+    def counts(name: str) -> str:
+        s = by_stage.get(name)
+        if s is None:
+            return "not run"
+        text = f"{s['docs_in']:,} -> {s['docs_out']:,} / {s['rejected_total']:,} / {s['errored']:,}"
+        if s.get("outputs"):
+            text += "  (" + ", ".join(f"{k} {v:,}" for k, v in s["outputs"].items()) + ")"
+        return text
+
+    def walk(parent: str, depth: int) -> None:
+        for node in children.get(parent, []):
+            reads = node["inputs"][0] if node["inputs"] else ""
+            via = f"[{reads.split('.', 1)[1]}] " if "." in reads else ""
+            union = f" (union with {', '.join(node['inputs'][1:])})" if len(node["inputs"]) > 1 else ""
+            label = f"{'  ' * depth}{via}{node['name']}{union}"
+            lines.append(f"{label:<48} {counts(node['name'])}")
+            walk(node["name"], depth + 1)
+
+    lines.append(f"{'read':<48} {counts('read')}")
+    walk("", 1)
+    return "\n".join(lines)
+
+
 def format_table(stages: list[dict[str, Any]]) -> str:
     """A readable table of `_stats.json` stage entries."""
     header = ("stage", "docs in", "kept", "rejected", "errored", "MB in", "MB out", "seconds")

@@ -110,7 +110,8 @@ class Route(MapStage):
         batch = table.select(list(self._columns)) if self._columns else pa.table({"n": pa.nulls(table.num_rows)})
         con.register(_BATCH, batch)
         try:
-            which = con.execute(self._sql(list(self.routes.values()))).to_arrow_table().column("r")
+            rel = con.sql(self._sql(list(self.routes.values())))
+            which = (rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()).column("r")
         except Exception as exc:  # noqa: BLE001 - DuckDB's binder and runtime errors, named for the user
             raise ConfigError(f"stage 'route': a condition fails on {ctx.source}: {exc}") from None
         finally:

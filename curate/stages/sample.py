@@ -35,7 +35,14 @@ import pyarrow.parquet as pq
 from curate import schema
 from curate.errors import ConfigError, InputError
 from curate.pipeline.registry import register
-from curate.pipeline.stage import CombineContext, Param, ReshapingStage, Stage, TaskContext, set_column
+from curate.pipeline.stage import (
+    CombineContext,
+    Param,
+    ReshapingStage,
+    Stage,
+    TaskContext,
+    set_column,
+)
 from curate.pipeline.workstore import StageStore, png_bytes
 
 # partial (per document) and state (per copy) columns: internal to this stage
