@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from curate.errors import ConfigError
 from curate.pipeline.dag import Graph
 from curate.pipeline.progress import Progress
 from curate.pipeline.runner import RunResult, run_graph
@@ -79,6 +80,9 @@ class Pipeline:
     def output(self, name: str, source: str) -> Pipeline:
         """Write the stream `source` (``"NAME"``, ``"NAME.rejected"``, ``"NAME.<output>"``) to the
         sink OUTPUT/`name`/; with no sink named, the last stage's kept rows go to OUTPUT/."""
+        if name in self._outputs:
+            raise ConfigError(f"pipeline '{self.name}': sink '{name}' is already named (it writes "
+                              f"{self._outputs[name]})")
         self._outputs[name] = source
         self._graph = None
         _ = self.graph

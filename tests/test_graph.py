@@ -299,6 +299,12 @@ def test_two_sinks_of_one_name_are_refused(tmp_path: Path) -> None:
         Graph.from_yaml(_yaml(tmp_path, "stages:\n  - stage: normalize\noutputs:\n  x: normalize\n  x: normalize\n"))
 
 
+def test_the_builder_refuses_a_sink_named_twice() -> None:
+    p = Pipeline("p").add("normalize").output("x", "normalize")
+    with pytest.raises(ConfigError, match="sink 'x' is already named"):
+        p.output("x", "normalize.rejected")
+
+
 def test_an_output_read_by_nothing_is_a_warning(tmp_path: Path) -> None:
     graph = Graph.from_yaml(_yaml(tmp_path, "stages:\n  - stage: route\n    params: {routes: {a: 'true'}, "
                                             "default: b}\n  - stage: passthrough\n    input: route.a\n"))

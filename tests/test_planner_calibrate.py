@@ -408,7 +408,7 @@ def test_sample_stage_plans_with_a_calibrated_law(law_path: Path, tmp_path: Path
     buckets_stage = ("quality_buckets", {"names": ["high", "mid", "low"], "thresholds": [0.7, 0.3]})
     Pipeline.from_stages([buckets_stage, ("sample", {"compute": 1e12, "law": str(law_path)})]).run(
         tmp_path / "in", tmp_path / "out", workers=1)
-    doc = json.loads((tmp_path / "out" / "plan.json").read_text())
+    doc = json.loads((tmp_path / "out" / "_meta" / "sample" / "plan.json").read_text())
     law = read_law(law_path)
     assert doc["law"] == str(law_path)
     assert [b["utility"] for b in doc["buckets"]] == [1.0, law.utility["mid"], law.utility["low"]]

@@ -108,7 +108,7 @@ def test_resume_after_kill_9_gives_the_same_output(sample_dir: Path, tmp_path: P
     proc = _curate([*base, "--output", str(crashed)])
     deadline = time.time() + 120
     while time.time() < deadline:
-        markers = list((crashed / "_work").glob("seg*/done/*.json")) if crashed.exists() else []
+        markers = list((crashed / "_work").glob("units/*/done/*.json")) if crashed.exists() else []
         if len(markers) >= kill_after_markers:
             break
         time.sleep(0.02)

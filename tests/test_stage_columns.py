@@ -36,6 +36,7 @@ CASES: dict[str, tuple[list[tuple[str, dict]], dict]] = {
     "minhash_dedup": ([], {}),
     "quality_buckets": ([("token_count", {})], {"names": ["high", "low"], "quantiles": [0.5]}),
     "prune": ([], {"fraction": 0.5}),
+    "route": ([], {"routes": {"long": "length(text) > 5"}, "default": "short"}),
     "c4_clean": ([], {}),
     "decontaminate": ([], {"benchmarks": {"quiz": "BENCH"}}),
     "line_dedup": ([], {}),
@@ -68,8 +69,13 @@ def _placed(value, places: dict[str, str]):  # noqa: ANN001, ANN202
 
 
 def _columns(specs: list[tuple[str, dict]], inp: Path, out: Path) -> set[str]:
-    Pipeline.from_stages(specs or [("passthrough", {})]).run(inp, out, workers=1)
-    return set(pq.read_schema(out / "part-00000.parquet").names)
+    p = Pipeline.from_stages(specs or [("passthrough", {})])
+    last, shards = p.graph.nodes[-1], out
+    if last.stage.output_names():  # a route: read the columns of its first output
+        p.output("first", f"{last.name}.{last.stage.output_names()[0]}")
+        shards = out / "first"
+    p.run(inp, out, workers=1)
+    return set(pq.read_schema(shards / "part-00000.parquet").names)
 
 
 def test_every_built_in_stage_has_a_case() -> None:
@@ -85,7 +91,7 @@ def test_stage_adds_exactly_the_columns_it_declares(name: str, minimal_input: Pa
     banned = minimal_input.parent / "banned.txt"
     banned.write_text("casino\n")
     params = _placed(params, {"MODELS": str(default_pipeline.parent), "BENCH": str(bench), "BANNED": str(banned)})
-    stage = Pipeline.from_stages([(name, params)]).graph.nodes[0].stage
+    stage = Pipeline.from_stages([*before, (name, params)]).graph.nodes[-1].stage
     declared = stage.produced_columns()
     assert declared is not None, f"{name} declares no columns"
     cols_before = _columns(before, minimal_input, tmp_path / "before")
@@ -97,7 +103,8 @@ def test_stage_adds_exactly_the_columns_it_declares(name: str, minimal_input: Pa
 def test_missing_column_is_refused_naming_both_stages() -> None:
     with pytest.raises(ConfigError, match="stage 'sample' needs column 'n_tokens'.*stage 'tokens' makes it but runs "
                                           "after 'sample'"):
-        Graph.from_specs([{"stage": "sample", "params": {"compute": 1e11}}, {"stage": "token_count", "name": "tokens"}],
+        Graph.from_specs([{"stage": "sample", "params": {"plan": "plan.json"}},
+                          {"stage": "token_count", "name": "tokens"}],
                          input_columns=[schema.QUALITY_SCORE, schema.QUALITY_BUCKET])
 
 

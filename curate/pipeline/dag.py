@@ -335,7 +335,8 @@ class Graph:
         later = [n.name for n in self.nodes if n.name not in upstream and n is not node
                  and col in (n.stage.produced_columns() or ())]
         if later:
-            return f"stage '{later[0]}' makes it but is not upstream of '{node.name}'"
+            where = "runs after" if self._by_name[later[0]].index > node.index else "is not upstream of"
+            return f"stage '{later[0]}' makes it but {where} '{node.name}'"
         return _producer_hint(col)
 
     # ---- description ----------------------------------------------------------------------
