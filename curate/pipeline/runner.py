@@ -21,6 +21,7 @@ from curate import __version__, schema
 from curate.errors import ConfigError, InputError, WorkerLost
 from curate.io import auto_ids
 from curate.io import read as reader
+from curate.kernels_warmup import warm_up_plan
 from curate.pipeline.dag import Graph, Segment
 from curate.pipeline.executor import Executor
 from curate.pipeline.faults import checkpoint
@@ -167,6 +168,7 @@ def _run(graph: Graph, input_path: Path, files: list, entry_errors: list[dict[st
     _open_manifest(store, fingerprint(graph, tasks, settings))
     log(f"{len(tasks)} task(s) from {len(files)} file(s); {len(plan.segments)} pass(es); "
         f"{executor.workers} worker(s)")
+    warm_up_plan(plan, log)  # before the pool starts: its workers load the kernels instead of compiling
 
     check_ids(plan, executor, bad_files)
     reports: dict[tuple[int, int], dict[str, Any]] = {}
