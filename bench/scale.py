@@ -3,7 +3,9 @@
 pipelines/default.yaml minus the two classify stages (quality_buckets and sample bucket and rank
 by gopher_quality_alpha_words_ratio instead of a model's score; the sampler's compute budget grows
 with the corpus, so it writes the same share of it at every size). Each size runs in a fresh
-Python process with 2 workers; the map phase (pass 1: normalize, token_count, heuristics, filter,
+Python process with 2 workers, on an executor warmed up first on 400 documents (so the
+figures are the work's, not the start-up's: bench/dedup_stdlib.py and bench/pipeline.py time
+whole commands); the map phase (pass 1: normalize, token_count, heuristics, filter,
 exact-dedup summarize) also with 1 worker at the smallest size.
 
 - Time per document at the largest size against the smallest (target <= 1.25x).
@@ -14,9 +16,12 @@ exact-dedup summarize) also with 1 worker at the smallest size.
   of the process tree above the value when the step began; the slope between the smallest and
   the largest size is what the step holds per document.
 - Bytes read and written per byte of input Parquet: the one-worker run, driver and worker being
-  one process (/proc/self/io rchar / wchar: read() and write() calls, page cache or not).
+  one process (/proc/self/io rchar / wchar around the timed run: read() and write() calls, page
+  cache or not).
 
-Sizes: small 5k, 15k, 50k; full 100k, 300k, 1M documents.
+Sizes: small 5k, 15k, 50k; full 100k, 300k, 1M documents; 8, 24 and 80 input files, so that a
+task (one file) holds the same number of documents at every size and only the combine steps and
+the number of tasks grow.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, corpus, load_average, md_table, scale_arg  # noqa: E402
 
 SIZES = {"small": (5_000, 15_000, 50_000), "full": (100_000, 300_000, 1_000_000)}
+SHARDS = (8, 24, 80)  # input files per size: the same documents per task at every size of a scale
 SCORE = "gopher_quality_alpha_words_ratio"
 CHILD_FLAG = "--scale-run"
 
@@ -92,41 +98,58 @@ class TreeRss:
 
     def peak(self, t0: float = 0.0, t1: float = float("inf")) -> int:
         inside = [r for t, r in self.samples if t0 <= t <= t1]
-        return max(inside) if inside else 0
+        return max(inside, default=self.at(t0))
 
     def at(self, t: float) -> int:
         before = [r for s, r in self.samples if s <= t]
         return before[-1] if before else self.samples[0][1]
 
 
-def _child(src: Path, out: Path, pipeline: Path, workers: int) -> None:
-    """One run in this fresh process: prints a JSON line of its figures."""
-    import curate.api
-    import curate.stages  # noqa: F401 - the baseline includes the library
+def _io() -> dict[str, int]:
+    with open("/proc/self/io") as fh:
+        return {k: int(v) for k, v in (line.strip().split(": ") for line in fh)}
 
+
+def _child(src: Path, out: Path, pipeline: Path, workers: int) -> None:
+    """One run in this fresh process, on an executor warmed up first on a 400-document corpus (pool
+    started, modules imported, kernels loaded: the figures are the work's, not the start-up's);
+    prints a JSON line of its figures."""
+    from curate.executors import make_executor
+    from curate.pipeline.dag import Graph
+    from curate.pipeline.runner import run_graph
+    from curate.pipeline.settings import RunSettings
+
+    graph = Graph.from_yaml(pipeline)
+    settings = RunSettings.resolve(graph.settings)
+    executor = make_executor("local", workers)
     lines: list[tuple[float, str]] = []
 
     def log(msg: str) -> None:
         lines.append((time.perf_counter(), msg))
 
-    rss = TreeRss()
-    base = rss.rss()
-    with rss:
-        t0, c0 = time.perf_counter(), time.process_time()
-        curate.api.Pipeline.from_yaml(pipeline).run(src, out, workers=workers, overwrite=True, log=log)
-        seconds = time.perf_counter() - t0
-    with open("/proc/self/io") as fh:
-        io = dict(line.strip().split(": ") for line in fh)
+    try:
+        run_graph(graph, corpus(400, n_shards=4), Path(str(out) + "-warm"), executor, settings, overwrite=True)
+        rss = TreeRss()
+        base = rss.rss()
+        io0 = _io()
+        with rss:
+            t0 = time.perf_counter()
+            run_graph(graph, src, out, executor, settings, overwrite=True, log=log)
+            seconds = time.perf_counter() - t0
+        io1 = _io()
+    finally:
+        executor.close()
     passes, combines = {}, {}
     for i, (t, msg) in enumerate(lines):
-        end = lines[i + 1][0] if i + 1 < len(lines) else t0 + seconds
+        end = next((u for u, m in lines[i + 1:] if m.startswith(("pass ", "combine "))), t0 + seconds)
         if msg.startswith("pass "):
             passes[msg.split(": ", 1)[1].rsplit(" (", 1)[0]] = end - t
         elif msg.startswith("combine "):
             name = msg.split()[1]
             combines[name] = {"seconds": end - t, "peak_mb": (rss.peak(t, end) - rss.at(t)) / 2**20}
-    print(json.dumps({"seconds": seconds, "cpu_self": time.process_time() - c0, "peak_mb": (rss.peak() - base) / 2**20,
-                      "passes": passes, "combines": combines, "read": int(io["rchar"]), "written": int(io["wchar"])}))
+    print(json.dumps({"seconds": seconds, "peak_mb": (rss.peak() - base) / 2**20, "passes": passes,
+                      "combines": combines, "read": io1["rchar"] - io0["rchar"],
+                      "written": io1["wchar"] - io0["wchar"]}))
 
 
 def run(src: Path, out: Path, pipeline: Path, workers: int) -> dict[str, Any]:
@@ -142,6 +165,7 @@ def run(src: Path, out: Path, pipeline: Path, workers: int) -> dict[str, Any]:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(str(out) + "-warm", ignore_errors=True)
     return result
 
 
@@ -154,9 +178,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="curate-bench-scale-"))
     loads = [load_average()]
     try:
-        srcs = {n: corpus(n, n_shards=max(8, n // 12_500)) for n in sizes}
+        srcs = {n: corpus(n, n_shards=k) for n, k in zip(sizes, SHARDS)}
         pipes = {n: pipeline_without_classifiers(n, tmp / f"pipeline-{n}.yaml") for n in sizes}
-        run(srcs[sizes[0]], tmp / "warm", pipes[sizes[0]], 2)  # numba's cache filled outside the timing
+        run(srcs[sizes[0]], tmp / "warm", pipes[sizes[0]], 2)  # numba's cache filled before any timing
         one = run(srcs[sizes[0]], tmp / "one", pipes[sizes[0]], 1)
         loads.append(load_average())
         results = {}
@@ -176,7 +200,7 @@ def main() -> None:
     print(f"### scale: default pipeline without classifiers, {', '.join(f'{n:,}' for n in sizes)} documents "
           "(2 workers)\n")
     print(f"Load average (1 / 5 / 15 min) before and after each run: {'; '.join(loads)}.\n")
-    print(md_table(["documents", "wall s", "CPU s (all processes)", "µs per doc", "docs/s", "map phase s",
+    print(md_table(["documents", "wall s", "CPU s (all processes, warm-up included)", "µs per doc", "docs/s", "map phase s",
                     "peak RSS above baseline MB"],
                    [[f"{n:,}", r["seconds"], r["cpu"], 1e6 * per_doc[n], n / r["seconds"],
                      next(iter(r["passes"].values())), r["peak_mb"]] for n, r in results.items()]))
