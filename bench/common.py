@@ -135,3 +135,88 @@ def git_rev() -> str:
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def stdlib_corpus(n_shards: int = 8) -> tuple[Path, str, int]:
+    """The running Python's standard library as a corpus of real long documents, cached under
+    bench/.cache: every text file (UTF-8, no NUL byte) below the stdlib directory, site-packages
+    and __pycache__ excluded; id = path relative to it, text = the whole file. Source modules,
+    tests, licence and data files, with their natural near duplicates (copied test data, generated
+    modules, vendored variants). Returns (directory, sha256 of the sorted (path, bytes), documents)."""
+    import hashlib
+    import sysconfig
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    docs: list[tuple[str, bytes]] = []
+    for f in sorted(root.rglob("*")):
+        rel = f.relative_to(root)
+        if not f.is_file() or f.is_symlink() or {"site-packages", "__pycache__"} & set(rel.parts):
+            continue
+        data = f.read_bytes()
+        if not data or b"\0" in data:
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        docs.append((rel.as_posix(), data))
+    digest = hashlib.sha256()
+    for rel, data in docs:
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    corpus_hash = digest.hexdigest()
+    path = CACHE / f"stdlib-{platform.python_version()}-{corpus_hash[:12]}"
+    if not (path / "_DONE").exists():
+        path.mkdir(parents=True, exist_ok=True)
+        for s in range(n_shards):
+            part = docs[s::n_shards]
+            pq.write_table(pa.table({"id": [r for r, _ in part], "text": [d.decode("utf-8") for _, d in part]}),
+                           path / f"shard-{s:05d}.parquet")
+        (path / "_DONE").write_text("")
+    return path, corpus_hash, len(docs)
+
+
+_IO_CHILD = (
+    "import atexit, runpy, sys\n"
+    "def _io():\n"
+    "    with open('/proc/self/io') as fh:\n"
+    "        sys.stderr.write('\\n@@io ' + ' '.join(l.replace(': ', '=').strip() for l in fh) + '\\n')\n"
+    "atexit.register(_io)\n"
+    "sys.argv = ['curate', *sys.argv[1:]]\n"
+    "runpy.run_module('curate.cli', run_name='__main__')\n"
+)
+
+
+def run_curate(args: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run the `curate` command in a fresh Python process, as a user would (start-up included):
+    wall seconds, CPU seconds (user + system, the process and its workers), and the bytes that
+    process passed through read() and write() calls (rchar / wchar of /proc/self/io: files and
+    pipes, page cache or not; with one worker that is the whole run; reading Python's own modules
+    at start-up is included, see `startup`)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _IO_CHILD, *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"curate {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    io = {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("@@io "):
+            io = dict(kv.split("=") for kv in line[5:].split())
+    return {"seconds": seconds,
+            "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "read": float(io.get("rchar", "nan")), "written": float(io.get("wchar", "nan")), "stderr": proc.stderr}
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (the machine is shared: say how busy it was)."""
+    try:
+        return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"

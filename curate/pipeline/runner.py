@@ -22,6 +22,7 @@ from curate import __version__, schema
 from curate.errors import AccountingError, ConfigError, InputError, WorkerLost
 from curate.io import auto_ids
 from curate.io import read as reader
+from curate.kernels_warmup import warm_up_plan
 from curate.pipeline.dag import INPUT_NODE, KEPT, REJECTED, Graph, StreamRef
 from curate.pipeline.executor import Executor
 from curate.pipeline.faults import checkpoint
@@ -175,6 +176,7 @@ def _run(plan: RunPlan, n_files: int, file_errors: list[dict[str, Any]], entry_e
     _open_manifest(store, fingerprint(graph, tasks, settings))
     log(f"{len(tasks)} task(s) from {n_files} file(s); {plan.schedule.passes} pass(es); "
         f"{executor.workers} worker(s)")
+    warm_up_plan(plan, log)  # before the pool starts: its workers load the kernels instead of compiling
 
     check_ids(plan, executor, bad_files)
     reports: dict[tuple[str, int], dict[str, Any]] = {}

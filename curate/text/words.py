@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.text import utf8
+from curate.text.table_cache import cached_table
 
 SEPARATOR, WORD, SOLO = 0, 1, 2
 N_CODEPOINTS = 0x110000
@@ -56,6 +57,10 @@ _WORD_PLANES = ((0x00000, 0x40000), (0xE0000, 0xF0000))
 @functools.cache
 def char_classes() -> np.ndarray:
     """Class (SEPARATOR / WORD / SOLO) of every code point, as a uint8 lookup table."""
+    return cached_table("char_classes", _build_char_classes)
+
+
+def _build_char_classes() -> np.ndarray:
     table = np.zeros(N_CODEPOINTS, dtype=np.uint8)
     for lo, hi in _WORD_PLANES:
         word = [unicodedata.category(chr(cp))[0] in "LNM" for cp in range(lo, hi)]

@@ -16,6 +16,7 @@ import unicodedata
 
 import numpy as np
 
+from curate.text.table_cache import cached_table
 from curate.text.utf8 import decode as _decode  # compiled (inlined) by kernels() with the helpers
 
 # Character classes of the tokenizer (one uint8 per Unicode code point, see char_classes()).
@@ -37,6 +38,10 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, the usual multip
 @functools.lru_cache(maxsize=1)
 def char_classes() -> np.ndarray:
     """Class (OTHER/ALPHA/DIGIT/SPACE/PUNCT) of every code point, from Python's Unicode database."""
+    return cached_table("char_classes", _build_char_classes)
+
+
+def _build_char_classes() -> np.ndarray:
     table = np.zeros(0x110000, dtype=np.uint8)
     for cp in range(0x110000):
         ch = chr(cp)
