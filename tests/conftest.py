@@ -73,15 +73,21 @@ def default_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     models = tmp_path_factory.mktemp("models")
     train_all(models, n_web=1000, n_reference=500, n_per_language=50)
-    spec = yaml.safe_load((PIPELINES / "default.yaml").read_text())
-    n_models = 0
+    path = with_models(PIPELINES / "default.yaml", models)
+    assert yaml.safe_load(path.read_text())["stages"][4]["params"]["model"].startswith(str(models))
+    return path
+
+
+def with_models(pipeline: Path, models: Path) -> Path:
+    """A copy of `pipeline` (in `models`) with every stage's model path pointed into `models`."""
+    import yaml
+
+    spec = yaml.safe_load(pipeline.read_text())
     for stage in spec["stages"]:
         params = stage.get("params") or {}
         if "model" in params:
             params["model"] = str(models / Path(params["model"]).name)
-            n_models += 1
-    assert n_models >= 2  # quality and domain
-    path = models / "default.yaml"
+    path = models / pipeline.name
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.api import Pipeline
-from tests.conftest import PIPELINES, SAMPLE
+from tests.conftest import PIPELINES, SAMPLE, with_models
 
 EXPECTED = Path(__file__).resolve().parent / "expected" / "pipeline_outputs.json"
 UPDATE = os.environ.get("CURATE_UPDATE_EXPECTED") == "1"
@@ -68,7 +68,7 @@ def _differences(expected: dict, actual: dict) -> list[str]:
 @pytest.mark.parametrize("name", sorted(p.stem for p in PIPELINES.glob("*.yaml")))
 def test_pipeline_output_matches_the_committed_expectation(name: str, default_pipeline: Path,
                                                            tmp_path: Path) -> None:
-    yaml_path = default_pipeline if name == "default" else PIPELINES / f"{name}.yaml"
+    yaml_path = with_models(PIPELINES / f"{name}.yaml", default_pipeline.parent)
     out = tmp_path / "out"
     Pipeline.from_yaml(yaml_path).run(SAMPLE, out, workers=1, overwrite=True)
     actual = output_digest(out)
