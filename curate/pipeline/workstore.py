@@ -218,8 +218,9 @@ class ShardWriter:
     with `empty_schema`, so that every task yields its shard.
     """
 
-    def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        self.files, self.path = files, path
+    def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS,
+                 compression: str = COMPRESSION) -> None:
+        self.files, self.path, self.compression = files, path, compression
         files.mkdir(path.rpartition("/")[0])
         self.tmp = Files.temp_name(path)
         self.row_group_rows = row_group_rows
@@ -228,7 +229,7 @@ class ShardWriter:
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=COMPRESSION,
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=self.compression,
                                             filesystem=self.files.fs)
         elif not table.schema.equals(self._writer.schema):
             table = conform(table, self._writer.schema)
@@ -238,7 +239,7 @@ class ShardWriter:
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
         if self._writer is None:
-            pq.write_table((empty_schema or pa.schema([])).empty_table(), self.tmp, compression=COMPRESSION,
+            pq.write_table((empty_schema or pa.schema([])).empty_table(), self.tmp, compression=self.compression,
                            filesystem=self.files.fs)
         else:
             self._writer.close()
