@@ -171,18 +171,23 @@ class Graph:
         """Every stage's required columns must come from the input (`available`) or an earlier
         stage; the error names the stage and, where one exists, the stage that makes the column."""
         have = set(available)
+        removed_by: dict[str, str] = {}
         for i, node in enumerate(self.nodes):
             missing = [c for c in node.stage.required_columns() if c not in have]
             if missing:
                 col = missing[0]
                 later = [n.name for n in self.nodes[i + 1:] if col in (n.stage.produced_columns() or ())]
-                hint = (f"stage '{later[0]}' makes it but runs after '{node.name}'" if later else
+                hint = (f"stage '{removed_by[col]}' removes it" if col in removed_by else
+                        f"stage '{later[0]}' makes it but runs after '{node.name}'" if later else
                         _producer_hint(col))
                 raise ConfigError(f"{_where(self.source, node.line, i)}: stage '{node.name}' needs column '{col}', "
                                   f"which neither the input nor an earlier stage provides ({hint})")
             produced = node.stage.produced_columns()
             if produced is None:  # a stage that declares nothing may make anything: stop checking
                 return
+            removed = node.stage.removed_columns(have)
+            have.difference_update(removed)
+            removed_by.update(dict.fromkeys(removed, node.name))
             have.update(produced)
 
     # ---- phases -------------------------------------------------------------------------

@@ -181,6 +181,10 @@ class Stage:
         """Columns this stage adds to its kept rows (None: not declared)."""
         return None if self.produces is None else tuple(self.produces)
 
+    def removed_columns(self, available: set[str]) -> set[str]:
+        """Columns of `available` this stage removes from its output (only select removes any)."""
+        return set()
+
     def dependency_files(self) -> list[str]:
         """Files this stage reads besides the data (models, tokenizers, plans): their content is
         part of the resume fingerprint, so a resumed run refuses when one changed."""
