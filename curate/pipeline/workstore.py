@@ -393,6 +393,23 @@ class WorkStore:
             base = Path(self._local_root)
         return base.joinpath(*parts)
 
+    def work_bytes(self) -> int:
+        """Total size of the files under ``_work/`` (0 when it is gone)."""
+        if not self.files.exists(self.work):
+            return 0
+        infos = self.files.fs.get_file_info(pafs.FileSelector(self.work, recursive=True))
+        return sum(i.size or 0 for i in infos if i.type == pafs.FileType.File)
+
+    def clean_work(self) -> bool:
+        """Remove ``_work/`` (and the local scratch of a remote OUTPUT) of a finished run: only
+        once ``_SUCCESS`` exists, so an unfinished run keeps what ``--resume`` needs. The
+        ownership marker lives outside ``_work/`` and stays. Returns whether it removed anything."""
+        if not self.files.exists(self.success_file) or not self.files.exists(self.work):
+            return False
+        self.files.delete(self.work)
+        self.wipe_local()
+        return True
+
     def wipe_local(self) -> None:
         """Delete this output's local scratch when OUTPUT itself is elsewhere (``--overwrite``)."""
         if not self.files.is_local:

@@ -38,7 +38,7 @@ class Select(MapStage):
     requires = ()
     produces = ()
     params = {
-        "keep": Param(list, None, "columns to keep (names or globs); id and text are always kept", nullable=True),
+        "keep": Param(list, None, "columns to keep (names or globs); id and text are kept unless drop names them", nullable=True),
         "drop": Param(list, None, "columns to remove (names or globs); id and text only when named exactly",
                       nullable=True),
     }
