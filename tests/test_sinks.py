@@ -142,7 +142,9 @@ def test_tokenizer_problems_are_config_errors_naming_the_sink(tmp_path: Path) ->
                                           "eos": "<end>"})
     with pytest.raises(ConfigError, match="sink 'train': the tokenizer has no token '<end>'"):
         spec.check()
-    assert spec.dependency_files() == [str(tmp_path / "plain.json")]
+    assert spec.dependency_files() == [str(tmp_path / "plain.json")] and spec.required_columns() == ("text",)
+    assert SinkSpec.from_config("p", {"from": "x", "__line__": 12}).where == "outputs: sink 'p' (line 12)"
+    assert SinkSpec.from_config("p", "x").required_columns() == () and SinkSpec.from_config("p", "x").dependency_files() == []
 
 
 # ----------------------------------------------------------------------------- parquet and json lines
@@ -255,3 +257,37 @@ def test_parquet_reader_sees_no_temporary_files(tmp_path: Path) -> None:
     writer.close(corpus().schema)
     assert [p.name for p in (tmp_path / "o" / "s").iterdir()] == ["part-00000.parquet"]
     assert pq.read_table(tmp_path / "o" / "s" / "part-00000.parquet").num_rows == corpus().num_rows
+
+
+# ----------------------------------------------------------------------------- a planned mixture
+def test_a_sampled_mixture_becomes_megatron_shards_in_the_samplers_order(tmp_path: Path) -> None:
+    """What a sink does in a run: task i's kept rows, in order, become shard i (here the shards
+    of a finished sampler run are fed through the writer as the run would)."""
+    from curate.api import Pipeline
+    from tests.conftest import SAMPLE
+
+    src = pq.read_table(sorted(SAMPLE.glob("*.parquet"))[0], columns=["id", "text"])
+    scores = pa.array([(i * 37 % 100) / 100 for i in range(src.num_rows)], pa.float64())
+    (tmp_path / "in").mkdir()
+    for k in range(2):
+        half = src.slice(k * 250, 250)
+        pq.write_table(half.append_column("quality_score", scores.slice(k * 250, 250)), tmp_path / "in" / f"{k}.parquet")
+    Pipeline.from_stages([("token_count", {}), ("quality_buckets", {"names": ["high", "low"], "quantiles": [0.5]}),
+                          ("sample", {"compute": 1.0e11})]).run(tmp_path / "in", tmp_path / "mix", workers=2)
+    shards = sorted((tmp_path / "mix").glob("part-*.parquet"))
+    spec = SinkSpec.from_config("train", {"from": "sample", "format": "megatron", "tokenizer": str(TOKENIZER)})
+    store = WorkStore.open(tmp_path / "mix")
+    tok = Tokenizer.from_file(str(TOKENIZER))
+    total_docs = 0
+    for task, shard in enumerate(shards):
+        texts = pq.read_table(shard).column("text").to_pylist()
+        writer = spec.open(store.files, f"{store.root}/train", task)
+        for batch in pq.ParquetFile(shard).iter_batches(batch_size=64):
+            writer.write(pa.Table.from_batches([batch]))
+        counts = writer.close(pq.read_schema(shard))
+        got = read_megatron(store.files, f"{store.root}/train/part-{task:05d}")
+        assert [tok.decode(got[i][:-1].tolist()) for i in range(len(got))] == texts
+        assert counts["docs"] == len(texts)
+        total_docs += len(texts)
+    ids = [i for shard in shards for i in pq.read_table(shard, columns=["id"]).column("id").to_pylist()]
+    assert total_docs == len(ids) > len(set(ids))  # the sampler's repeats are written too

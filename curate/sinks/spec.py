@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.workstore import COMPRESSION, ROW_GROUP_ROWS, Files
 from curate.sinks.base import SinkWriter
@@ -90,7 +91,10 @@ class SinkSpec:
 
     @classmethod
     def from_config(cls, name: str, value: Any, yaml_line: int | None = None) -> SinkSpec:
-        """Parse ``NAME: NODE`` or ``NAME: {from: NODE, format: ..., OPTION: ...}``."""
+        """Parse ``NAME: NODE`` or ``NAME: {from: NODE, format: ..., OPTION: ...}`` (`yaml_line`,
+        else a mapping's ``__line__``, locates the entry in error messages)."""
+        if yaml_line is None and isinstance(value, dict) and isinstance(value.get("__line__"), int):
+            yaml_line = value["__line__"]
         where = cls(str(name), "", yaml_line=yaml_line).where
         if isinstance(value, str):
             value = {"from": value}
@@ -132,6 +136,11 @@ class SinkSpec:
             if not Path(self.options["tokenizer"]).is_file():
                 raise ConfigError(f"{self.where}: tokenizer file not found: {self.options['tokenizer']}")
             _encoder(self)
+
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns the sink's writer reads (the tokenized formats read ``text``; the row formats
+        write whatever columns the node has)."""
+        return (schema.TEXT,) if "tokenizer" in self.options else ()
 
     def dependency_files(self) -> list[str]:
         """Files whose content is part of the resume fingerprint (the tokenizer)."""
