@@ -291,3 +291,13 @@ def test_a_sampled_mixture_becomes_megatron_shards_in_the_samplers_order(tmp_pat
         total_docs += len(texts)
     ids = [i for shard in shards for i in pq.read_table(shard, columns=["id"]).column("id").to_pylist()]
     assert total_docs == len(ids) > len(set(ids))  # the sampler's repeats are written too
+
+
+def test_a_spec_travels_to_workers(tmp_path: Path) -> None:
+    """Specs are pickled to worker processes (local pool, Ray) and open their writers there."""
+    import pickle
+
+    spec = pickle.loads(pickle.dumps(SinkSpec.from_config("t", {"from": "x", "format": "megatron",
+                                                                "tokenizer": str(TOKENIZER)})))
+    store, counts = write(spec, corpus(), str(tmp_path / "o"))
+    assert store.files.read_bytes(f"{store.root}/t/part-00000.bin") == (FIXTURES / "megatron" / "corpus.bin").read_bytes()
