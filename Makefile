@@ -21,13 +21,18 @@ PLAN     ?= out/demo/_meta/sample/plan.json
 MODELS   ?= models
 BENCH_SCALE ?= small
 PYTEST_ARGS ?=
+# a throwaway environment with torch, megatron-core and datatrove, only for `make compat`
+COMPAT_VENV ?= /tmp/compat-venv
+COMPAT_OUT  ?= out/compat
+COMPAT_PKGS ?= torch==2.13.0 megatron-core==0.16.1 datatrove==0.10.1 tokenizers pyarrow
 
-.PHONY: help venv demo test bench models public-models run dedup plan sample stats sample-data lint clean
+.PHONY: help venv demo test bench compat models public-models run dedup plan sample stats sample-data lint clean
 
 help:
 	@echo "make demo    - run pipelines/default.yaml on sample_data/ into out/demo/"
 	@echo "make test    - run the test suite"
 	@echo "make bench   - run bench/ (BENCH_SCALE=small|full) and append to BENCHMARKS.md"
+	@echo "make compat  - re-create the tokenized golden fixtures with megatron-core and datatrove, and read curate's output with their readers"
 	@echo "make run PIPELINE=... INPUT=... OUTPUT=... [WORKERS=2] [EXTRA='--resume']"
 	@echo "make dedup INPUT=... OUTPUT=... [THRESHOLD=0.8]"
 	@echo "make plan BUCKETS=buckets.json COMPUTE=1e21"
@@ -69,6 +74,21 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	BENCH_SCALE=$(BENCH_SCALE) $(PY) bench/run_all.py --scale $(BENCH_SCALE)
+
+# Golden tokenized fixtures (tests/fixtures/README.md): made by megatron-core's and datatrove's own
+# writers in $(COMPAT_VENV); curate's shards of the same corpus are then read by their readers.
+$(COMPAT_VENV)/.compat-stamp:
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install --quiet $(COMPAT_PKGS)
+	touch $@
+
+compat: $(STAMP) $(COMPAT_VENV)/.compat-stamp
+	$(COMPAT_VENV)/bin/python tests/compat/make_fixtures.py
+	rm -rf $(COMPAT_OUT)
+	$(PY) -m tests.compat.write_curate $(COMPAT_OUT)
+	$(COMPAT_VENV)/bin/python tests/compat/read_back.py $(COMPAT_OUT)
+	$(PY) -m pytest -q tests/test_sinks.py
+	git status --short tests/fixtures
 
 run: $(CORE)
 	$(CURATE) run $(PIPELINE) --input $(INPUT) --output $(OUTPUT) --workers $(WORKERS) $(EXTRA)

@@ -42,6 +42,7 @@ CASES: dict[str, tuple[list[tuple[str, dict]], dict]] = {
     "line_dedup": ([], {}),
     "pii": ([], {}),
     "url_filter": ([], {"banned_words": "BANNED"}),
+    "select": ([], {"keep": ["url"]}),
     "sample": ([("token_count", {}), ("quality_buckets", {"names": ["high", "low"], "quantiles": [0.5]})], {"compute": 1.0e11}),
 }
 

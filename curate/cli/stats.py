@@ -42,3 +42,17 @@ def command(directory: str, as_json: bool) -> None:
     for s in stats["stages"]:
         if s.get("summary"):
             click.echo(f"\n{s['stage']}: " + json.dumps(s["summary"], indent=None)[:2000])
+    click.echo(f"\n{_work_line(directory)}")
+
+
+def _work_line(directory: str) -> str:
+    """How much the intermediate passes under _work/ hold (what --clean-work removes)."""
+    import humanize
+
+    from curate.pipeline.workstore import WorkStore
+
+    store = WorkStore.open(directory)
+    if not store.files.exists(store.work):
+        return "_work/: removed"
+    return (f"_work/: {humanize.naturalsize(store.work_bytes())} of intermediate passes "
+            "(run with --clean-work to remove it after _SUCCESS)")

@@ -312,16 +312,20 @@ class Graph:
         upstream of it (for a union: every branch); the error names the stage and, where one
         exists, the stage that makes the column."""
         have: dict[StreamRef, set[str] | None] = {StreamRef(INPUT_NODE): set(available)}
+        removed_by: dict[str, str] = {}  # column -> the node that removed it (select)
         for node in self._topo:
             branches = [have[r] for r in node.inputs]
             cols = None if any(b is None for b in branches) else set.intersection(*branches)  # type: ignore[arg-type]
             if cols is not None:
                 missing = [c for c in node.stage.required_columns() if c not in cols]
                 if missing:
+                    hint = (f"stage '{removed_by[missing[0]]}' removes it" if missing[0] in removed_by else
+                            self._column_hint(node, missing[0], branches))
                     raise ConfigError(f"{self._where(node)}: stage '{node.name}' needs column '{missing[0]}', "
-                                      f"which neither the input nor a stage before it provides "
-                                      f"({self._column_hint(node, missing[0], branches)})")
+                                      f"which neither the input nor a stage before it provides ({hint})")
             out = node.stage.output_columns(cols) if cols is not None else None
+            if out is not None and cols is not None:
+                removed_by.update(dict.fromkeys(cols - out, node.name))
             for port in node.ports:
                 have[StreamRef(node.name, port)] = (None if out is None else
                                                     out | {UPSTREAM_REJECT_REASON} if port == REJECTED else out)

@@ -273,6 +273,8 @@ def _finish(plan: RunPlan, reports: dict[tuple[int, int], dict[str, Any]],
     store.files.write_json(store.stats_file, stats)
     lease.check()
     store.files.write_marker(store.success_file, None)  # everything durable before _SUCCESS appears
+    if settings.clean_work:
+        store.clean_work()
     return RunResult(store.display, stats, errors)
 
 

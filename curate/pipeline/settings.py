@@ -19,9 +19,9 @@ DEFAULT_MAX_DOC_BYTES = 16 << 20
 
 
 def _setting(default: Any, help: str, *, flag: bool = False, choices: tuple[str, ...] | None = None,
-             min: int | None = None, cli: bool = True) -> Any:
+             min: int | None = None, cli: bool = True, fingerprint: bool = True) -> Any:
     return field(default=default, metadata={"help": help, "flag": flag, "choices": choices, "min": min,
-                                            "cli": cli})
+                                            "cli": cli, "fingerprint": fingerprint})
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class RunSettings:
     text_column: str = _setting("text", "Input column holding the text.")
     csv_delimiter: str | None = _setting(None, "Field delimiter of CSV/TSV inputs (one character); default ',' "
                                          "for .csv, tab for .tsv.")
+    clean_work: bool = _setting(False, "After _SUCCESS, remove OUTPUT/_work (the intermediate passes; a later "
+                                "--resume then recomputes everything).", flag=True, fingerprint=False)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -92,7 +94,8 @@ class RunSettings:
         return cls(**values)
 
     def fingerprint(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings that change what a run writes (not, e.g., whether _work is kept after it)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["fingerprint"]}
 
 
 def _value_type(f: dataclasses.Field) -> type:
@@ -121,6 +124,8 @@ def cli_options() -> list[tuple[str, dict[str, Any]]]:
             decl = f"--{dashed}/--no-{dashed}"
             if f.name == "keep_rejected":
                 decl = "--keep-rejected/--drop-rejected"
+            elif f.name == "clean_work":
+                decl = "--clean-work/--keep-work"
         else:
             decl = f"--{dashed}"
             if meta["choices"]:

@@ -218,8 +218,9 @@ class ShardWriter:
     with `empty_schema`, so that every task yields its shard.
     """
 
-    def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        self.files, self.path = files, path
+    def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS,
+                 compression: str = COMPRESSION) -> None:
+        self.files, self.path, self.compression = files, path, compression
         files.mkdir(path.rpartition("/")[0])
         self.tmp = Files.temp_name(path)
         self.row_group_rows = row_group_rows
@@ -228,7 +229,7 @@ class ShardWriter:
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=COMPRESSION,
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=self.compression,
                                             filesystem=self.files.fs)
         elif not table.schema.equals(self._writer.schema):
             table = conform(table, self._writer.schema)
@@ -238,7 +239,7 @@ class ShardWriter:
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
         if self._writer is None:
-            pq.write_table((empty_schema or pa.schema([])).empty_table(), self.tmp, compression=COMPRESSION,
+            pq.write_table((empty_schema or pa.schema([])).empty_table(), self.tmp, compression=self.compression,
                            filesystem=self.files.fs)
         else:
             self._writer.close()
@@ -403,6 +404,23 @@ class WorkStore:
                 self._local_root = str(Path(tempfile.gettempdir()) / f"curate-work-{tag}")
             base = Path(self._local_root)
         return base.joinpath(*parts)
+
+    def work_bytes(self) -> int:
+        """Total size of the files under ``_work/`` (0 when it is gone)."""
+        if not self.files.exists(self.work):
+            return 0
+        infos = self.files.fs.get_file_info(pafs.FileSelector(self.work, recursive=True))
+        return sum(i.size or 0 for i in infos if i.type == pafs.FileType.File)
+
+    def clean_work(self) -> bool:
+        """Remove ``_work/`` (and the local scratch of a remote OUTPUT) of a finished run: only
+        once ``_SUCCESS`` exists, so an unfinished run keeps what ``--resume`` needs. The
+        ownership marker lives outside ``_work/`` and stays. Returns whether it removed anything."""
+        if not self.files.exists(self.success_file) or not self.files.exists(self.work):
+            return False
+        self.files.delete(self.work)
+        self.wipe_local()
+        return True
 
     def wipe_local(self) -> None:
         """Delete this output's local scratch when OUTPUT itself is elsewhere (``--overwrite``)."""

@@ -1,0 +1,97 @@
+"""Batch tokenization for the tokenized sinks: a Hugging Face ``tokenizer.json`` through the
+``tokenizers`` package, loaded once per worker process, with optional BOS / EOS tokens.
+
+Documents are encoded without the tokenizer's own post-processor (``add_special_tokens=False``);
+the sink adds exactly the BOS / EOS tokens it is configured with, so the same tokenizer gives
+the same tokens whatever template its file carries.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.errors import ConfigError
+from curate.pipeline import workstore
+
+# The end / beginning of document token texts of common tokenizer families, tried in order when
+# a sink says `eos: true` / `bos: true`: GPT-2 and its descendants (<|endoftext|>), Llama 3
+# (<|end_of_text|>, <|begin_of_text|>), SentencePiece models such as Llama 2 and T5 (</s>, <s>),
+# Gemma (<eos>, <bos>).
+EOS_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>")
+BOS_NAMES = ("<|begin_of_text|>", "<s>", "<bos>")
+
+
+def load_tokenizer(path: str) -> Any:
+    """The tokenizer in `path`, loaded once per process and run."""
+    def load() -> Any:
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(path)
+
+    return workstore.cached(("sink-tokenizer", str(Path(path).absolute())), load)
+
+
+def special_token(tokenizer: Any, setting: bool | str, names: tuple[str, ...], what: str, where: str) -> int | None:
+    """The id of the token a sink's ``eos:`` / ``bos:`` setting names: None for false, the first
+    of `names` the vocabulary has for true, or the token with that exact text."""
+    if setting is False:
+        return None
+    candidates = names if setting is True else (str(setting),)
+    for name in candidates:
+        token_id = tokenizer.token_to_id(name)
+        if token_id is not None:
+            return int(token_id)
+    if setting is True:
+        raise ConfigError(f"{where}: the tokenizer has none of the usual {what} tokens ({', '.join(names)}); "
+                          f"name it, e.g. {what}: \"<|endoftext|>\"")
+    raise ConfigError(f"{where}: the tokenizer has no token {setting!r} ({what})")
+
+
+@dataclass
+class TokenEncoder:
+    """Encodes a text column into one flat token array plus the token count of every document."""
+
+    tokenizer: Any
+    eos_id: int | None
+    bos_id: int | None
+
+    @classmethod
+    def open(cls, path: str, eos: bool | str, bos: bool | str, where: str) -> TokenEncoder:
+        tok = load_tokenizer(path)
+        return cls(tok, special_token(tok, eos, EOS_NAMES, "eos", where),
+                   special_token(tok, bos, BOS_NAMES, "bos", where))
+
+    @property
+    def vocab_size(self) -> int:
+        """Vocabulary size including added tokens (what megatron-core and datatrove size tokens by)."""
+        return int(self.tokenizer.get_vocab_size(with_added_tokens=True))
+
+    def encode(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens of all documents back to back, int64; tokens per document, int64)."""
+        texts = pc.fill_null(text, "").to_pylist()
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        body = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=len(encodings))
+        flat = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), dtype=np.int64,
+                           count=int(body.sum()))
+        extra = (self.bos_id is not None) + (self.eos_id is not None)
+        if not extra:
+            return flat, body
+        lengths = body + extra
+        ends = np.cumsum(lengths)
+        out = np.empty(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
+        is_body = np.ones(len(out), dtype=bool)
+        if self.bos_id is not None:
+            out[ends - lengths] = self.bos_id
+            is_body[ends - lengths] = False
+        if self.eos_id is not None:
+            out[ends - 1] = self.eos_id
+            is_body[ends - 1] = False
+        out[is_body] = flat
+        return out, lengths
