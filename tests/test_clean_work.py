@@ -58,5 +58,5 @@ def test_clean_work_on_memory_storage(sample_dir: Path) -> None:
     Pipeline.from_stages(["exact_dedup"]).run(sample_dir, out, workers=1, clean_work=True)
     store = WorkStore.open(out)
     assert not store.files.exists(store.work) and store.files.exists(store.success_file)
-    assert sum(pq.ParquetFile(store.files.fs.open_input_file(store.shard(t))).metadata.num_rows
+    assert sum(pq.ParquetFile(store.files.fs.open_input_file(store.sink("", t))).metadata.num_rows
                for t in range(len([n for n in store.files.listdir(store.root) if n.startswith("part-")]))) > 0

@@ -59,7 +59,7 @@ def test_a_later_stage_needing_a_dropped_column_is_a_config_error(inp: Path, tmp
     assert not (tmp_path / "o" / "part-00000.parquet").exists()
     # a stage that makes the column again after select is fine
     Graph.from_specs([{"stage": "select", "params": {"drop": ["n_tokens"]}}, {"stage": "token_count"},
-                      {"stage": "sample", "params": {"compute": 1e11}}], input_columns=["n_tokens", "quality_score",
+                      {"stage": "sample", "params": {"plan": "plan.json"}}], input_columns=["n_tokens", "quality_score",
                                                                                         "quality_bucket"])
 
 
