@@ -183,7 +183,7 @@ def run_segment_task(plan: RunPlan, seg_index: int, task_index: int,
     the task then reads nothing and reports them.
     """
     checkpoint("task_start")
-    begin_run(plan.store.run_id)
+    begin_run(plan.store.run_id, plan.store.storage)
     task = plan.tasks[task_index]
     try:
         return _TaskRun(plan, seg_index, task).run(unreadable=file_errors)
