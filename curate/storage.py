@@ -148,6 +148,9 @@ def _fsspec_filesystem(scheme: str, options: dict[str, Any]) -> Any:
         if "endpoint_url" not in kwargs and os.environ.get(ENDPOINT_ENV):
             kwargs["endpoint_url"] = os.environ[ENDPOINT_ENV]
         kwargs.setdefault("default_block_size", BLOCK_BYTES)
+    if scheme in ("s3", "gs"):
+        # other processes (workers) write the store: a cached listing would hide their files
+        kwargs.setdefault("use_listings_cache", False)
     if scheme == "memory":
         kwargs = {}
     try:

@@ -241,6 +241,8 @@ class ShardWriter:
 
     def abort(self) -> None:
         """Throw the file away: nothing appears under its name (an upload is aborted)."""
+        if self._writer is not None:
+            self._writer.is_open = False  # its sink is thrown away: never write a footer into it
         self.upload.abort()
 
 
