@@ -207,7 +207,8 @@ class Storage:
         return self.arrow_fs(loc).open_input_file(loc.path)
 
     def open_input_stream(self, loc: Location) -> pa.NativeFile:
-        return self.arrow_fs(loc).open_input_stream(loc.path)
+        """The file's bytes as they are stored (pyarrow would decompress ``.gz`` by default)."""
+        return self.arrow_fs(loc).open_input_stream(loc.path, compression=None)
 
     def read_bytes(self, text: str | os.PathLike) -> bytes:
         loc = parse(text)

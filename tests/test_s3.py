@@ -296,7 +296,8 @@ def _free_port() -> int:
 def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
         default_pipeline: Path, local_default_run: Path, s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
     """A head and two workers on loopback, each with its own temp dir; input, output, models and
-    the pipeline YAML on S3; the driver's working directory deleted right after it starts."""
+    the pipeline YAML on S3; the driver's working directory deleted right after it submits.
+    (Ray itself reads the driver's directory once, in ray.init, to put it on the workers' path.)"""
     pytest.importorskip("ray")
     import tempfile
 
@@ -308,7 +309,9 @@ def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
     _upload(fs, SAMPLE, f"{s3_bucket}/in")
     fs.pipe(f"{s3_bucket}/default.yaml",
             yaml.safe_dump(_models_on_s3(fs, default_pipeline, s3_bucket), sort_keys=False).encode())
-    env = {**env_with_repo(), "RAY_USAGE_STATS_ENABLED": "0"}
+    # a private cluster on loopback: no token authentication (Ray would otherwise share one token
+    # file in ~/.ray between every cluster on the machine, and drivers would need RAY_AUTH_MODE)
+    env = {**env_with_repo(), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     port = _free_port()
     nodes: list[subprocess.Popen] = []
     temp_dirs = [tempfile.mkdtemp(prefix=f"curate-ray{i}-") for i in range(3)]  # short: Unix sockets
@@ -327,7 +330,12 @@ def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
                                    "--input", f"s3://{s3_bucket}/in", "--output", f"s3://{s3_bucket}/out",
                                    "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--quiet"],
                                   cwd=driver_cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        shutil.rmtree(driver_cwd)  # right after submission: nothing may depend on it
+        # right after submission (the driver joined the cluster and took the output's lease, so
+        # its tasks are being sent): from here on nothing may depend on that directory
+        deadline = time.time() + 300
+        while not fs.exists(f"{s3_bucket}/out/_LEASE.json") and driver.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        shutil.rmtree(driver_cwd)
         _, err = driver.communicate(timeout=900)
         assert driver.returncode == 0, err
         got = tmp_path / "got"
@@ -341,3 +349,26 @@ def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
         _kill_tree(tree)
         for d in temp_dirs:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def test_compressed_jsonl_and_csv_read_from_s3_as_from_local_disk(s3_server: str, s3_bucket: str,
+                                                                  tmp_path: Path) -> None:
+    """JSON Lines (gzip, zstd) stream from the store; CSV goes through a copy in --scratch."""
+    import gzip
+
+    import zstandard
+
+    local = tmp_path / "in"
+    local.mkdir()
+    lines = "".join(f'{{"id": "g{i}", "text": "gzip line {i}"}}\n' for i in range(50))
+    (local / "a.jsonl.gz").write_bytes(gzip.compress(lines.encode()))
+    (local / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines.replace('"g', '"z').encode()))
+    (local / "c.csv").write_text("id,text\n" + "".join(f"c{i},csv row {i}\n" for i in range(30)))
+    _upload(_fs(s3_server), local, f"{s3_bucket}/in")
+    scratch = tmp_path / "scratch"
+    pipe = Pipeline("p").add("normalize")
+    remote = pipe.run(f"s3://{s3_bucket}/in", tmp_path / "from-s3", workers=1, scratch=str(scratch))
+    here = pipe.run(local, tmp_path / "from-disk", workers=1)
+    assert shard_ids(tmp_path / "from-s3") == shard_ids(tmp_path / "from-disk")
+    assert remote.stats["docs_out"] == here.stats["docs_out"] == 130
+    assert [p.name for p in scratch.rglob("*.csv")] == ["c.csv"]  # only the CSV needed a local copy

@@ -161,7 +161,7 @@ class Files:
             out.write(data)
 
     def read_bytes(self, path: str) -> bytes:
-        with self.fs.open_input_stream(path) as f:
+        with self.fs.open_input_stream(path, compression=None) as f:
             return f.read()
 
     def write_json(self, path: str, data: Any) -> None:
