@@ -77,6 +77,15 @@ print(rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
 
+_IDLE = """
+import resource
+from curate.io import read as reader
+from curate.storage import Storage
+reader.discover("s3://bench/big", storage=Storage())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
 def big_parquet(path: Path, target_bytes: int, row_group_rows: int = 4096) -> tuple[int, int]:
     """A Parquet file of about `target_bytes` (hard-to-compress text): (row-group uncompressed MB, rows)."""
     import numpy as np
@@ -110,26 +119,34 @@ def s3_section(src: Path, mb: float, scale: str) -> None:
                 fs.rm("bench/floor", recursive=True)
             t_floor = min(t_floor, best_of(lambda: floor_s3(endpoint, "bench/in", "bench/floor"), repeat=1))
             t_ours = min(t_ours, best_of(lambda: ours("s3://bench/in", "s3://bench/ours"), repeat=1))
-        size = (1 << 30) if scale == "full" else (256 << 20)
-        tmp = Path(tempfile.mkdtemp(prefix="curate-bench-big-"))
-        try:
-            rg_mb, n_rows = big_parquet(tmp / "big.parquet", size)
-            file_mb = (tmp / "big.parquet").stat().st_size / 2**20
-            fs.put_file(str(tmp / "big.parquet"), "bench/big/big.parquet")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        out = subprocess.run([sys.executable, "-c", _READ_REMOTE, "s3://bench/big"], env=env, capture_output=True,
-                             text=True, check=True).stdout.split()
+        rss = remote_parquet_rss(fs, (1 << 30) if scale == "full" else (256 << 20))
     rows = [["pyarrow native S3 read + zstd write (floor)", f"{t_floor:.2f}", f"{mb / t_floor:.1f}", "1.00"],
             ["curate run, passthrough, 1 worker, s3 to s3", f"{t_ours:.2f}", f"{mb / t_ours:.1f}",
              f"{t_floor / t_ours:.2f}"]]
     print(f"\n### io: pass-through on S3 (moto on loopback) vs raw pyarrow on the same server ({mb:,.0f} MB of "
           "text, 1 core)\n")
     print(md_table(["what", "seconds (best of 3, alternated)", "MB/s per core", "ratio to floor"], rows))
-    print(f"\nReading one remote Parquet file of {file_mb:,.0f} MB ({int(out[0]):,} rows, row groups of "
-          f"{rg_mb} MB uncompressed) through curate's reader: peak RSS of the reading process "
-          f"**{int(out[1]):,} MB** (interpreter and libraries included).")
+    print("\n" + rss)
+
+
+def remote_parquet_rss(fs, size: int) -> str:
+    """Peak RSS of a fresh process reading a remote Parquet file of about `size` bytes (a sentence)."""
+    tmp = Path(tempfile.mkdtemp(prefix="curate-bench-big-"))
+    try:
+        rg_mb, _ = big_parquet(tmp / "big.parquet", size)
+        file_mb = (tmp / "big.parquet").stat().st_size / 2**20
+        fs.put_file(str(tmp / "big.parquet"), "bench/big/big.parquet")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rows, peak = subprocess.run([sys.executable, "-c", _READ_REMOTE, "s3://bench/big"], env=env, capture_output=True,
+                                text=True, check=True).stdout.split()
+    idle = subprocess.run([sys.executable, "-c", _IDLE], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return (f"Reading one remote Parquet file of {file_mb:,.0f} MB ({int(rows):,} rows, row groups of {rg_mb} MB "
+            f"uncompressed) through curate's reader: peak RSS of the reading process **{int(peak):,} MB**, of "
+            f"which {int(idle):,} MB is the interpreter with curate, pyarrow and s3fs imported and one "
+            "listing made.")
 
 
 def text_mb(src: Path) -> float:

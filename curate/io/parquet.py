@@ -11,6 +11,7 @@ downloaded whole: memory is bounded by a row group (plus the store's read-ahead 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,15 +37,28 @@ from curate.storage import Storage, parse
 DECODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError)
 
 
-def open_file(path: str | Path, storage: Storage | None = None) -> pq.ParquetFile:
+@contextmanager
+def open_file(path: str | Path, storage: Storage | None = None) -> Iterator[pq.ParquetFile]:
+    """The file, open for the block and closed after it (a remote file's read-ahead buffer is
+    released at once rather than whenever the garbage collector finds it)."""
     loc = parse(path)
     source = loc.path if loc.is_local else (storage or Storage()).open_input_file(loc)
-    return pq.ParquetFile(source, page_checksum_verification=True)
+    try:
+        pf = pq.ParquetFile(source, page_checksum_verification=True)
+    except BaseException:
+        if not loc.is_local:
+            source.close()
+        raise
+    try:
+        yield pf
+    finally:
+        pf.close(force=True)
 
 
 def file_schema(path: str | Path, storage: Storage | None = None) -> pa.Schema:
     """The file's Arrow schema, dictionaries (pandas `category`) read as their value type."""
-    sch = open_file(path, storage).schema_arrow
+    with open_file(path, storage) as pf:
+        sch = pf.schema_arrow
     return pa.schema([f.with_type(lattice.normalize(f.type)) for f in sch])
 
 
@@ -52,11 +66,18 @@ def read(path: str, rel: str, row_groups: tuple[int, int] | None, first_row: int
          columns: ColumnMap, batch_rows: int, names: list[str] | None, on_row_error: RowError,
          storage: Storage | None = None) -> Iterator[pa.Table]:
     """Stream the row groups' rows conformed to `target` (only `names` if given)."""
-    try:
-        pf = open_file(path, storage)
-        meta = pf.metadata
-    except DECODE_ERRORS as exc:
-        raise InputError(f"unreadable Parquet file: {short(exc)}", file=rel) from None
+    with ExitStack() as stack:
+        try:
+            pf = stack.enter_context(open_file(path, storage))
+        except DECODE_ERRORS as exc:
+            raise InputError(f"unreadable Parquet file: {short(exc)}", file=rel) from None
+        yield from _read_groups(pf, rel, row_groups, first_row, target, columns, batch_rows, names, on_row_error)
+
+
+def _read_groups(pf: pq.ParquetFile, rel: str, row_groups: tuple[int, int] | None, first_row: int,
+                 target: pa.Schema, columns: ColumnMap, batch_rows: int, names: list[str] | None,
+                 on_row_error: RowError) -> Iterator[pa.Table]:
+    meta = pf.metadata
     groups = range(*row_groups) if row_groups is not None else range(meta.num_row_groups)
     file_cols = None
     if names is not None:

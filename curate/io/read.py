@@ -168,7 +168,8 @@ def plan_tasks(files: list[tuple[str, str]], target_task_bytes: int = DEFAULT_TA
         fmt = file_format(path)
         if fmt == PARQUET:
             try:
-                meta = parquet.open_file(path, storage).metadata
+                with parquet.open_file(path, storage) as pf:
+                    meta = pf.metadata
             except parquet.DECODE_ERRORS:  # reported when the task is read, under the error policy
                 tasks.append(Task(len(tasks), path, rel, fmt, storage=storage))
                 continue
