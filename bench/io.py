@@ -64,8 +64,16 @@ def floor_s3(endpoint: str, src: str, dst: str) -> None:
                 w.write_table(pa.Table.from_batches([batch]), row_group_size=65536)
 
 
-_READ_REMOTE = """
-import resource, sys
+# The peak RSS of this process since its exec: VmHWM (ru_maxrss would carry the forking parent's
+# peak across exec on Linux).
+_PEAK = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+"""
+_READ_REMOTE = _PEAK + """
+import sys
 from curate.io import read as reader
 from curate.storage import Storage
 storage = Storage()
@@ -73,16 +81,15 @@ tasks = reader.plan_tasks(reader.discover(sys.argv[1], storage=storage), 1, stor
 target = reader.unify_schemas([(tasks[0].rel, reader.file_schema(tasks[0].path, tasks[0].fmt, tasks[0].rel,
                                                                  storage=storage))], reader.ColumnMap())
 rows = sum(t.num_rows for task in tasks for t in reader.read_task(task, target, reader.ColumnMap()))
-print(rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(rows, peak_mb())
 """
 
 
-_IDLE = """
-import resource
+_IDLE = _PEAK + """
 from curate.io import read as reader
 from curate.storage import Storage
 reader.discover("s3://bench/big", storage=Storage())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(peak_mb())
 """
 
 

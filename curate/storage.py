@@ -55,6 +55,8 @@ ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 # Read-ahead of remote files. s3fs reads 50 MB blocks by default, so every Parquet footer or
 # column chunk would fetch 50 MB; Parquet reads ask for exact byte ranges, JSONL reads stream.
 BLOCK_BYTES = 8 << 20
+# an object's content tag, by store: S3 (and compatibles) ETag, GCS md5Hash / crc32c, Hub blob id
+CONTENT_TAGS = ("ETag", "etag", "md5Hash", "crc32c", "blob_id")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
 _KNOWN = (LOCAL, *REMOTE_SCHEMES)
 
@@ -239,6 +241,17 @@ class Storage:
                             destination_filesystem=pafs.LocalFileSystem())
             os.replace(tmp, dest)
         return dest
+
+    def content_tag(self, loc: Location) -> str | None:
+        """The store's own tag of an object's content with its size (S3 ETag, GCS md5Hash/crc32c,
+        the Hub's blob id), or None where the store keeps none (memory://, local files)."""
+        if loc.is_local:
+            return None
+        info = self.filesystems(loc.scheme)[1].info(loc.path)
+        for key in CONTENT_TAGS:
+            if info.get(key):
+                return f"{key}:{str(info[key]).strip(chr(34))}:{info.get('size')}"
+        return None
 
     def walk(self, loc: Location) -> Iterator[tuple[str, int]]:
         """(path relative to `loc`, size) of every file under a remote prefix, in no set order."""

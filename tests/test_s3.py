@@ -249,7 +249,21 @@ def test_remote_stage_files_and_pipeline_yaml(default_pipeline: Path, local_defa
     assert r.returncode == 0, r.stderr
     assert shard_ids(out) == shard_ids(local_default_run)
     manifest = json.loads((out / "_work" / "manifest.json").read_text())
-    assert any(k.endswith(f"s3://{s3_bucket}/models/quality.bin") for k in manifest["stage_files"])
+    tags = {k: v for k, v in manifest["stage_files"].items() if k.endswith(f"s3://{s3_bucket}/models/quality.bin")}
+    assert len(tags) == 1 and next(iter(tags.values())).startswith("ETag:")  # the store's tag, not a re-read
+
+
+def test_a_changed_remote_input_makes_resume_refuse(s3_server: str, s3_bucket: str) -> None:
+    fs = _fs(s3_server)
+    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    pipe = Pipeline("p").add("normalize")
+    pipe.run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1)
+    fs.rm(f"{s3_bucket}/out/_SUCCESS")
+    table = pq.read_table(fs.open(f"{s3_bucket}/in/shard-00001.parquet", "rb"))
+    with fs.open(f"{s3_bucket}/in/shard-00001.parquet", "wb") as f:
+        pq.write_table(table.slice(1), f)
+    with pytest.raises(ConfigError, match="shard-00001.parquet changed"):
+        pipe.run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1, resume=True)
 
 
 def _models_on_s3(fs, default_pipeline: Path, bucket: str) -> dict:

@@ -252,15 +252,21 @@ HASH_CHUNK = 8 << 20
 
 
 def content_hash(path: str | Path, storage: Storage | None = None) -> str:
-    """xxh3-128 of a file's every byte, streamed (a local path or a URI); cached per (location,
-    size, mtime) in this process, so one run hashes each file once. Footers or statistics would
-    not do: an edited data page leaves them unchanged. Nor would an object store's ETag: it is
-    the MD5 of the bytes only for single-PUT objects (of the parts' MD5s for multipart ones, and
-    opaque on other stores), so two uploads of the same bytes need not agree."""
+    """What identifies a file's content, for the resume fingerprint. A local file (or one on a
+    store that keeps no content tag, as memory://): xxh3-128 of every byte, streamed, cached per
+    (location, size, mtime) in this process, so one run hashes each file once; footers or
+    statistics would not do, as an edited data page leaves them unchanged. An object on a store:
+    the store's content tag and size (S3 ETag, GCS md5Hash, the Hub's blob id), so that a remote
+    corpus is not read twice. Any change of content changes the tag; the same bytes uploaded
+    in other part sizes get another multipart ETag, which makes a resume refuse (never mix)."""
     import xxhash
 
     storage = storage or Storage()
     loc = parse(path)
+    if not loc.is_local:
+        tag = storage.content_tag(loc)
+        if tag is not None:
+            return tag
     if loc.is_local:
         st = os.stat(loc.path)
         key = (loc.path, st.st_size, st.st_mtime_ns)
