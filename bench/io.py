@@ -10,7 +10,7 @@ On S3 (a moto S3 API server on loopback, in a subprocess): the same pass-through
 output on the store against raw pyarrow (its native S3FileSystem) reading and writing the same
 objects on the same server. Only the ratio means anything: moto is an in-memory Python server,
 far slower than a real store. Then the peak RSS of a process reading one large remote Parquet
-file through curate's reader (1 GB at full scale, 256 MB small), against its row-group size: the
+file through curate's reader (1 GB at full scale, 128 MB small), against its row-group size: the
 file is read by byte ranges, never downloaded whole.
 """
 
@@ -77,7 +77,7 @@ import sys
 from curate.io import read as reader
 from curate.storage import Storage
 storage = Storage()
-tasks = reader.plan_tasks(reader.discover(sys.argv[1], storage=storage), 1, storage)
+tasks = reader.plan_tasks(reader.discover(sys.argv[1], storage=storage), storage=storage)  # 256 MB tasks
 target = reader.unify_schemas([(tasks[0].rel, reader.file_schema(tasks[0].path, tasks[0].fmt, tasks[0].rel,
                                                                  storage=storage))], reader.ColumnMap())
 rows = sum(t.num_rows for task in tasks for t in reader.read_task(task, target, reader.ColumnMap()))
@@ -93,7 +93,7 @@ print(peak_mb())
 """
 
 
-def big_parquet(path: Path, target_bytes: int, row_group_rows: int = 4096) -> tuple[int, int]:
+def big_parquet(path: Path, target_bytes: int, row_group_rows: int = 8192) -> tuple[int, int]:
     """A Parquet file of about `target_bytes` (hard-to-compress text): (row-group uncompressed MB, rows)."""
     import numpy as np
     import pyarrow as pa
@@ -126,7 +126,7 @@ def s3_section(src: Path, mb: float, scale: str) -> None:
                 fs.rm("bench/floor", recursive=True)
             t_floor = min(t_floor, best_of(lambda: floor_s3(endpoint, "bench/in", "bench/floor"), repeat=1))
             t_ours = min(t_ours, best_of(lambda: ours("s3://bench/in", "s3://bench/ours"), repeat=1))
-        rss = remote_parquet_rss(fs, (1 << 30) if scale == "full" else (256 << 20))
+        rss = remote_parquet_rss(fs, (1 << 30) if scale == "full" else (128 << 20))
     rows = [["pyarrow native S3 read + zstd write (floor)", f"{t_floor:.2f}", f"{mb / t_floor:.1f}", "1.00"],
             ["curate run, passthrough, 1 worker, s3 to s3", f"{t_ours:.2f}", f"{mb / t_ours:.1f}",
              f"{t_floor / t_ours:.2f}"]]
