@@ -103,10 +103,6 @@ def parse(text: str | os.PathLike) -> Location:
     return Location(LOCAL, str(Path(raw).absolute()))
 
 
-def is_uri(text: str | os.PathLike) -> bool:
-    return _SCHEME.match(os.fspath(text)) is not None and not parse(text).is_local
-
-
 def parse_option(item: str) -> tuple[str, Any]:
     """``KEY=VALUE`` of ``--storage-option``: the value parsed as a YAML scalar (true, 3, text)."""
     import yaml
