@@ -24,6 +24,7 @@ from curate.pipeline.dag import Graph
 from curate.pipeline.progress import Progress
 from curate.pipeline.runner import RunResult, run_graph
 from curate.pipeline.settings import RunSettings
+from curate.storage import Storage
 
 __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample",
            "generate_sample_data"]
@@ -45,8 +46,9 @@ class Pipeline:
 
     # ---- building ---------------------------------------------------------------------
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Pipeline:
-        graph = Graph.from_yaml(path)
+    def from_yaml(cls, path: str | Path, storage_options: dict[str, Any] | None = None) -> Pipeline:
+        """Load a pipeline YAML (a local path or a URI, read with `storage_options`)."""
+        graph = Graph.from_yaml(path, Storage(dict(storage_options or {})))
         p = cls(graph.name, graph.settings, graph.input_columns)
         p._graph = graph
         return p
@@ -116,7 +118,7 @@ class Pipeline:
 
 def run(pipeline: str | Path | Pipeline, input: str | Path, output: str | Path, **kwargs: Any) -> RunResult:
     """Run a pipeline (a YAML path or a Pipeline) over `input` into `output`."""
-    p = pipeline if isinstance(pipeline, Pipeline) else Pipeline.from_yaml(pipeline)
+    p = pipeline if isinstance(pipeline, Pipeline) else Pipeline.from_yaml(pipeline, kwargs.get("storage_options"))
     return p.run(input, output, **kwargs)
 
 

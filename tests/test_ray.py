@@ -184,7 +184,8 @@ def test_custom_stages_defined_in_this_module_run_on_ray(sample_dir: Path, tmp_p
 
 def test_relative_paths_mean_the_drivers_working_directory(sample_dir: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    # The module's Ray was started from another directory; its workers follow the driver's.
+    # The module's Ray was started from another directory; its workers run in their own, and the
+    # driver resolves relative paths before anything is sent to them.
     monkeypatch.chdir(tmp_path)
     assert Path.cwd() != ROOT
     pipe = Pipeline.from_stages(["normalize", ("length_filter", {"min_chars": 100})])

@@ -8,21 +8,22 @@ from pathlib import Path
 from typing import Any
 
 from curate.classifiers.preprocess import CURATE, FASTTEXT
+from curate.storage import file_exists, stage_file, with_suffix
 
 
-def card_path(model_path: str | Path) -> Path:
-    """Where the JSON card of a model lives: beside it, same stem, ``.json``."""
-    return Path(model_path).with_suffix(".json")
+def card_path(model_path: str | Path) -> str:
+    """Where the JSON card of a model lives: beside it, same stem, ``.json`` (a URI beside a URI)."""
+    return with_suffix(model_path, ".json")
 
 
 def read_card(model_path: str | Path) -> dict[str, Any] | None:
     """The model's curate card, or None when it has none (e.g. a downloaded lid.176.bin; a JSON
     file beside it that curate did not write, which has no ``curate_version``, is no card)."""
     path = card_path(model_path)
-    if not path.is_file():
+    if not file_exists(path):
         return None
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
+        card = json.loads(stage_file(path).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         return None
     return card if isinstance(card, dict) and "curate_version" in card else None

@@ -44,7 +44,7 @@ def labelled_batches(input_path: str | Path, label_column: str, text_column: str
     seen: dict[str, tuple[str, pa.Schema]] = {}
     for t in tasks:
         if t.rel not in seen:
-            seen[t.rel] = (t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel, columns))
+            seen[t.rel] = (t.rel, reader.file_schema(t.path, t.fmt, t.rel, columns))
     target = reader.unify_schemas(list(seen.values()), columns)
     if label_column in (id_column, text_column):
         raise ConfigError(f"--label-column '{label_column}' is also the id or text column")

@@ -17,10 +17,12 @@ _RUN_ARGS = ("workers", "executor", "ray_address", "resume", "overwrite")
 def run_options(f: Callable) -> Callable:
     """Decorate a verb with the options common to all pipeline runs."""
     opts = [
-        click.option("--input", "input_dir", required=True, type=click.Path(exists=True),
-                     help="Input shard directory (or one file): Parquet, JSON Lines (.jsonl/.json, "
-                     ".gz/.zst/.bz2/.xz), CSV/TSV, Hugging Face datasets saved to disk (.arrow)."),
-        click.option("--output", "output_dir", required=True, type=click.Path(), help="Output directory."),
+        click.option("--input", "input_dir", required=True,
+                     help="Input shard directory, prefix or one file (a local path or an s3://, gs://, hf:// "
+                     "URI): Parquet, JSON Lines (.jsonl/.json, .gz/.zst/.bz2/.xz), CSV/TSV, Hugging Face "
+                     "datasets saved to disk (.arrow)."),
+        click.option("--output", "output_dir", required=True,
+                     help="Output directory or prefix (a local path or an s3://, gs:// URI)."),
         click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
                      help="Parallel workers."),
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
@@ -29,7 +31,7 @@ def run_options(f: Callable) -> Callable:
                      "start a local Ray with --workers CPUs."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT, skipping finished work."),
         click.option("--overwrite", is_flag=True, help="Delete OUTPUT first if it holds anything."),
-        *(click.option(decl, **kwargs) for decl, kwargs in cli_options()),
+        *(click.option(*decls, **kwargs) for decls, kwargs in cli_options()),
         click.option("--json", "as_json", is_flag=True, help="Print the run's stats as JSON on stdout."),
         click.option("--quiet", is_flag=True, help="No progress or summary on stderr."),
     ]

@@ -8,7 +8,7 @@ from curate.cli.options import execute, run_options
 
 
 @click.command("run")
-@click.argument("pipeline", type=click.Path(exists=True, dir_okay=False))
+@click.argument("pipeline")
 @run_options
 def command(pipeline: str, **opts) -> None:
     """Run the PIPELINE YAML over --input into --output."""

@@ -34,13 +34,11 @@ def _import_ray() -> Any:
     return ray
 
 
-def _call(fn: Callable[..., Any], cwd: str, *args: Any) -> Any:
-    """Body of every Ray task: run `fn` in the driver's working directory, so that relative input,
-    output and model paths mean the same on every node (where that directory exists; on a
-    cluster it is shared storage mounted at the same path). Object-store arguments arrive
-    already resolved to their values."""
-    if os.path.isdir(cwd):
-        os.chdir(cwd)
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    """Body of every Ray task. It runs in the worker's own directory: the driver resolved every
+    local path to an absolute one and passes URIs as they are, so no node needs the driver's
+    working directory (nor any directory shared with it: data and stage files can live on an
+    object store). Object-store arguments arrive already resolved to their values."""
     return fn(*args)
 
 
@@ -146,13 +144,12 @@ class RayExecutor(Executor):
         queue = list(reversed(items))
         pending: dict[Any, tuple] = {}
         limit = IN_FLIGHT_PER_WORKER * self.workers
-        cwd = os.getcwd()
         try:
             while queue or pending:
                 while queue and len(pending) < limit:
                     args = queue.pop()
                     sent = [self._ref(a) if s else a for a, s in zip(args, shared)]
-                    pending[self._remote.remote(fn, cwd, *sent)] = args
+                    pending[self._remote.remote(fn, *sent)] = args
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     args = pending.pop(ref)

@@ -2,6 +2,8 @@
 
 gzip, zstd and bz2 go through Arrow's own codecs; xz (LZMA) through Python's :mod:`lzma`
 wrapped as an Arrow file (Arrow has no LZMA codec), so every reader sees the same kind of stream.
+A remote file (a URI) is streamed from its store through :mod:`curate.storage`, never downloaded
+whole.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import lzma
 from pathlib import Path
 
 import pyarrow as pa
+
+from curate.storage import Storage, parse
 
 # suffix -> Arrow codec name (None: Python's lzma)
 CODECS: dict[str, str | None] = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".xz": None}
@@ -21,9 +25,15 @@ def codec_suffix(name: str) -> str:
     return next((s for s in CODECS if lower.endswith(s)), "")
 
 
-def open_input(path: str | Path) -> pa.NativeFile:
-    """`path` as a readable Arrow stream, decompressed according to its suffix."""
-    suffix = codec_suffix(Path(path).name)
+def open_input(path: str | Path, storage: Storage | None = None) -> pa.NativeFile:
+    """`path` (a local path or a URI) as a readable Arrow stream, decompressed by its suffix."""
+    loc = parse(path)
+    suffix = codec_suffix(loc.path.rsplit("/", 1)[-1])
+    if loc.is_local:
+        if suffix == ".xz":
+            return pa.PythonFile(lzma.open(loc.path, "rb"), mode="r")
+        return pa.input_stream(loc.path, compression=CODECS[suffix] if suffix else None)
+    raw = (storage or Storage()).open_input_stream(loc)
     if suffix == ".xz":
-        return pa.PythonFile(lzma.open(path, "rb"), mode="r")
-    return pa.input_stream(str(path), compression=CODECS[suffix] if suffix else None)
+        return pa.PythonFile(lzma.open(raw, "rb"), mode="r")
+    return pa.CompressedInputStream(raw, CODECS[suffix]) if suffix else raw

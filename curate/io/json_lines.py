@@ -8,15 +8,16 @@ from pathlib import Path
 
 from curate.errors import InputError
 from curate.io.compressed import open_input
+from curate.storage import Storage
 
 _PEEK = 4096
 _BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace and a UTF-8 byte-order mark
 
 
-def check_json_lines(path: Path, rel: str) -> None:
+def check_json_lines(path: str | Path, rel: str, storage: Storage | None = None) -> None:
     """InputError when the file's first non-blank character opens a JSON array."""
     try:
-        with open_input(path) as stream:
+        with open_input(path, storage) as stream:
             head = stream.read(_PEEK)
     except OSError:
         return  # unreadable: the reader reports it with its own message

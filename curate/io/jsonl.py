@@ -30,6 +30,7 @@ from curate.io import jsonl_scan as scan
 from curate.io import lattice
 from curate.io.compressed import open_input
 from curate.io.conform import ColumnMap, RowError, conform_input, input_schema, short, with_rows
+from curate.storage import Storage
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _BOM = b"\xef\xbb\xbf"
@@ -45,9 +46,6 @@ _SCAN_FAULTS = {
 }
 
 
-def open_stream(path: Path) -> pa.NativeFile:
-    """The file's bytes, decompressed by its suffix (gzip, zstd, bz2, xz)."""
-    return open_input(path)
 
 
 @dataclass
@@ -75,11 +73,11 @@ class _Block:
         return self.data[mask].tobytes() + b"\n"
 
 
-def _blocks(path: Path, block_bytes: int) -> Iterator[_Block]:
+def _blocks(path: str | Path, block_bytes: int, storage: Storage | None) -> Iterator[_Block]:
     row = 0
     first = True
     carry = b""
-    with open_stream(path) as stream:
+    with open_input(path, storage) as stream:
         while True:
             chunk = stream.read(block_bytes)
             if chunk:
@@ -209,13 +207,14 @@ def _json_type(value: Any) -> pa.DataType | None:
     return pa.struct(fields)
 
 
-def file_schema(path: Path, rel: str, columns: ColumnMap, block_bytes: int) -> pa.Schema:
+def file_schema(path: str | Path, rel: str, columns: ColumnMap, block_bytes: int,
+                storage: Storage | None = None) -> pa.Schema:
     """The file's column types over all its lines. A block Arrow cannot take whole (values of two
     types in a column) is typed line by line; bad lines are left out (they are reported on read)."""
     types = _ColumnTypes(columns)
     options = pajson.ParseOptions(newlines_in_values=False)
     try:
-        for block in _blocks(path, block_bytes):
+        for block in _blocks(path, block_bytes, storage):
             ok = np.flatnonzero(block.status == scan.OK)
             if not len(ok):
                 continue
@@ -233,8 +232,8 @@ def file_schema(path: Path, rel: str, columns: ColumnMap, block_bytes: int) -> p
 
 
 # --------------------------------------------------------------------------- read
-def read(path: Path, rel: str, target: pa.Schema, columns: ColumnMap, block_bytes: int,
-         on_row_error: RowError) -> Iterator[pa.Table]:
+def read(path: str | Path, rel: str, target: pa.Schema, columns: ColumnMap, block_bytes: int,
+         on_row_error: RowError, storage: Storage | None = None) -> Iterator[pa.Table]:
     """Stream the file's rows conformed to `target`; every line that is not a fitting object is
     passed to `on_row_error(row, reason, message)`.
 
@@ -255,7 +254,7 @@ def read(path: Path, rel: str, target: pa.Schema, columns: ColumnMap, block_byte
                 raise pa.ArrowInvalid(f"id of type {t}")
 
     try:
-        for block in _blocks(path, block_bytes):
+        for block in _blocks(path, block_bytes, storage):
             faults = []
             for i in np.flatnonzero(block.status > scan.BLANK):
                 reason, message = _SCAN_FAULTS[int(block.status[i])]

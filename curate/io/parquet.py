@@ -3,12 +3,15 @@
 A row group that fails to decode (a corrupt page, a page whose CRC does not match when the
 writer stored page checksums) is an error for each of its rows that was not yet read; the other
 row groups are read. Strings are checked for valid UTF-8 at every nesting level (Parquet readers
-do not validate it), and a row holding invalid UTF-8 anywhere is that row's error.
+do not validate it), and a row holding invalid UTF-8 anywhere is that row's error. A remote file
+is read through :mod:`curate.storage` by the byte ranges of its footer and row groups, never
+downloaded whole: memory is bounded by a row group (plus the store's read-ahead block).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,29 +31,53 @@ from curate.io.conform import (
     short,
     with_rows,
 )
+from curate.storage import Storage, parse
 
 # What a damaged file or row group raises from pyarrow.
 DECODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError)
 
 
-def open_file(path: str | Path) -> pq.ParquetFile:
-    return pq.ParquetFile(path, page_checksum_verification=True)
+@contextmanager
+def open_file(path: str | Path, storage: Storage | None = None) -> Iterator[pq.ParquetFile]:
+    """The file, open for the block and closed after it (a remote file's read-ahead buffer is
+    released at once rather than whenever the garbage collector finds it)."""
+    loc = parse(path)
+    source = loc.path if loc.is_local else (storage or Storage()).open_input_file(loc)
+    try:
+        pf = pq.ParquetFile(source, page_checksum_verification=True)
+    except BaseException:
+        if not loc.is_local:
+            source.close()
+        raise
+    try:
+        yield pf
+    finally:
+        pf.close(force=True)
 
 
-def file_schema(path: Path) -> pa.Schema:
+def file_schema(path: str | Path, storage: Storage | None = None) -> pa.Schema:
     """The file's Arrow schema, dictionaries (pandas `category`) read as their value type."""
-    sch = pq.read_schema(path)
+    with open_file(path, storage) as pf:
+        sch = pf.schema_arrow
     return pa.schema([f.with_type(lattice.normalize(f.type)) for f in sch])
 
 
 def read(path: str, rel: str, row_groups: tuple[int, int] | None, first_row: int, target: pa.Schema,
-         columns: ColumnMap, batch_rows: int, names: list[str] | None, on_row_error: RowError) -> Iterator[pa.Table]:
+         columns: ColumnMap, batch_rows: int, names: list[str] | None, on_row_error: RowError,
+         storage: Storage | None = None) -> Iterator[pa.Table]:
     """Stream the row groups' rows conformed to `target` (only `names` if given)."""
-    try:
-        pf = open_file(path)
-        meta = pf.metadata
-    except DECODE_ERRORS as exc:
-        raise InputError(f"unreadable Parquet file: {short(exc)}", file=rel) from None
+    with ExitStack() as stack:
+        try:
+            pf = stack.enter_context(open_file(path, storage))
+        except DECODE_ERRORS as exc:
+            raise InputError(f"unreadable Parquet file: {short(exc)}", file=rel) from None
+        yield from _read_groups(pf, rel, row_groups, first_row, target, columns, batch_rows, names, on_row_error)
+
+
+def _read_groups(pf: pq.ParquetFile, rel: str, row_groups: tuple[int, int] | None, first_row: int,
+                 target: pa.Schema, columns: ColumnMap, batch_rows: int, names: list[str] | None,
+                 on_row_error: RowError) -> Iterator[pa.Table]:
+    meta = pf.metadata
     groups = range(*row_groups) if row_groups is not None else range(meta.num_row_groups)
     file_cols = None
     if names is not None:

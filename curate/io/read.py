@@ -9,12 +9,19 @@ walk reports: :mod:`curate.io.discover`.
 
 All files are conformed to one unified schema (see :func:`unify_schemas`), with the id/text
 columns renamed to the canonical ``id``/``text``.
+
+The input may be a URI (``s3://``, ``gs://``, ``hf://``, ``memory://``, see :mod:`curate.storage`):
+its prefix is listed recursively with the same rules as a local directory walk, and a remote
+shard's name in tasks, messages and ``_errors.jsonl`` is its full URI (its relative path with
+the prefix in front, so tasks sort in the same order as a local copy's). Parquet and JSON Lines
+stream from the store; CSV/TSV, WARC and Hugging Face Arrow files are copied to the local scratch
+directory first (their readers need a local file).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,6 +43,7 @@ from curate.io.conform import (
     project as project_schema,
 )
 from curate.io.json_lines import check_json_lines
+from curate.storage import Location, Storage, parse
 
 PARQUET = "parquet"
 JSONL = "jsonl"
@@ -61,6 +69,7 @@ class Task:
     row_groups: tuple[int, int] | None = None  # [start, end) for Parquet splits
     first_row: int = 0  # row number, within the file, of the task's first row
     nbytes: int = 0  # uncompressed size estimate (Parquet) or file size (JSONL)
+    storage: Storage | None = field(default=None, compare=False, repr=False)  # how to open a remote path
 
     @property
     def label(self) -> str:
@@ -69,8 +78,8 @@ class Task:
         return f"{self.rel}[row groups {self.row_groups[0]}..{self.row_groups[1] - 1}]"
 
 
-def file_format(path: Path) -> str | None:
-    name = path.name.lower()
+def file_format(path: str | Path) -> str | None:
+    name = str(path).rsplit("/", 1)[-1].lower()
     if formats.is_sidecar(name):
         return None
     for suffix, fmt in SUFFIXES.items():
@@ -80,72 +89,118 @@ def file_format(path: Path) -> str | None:
 
 
 def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_problem, strict: bool = False,
-             warn: Callable[[str], None] | None = None) -> list[tuple[Path, str]]:
-    """Sorted (path, relative name) of every shard under `input_path` (recursively).
+             warn: Callable[[str], None] | None = None, storage: Storage | None = None) -> list[tuple[str, str]]:
+    """Sorted (path or URI, name) of every shard under `input_path` (recursively); the name is
+    the path relative to `input_path` for a local directory, the URI for a remote shard.
 
     Every other entry is accounted for (see :mod:`curate.io.discover`): problems go to
     `on_problem(rel, reason, message)` (default: raise InputError); files of unknown type get one
     warning through `warn` with their count, or an InputError with `strict`.
     """
-    root = Path(input_path)
-    if not root.exists() and not root.is_symlink():
-        raise InputError("input does not exist", file=str(root))
-    if not root.is_dir():
-        if not root.is_file():
-            raise InputError("not a regular file or directory (never opened)", file=str(root), reason="special_file")
-        if file_format(root) is None:
-            raise InputError(f"unsupported file type (expected one of {', '.join(SUFFIXES)})", file=str(root))
-        return [(root, root.name)]
-    found = walker.walk(root, lambda p: file_format(p) is not None, on_problem)
+    loc = parse(input_path)
+    if not loc.is_local:
+        found = _walk_remote(loc, storage or Storage())
+        root_name = loc.uri
+    else:
+        root = Path(loc.path)
+        root_name = str(root)
+        if not root.exists() and not root.is_symlink():
+            raise InputError("input does not exist", file=str(root))
+        if not root.is_dir():
+            if not root.is_file():
+                raise InputError("not a regular file or directory (never opened)", file=str(root),
+                                 reason="special_file")
+            if file_format(root) is None:
+                raise InputError(f"unsupported file type (expected one of {', '.join(SUFFIXES)})", file=str(root))
+            return [(str(root), root.name)]
+        found = walker.walk(root, lambda p: file_format(p) is not None, on_problem)
     if found.unknown:
         examples = ", ".join(f"'{u}'" for u in found.unknown[:3])
         message = (f"{len(found.unknown)} file(s) of unknown type (not {', '.join(SUFFIXES)}), e.g. {examples}")
         if strict:
-            raise InputError(message + "; --strict-inputs refuses them", file=str(root), reason="unknown_file_type")
+            raise InputError(message + "; --strict-inputs refuses them", file=root_name, reason="unknown_file_type")
         if warn is not None:
             warn(f"warning: {message}: not read")
     if not found.shards:
-        raise InputError(f"no input shards ({', '.join(SUFFIXES)}) found", file=str(root))
-    return found.shards
+        raise InputError(f"no input shards ({', '.join(SUFFIXES)}) found", file=root_name)
+    return [(str(path), rel) for path, rel in found.shards]
 
 
-def plan_tasks(files: list[tuple[Path, str]], target_task_bytes: int = DEFAULT_TARGET_TASK_BYTES) -> list[Task]:
+def _walk_remote(loc: Location, storage: Storage) -> walker.Walk:
+    """A remote input: one object, or every object under the prefix, skipped and sorted by the
+    rules of the local walk (an object store has no symlinks or special files)."""
+    import pyarrow.fs as pafs
+
+    found = walker.Walk()
+    try:
+        info = storage.info(loc)
+    except OSError as exc:
+        raise InputError(f"cannot read input: {short(exc)}", file=loc.uri) from None
+    if info.type == pafs.FileType.File:
+        if file_format(loc.path) is None:
+            raise InputError(f"unsupported file type (expected one of {', '.join(SUFFIXES)})", file=loc.uri)
+        found.shards.append((loc.uri, loc.uri))
+        return found
+    if info.type == pafs.FileType.NotFound:
+        raise InputError("input does not exist", file=loc.uri)
+    try:
+        listed = sorted(rel for rel, _ in storage.walk(loc))
+    except OSError as exc:
+        raise InputError(f"cannot list input: {short(exc)}", file=loc.uri) from None
+    for rel in listed:
+        if any(part.startswith(("_", ".")) for part in rel.split("/")):
+            continue
+        uri = loc.child(rel).uri
+        if file_format(rel) is None:
+            found.unknown.append(uri)
+        else:
+            found.shards.append((uri, uri))
+    return found
+
+
+def plan_tasks(files: list[tuple[str, str]], target_task_bytes: int = DEFAULT_TARGET_TASK_BYTES,
+               storage: Storage | None = None) -> list[Task]:
     """Split files into tasks; unreadable Parquet metadata makes a one-task file that fails on read."""
     tasks: list[Task] = []
+    storage = storage or Storage()
     for path, rel in files:
+        path = str(path)
         fmt = file_format(path)
         if fmt == PARQUET:
             try:
-                meta = parquet.open_file(path).metadata
+                with parquet.open_file(path, storage) as pf:
+                    meta = pf.metadata
             except parquet.DECODE_ERRORS:  # reported when the task is read, under the error policy
-                tasks.append(Task(len(tasks), str(path), rel, fmt))
+                tasks.append(Task(len(tasks), path, rel, fmt, storage=storage))
                 continue
             start, acc, first_row, row = 0, 0, 0, 0
             for rg in range(meta.num_row_groups):
                 acc += meta.row_group(rg).total_byte_size
                 row += meta.row_group(rg).num_rows
                 if acc >= target_task_bytes or rg == meta.num_row_groups - 1:
-                    tasks.append(Task(len(tasks), str(path), rel, fmt, (start, rg + 1), first_row, acc))
+                    tasks.append(Task(len(tasks), path, rel, fmt, (start, rg + 1), first_row, acc, storage))
                     start, acc, first_row = rg + 1, 0, row
             if meta.num_row_groups == 0:
-                tasks.append(Task(len(tasks), str(path), rel, fmt, (0, 0), 0, 0))
+                tasks.append(Task(len(tasks), path, rel, fmt, (0, 0), 0, 0, storage))
         else:
-            tasks.append(Task(len(tasks), str(path), rel, fmt, None, 0, path.stat().st_size))
+            loc = parse(path)
+            size = Path(loc.path).stat().st_size if loc.is_local else storage.info(loc).size or 0
+            tasks.append(Task(len(tasks), path, rel, fmt, None, 0, size, storage))
     return tasks
 
 
-def file_schema(path: Path, fmt: str, rel: str, columns: ColumnMap | None = None,
-                block_bytes: int = DEFAULT_BLOCK_BYTES) -> pa.Schema:
+def file_schema(path: str | Path, fmt: str, rel: str, columns: ColumnMap | None = None,
+                block_bytes: int = DEFAULT_BLOCK_BYTES, storage: Storage | None = None) -> pa.Schema:
     """Schema of one shard (JSONL: over all its lines, see :mod:`curate.io.jsonl`)."""
     columns = columns or ColumnMap()
     try:
         if fmt == PARQUET:
-            sch = parquet.file_schema(path)
+            sch = parquet.file_schema(path, storage)
         elif fmt in formats.SUFFIXES.values():
-            sch = formats.file_schema(path, fmt, columns.csv_delimiter)
+            sch = formats.file_schema(_local(path, storage), fmt, columns.csv_delimiter)
         else:
-            check_json_lines(path, rel)
-            sch = jsonl.file_schema(path, rel, columns, block_bytes)
+            check_json_lines(path, rel, storage)
+            sch = jsonl.file_schema(path, rel, columns, block_bytes, storage)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputError(f"unreadable {fmt} file: {short(exc)}", file=rel) from None
     columns.check_unique(sch.names, rel)
@@ -203,7 +258,7 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
             raise InputError(message, file=task.rel, row=row, reason=reason)
     if task.fmt == PARQUET:
         tables = parquet.read(task.path, task.rel, task.row_groups, task.first_row, target, columns, batch_rows,
-                              project, on_row_error)
+                              project, on_row_error, task.storage)
     elif task.fmt in formats.SUFFIXES.values():
         tables = _read_other(task, target, columns, block_bytes, project, on_row_error)
     else:
@@ -214,7 +269,7 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
 def _read_jsonl(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: int, project: list[str] | None,
                 on_row_error: RowError) -> Iterator[pa.Table]:
     out = project_schema(target, project)
-    for table in jsonl.read(Path(task.path), task.rel, target, columns, block_bytes, on_row_error):
+    for table in jsonl.read(task.path, task.rel, target, columns, block_bytes, on_row_error, task.storage):
         yield table if project is None else table.select(out.names + [ROW])
 
 
@@ -224,8 +279,15 @@ def _read_other(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: 
     wanted = project_schema(target, project)
     names = [f.name for f in input_schema(wanted, columns)]
     try:
-        for table, rows in formats.batches(Path(task.path), task.fmt, names, columns.csv_delimiter, block_bytes):
+        local = _local(task.path, task.storage)
+        for table, rows in formats.batches(local, task.fmt, names, columns.csv_delimiter, block_bytes):
             yield parquet.drop_invalid_utf8(with_rows(conform_input(table, wanted, columns, task.rel), rows),
                                             on_row_error)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"unreadable {task.fmt} file: {short(exc)}", file=task.rel) from None
+
+
+def _local(path: str, storage: Storage | None) -> Path:
+    """A local file with the content of `path`: itself, or a copy of a remote file in the scratch
+    directory (for the readers that need a local file)."""
+    return (storage or Storage()).local_file(path)

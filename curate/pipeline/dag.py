@@ -25,6 +25,7 @@ from curate.pipeline.registry import get_stage_class
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import GlobalStage, MapStage, ReshapingStage, Stage
 from curate.schema import UPSTREAM_REJECT_REASON
+from curate.storage import Storage, parse
 
 NODE_KEYS = {"stage", "name", "params", "input"}
 TOP_KEYS = {"name", "description", "stages", "settings", "input_columns", "outputs"}
@@ -143,11 +144,13 @@ class Graph:
                    outputs=sinks, output_lines=sink_lines)
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> Graph:
-        path = Path(path)
-        if not path.exists():
+    def from_yaml(cls, path: str | Path, storage: Storage | None = None) -> Graph:
+        """Load a pipeline YAML from a local path or a URI (read with `storage`'s options)."""
+        storage = storage or Storage()
+        if not storage.exists(path):
             raise ConfigError(f"pipeline file not found: {path}")
-        text = path.read_text(encoding="utf-8")
+        text = storage.read_text(path)
+        path = Path(parse(path).path)  # for messages and the default name
         try:
             data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as exc:

@@ -10,7 +10,8 @@
   whose lease is live is refused with exit 2, naming the holder.
 
 Taking a lease works on any filesystem of the work store: a fresh lease on the local disk is
-created with link(2), which fails if the name exists (exactly one of two runs started at once wins); elsewhere, and when taking
+created with link(2), which fails if the name exists (exactly one of two runs started at once wins),
+on S3 with a conditional PUT (``If-None-Match: *``, the same guarantee); elsewhere, and when taking
 over a stale lease, the run checks, writes its record, waits ``settle`` seconds and reads it
 back, and proceeds only if the record is still its own (last writer wins, every other writer
 sees it and refuses). The heartbeat also notices a lease that was taken away (the directory
@@ -28,12 +29,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from curate import __version__
 from curate.errors import ConfigError
-from curate.pipeline.workstore import WorkStore
+from curate.pipeline.workstore import Files, WorkStore
+from curate.storage import create_exclusive, parse
 
 MARKER = "_CURATE_RUN.json"
 LEASE = "_LEASE.json"
@@ -128,18 +130,11 @@ class Lease:
         files = self.store.files
         files.mkdir(self.store.root)
         data = json.dumps(asdict(self.record)).encode()
-        if files.is_local and stale is None:
-            # link(2) creates the name with its content at once, and fails if it exists
-            tmp = files.temp_name(self.path)
-            Path(tmp).write_bytes(data)
-            try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                self.refuse_if_live()  # someone got there first: refused unless it is already stale
-                raise ConfigError(f"{self.store.display} is in use by another curate run") from None
-            finally:
-                os.unlink(tmp)
-        else:
+        created = _create_exclusive(files, self.path, data) if stale is None else None
+        if created is False:
+            self.refuse_if_live()  # someone got there first: refused unless it is already stale
+            raise ConfigError(f"{self.store.display} is in use by another curate run")
+        if created is None:
             files.write_bytes(self.path, data)
             time.sleep(SETTLE_SECONDS)
             now = self.read()
@@ -188,7 +183,24 @@ class Lease:
         self.release()
 
 
-def claim(store: WorkStore, input_path: Path, resume: bool, overwrite: bool, log: Callable[[str], None]) -> Lease:
+def _create_exclusive(files: Files, path: str, data: bytes) -> bool | None:
+    """Create `path` only if absent: True if created, False if it existed, None if the filesystem
+    cannot (then the caller writes, settles and verifies). On the local disk link(2) creates the
+    name with its content at once and fails if it exists; on S3 a conditional PUT."""
+    if not files.is_local:
+        return create_exclusive(files.raw, path, data)
+    tmp = files.temp_name(path)
+    Path(tmp).write_bytes(data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool, log: Callable[[str], None]) -> Lease:
     """Check that this run may use OUTPUT, take its lease, and prepare it (wipe on --overwrite).
 
     Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input; a non-empty
@@ -198,8 +210,12 @@ def claim(store: WorkStore, input_path: Path, resume: bool, overwrite: bool, log
     files = store.files
     lease = Lease(store, log)
     lease.refuse_if_live(quiet=True)  # first: a live run's directory is refused whatever else it holds
-    if files.is_local:
-        inp, out = input_path.resolve(), Path(store.root).resolve()
+    source, target = parse(input_path), parse(store.root_uri or store.root)
+    if source.scheme == target.scheme:
+        if source.is_local:
+            inp, out = Path(source.path).resolve(), Path(target.path).resolve()
+        else:
+            inp, out = PurePosixPath("/" + source.path.strip("/")), PurePosixPath("/" + target.path.strip("/"))
         if out == inp or inp in out.parents:
             raise ConfigError(f"output directory {store.display} is inside the input directory {input_path}")
         if out in inp.parents:

@@ -34,6 +34,7 @@ from curate.pipeline.stage import CombineContext
 from curate.pipeline.stats import StageStats, merge_stats
 from curate.pipeline.task import READ_STAGE, RunPlan, run_unit_task
 from curate.pipeline.workstore import WorkStore, begin_run, content_hash
+from curate.storage import parse
 
 
 @dataclass
@@ -51,8 +52,10 @@ def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -
     """What makes two runs the same run: the version, the graph, the settings, and the content
     (xxh3-128 of every byte) of every input file and of every file a stage reads (models,
     tokenizers, plans, benchmark sets)."""
-    inputs = {rel: content_hash(path) for rel, path in sorted({(t.rel, t.path) for t in tasks})}
-    stage_files = {f"{n.name}: {path}": content_hash(path) for n in graph.nodes for path in n.stage.dependency_files()}
+    storage = settings.storage
+    inputs = {rel: content_hash(path, storage) for rel, path in sorted({(t.rel, t.path) for t in tasks})}
+    stage_files = {f"{n.name}: {path}": content_hash(path, storage) for n in graph.nodes
+                   for path in n.stage.dependency_files()}
     return {"version": __version__, "pipeline": graph.describe(), "outputs": graph.describe_outputs(),
             "settings": settings.fingerprint(),
             "inputs": inputs, "stage_files": stage_files}
@@ -84,7 +87,7 @@ def _read_schemas(tasks: list[reader.Task], settings: RunSettings) -> tuple[pa.S
             continue
         seen.add(t.rel)
         try:
-            schemas.append((t.rel, reader.file_schema(Path(t.path), t.fmt, t.rel, settings.columns)))
+            schemas.append((t.rel, reader.file_schema(t.path, t.fmt, t.rel, settings.columns, storage=t.storage)))
         except InputError as exc:
             if settings.on_error == "fail":
                 raise
@@ -139,9 +142,11 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
               log: Callable[[str], None] | None = None, progress: Any = None) -> RunResult:
     """Run `graph` over the shards in `input_path`, writing `output`; see the module docstring."""
     log = log or (lambda msg: None)
-    # absolute paths: workers (a process pool, Ray on other nodes) need not share our cwd
-    input_path = Path(input_path).absolute()
-    store = WorkStore.open(output)
+    # absolute paths or URIs: workers (a process pool, Ray on other nodes) need not share our cwd
+    storage = settings.storage
+    storage.check(input_path, output)  # a bad URI or a missing extra: one line before any work
+    input_path = parse(input_path).uri
+    store = WorkStore.open(output, storage)
     if store.in_memory and not executor.in_process:
         raise ConfigError(f"{output} lives in this process's memory, which worker processes do not see: "
                           "run with --workers 1 on the local executor")
@@ -155,8 +160,8 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
             raise InputError(message, file=rel, reason=reason)
         entry_errors.append({"file": rel, "row": None, "reason": reason, "message": message})
 
-    files = reader.discover(input_path, entry_problem, settings.strict_inputs, log)
-    tasks = reader.plan_tasks(files, settings.target_task_bytes)
+    files = reader.discover(input_path, entry_problem, settings.strict_inputs, log, storage)
+    tasks = reader.plan_tasks(files, settings.target_task_bytes, store.storage)
     unified, file_errors = _read_schemas(tasks, settings)
     if not unified.names:
         raise InputError("no readable input shard", file=str(input_path))
@@ -361,7 +366,7 @@ def _combine(plan: RunPlan, name: str, executor: Executor, log: Callable[[str], 
         log(f"combine {node.name}: done, skipped")
         return 0.0, files.read_json(store.done_marker).get("summary", {})
     store.reset_state()
-    begin_run(plan.store.run_id)
+    begin_run(plan.store.run_id, plan.store.storage)
     ctx = CombineContext(n_tasks=len(plan.tasks), seed=plan.settings.seed, workers=executor.workers,
                          map=executor.map, store=store, log=log)
     t0 = time.perf_counter()

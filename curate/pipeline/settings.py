@@ -8,11 +8,13 @@ default here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from curate.errors import ConfigError
 from curate.io import read as reader
+from curate.storage import Storage
 
 ERROR_POLICIES = ("fail", "skip")
 DEFAULT_MAX_DOC_BYTES = 16 << 20
@@ -26,8 +28,10 @@ def _setting(default: Any, help: str, *, flag: bool = False, choices: tuple[str,
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Run-wide options. Every field is a YAML setting, a CLI flag (``--name-with-dashes``) and a
-    :meth:`Pipeline.run` keyword, and is part of the resume fingerprint."""
+    """Run-wide options. Every field is a YAML setting, a CLI flag (``--name-with-dashes``; a
+    mapping is ``--singular-name KEY=VALUE``, repeatable) and a :meth:`Pipeline.run` keyword.
+    All but where data is read and written from (storage options: credentials; the scratch
+    directory: a property of the node) are part of the resume fingerprint."""
 
     seed: int = _setting(0, "Seed for every random choice.")
     keep_rejected: bool = _setting(False, "Write rejected rows (with reject_reason) under OUTPUT/_rejected/.",
@@ -50,6 +54,12 @@ class RunSettings:
                                          "for .csv, tab for .tsv.")
     clean_work: bool = _setting(False, "After _SUCCESS, remove OUTPUT/_work (the intermediate passes; a later "
                                 "--resume then recomputes everything).", flag=True, fingerprint=False)
+    storage_options: dict[str, Any] | None = _setting(None, "Option of the s3/gs/hf filesystems (fsspec "
+                                                      "keyword arguments), KEY=VALUE, repeatable; e.g. "
+                                                      "endpoint_url=http://minio:9000.", fingerprint=False)
+    scratch: str | None = _setting(None, "Local directory for files a step needs on local disk when data is "
+                                   "remote (DuckDB spill, copies of CSV/WARC inputs); default the system temp "
+                                   "directory of the node running the step.", fingerprint=False)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -59,6 +69,11 @@ class RunSettings:
                 raise ConfigError(f"--{_dashed(f.name)} must be one of {', '.join(choices)}, got '{value}'")
             if low is not None and value is not None and value < low:
                 raise ConfigError(f"--{_dashed(f.name)} must be >= {low}, got {value}")
+
+    @functools.cached_property
+    def storage(self) -> Storage:
+        """How this run opens locations (the options and the scratch directory)."""
+        return Storage(dict(self.storage_options or {}), self.scratch)
 
     @property
     def columns(self) -> reader.ColumnMap:
@@ -90,24 +105,27 @@ class RunSettings:
         if unknown:
             raise ConfigError(f"unknown run option(s) {', '.join(unknown)} (known: {', '.join(cls.names())})")
         values = dict(pipeline_settings or {})
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if given.get("storage_options") is not None and values.get("storage_options"):
+            given["storage_options"] = {**values["storage_options"], **given["storage_options"]}  # key by key
+        values.update(given)
         return cls(**values)
 
     def fingerprint(self) -> dict[str, Any]:
-        """The settings that change what a run writes (not, e.g., whether _work is kept after it)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["fingerprint"]}
 
 
 def _value_type(f: dataclasses.Field) -> type:
     """The Python type of a setting's values (its annotation without ``| None``)."""
-    return {"int": int, "str": str, "bool": bool}[str(f.type).split("|")[0].strip()]
+    name = str(f.type).split("|")[0].strip()
+    return dict if name.startswith("dict") else {"int": int, "str": str, "bool": bool}[name]
 
 
 def _dashed(name: str) -> str:
     return name.replace("_", "-")
 
 
-def cli_options() -> list[tuple[str, dict[str, Any]]]:
+def cli_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     """(flag declaration, click keyword arguments) for every setting the CLI exposes."""
     import click
 
@@ -126,6 +144,11 @@ def cli_options() -> list[tuple[str, dict[str, Any]]]:
                 decl = "--keep-rejected/--drop-rejected"
             elif f.name == "clean_work":
                 decl = "--clean-work/--keep-work"
+        elif _value_type(f) is dict:
+            decl = f"--{dashed.rstrip('s')}"
+            kwargs.update(multiple=True, metavar="KEY=VALUE", callback=_mapping_option, show_default="none")
+            out.append(((decl, f.name), kwargs))
+            continue
         else:
             decl = f"--{dashed}"
             if meta["choices"]:
@@ -134,5 +157,17 @@ def cli_options() -> list[tuple[str, dict[str, Any]]]:
                 kwargs["type"] = str
             else:
                 kwargs["type"] = click.IntRange(min=meta["min"]) if meta["min"] is not None else int
-        out.append((decl, kwargs))
+        out.append(((decl,), kwargs))
     return out
+
+
+def _mapping_option(ctx: Any, param: Any, items: tuple[str, ...]) -> dict[str, Any] | None:
+    """``KEY=VALUE`` items of a repeatable flag as a mapping (None if not given)."""
+    import click
+
+    from curate.storage import parse_option
+
+    try:
+        return dict(parse_option(i) for i in items) or None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None

@@ -46,6 +46,8 @@ class Param:
     max: float | None = None
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
+    path: bool = False  # a file's location: a relative local path is made absolute where the pipeline is built
+
 
     @property
     def required(self) -> bool:
@@ -75,6 +77,14 @@ class Param:
                 raise ConfigError(f"stage '{stage}': parameter '{name}' must be >= {self.min}, got {value}")
             if self.max is not None and value > self.max:
                 raise ConfigError(f"stage '{stage}': parameter '{name}' must be <= {self.max}, got {value}")
+        if self.path and isinstance(value, str):
+            # workers (Ray on other nodes) do not run in the driver's directory; a bad URI fails here
+            from curate.storage import parse
+
+            try:
+                value = parse(value).uri
+            except ConfigError as exc:
+                raise ConfigError(f"stage '{stage}': parameter '{name}': {exc}") from None
         return value
 
 

@@ -241,7 +241,7 @@ def run_unit_task(plan: RunPlan, unit: str, task_index: int,
     the task then reads nothing and reports them.
     """
     checkpoint("task_start")
-    begin_run(plan.store.run_id)
+    begin_run(plan.store.run_id, plan.store.storage)
     task = plan.tasks[task_index]
     try:
         return _UnitRun(plan, unit, task).run(unreadable=file_errors)

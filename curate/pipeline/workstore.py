@@ -15,11 +15,13 @@ Layout (every name below is relative to OUTPUT)::
     _work/stages/<node>/state/           what its combine wrote (per-task and whole-run state)
     _work/stages/<node>/scratch/         local scratch of its combine (DuckDB spill, edge files)
 
-Everything goes through a ``pyarrow.fs.FileSystem``: the local disk natively, and any fsspec
-filesystem (``memory://`` today) wrapped in ``pyarrow.fs.PyFileSystem``, so adding a storage
-scheme touches only :func:`filesystem_for`. Files become visible under their final name only
-when complete: written under a hidden temporary name and renamed. DuckDB and other tools that
-need real local files get them from :meth:`StageStore.local_files` and :attr:`StageStore.scratch`.
+Everything goes through a ``pyarrow.fs.FileSystem`` opened by :mod:`curate.storage` (the local
+disk natively; s3, gs, memory through fsspec in ``pyarrow.fs.PyFileSystem``). Files become visible
+under their final name only when complete: on the local disk and in memory written under a hidden
+temporary name and renamed, on an object store written under the final name in one upload that is
+completed on success and aborted on failure (:class:`curate.storage.Upload`). DuckDB and other
+tools that need real local files get them from :meth:`StageStore.local_files` and
+:attr:`StageStore.scratch`, on the local scratch directory when OUTPUT is remote.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,30 +41,11 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from curate.errors import ConfigError
+from curate.storage import READ_ONLY, Storage, Upload, activate, content_key, parse
+
 COMPRESSION = "zstd"
 ROW_GROUP_ROWS = 65536
-
-
-def filesystem_for(uri: str | Path) -> tuple[pafs.FileSystem, str, bool]:
-    """(filesystem, root path inside it, is_local) for a local path or a URI.
-
-    Local paths and ``file://`` use pyarrow's native LocalFileSystem; ``memory://`` is fsspec's
-    in-memory filesystem (one per process; for tests and embedded use) through PyFileSystem.
-    """
-    text = str(uri)
-    if text.startswith("file://"):
-        text = text[len("file://"):]
-    if "://" not in text:
-        return pafs.LocalFileSystem(), str(Path(text).absolute()), True
-    scheme, _, rest = text.partition("://")
-    if scheme == "memory":
-        import fsspec
-
-        fs = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem("memory")))
-        return fs, "/" + rest.strip("/"), False
-    from curate.errors import ConfigError
-
-    raise ConfigError(f"unsupported storage scheme '{scheme}://' in {uri} (supported: local paths, file://, memory://)")
 
 
 def sync_filesystem(path: str) -> None:
@@ -106,10 +88,13 @@ def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
 
 
 class Files:
-    """Whole-file operations on one filesystem, every write atomic (temporary name, then rename)."""
+    """Whole-file operations on one filesystem, every write atomic: a temporary name then a rename
+    where the filesystem renames, one upload under the final name on an object store."""
 
-    def __init__(self, fs: pafs.FileSystem, is_local: bool) -> None:
-        self.fs, self.is_local = fs, is_local
+    def __init__(self, fs: pafs.FileSystem, is_local: bool, raw: Any = None) -> None:
+        self.fs, self.is_local, self.raw = fs, is_local, raw  # raw: the fsspec filesystem, if any
+        self.renames = raw is None or "memory" in (raw.protocol if isinstance(raw.protocol, tuple)
+                                                   else (raw.protocol,))
 
     @staticmethod
     def temp_name(path: str) -> str:
@@ -117,7 +102,8 @@ class Files:
         return f"{head}/.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
 
     def mkdir(self, path: str) -> None:
-        self.fs.create_dir(path, recursive=True)
+        if self.renames:  # an object store has no directories (and s3fs would create buckets)
+            self.fs.create_dir(path, recursive=True)
 
     def exists(self, path: str) -> bool:
         return self.fs.get_file_info(path).type != pafs.FileType.NotFound
@@ -135,9 +121,21 @@ class Files:
             return []
         return sorted(i.base_name for i in self.fs.get_file_info(pafs.FileSelector(path)))
 
-    def publish(self, tmp: str, path: str) -> None:
-        """Make a complete temporary file visible under its final name (a rename)."""
-        self.fs.move(tmp, path)
+    def upload(self, path: str) -> Upload:
+        """A file being written that appears under `path` on commit (see :class:`Upload`)."""
+        self.mkdir(path.rpartition("/")[0])
+        return Upload(self.fs, self.raw, path, self.renames)
+
+    @contextmanager
+    def output(self, path: str) -> Iterator[Any]:
+        """A writable file that appears under `path` when the block exits normally, never otherwise."""
+        up = self.upload(path)
+        try:
+            yield up.stream
+        except BaseException:
+            up.abort()
+            raise
+        up.commit()
 
     def write_marker(self, path: str, data: Any) -> None:
         """Publish a marker (a done marker, _SUCCESS) only once everything written before it is
@@ -147,30 +145,23 @@ class Files:
         without their marker are redone. One sync per marker, not one per file: many small
         tasks do not pay a sync for every shard, partial and reject file."""
         text = b"" if data is None else (json.dumps(data, indent=2, default=json_default) + "\n").encode()
-        with self.atomic(path) as tmp:
-            with self.fs.open_output_stream(tmp) as out:
-                out.write(text)
-            if self.is_local:
-                sync_filesystem(tmp)
-
-    @contextmanager
-    def atomic(self, path: str) -> Iterator[str]:
-        """Yield a temporary path to write; on success it is published as `path`, on failure removed."""
-        self.mkdir(path.rpartition("/")[0])
-        tmp = self.temp_name(path)
+        up = self.upload(path)
         try:
-            yield tmp
-            self.publish(tmp, path)
-        finally:
-            if self.exists(tmp):
-                self.fs.delete_file(tmp)
+            up.stream.write(text)
+            if self.is_local:
+                up.stream.close()
+                sync_filesystem(up.tmp)
+        except BaseException:
+            up.abort()
+            raise
+        up.commit()  # on an object store each earlier upload completed before this one starts
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        with self.atomic(path) as tmp, self.fs.open_output_stream(tmp) as out:
+        with self.output(path) as out:
             out.write(data)
 
     def read_bytes(self, path: str) -> bytes:
-        with self.fs.open_input_stream(path) as f:
+        with self.fs.open_input_stream(path, compression=None) as f:
             return f.read()
 
     def write_json(self, path: str, data: Any) -> None:
@@ -184,8 +175,8 @@ class Files:
         self.write_bytes(path, text.encode("utf-8"))
 
     def write_table(self, path: str, table: pa.Table) -> None:
-        with self.atomic(path) as tmp:
-            pq.write_table(table, tmp, compression=COMPRESSION, filesystem=self.fs)
+        with self.output(path) as out:
+            pq.write_table(table, out, compression=COMPRESSION)
 
     def read_table(self, path: str, **kwargs: Any) -> pa.Table:
         return pq.read_table(path, filesystem=self.fs, **kwargs)
@@ -206,7 +197,9 @@ class Files:
         local_dir.mkdir(parents=True, exist_ok=True)
         dest = local_dir / path.strip("/").replace("/", "__")
         if not dest.exists():
-            dest.write_bytes(self.read_bytes(path))
+            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+            pafs.copy_files(path, str(tmp), source_filesystem=self.fs, destination_filesystem=pafs.LocalFileSystem())
+            os.replace(tmp, dest)
         return dest
 
 
@@ -221,16 +214,14 @@ class ShardWriter:
     def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS,
                  compression: str = COMPRESSION) -> None:
         self.files, self.path, self.compression = files, path, compression
-        files.mkdir(path.rpartition("/")[0])
-        self.tmp = Files.temp_name(path)
+        self.upload = files.upload(path)
         self.row_group_rows = row_group_rows
         self._writer: pq.ParquetWriter | None = None
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression=self.compression,
-                                            filesystem=self.files.fs)
+            self._writer = pq.ParquetWriter(self.upload.stream, table.schema, compression=self.compression)
         elif not table.schema.equals(self._writer.schema):
             table = conform(table, self._writer.schema)
         if table.num_rows:
@@ -238,21 +229,22 @@ class ShardWriter:
             self.rows += table.num_rows
 
     def close(self, empty_schema: pa.Schema | None = None) -> None:
-        if self._writer is None:
-            pq.write_table((empty_schema or pa.schema([])).empty_table(), self.tmp, compression=self.compression,
-                           filesystem=self.files.fs)
-        else:
-            self._writer.close()
-        self.files.publish(self.tmp, self.path)
+        try:
+            if self._writer is None:
+                pq.write_table((empty_schema or pa.schema([])).empty_table(), self.upload.stream,
+                               compression=self.compression)
+            else:
+                self._writer.close()
+        except BaseException:
+            self.upload.abort()
+            raise
+        self.upload.commit()
 
     def abort(self) -> None:
+        """Throw the file away: nothing appears under its name (an upload is aborted)."""
         if self._writer is not None:
-            try:
-                self._writer.close()
-            except Exception:  # noqa: BLE001 - best effort cleanup of a failed write
-                pass
-        if self.files.exists(self.tmp):
-            self.files.fs.delete_file(self.tmp)
+            self._writer.is_open = False  # its sink is thrown away: never write a footer into it
+        self.upload.abort()
 
 
 # --------------------------------------------------------------------------- content hashes
@@ -260,17 +252,30 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 HASH_CHUNK = 8 << 20
 
 
-def content_hash(path: str | Path) -> str:
-    """xxh3-128 of a local file's every byte, streamed; cached per (path, size, mtime) in this
-    process, so one run hashes each file once. Footers or statistics would not do: an edited data
-    page leaves them unchanged."""
+def content_hash(path: str | Path, storage: Storage | None = None) -> str:
+    """What identifies a file's content, for the resume fingerprint. A local file (or one on a
+    store that keeps no content tag, as memory://): xxh3-128 of every byte, streamed, cached per
+    (location, size, mtime) in this process, so one run hashes each file once; footers or
+    statistics would not do, as an edited data page leaves them unchanged. An object on a store:
+    the store's content tag and size (S3 ETag, GCS md5Hash, the Hub's blob id), so that a remote
+    corpus is not read twice. Any change of content changes the tag; the same bytes uploaded
+    in other part sizes get another multipart ETag, which makes a resume refuse (never mix)."""
     import xxhash
 
-    st = os.stat(path)
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    storage = storage or Storage()
+    loc = parse(path)
+    if not loc.is_local:
+        tag = storage.content_tag(loc)
+        if tag is not None:
+            return tag
+    if loc.is_local:
+        st = os.stat(loc.path)
+        key = (loc.path, st.st_size, st.st_mtime_ns)
+    else:
+        key = content_key(storage, loc.uri)
     if key not in _HASHES:
         h = xxhash.xxh3_128()
-        with open(path, "rb") as fh:
+        with storage.open_input_stream(loc) as fh:
             while chunk := fh.read(HASH_CHUNK):
                 h.update(chunk)
         _HASHES[key] = h.hexdigest()
@@ -282,9 +287,12 @@ _CACHE: dict[Any, Any] = {}
 _CACHE_RUN: list[str] = [""]
 
 
-def begin_run(run_id: str) -> None:
+def begin_run(run_id: str, storage: Storage | None = None) -> None:
     """Scope the per-process cache to one run: a new run (which may see retrained models or
-    recomputed state under the same paths) starts empty. Called by the task and combine steps."""
+    recomputed state under the same paths) starts empty; stage files (models, tokenizers) are
+    opened with the run's `storage`. Called by the task and combine steps."""
+    if storage is not None:
+        activate(storage)
     if _CACHE_RUN[0] != run_id:
         _CACHE.clear()
         _CACHE_RUN[0] = run_id
@@ -321,12 +329,16 @@ class WorkStore:
     files: Files
     root_uri: str = ""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    _local_root: str | None = None
+    storage: Storage = field(default_factory=Storage)
 
     @classmethod
-    def open(cls, uri: str | Path) -> WorkStore:
-        fs, root, is_local = filesystem_for(uri)
-        return cls(root.rstrip("/") or "/", Files(fs, is_local), root_uri=str(uri))
+    def open(cls, uri: str | Path, storage: Storage | None = None) -> WorkStore:
+        storage = storage or Storage()
+        loc = parse(uri)
+        fs, raw = storage.filesystems(loc.scheme)
+        if loc.scheme in READ_ONLY:
+            raise ConfigError(f"{loc.uri}: {loc.scheme}:// is read only; write the output elsewhere")
+        return cls(loc.path.rstrip("/") or "/", Files(fs, loc.is_local, raw), root_uri=loc.uri, storage=storage)
 
     @property
     def work(self) -> str:
@@ -339,7 +351,7 @@ class WorkStore:
 
     @property
     def display(self) -> str:
-        return self.root
+        return self.root_uri or self.root
 
     # ---- final outputs -------------------------------------------------------------------
     def sink(self, name: str, task: int) -> str:
@@ -395,15 +407,12 @@ class WorkStore:
 
     def local_dir(self, *parts: str) -> Path:
         """A real local directory for tools that need one (DuckDB): under OUTPUT on the local disk,
-        else under the system temp directory, scoped to this output."""
+        else under the scratch directory (``--scratch``, default the system temp directory of the
+        node running the step), scoped to this output."""
         if self.files.is_local:
-            base = Path(self.work)
-        else:
-            if self._local_root is None:
-                tag = uuid.uuid5(uuid.NAMESPACE_URL, self.root).hex[:12]
-                self._local_root = str(Path(tempfile.gettempdir()) / f"curate-work-{tag}")
-            base = Path(self._local_root)
-        return base.joinpath(*parts)
+            return Path(self.work).joinpath(*parts)
+        tag = uuid.uuid5(uuid.NAMESPACE_URL, self.root_uri).hex[:12]
+        return self.storage.scratch_dir(f"curate-work-{tag}", *parts)
 
     def work_bytes(self) -> int:
         """Total size of the files under ``_work/`` (0 when it is gone)."""

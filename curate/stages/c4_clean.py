@@ -41,7 +41,7 @@ class C4Clean(MapStage):
     name = "c4_clean"
     params = {
         **LINE_PARAMS,
-        "bad_words": Param(str, None, "UTF-8 file of words/phrases (one a line) that reject a page", nullable=True),
+        "bad_words": Param(str, None, "UTF-8 file of words/phrases (one a line) that reject a page", nullable=True, path=True),
     }
     produces: ClassVar[tuple[str, ...]] = (schema.C4_LINES_REMOVED,)
 

@@ -16,7 +16,6 @@ the model's curate card records (``curate`` for models curate trained), else ``f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -26,6 +25,7 @@ from curate.classifiers.preprocess import MODES
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
+from curate.storage import file_exists, stage_file
 
 # Shared by classify and language_id.
 PREPROCESS_PARAM = Param(str, None, "how text becomes a fastText line: fasttext (newlines to spaces only, "
@@ -63,10 +63,9 @@ class FastTextScorer(MapStage):
         return None
 
     def check(self) -> None:
-        path = Path(self.model)
-        if not path.is_file():
-            raise ConfigError(f"model file not found: {path}" + (f". {self.missing_model_hint}" if self.missing_model_hint
-                                                                 else ""))
+        if not file_exists(self.model):
+            raise ConfigError(f"model file not found: {self.model}" + (f". {self.missing_model_hint}"
+                                                                       if self.missing_model_hint else ""))
         classifier = self.classifier()
         if self.wanted_label() is not None:
             classifier.require_label(self.wanted_label())
@@ -75,7 +74,7 @@ class FastTextScorer(MapStage):
         from curate.classifiers.card import card_path
 
         card = card_path(self.model)
-        return [self.model, *([str(card)] if Path(card).is_file() else [])]
+        return [self.model, *([card] if file_exists(card) else [])]
 
     def preprocess_mode(self) -> str:
         """The ``preprocess`` parameter, or the model's default (its card's, else ``fasttext``)."""
@@ -89,7 +88,7 @@ class FastTextScorer(MapStage):
         """The loaded model (once per process)."""
         from curate.classifiers.fasttext import Classifier
 
-        return self.cached("model", lambda: Classifier.load(self.model))
+        return self.cached("model", lambda: Classifier.load(stage_file(self.model, "model file")))
 
     def score(self, table: pa.Table) -> pa.Table:
         """`table` with the label and score columns added (or replaced)."""
@@ -107,7 +106,7 @@ class FastTextScorer(MapStage):
 class Classify(FastTextScorer):
     name = "classify"
     params = {
-        "model": Param(str, help="path of a supervised fastText model (.bin or .ftz)"),
+        "model": Param(str, path=True, help="path of a supervised fastText model (.bin or .ftz)"),
         "column": Param(str, help="output column for the top label; the score goes to COLUMN_score"),
         "label": Param(str, None, "score = P(label) (e.g. hq on a quality model); default: P(top label)",
                        nullable=True),

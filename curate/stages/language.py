@@ -27,7 +27,7 @@ class LanguageId(FastTextScorer):
     name = "language_id"
     produces = (schema.LANGUAGE, schema.LANGUAGE_SCORE)
     params = {
-        "model": Param(str, help="path of a fastText language-ID model, e.g. lid.176.bin or lid.176.ftz"),
+        "model": Param(str, path=True, help="path of a fastText language-ID model, e.g. lid.176.bin or lid.176.ftz"),
         "keep": Param(list, None, "keep only these languages (e.g. [en, de]); default: keep all", nullable=True),
         "min_score": Param(float, 0.0, "reject documents whose language_score is below this", min=0.0, max=1.0),
         "preprocess": PREPROCESS_PARAM,

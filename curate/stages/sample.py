@@ -180,8 +180,8 @@ def scatter_source(args: tuple[StageStore, int]) -> int:
     epochs = state.column(_EPOCH)
     pos = state.column(_POS)
     out_schema = _with_copy_columns(src.schema).with_metadata({_DESTS_KEY: json.dumps([int(dests[s]) for s in starts])})
-    with store.files.atomic(store.task_path(task, "scatter")) as tmp:
-        with pq.ParquetWriter(tmp, out_schema, compression="zstd", filesystem=store.files.fs) as writer:
+    with store.files.output(store.task_path(task, "scatter")) as out:
+        with pq.ParquetWriter(out, out_schema, compression="zstd") as writer:
             for s, e in zip(starts, ends, strict=True):
                 part = _copy_rows(src, rows[s:e], epochs.slice(s, e - s), pos.slice(s, e - s))
                 writer.write_table(part.cast(out_schema), row_group_size=max(1, part.num_rows))
@@ -213,12 +213,12 @@ class Sample(ReshapingStage):
     requires = (schema.ID, schema.TEXT, schema.QUALITY_BUCKET)  # + tokens_column, score_column: required_columns
     produces = (schema.EPOCH_INDEX,)
     params = {
-        "plan": Param(str, None, "plan.json to materialize (from `curate plan --json`); else give compute",
+        "plan": Param(str, None, "plan.json to materialize (from `curate plan --json`); else give compute", path=True,
                       nullable=True),
         "compute": Param((float, str), None, "compute budget in FLOPs: plan here from buckets.json "
                          "(C = 6 N D)", nullable=True),
         "buckets": Param(str, None, "buckets.json for planning; default: the one quality_buckets wrote in the "
-                         "output directory", nullable=True),
+                         "output directory", nullable=True, path=True),
         "n_params": Param((float, str), None, "fix the model size N when planning (default: searched)",
                           nullable=True),
         "max_epochs": Param(float, None, "at most this many epochs of any bucket when planning", nullable=True,

@@ -9,8 +9,6 @@ encoder.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +17,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
+from curate.storage import file_exists, stage_file
 
 
 @register
@@ -28,7 +27,7 @@ class TokenCount(MapStage):
     params = {
         "method": Param(str, "estimate", "estimate (bytes / bytes_per_token) or tokenizer (exact)",
                         choices=("estimate", "tokenizer")),
-        "tokenizer": Param(str, None, "path of a Hugging Face tokenizer.json (method: tokenizer)", nullable=True),
+        "tokenizer": Param(str, None, "path of a Hugging Face tokenizer.json (method: tokenizer)", nullable=True, path=True),
         "bytes_per_token": Param(float, 4.0, "bytes per token for the estimate", min=0.5, max=64),
     }
 
@@ -37,7 +36,7 @@ class TokenCount(MapStage):
             raise ConfigError("stage 'token_count': method 'tokenizer' needs the 'tokenizer' path of a tokenizer.json")
 
     def check(self) -> None:
-        if self.method == "tokenizer" and not Path(self.tokenizer).is_file():
+        if self.method == "tokenizer" and not file_exists(self.tokenizer):
             raise ConfigError(f"tokenizer file not found: {self.tokenizer}")
 
     def dependency_files(self) -> list[str]:
@@ -57,4 +56,4 @@ class TokenCount(MapStage):
     def _load(self):
         from tokenizers import Tokenizer
 
-        return Tokenizer.from_file(self.tokenizer)
+        return Tokenizer.from_file(str(stage_file(self.tokenizer, "tokenizer file")))

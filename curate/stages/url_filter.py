@@ -100,14 +100,14 @@ class UrlFilter(MapStage):
     params = {
         "url_column": Param(str, schema.URL, "the column holding each document's URL"),
         "blocklist": Param(str, None, "file of domains or URLs, one a line, or a folder in the UT1 blacklist "
-                                      "layout (<category>/domains, <category>/urls)", nullable=True),
+                                      "layout (<category>/domains, <category>/urls)", nullable=True, path=True),
         "categories": Param(list, None, "UT1 folder: the categories to block (required with a folder)",
                             nullable=True),
-        "allowlist": Param(str, None, "file of domains or URLs never rejected (wins over every rule)",
+        "allowlist": Param(str, None, "file of domains or URLs never rejected (wins over every rule)", path=True,
                            nullable=True),
-        "banned_words": Param(str, None, "file of words, one a line: a URL containing one is rejected",
+        "banned_words": Param(str, None, "file of words, one a line: a URL containing one is rejected", path=True,
                               nullable=True),
-        "soft_banned_words": Param(str, None, "file of words: a URL with soft_word_threshold of them is rejected",
+        "soft_banned_words": Param(str, None, "file of words: a URL with soft_word_threshold of them is rejected", path=True,
                                    nullable=True),
         "soft_word_threshold": Param(int, 2, "different soft-banned words needed to reject a URL", min=1),
     }

@@ -1,0 +1,388 @@
+"""Runs on an object store: a real S3 API server (moto's, on loopback in a subprocess, see the
+`s3_server` fixture) holding the input and the output.
+
+Checked: the default pipeline s3 to s3 gives the same ids per shard as on local disk and writes
+nothing under the current directory; kill -9 mid-run then --resume equals the clean run; kill -9
+during a multipart upload leaves no object under the final name; --on-error skip lists hostile
+remote shards by URI; a nested prefix is discovered in the same task order as a local copy; of
+two runs claiming one output, one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.api import Pipeline
+from curate.errors import ConfigError
+from curate.io import read as reader
+from curate.pipeline.ownership import claim
+from curate.pipeline.workstore import WorkStore
+from curate.storage import Storage
+from tests.conftest import ROOT, SAMPLE, env_with_repo, shard_ids
+
+s3fs = pytest.importorskip("s3fs")
+pytest.importorskip("moto")
+
+
+def _fs(endpoint: str):
+    """The test's own view of the store (no listing cache: curate's processes write it)."""
+    return s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True, use_listings_cache=False)
+
+
+def _upload(fs, local: Path, prefix: str) -> None:
+    for p in sorted(local.rglob("*")):
+        if p.is_file():
+            fs.put_file(str(p), f"{prefix}/{p.relative_to(local).as_posix()}")
+
+
+def _s3_shard_ids(fs, prefix: str) -> list[list[str]]:
+    parts = sorted(p for p in fs.ls(prefix, detail=False) if p.rsplit("/", 1)[-1].startswith("part-"))
+    return [pq.read_table(fs.open(p, "rb"), columns=["id"]).column("id").to_pylist() for p in parts]
+
+
+@pytest.fixture(scope="module")
+def local_default_run(default_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "out"
+    Pipeline.from_yaml(default_pipeline).run(SAMPLE, out, workers=2)
+    return out
+
+
+def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_cwd(
+        default_pipeline: Path, local_default_run: Path, s3_server: str, s3_bucket: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = _fs(s3_server)
+    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = Pipeline.from_yaml(default_pipeline).run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=2)
+    assert list(cwd.iterdir()) == []  # nothing of the run under the current directory
+    assert _s3_shard_ids(fs, f"{s3_bucket}/out") == shard_ids(local_default_run)
+    assert result.stats["docs_out"] == sum(len(s) for s in shard_ids(local_default_run)) > 0
+    for name in ("buckets.json", "plan.json"):
+        assert json.loads(fs.cat(f"{s3_bucket}/out/{name}")) == json.loads((local_default_run / name).read_text())
+    assert fs.exists(f"{s3_bucket}/out/_SUCCESS") and fs.exists(f"{s3_bucket}/out/_CURATE_RUN.json")
+    assert not fs.exists(f"{s3_bucket}/out/_LEASE.json")  # released
+    rejected = sorted(p.rsplit("/", 1)[-1] for p in fs.find(f"{s3_bucket}/out/_rejected"))
+    assert rejected == sorted(p.name for p in (local_default_run / "_rejected").rglob("*.parquet"))
+    # no temporary names on the store: every object was written under its final name
+    assert not [p for p in fs.find(f"{s3_bucket}/out") if p.rsplit("/", 1)[-1].startswith(".")]
+    manifest = fs.cat(f"{s3_bucket}/out/_work/manifest.json").decode()
+    assert "testing" not in manifest and "endpoint" not in manifest  # no credentials, no options
+
+
+def test_kill_9_mid_run_then_resume_on_s3_equals_a_clean_run(default_pipeline: Path, local_default_run: Path,
+                                                             s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    fs = _fs(s3_server)
+    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    args = [sys.executable, "-m", "curate.cli", "run", str(default_pipeline), "--input", f"s3://{s3_bucket}/in",
+            "--output", f"s3://{s3_bucket}/out", "--workers", "2", "--quiet"]
+    env = {**env_with_repo(), "CURATE_FAULT": "task_done:6", "CURATE_FAULT_DIR": str(tmp_path)}
+    crashed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+                             start_new_session=True)
+    assert crashed.returncode == -9, crashed.stderr
+    assert not fs.exists(f"{s3_bucket}/out/_SUCCESS")
+    for part in fs.find(f"{s3_bucket}/out"):
+        if part.endswith(".parquet"):  # every visible object is a complete file
+            pq.read_metadata(fs.open(part, "rb"))
+    env.pop("CURATE_FAULT")
+    resumed = subprocess.run([*args, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _s3_shard_ids(fs, f"{s3_bucket}/out") == shard_ids(local_default_run)
+
+
+_SLOW_UPLOAD = """
+import sys, time
+from curate.pipeline.workstore import WorkStore
+store = WorkStore.open(sys.argv[1])
+up = store.files.upload(store.root + "/big.bin")
+for i in range(100):
+    up.stream.write(bytes([i % 251]) * (1 << 20))
+    time.sleep(0.05)
+up.commit()
+"""
+
+
+def test_kill_9_during_a_multipart_upload_leaves_no_object(s3_server: str, s3_bucket: str) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_server)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_UPLOAD, f"s3://{s3_bucket}/out"], cwd=ROOT,
+                            env=env_with_repo())
+    try:
+        deadline = time.time() + 60
+        parts = 0
+        while parts < 2 and time.time() < deadline:  # two parts uploaded: well inside the multipart upload
+            uploads = client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])
+            if uploads:
+                parts = len(client.list_parts(Bucket=s3_bucket, Key=uploads[0]["Key"],
+                                              UploadId=uploads[0]["UploadId"]).get("Parts", []))
+            time.sleep(0.1)
+        assert parts >= 2 and proc.poll() is None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+
+
+def test_a_failed_write_aborts_its_upload(s3_server: str, s3_bucket: str) -> None:
+    store = WorkStore.open(f"s3://{s3_bucket}/out")
+    writer = store.files.writer(store.shard(0))
+    writer.write(pa.table({"id": [str(i) for i in range(200_000)], "text": ["x" * 64] * 200_000}))
+    writer.abort()
+    with pytest.raises(RuntimeError), store.files.output(store.meta("plan.json")) as out:
+        out.write(b"{}" * (6 << 20))  # more than one part
+        raise RuntimeError("stage failed")
+    fs = _fs(s3_server)
+    assert fs.find(s3_bucket) == []
+    import boto3
+
+    assert not boto3.client("s3", endpoint_url=s3_server).list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+
+
+def _hostile_input(root: Path) -> None:
+    good = pa.table({"id": ["a", "b", "c"], "text": ["one good text", "two good text", "three good text"]})
+    (root / "a").mkdir(parents=True)
+    pq.write_table(good, root / "a" / "good.parquet")
+    (root / "a" / "broken.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    (root / "b").mkdir()
+    (root / "b" / "rows.jsonl").write_text('{"id": "j1", "text": "fine"}\n{"id": "j2", "text": \n'
+                                           '{"id": "j3", "text": "also fine"}\n')
+
+
+def test_on_error_skip_lists_hostile_remote_shards_by_uri(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    _hostile_input(tmp_path / "in")
+    fs = _fs(s3_server)
+    _upload(fs, tmp_path / "in", f"{s3_bucket}/in")
+    result = Pipeline("p").add("normalize").run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1,
+                                                 on_error="skip")
+    errors = [json.loads(line) for line in fs.cat(f"{s3_bucket}/out/_errors.jsonl").decode().splitlines()]
+    assert {(e["file"], e["row"]) for e in errors} == {(f"s3://{s3_bucket}/in/a/broken.parquet", None),
+                                                       (f"s3://{s3_bucket}/in/b/rows.jsonl", 1)}
+    assert result.stats["docs_out"] == 5
+    # under --on-error fail the same input stops at the first, naming the URI and the row
+    with pytest.raises(Exception, match=rf"s3://{s3_bucket}/in/a/broken.parquet"):
+        Pipeline("p").add("normalize").run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out2", workers=1)
+
+
+def test_a_nested_remote_prefix_is_discovered_in_the_order_of_its_local_copy(s3_server: str, s3_bucket: str,
+                                                                             tmp_path: Path) -> None:
+    local = tmp_path / "in"
+    for rel in ("b/z.jsonl", "a/y/2.parquet", "a/y/10.parquet", "a/x.parquet", "a-b.parquet", "_skip/q.parquet",
+                ".hidden.parquet", "c/readme.txt"):
+        path = local / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".parquet"):
+            pq.write_table(pa.table({"id": [rel], "text": ["t"]}), path)
+        else:
+            path.write_text('{"id": "z", "text": "t"}\n')
+    _upload(_fs(s3_server), local, f"{s3_bucket}/deep/in")
+    warnings: list[str] = []
+    remote = reader.discover(f"s3://{s3_bucket}/deep/in", warn=warnings.append, storage=Storage())
+    here = reader.discover(local)
+    prefix = f"s3://{s3_bucket}/deep/in/"
+    assert [rel[len(prefix):] for _, rel in remote] == [rel for _, rel in here]
+    assert len(warnings) == 1 and "readme.txt" in warnings[0]
+    tasks = reader.plan_tasks(remote, storage=Storage())
+    assert [t.rel for t in tasks] == [rel for _, rel in remote]
+
+
+def test_two_runs_on_one_s3_output_one_is_refused(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    uri = f"s3://{s3_bucket}/out"
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        store = WorkStore.open(uri)
+        start.wait()
+        try:
+            lease = claim(store, str(tmp_path), resume=False, overwrite=False, log=lambda m: None)
+        except ConfigError as exc:
+            outcomes.append(f"refused: {exc}")
+            return
+        outcomes.append("claimed")
+        time.sleep(1.0)  # hold it while the other one tries
+        lease.release()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o.split(":")[0] for o in outcomes) == ["claimed", "refused"], outcomes
+    # and a whole run against an output whose lease is live is refused, naming the holder
+    holder = claim(WorkStore.open(uri), str(tmp_path), resume=True, overwrite=False, log=lambda m: None)
+    try:
+        with pytest.raises(ConfigError, match="in use by another curate run"):
+            Pipeline("p").add("normalize").run(SAMPLE, uri, workers=1, resume=True)
+    finally:
+        holder.release()
+
+
+def test_remote_stage_files_and_pipeline_yaml(default_pipeline: Path, local_default_run: Path, s3_server: str,
+                                             s3_bucket: str, tmp_path: Path) -> None:
+    """Models and the pipeline YAML on the store too: the run reads them from there."""
+    import yaml
+
+    fs = _fs(s3_server)
+    spec = _models_on_s3(fs, default_pipeline, s3_bucket)
+    fs.pipe(f"{s3_bucket}/default.yaml", yaml.safe_dump(spec, sort_keys=False).encode())
+    shutil.copytree(SAMPLE, tmp_path / "in", ignore=shutil.ignore_patterns("*.md"))
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "curate.cli", "run", f"s3://{s3_bucket}/default.yaml", "--input",
+                        str(tmp_path / "in"), "--output", str(out), "--workers", "2", "--quiet"], cwd=ROOT,
+                       env=env_with_repo(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert shard_ids(out) == shard_ids(local_default_run)
+    manifest = json.loads((out / "_work" / "manifest.json").read_text())
+    tags = {k: v for k, v in manifest["stage_files"].items() if k.endswith(f"s3://{s3_bucket}/models/quality.bin")}
+    assert len(tags) == 1 and next(iter(tags.values())).startswith("ETag:")  # the store's tag, not a re-read
+
+
+def test_a_changed_remote_input_makes_resume_refuse(s3_server: str, s3_bucket: str) -> None:
+    fs = _fs(s3_server)
+    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    pipe = Pipeline("p").add("normalize")
+    pipe.run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1)
+    fs.rm(f"{s3_bucket}/out/_SUCCESS")
+    table = pq.read_table(fs.open(f"{s3_bucket}/in/shard-00001.parquet", "rb"))
+    with fs.open(f"{s3_bucket}/in/shard-00001.parquet", "wb") as f:
+        pq.write_table(table.slice(1), f)
+    with pytest.raises(ConfigError, match="shard-00001.parquet changed"):
+        pipe.run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1, resume=True)
+
+
+def _models_on_s3(fs, default_pipeline: Path, bucket: str) -> dict:
+    """The default pipeline's spec with its models (and their cards) copied to the store."""
+    import yaml
+
+    spec = yaml.safe_load(default_pipeline.read_text())
+    for stage in spec["stages"]:
+        params = stage.get("params") or {}
+        if "model" in params:
+            model = Path(params["model"])
+            for f in (model, model.with_suffix(".json")):
+                if f.exists():
+                    fs.put_file(str(f), f"{bucket}/models/{f.name}")
+            params["model"] = f"s3://{bucket}/models/{model.name}"
+    return spec
+
+
+def _ray_node(args: list[str], env: dict, cwd: Path) -> subprocess.Popen:
+    """`ray start --block ...` (a head or a worker node), returned once the node is up."""
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    proc = subprocess.Popen([ray_cli, "start", "--block", "--num-cpus", "1", "--object-store-memory", str(80 << 20),
+                             "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "Ray runtime started" in line:
+            break
+    assert proc.poll() is None, "".join(seen)
+    return proc
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
+        default_pipeline: Path, local_default_run: Path, s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    """A head and two workers on loopback, each with its own temp dir; input, output, models and
+    the pipeline YAML on S3; the driver's working directory deleted right after it submits.
+    (Ray itself reads the driver's directory once, in ray.init, to put it on the workers' path.)"""
+    pytest.importorskip("ray")
+    import tempfile
+
+    import yaml
+
+    from tests.test_ray import _assert_same_run, _descendants, _kill_tree
+
+    fs = _fs(s3_server)
+    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    fs.pipe(f"{s3_bucket}/default.yaml",
+            yaml.safe_dump(_models_on_s3(fs, default_pipeline, s3_bucket), sort_keys=False).encode())
+    # a private cluster on loopback: no token authentication (Ray would otherwise share one token
+    # file in ~/.ray between every cluster on the machine, and drivers would need RAY_AUTH_MODE)
+    env = {**env_with_repo(), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    port = _free_port()
+    nodes: list[subprocess.Popen] = []
+    temp_dirs = [tempfile.mkdtemp(prefix=f"curate-ray{i}-") for i in range(3)]  # short: Unix sockets
+    tree: list = []
+    try:
+        nodes.append(_ray_node(["--head", "--port", str(port), "--include-dashboard", "false",
+                                "--temp-dir", temp_dirs[0]], env, tmp_path))
+        for i in (1, 2):
+            nodes.append(_ray_node(["--address", f"127.0.0.1:{port}", "--temp-dir", temp_dirs[i],
+                                    "--dashboard-agent-listen-port", str(_free_port()),
+                                    "--metrics-export-port", str(_free_port())], env, tmp_path))
+        tree = [p for n in nodes for p in _descendants(n.pid)]
+        driver_cwd = tmp_path / "driver"
+        driver_cwd.mkdir()
+        driver = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", f"s3://{s3_bucket}/default.yaml",
+                                   "--input", f"s3://{s3_bucket}/in", "--output", f"s3://{s3_bucket}/out",
+                                   "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--quiet"],
+                                  cwd=driver_cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # right after submission (the driver joined the cluster and took the output's lease, so
+        # its tasks are being sent): from here on nothing may depend on that directory
+        deadline = time.time() + 300
+        while not fs.exists(f"{s3_bucket}/out/_LEASE.json") and driver.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        shutil.rmtree(driver_cwd)
+        _, err = driver.communicate(timeout=900)
+        assert driver.returncode == 0, err
+        got = tmp_path / "got"
+        fs.get(f"{s3_bucket}/out/", str(got), recursive=True)
+        _assert_same_run(local_default_run, got)
+    finally:
+        tree = [p for n in nodes for p in _descendants(n.pid)] or tree
+        for n in nodes:
+            n.kill()
+            n.wait()
+        _kill_tree(tree)
+        for d in temp_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def test_compressed_jsonl_and_csv_read_from_s3_as_from_local_disk(s3_server: str, s3_bucket: str,
+                                                                  tmp_path: Path) -> None:
+    """JSON Lines (gzip, zstd) stream from the store; CSV goes through a copy in --scratch."""
+    import gzip
+
+    import zstandard
+
+    local = tmp_path / "in"
+    local.mkdir()
+    lines = "".join(f'{{"id": "g{i}", "text": "gzip line {i}"}}\n' for i in range(50))
+    (local / "a.jsonl.gz").write_bytes(gzip.compress(lines.encode()))
+    (local / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines.replace('"g', '"z').encode()))
+    (local / "c.csv").write_text("id,text\n" + "".join(f"c{i},csv row {i}\n" for i in range(30)))
+    _upload(_fs(s3_server), local, f"{s3_bucket}/in")
+    scratch = tmp_path / "scratch"
+    pipe = Pipeline("p").add("normalize")
+    remote = pipe.run(f"s3://{s3_bucket}/in", tmp_path / "from-s3", workers=1, scratch=str(scratch))
+    here = pipe.run(local, tmp_path / "from-disk", workers=1)
+    assert shard_ids(tmp_path / "from-s3") == shard_ids(tmp_path / "from-disk")
+    assert remote.stats["docs_out"] == here.stats["docs_out"] == 130
+    assert [p.name for p in scratch.rglob("*.csv")] == ["c.csv"]  # only the CSV needed a local copy
