@@ -69,10 +69,12 @@ def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_c
     monkeypatch.chdir(cwd)
     result = Pipeline.from_yaml(default_pipeline).run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=2)
     assert list(cwd.iterdir()) == []  # nothing of the run under the current directory
-    assert _s3_shard_ids(fs, f"{s3_bucket}/out") == shard_ids(local_default_run)
-    assert result.stats["docs_out"] == sum(len(s) for s in shard_ids(local_default_run)) > 0
-    for name in ("buckets.json", "plan.json"):
-        assert json.loads(fs.cat(f"{s3_bucket}/out/{name}")) == json.loads((local_default_run / name).read_text())
+    for sink in ("curated", "mixture"):
+        assert _s3_shard_ids(fs, f"{s3_bucket}/out/{sink}") == shard_ids(local_default_run / sink)
+    assert result.stats["sinks"]["mixture"]["docs"] == sum(len(s) for s in shard_ids(local_default_run / "mixture")) > 0
+    for name in ("quality_buckets/buckets.json", "sample/plan.json"):
+        assert json.loads(fs.cat(f"{s3_bucket}/out/_meta/{name}")) == json.loads(
+            (local_default_run / "_meta" / name).read_text())
     assert fs.exists(f"{s3_bucket}/out/_SUCCESS") and fs.exists(f"{s3_bucket}/out/_CURATE_RUN.json")
     assert not fs.exists(f"{s3_bucket}/out/_LEASE.json")  # released
     rejected = sorted(p.rsplit("/", 1)[-1] for p in fs.find(f"{s3_bucket}/out/_rejected"))
@@ -100,7 +102,8 @@ def test_kill_9_mid_run_then_resume_on_s3_equals_a_clean_run(default_pipeline: P
     env.pop("CURATE_FAULT")
     resumed = subprocess.run([*args, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    assert _s3_shard_ids(fs, f"{s3_bucket}/out") == shard_ids(local_default_run)
+    for sink in ("curated", "mixture"):
+        assert _s3_shard_ids(fs, f"{s3_bucket}/out/{sink}") == shard_ids(local_default_run / sink)
 
 
 _SLOW_UPLOAD = """
@@ -141,10 +144,10 @@ def test_kill_9_during_a_multipart_upload_leaves_no_object(s3_server: str, s3_bu
 
 def test_a_failed_write_aborts_its_upload(s3_server: str, s3_bucket: str) -> None:
     store = WorkStore.open(f"s3://{s3_bucket}/out")
-    writer = store.files.writer(store.shard(0))
+    writer = store.files.writer(store.sink("", 0))
     writer.write(pa.table({"id": [str(i) for i in range(200_000)], "text": ["x" * 64] * 200_000}))
     writer.abort()
-    with pytest.raises(RuntimeError), store.files.output(store.meta("plan.json")) as out:
+    with pytest.raises(RuntimeError), store.files.output(store.meta("sample", "plan.json")) as out:
         out.write(b"{}" * (6 << 20))  # more than one part
         raise RuntimeError("stage failed")
     fs = _fs(s3_server)
@@ -247,7 +250,7 @@ def test_remote_stage_files_and_pipeline_yaml(default_pipeline: Path, local_defa
                         str(tmp_path / "in"), "--output", str(out), "--workers", "2", "--quiet"], cwd=ROOT,
                        env=env_with_repo(), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert shard_ids(out) == shard_ids(local_default_run)
+    assert shard_ids(out / "mixture") == shard_ids(local_default_run / "mixture")
     manifest = json.loads((out / "_work" / "manifest.json").read_text())
     tags = {k: v for k, v in manifest["stage_files"].items() if k.endswith(f"s3://{s3_bucket}/models/quality.bin")}
     assert len(tags) == 1 and next(iter(tags.values())).startswith("ETag:")  # the store's tag, not a re-read
