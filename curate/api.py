@@ -79,9 +79,11 @@ class Pipeline:
         _ = self.graph  # validate eagerly: a bad stage or parameter fails at the line that added it
         return self
 
-    def output(self, name: str, source: str) -> Pipeline:
+    def output(self, name: str, source: str | dict[str, Any]) -> Pipeline:
         """Write the stream `source` (``"NAME"``, ``"NAME.rejected"``, ``"NAME.<output>"``) to the
-        sink OUTPUT/`name`/; with no sink named, the last stage's kept rows go to OUTPUT/."""
+        sink OUTPUT/`name`/ as Parquet, or as the YAML mapping does (``{"from": ..., "format":
+        "megatron", "tokenizer": ...}``); with no sink named, the last stage's kept rows go to
+        OUTPUT/."""
         if name in self._outputs:
             raise ConfigError(f"pipeline '{self.name}': sink '{name}' is already named (it writes "
                               f"{self._outputs[name]})")

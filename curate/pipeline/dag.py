@@ -25,6 +25,7 @@ from curate.pipeline.registry import get_stage_class
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import GlobalStage, MapStage, ReshapingStage, Stage
 from curate.schema import UPSTREAM_REJECT_REASON
+from curate.sinks import SinkSpec
 from curate.storage import Storage, parse
 
 NODE_KEYS = {"stage", "name", "params", "input"}
@@ -93,6 +94,7 @@ class Graph:
     # sink name -> the stream it writes; empty: the last node's kept rows go to OUTPUT/ itself
     outputs: dict[str, StreamRef] = field(default_factory=dict)
     output_lines: dict[str, int | None] = field(default_factory=dict)
+    sink_specs: dict[str, SinkSpec] = field(default_factory=dict)  # sink name -> its format and options
     warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -139,9 +141,10 @@ class Graph:
         if input_columns is not None and not (isinstance(input_columns, list)
                                               and all(isinstance(c, str) for c in input_columns)):
             raise ConfigError(f"{source or 'pipeline'}: 'input_columns' must be a list of column names")
-        sinks, sink_lines = _parse_outputs(outputs, source)
+        specs = _parse_outputs(outputs, source)
         return cls(nodes, name=name, settings=settings, source=source, input_columns=input_columns,
-                   outputs=sinks, output_lines=sink_lines)
+                   outputs={n: StreamRef.parse(s.source) for n, s in specs.items()},
+                   output_lines={n: s.yaml_line for n, s in specs.items()}, sink_specs=specs)
 
     @classmethod
     def from_yaml(cls, path: str | Path, storage: Storage | None = None) -> Graph:
@@ -173,6 +176,10 @@ class Graph:
     def consumers(self, ref: StreamRef) -> list[Node]:
         """Nodes that read `ref` (alone or in a union), in pipeline order."""
         return [n for n in self.nodes if ref in n.inputs]
+
+    def sink_spec(self, name: str) -> SinkSpec:
+        """How sink `name` is written (the unnamed sink: Parquet)."""
+        return self.sink_specs.get(name) or SinkSpec.from_config(name, self.sinks[name].node)
 
     def sinks_of(self, ref: StreamRef) -> list[str]:
         return [name for name, r in self.sinks.items() if r == ref]
@@ -303,12 +310,21 @@ class Graph:
                                          "no sink: its rows are dropped from the result")
 
     def check(self) -> None:
-        """Checks that need the file system (model files, plan files); called before any work."""
+        """Checks that need the file system (model files, plan files, sink tokenizers); called
+        before any work."""
         for node in self.nodes:
             try:
                 node.stage.check()
             except ConfigError as exc:
                 raise ConfigError(f"{self._where(node)}: stage '{node.name}': {exc}") from None
+        for spec in self.sink_specs.values():
+            spec.check()
+
+    def dependency_files(self) -> dict[str, list[str]]:
+        """Files read besides the data, by who reads them (a node, or ``sink NAME``)."""
+        files = {n.name: n.stage.dependency_files() for n in self.nodes}
+        files.update({f"sink {name}": spec.dependency_files() for name, spec in self.sink_specs.items()})
+        return files
 
     def check_columns(self, available: set[str]) -> None:
         """Every stage's required columns must come from the input (`available`) or a stage
@@ -332,6 +348,14 @@ class Graph:
             for port in node.ports:
                 have[StreamRef(node.name, port)] = (None if out is None else
                                                     out | {UPSTREAM_REJECT_REASON} if port == REJECTED else out)
+        for name, spec in self.sink_specs.items():
+            cols = have[self.outputs[name]]
+            missing = [c for c in spec.required_columns() if cols is not None and c not in cols]
+            if missing:
+                raise ConfigError(f"{spec.where}: format '{spec.format}' needs column '{missing[0]}', which "
+                                  f"'{self.outputs[name]}' does not have"
+                                  + (f" (stage '{removed_by[missing[0]]}' removes it)" if missing[0] in removed_by
+                                     else ""))
 
     def _column_hint(self, node: Node, col: str, branches: list[set[str] | None]) -> str:
         if node.is_union:
@@ -350,8 +374,8 @@ class Graph:
     def describe(self) -> list[dict[str, Any]]:
         return [{"name": n.name, **n.stage.describe(), "input": [str(r) for r in n.inputs]} for n in self.nodes]
 
-    def describe_outputs(self) -> dict[str, str]:
-        return {name: str(ref) for name, ref in self.outputs.items()}
+    def describe_outputs(self) -> dict[str, Any]:
+        return {name: spec.describe() for name, spec in self.sink_specs.items()}
 
 
 READ_NODE = "read"  # the runner's read step: reads the input, checks ids, rejects empty text
@@ -377,28 +401,31 @@ def _parse_inputs(spec: Any, earlier: list[Node], where: str) -> list[StreamRef]
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _parse_outputs(outputs: Any, source: str | None) -> tuple[dict[str, StreamRef], dict[str, int | None]]:
+def _parse_outputs(outputs: Any, source: str | None) -> dict[str, SinkSpec]:
+    """Sink name -> spec: ``NAME: NODE[.output]`` (Parquet) or ``NAME: {from: ..., format: ...}``."""
     where = source or "pipeline"
     if outputs is None:
-        return {}, {}
+        return {}
     if not isinstance(outputs, dict):
         raise ConfigError(f"{where}: 'outputs' must map sink names to stage outputs, e.g. {{curated: dedup}}")
     line = outputs.get("__line__")
-    sinks, lines = {}, {}
+    specs = {}
     for name, value in outputs.items():
         if name == "__line__":
             continue
         if not isinstance(name, str) or not SINK_NAME.match(name):
             raise ConfigError(f"{where}, line {line}: sink name {name!r} must be letters, digits, '_', '-' or '.', "
                               "and not start with '_' or '.'")
+        entry_line = value.get("__line__", line) if isinstance(value, dict) else line
         try:
-            sinks[name] = StreamRef.parse(value)
+            spec = SinkSpec.from_config(name, value, entry_line)
+            StreamRef.parse(spec.source)
         except ConfigError as exc:
-            raise ConfigError(f"{where}, line {line}: output '{name}': {exc}") from None
-        lines[name] = line
-    if not sinks:
+            raise ConfigError(f"{where}, line {entry_line}: output '{name}': {exc}") from None
+        specs[name] = spec
+    if not specs:
         raise ConfigError(f"{where}, line {line}: 'outputs' names no sink")
-    return sinks, lines
+    return specs
 
 
 def _where(source: str | None, line: int | None, i: int) -> str:

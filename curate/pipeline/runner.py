@@ -54,8 +54,8 @@ def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -
     tokenizers, plans, benchmark sets)."""
     storage = settings.storage
     inputs = {rel: content_hash(path, storage) for rel, path in sorted({(t.rel, t.path) for t in tasks})}
-    stage_files = {f"{n.name}: {path}": content_hash(path, storage) for n in graph.nodes
-                   for path in n.stage.dependency_files()}
+    stage_files = {f"{who}: {path}": content_hash(path, storage) for who, paths in graph.dependency_files().items()
+                   for path in paths}
     return {"version": __version__, "pipeline": graph.describe(), "outputs": graph.describe_outputs(),
             "settings": settings.fingerprint(),
             "inputs": inputs, "stage_files": stage_files}
@@ -310,11 +310,13 @@ def check_graph_accounting(graph: Graph, stats: dict[str, StageStats]) -> None:
 
 
 def _sink_stats(graph: Graph, reports: dict[tuple[str, int], dict[str, Any]], n_tasks: int) -> dict[str, Any]:
-    sinks = {name: {"from": str(ref), "docs": 0, "bytes": 0, "shards": n_tasks} for name, ref in graph.sinks.items()}
+    sinks = {name: {"from": str(ref), "format": graph.sink_spec(name).format, "docs": 0, "bytes": 0,
+                    "shards": n_tasks} for name, ref in graph.sinks.items()}
     for report in reports.values():
         for name, counts in report.get("sinks", {}).items():
-            sinks[name]["docs"] += counts["docs"]
-            sinks[name]["bytes"] += counts["bytes"]
+            for key in ("docs", "bytes", "tokens"):
+                if key in counts:
+                    sinks[name][key] = sinks[name].get(key, 0) + counts[key]
     return sinks
 
 

@@ -171,6 +171,8 @@ class _Outputs:
     def __init__(self, plan: RunPlan, task: reader.Task, stats: _Stats) -> None:
         self.plan, self.task, self.stats = plan, task, stats
         self.writers: dict[str, ShardWriter] = {}
+        self.sink_writers: dict[str, Any] = {}  # sink name -> its format's writer of this task's shard
+        self.schemas: dict[str, pa.Schema] = {}
         self.summarize_ctxs: dict[str, TaskContext] = {}
         self.sinks: dict[str, dict[str, int]] = {}
         self._plans: dict[StreamRef, tuple[bool, list[str], list[str]]] = {}
@@ -197,10 +199,11 @@ class _Outputs:
         if keep:  # kept as its readers see it (rejected rows arrive kept)
             self._writer(store.stream_rows(stream_dir(ref), t)).write(with_positions(as_input(table, ref), pos))
         for name in sinks:
-            self._writer(store.sink(name, t)).write(table)
-            counts = self.sinks.setdefault(name, {"docs": 0, "bytes": 0})
-            counts["docs"] += table.num_rows
-            counts["bytes"] += text_bytes(table)
+            if name not in self.sink_writers:
+                spec = self.plan.graph.sink_spec(name)
+                self.sink_writers[name] = spec.open(store.files, store.sink_dir(name), t)
+            self.schemas.setdefault(name, table.schema)
+            self.sink_writers[name].write(table)
         for g in summarizers:
             self._summarize(g, as_input(table, ref))
 
@@ -227,9 +230,11 @@ class _Outputs:
     def close(self) -> None:
         for w in self.writers.values():
             w.close()
+        for name, w in self.sink_writers.items():
+            self.sinks[name] = w.close(self.schemas[name])
 
     def abort(self) -> None:
-        for w in self.writers.values():
+        for w in [*self.writers.values(), *self.sink_writers.values()]:
             w.abort()
 
 
@@ -384,7 +389,7 @@ class _UnitRun:
                 for node in chain:
                     assert batch is not None  # a stage with named outputs ends its unit
                     batch = self._step(node, *batch, lambda t, c, n=node: n.stage.process(t, c), "map")
-                if self.outs.writers:
+                if self.outs.writers or self.outs.sink_writers:
                     checkpoint("shard_write")
         except BaseException:
             self.outs.abort()

@@ -2,13 +2,12 @@
 
 A sink writer gets one task's kept rows, batch by batch and in order, and writes that task's
 shard (one file, or a data file plus its index files). Every file appears under its final name
-only when complete, through :meth:`curate.pipeline.workstore.Files.atomic`, so a reader never
+only when complete, through :meth:`curate.pipeline.workstore.Files.upload`, so a reader never
 sees half a shard and a failed task leaves nothing behind.
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -37,24 +36,24 @@ class AtomicStream:
 
     def __init__(self, files: Files, path: str, compression: str | None = None) -> None:
         self.files, self.path = files, path
-        self._stack = ExitStack()
-        tmp = self._stack.enter_context(files.atomic(path))
-        raw = self._stack.enter_context(files.fs.open_output_stream(tmp))
-        self.out: Any = raw if compression is None else self._stack.enter_context(
-            pa.CompressedOutputStream(raw, compression))
+        self._upload = files.upload(path)
+        self.out: Any = (self._upload.stream if compression is None else
+                         pa.CompressedOutputStream(self._upload.stream, compression))
+        self._compressed = compression is not None
 
     def write(self, data: bytes | memoryview) -> None:
         self.out.write(data)
 
     def commit(self) -> int:
         """Close and publish the file; return its size in bytes."""
-        self._stack.close()
+        if self._compressed:
+            self.out.close()  # flushes the codec; the upload's stream is closed by commit
+        self._upload.commit()
         return file_size(self.files, self.path)
 
     def abort(self) -> None:
-        """Close and discard the temporary file; nothing appears under `path`."""
-        error = RuntimeError(f"write of {self.path} aborted")
-        self._stack.__exit__(type(error), error, None)
+        """Discard what was written; nothing appears under `path`."""
+        self._upload.abort()
 
 
 def file_size(files: Files, path: str) -> int:
