@@ -51,7 +51,9 @@ def sink_lines(output: str, stats: dict[str, Any]) -> list[str]:
     lines = []
     for name, sink in stats.get("sinks", {}).items():
         if name:
-            lines.append(f"sink {name} ({sink['from']}): {sink['docs']:,} documents in {output}/{name}/")
+            tokens = f", {sink['tokens']:,} tokens" if "tokens" in sink else ""
+            lines.append(f"sink {name} ({sink['from']}, {sink.get('format', 'parquet')}): {sink['docs']:,} documents"
+                         f"{tokens} in {output}/{name}/")
         else:
             lines.append(f"{sink['docs']:,} documents written to {output}")
     return lines

@@ -35,8 +35,9 @@ def command(directory: str, as_json: bool) -> None:
     if stats.get("sinks"):
         click.echo("\nsinks:")
         for name, sink in stats["sinks"].items():
-            click.echo(f"  {name or '(OUTPUT/)':<20} <- {sink['from']:<24} {sink['docs']:>10,} docs  "
-                       f"{sink['bytes'] / 1e6:>9,.2f} MB  {sink['shards']} shard(s)")
+            tokens = f"  {sink['tokens']:,} tokens" if "tokens" in sink else ""
+            click.echo(f"  {name or '(OUTPUT/)':<20} <- {sink['from']:<24} {sink.get('format', 'parquet'):<10} "
+                       f"{sink['docs']:>10,} docs  {sink['bytes'] / 1e6:>9,.2f} MB  {sink['shards']} shard(s){tokens}")
     click.echo("")
     click.echo(format_table(stats["stages"]))
     for s in stats["stages"]:
