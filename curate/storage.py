@@ -36,7 +36,6 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,18 +301,6 @@ class Upload:
         else:
             self.stream.discard()  # aborts the multipart upload; nothing was PUT yet otherwise
             self.stream.closed = True  # so that no later close() completes it
-
-
-@contextmanager
-def upload(fs: pafs.FileSystem, raw: Any, path: str, renames: bool) -> Iterator[Any]:
-    """A writable file that appears under `path` when the block exits normally, never otherwise."""
-    up = Upload(fs, raw, path, renames)
-    try:
-        yield up.stream
-    except BaseException:
-        up.abort()
-        raise
-    up.commit()
 
 
 def create_exclusive(raw: Any, path: str, data: bytes) -> bool | None:
