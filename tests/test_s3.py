@@ -389,3 +389,37 @@ def test_compressed_jsonl_and_csv_read_from_s3_as_from_local_disk(s3_server: str
     assert shard_ids(tmp_path / "from-s3") == shard_ids(tmp_path / "from-disk")
     assert remote.stats["docs_out"] == here.stats["docs_out"] == 130
     assert [p.name for p in scratch.rglob("*.csv")] == ["c.csv"]  # only the CSV needed a local copy
+
+
+def test_plan_bad_words_and_benchmark_files_on_s3_give_the_local_result(s3_server: str, s3_bucket: str,
+                                                                        tmp_path: Path) -> None:
+    """The sampler's plan, c4_clean's bad-words list and a decontamination benchmark read from the
+    store give what the same files on disk give."""
+    fs = _fs(s3_server)
+    words = [f"word{i}" for i in range(40)]
+    texts = ["\n".join(" ".join(words[j: j + 6]) + "." for j in range(i % 7, i % 7 + 30, 6))
+             + ("\nThe casino is open all night." if i % 5 == 0 else "") for i in range(60)]
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(60)], "text": texts,
+                             "quality_bucket": ["high" if i % 2 else "low" for i in range(60)]}), src / "a.parquet")
+    files = {"plan.json": json.dumps({"buckets": [{"name": "high", "epochs": 2.0}, {"name": "low", "epochs": 0.5}]}),
+             "bad.txt": "casino\n", "bench.txt": " ".join(words[28:36]) + "."}
+    local = tmp_path / "files"
+    local.mkdir()
+    for name, text in files.items():
+        (local / name).write_text(text)
+        fs.pipe(f"{s3_bucket}/files/{name}", text.encode())
+
+    def pipe(where: str) -> Pipeline:
+        return (Pipeline("files").add("c4_clean", bad_words=f"{where}/bad.txt")
+                .add("decontaminate", benchmarks={"quiz": f"{where}/bench.txt"}, ngram=8)
+                .add("token_count").add("sample", plan=f"{where}/plan.json", fraction_by="random"))
+
+    pipe(str(local)).run(src, tmp_path / "disk", workers=1, keep_rejected=True)
+    pipe(f"s3://{s3_bucket}/files").run(src, tmp_path / "store", workers=1, keep_rejected=True)
+    assert shard_ids(tmp_path / "store") == shard_ids(tmp_path / "disk")
+    assert sum(len(s) for s in shard_ids(tmp_path / "disk")) > 0
+    for node in ("c4_clean", "decontaminate", "sample"):
+        assert shard_ids(tmp_path / "store" / "_rejected" / node) == shard_ids(tmp_path / "disk" / "_rejected" / node)
+        assert shard_ids(tmp_path / "disk" / "_rejected" / node), node  # each file rejected something

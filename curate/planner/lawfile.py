@@ -122,9 +122,10 @@ def resolve_law(spec: str | Path | Law | CalibratedLaw) -> Law | CalibratedLaw:
         return spec
     if str(spec) in LAWS:
         return LAWS[str(spec)]
-    path = Path(spec)
-    if path.suffix == ".json" or path.exists():
-        return read_law(path)
+    from curate.storage import file_exists, stage_file
+
+    if str(spec).endswith(".json") or file_exists(spec):  # a local path or a URI
+        return read_law(stage_file(spec, "law file"))
     raise ConfigError(f"unknown law '{spec}' (known: {', '.join(sorted(LAWS))}, or a law.json file)")
 
 

@@ -29,6 +29,7 @@ from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
 from curate.stages.heuristics.c4_lines import LINE_PARAMS, C4Lines, judge_lines
 from curate.stages.heuristics.text import Segments, TextBatch, as_numpy, split
+from curate.storage import stage_file
 
 # The line boundaries of Python's str.splitlines (datatrove splits pages with it).
 _LINE_BREAK = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
@@ -55,7 +56,8 @@ class C4Clean(MapStage):
         """The RE2 pattern matching any listed bad word in lowercased text (read once per process)."""
         if self.bad_words is None:
             return None
-        return self.cached("bad_words", lambda: _bad_words_pattern(Path(self.bad_words)))
+        return self.cached("bad_words", lambda: _bad_words_pattern(stage_file(self.bad_words, "stage 'c4_clean': "
+                                                                                                  "bad_words file")))
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         text = TextBatch(table.column(schema.TEXT)).text

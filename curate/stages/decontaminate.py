@@ -40,6 +40,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
+from curate.storage import parse, stage_file
 from curate.text.minhash import shingle_sets
 
 _JSONL = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
@@ -95,7 +96,7 @@ class Decontaminate(MapStage):
         self.index()
 
     def dependency_files(self) -> list[str]:
-        return [str(f) for name, path in self.benchmarks.items() for f in benchmark_files(name, Path(path))]
+        return [str(f) for name, path in self.benchmarks.items() for f in benchmark_files(name, path)]
 
     def index(self) -> BenchmarkIndex:
         """The benchmark n-gram index, built once per process."""
@@ -104,7 +105,7 @@ class Decontaminate(MapStage):
     def _build_index(self) -> BenchmarkIndex:
         arrays = []
         for name, path in self.benchmarks.items():
-            parts = [shingle_sets(texts, self.ngram)[0] for texts in benchmark_texts(name, Path(path),
+            parts = [shingle_sets(texts, self.ngram)[0] for texts in benchmark_texts(name, path,
                                                                                       self.text_column)]
             arrays.append(np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64))
         return BenchmarkIndex(tuple(self.benchmarks), tuple(arrays))
@@ -127,8 +128,12 @@ class Decontaminate(MapStage):
         return reject_rows(table, pa.array(hit), pc.binary_join_element_wise("decontaminate:", benchmark, ""))
 
 
-def benchmark_files(name: str, path: Path) -> list[Path]:
-    """The readable files of one benchmark: `path` is a file or a directory searched recursively."""
+def benchmark_files(name: str, path: Path | str) -> list[Path]:
+    """The readable files of one benchmark: `path` is a file (local or a URI) or a local directory
+    searched recursively."""
+    if not parse(path).is_local:
+        path = stage_file(path, f"stage 'decontaminate': benchmark '{name}'")
+    path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
     elif path.is_file():
@@ -141,7 +146,7 @@ def benchmark_files(name: str, path: Path) -> list[Path]:
     return readable
 
 
-def benchmark_texts(name: str, path: Path, text_column: str) -> Iterator[pa.Array]:
+def benchmark_texts(name: str, path: Path | str, text_column: str) -> Iterator[pa.Array]:
     """The texts of one benchmark, file by file."""
     for file in benchmark_files(name, path):
         yield _read_texts(name, file, text_column)

@@ -44,6 +44,7 @@ from curate.pipeline.stage import (
     set_column,
 )
 from curate.pipeline.workstore import StageStore, png_bytes
+from curate.storage import file_exists, stage_file
 
 # partial (per document) and state (per copy) columns: internal to this stage
 _HASH, _BUCKET, _TOKENS, _SCORE, _DUP, _TASK, _ROW = "h", "bucket", "tokens", "score", "dup", "task", "row"
@@ -260,7 +261,7 @@ class Sample(ReshapingStage):
             raise ConfigError("stage 'sample': 'buckets', 'n_params' and 'max_epochs' only apply with 'compute'")
 
     def dependency_files(self) -> list[str]:
-        law_file = [self.law] if Path(self.law).is_file() else []  # a law.json from `curate calibrate`
+        law_file = [self.law] if file_exists(self.law) else []  # a law.json from `curate calibrate`
         return [p for p in (self.plan, self.buckets) if p is not None] + law_file
 
     def check_upstream(self, upstream: list[Stage]) -> None:
@@ -481,8 +482,9 @@ class Sample(ReshapingStage):
 
 
 def _read_json(path: str | Path, what: str) -> Any:
+    """A plan or buckets file (a local path or a URI, read with the run's storage options)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(stage_file(path, f"stage 'sample': {what} file").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"stage 'sample': {what} file {path} not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -32,6 +32,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows
+from curate.storage import stage_file
 from curate.text import domains
 
 REASON_BLOCKLIST = "url_filter:blocklist"
@@ -160,9 +161,10 @@ class UrlFilter(MapStage):
         def load() -> tuple[UrlList | None, UrlList | None, pa.Array | None, pa.Array | None]:
             files = self._blocklist_files()
             return (read_url_list(files) if files else None,
-                    read_url_list([Path(self.allowlist)]) if self.allowlist else None,
-                    read_words(Path(self.banned_words)) if self.banned_words else None,
-                    read_words(Path(self.soft_banned_words)) if self.soft_banned_words else None)
+                    read_url_list([stage_file(self.allowlist, "allowlist")]) if self.allowlist else None,
+                    read_words(stage_file(self.banned_words, "banned_words")) if self.banned_words else None,
+                    read_words(stage_file(self.soft_banned_words, "soft_banned_words"))
+                    if self.soft_banned_words else None)
         return self.cached("lists", load)
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
