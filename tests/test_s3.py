@@ -83,6 +83,17 @@ def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_c
     assert not [p for p in fs.find(f"{s3_bucket}/out") if p.rsplit("/", 1)[-1].startswith(".")]
     manifest = fs.cat(f"{s3_bucket}/out/_work/manifest.json").decode()
     assert "testing" not in manifest and "endpoint" not in manifest  # no credentials, no options
+    # the verbs that read a finished run read it on the store too
+    stats = subprocess.run([sys.executable, "-m", "curate.cli", "stats", f"s3://{s3_bucket}/out"], cwd=ROOT,
+                           env=env_with_repo(), capture_output=True, text=True, timeout=120)
+    assert stats.returncode == 0, stats.stderr
+    assert "mixture" in stats.stdout and "<- sample" in stats.stdout
+    shown = subprocess.run([sys.executable, "-m", "curate.cli", "plan", "--from-plan",
+                            f"s3://{s3_bucket}/out/_meta/sample/plan.json", "--json"], cwd=ROOT,
+                           env=env_with_repo(), capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["buckets"] == json.loads(
+        (local_default_run / "_meta" / "sample" / "plan.json").read_text())["buckets"]
 
 
 def test_kill_9_mid_run_then_resume_on_s3_equals_a_clean_run(default_pipeline: Path, local_default_run: Path,

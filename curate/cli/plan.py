@@ -10,6 +10,7 @@ import click
 
 from curate.cli.common import run_file
 from curate.errors import ConfigError, InputError
+from curate.storage import Storage
 
 
 def read_buckets(path: str | Path, law: str = "datablations") -> tuple[list[Any], Any]:
@@ -17,7 +18,7 @@ def read_buckets(path: str | Path, law: str = "datablations") -> tuple[list[Any]
     from curate.planner import buckets_for_law
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Storage().read_text(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read buckets JSON: {exc}", file=str(path)) from None
     return buckets_for_law(data, law, str(path))
@@ -43,7 +44,7 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
     from curate.planner import Plan
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Storage().read_text(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read plan JSON: {exc}", file=str(path)) from None
     try:
@@ -54,11 +55,11 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
 
 
 @click.command("plan")
-@click.option("--buckets", "buckets_path", type=click.Path(exists=True), default=None,
+@click.option("--buckets", "buckets_path", default=None,
               help="buckets.json: {\"buckets\": [{\"name\", \"unique_tokens\", \"utility\", ...}]} "
                    "(written by the quality_buckets stage, or by hand), or a run's OUTPUT whose _meta/ holds one. "
                    "Required unless --from-plan.")
-@click.option("--from-plan", "from_plan", type=click.Path(exists=True), default=None,
+@click.option("--from-plan", "from_plan", default=None,
               help="Show an existing plan.json (e.g. the one a pipeline's sample stage wrote; or give the run's "
                    "OUTPUT) instead of planning.")
 @click.option("--compute", type=float, default=None,

@@ -4,7 +4,6 @@ and the per-stage table."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -12,17 +11,20 @@ from curate.errors import InputError
 
 
 @click.command("stats")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.argument("directory")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw _stats.json.")
 def command(directory: str, as_json: bool) -> None:
-    """Show the per-stage summary of the run in DIRECTORY."""
+    """Show the per-stage summary of the run in DIRECTORY (a local path or a URI)."""
     from curate.cli.common import echo_json
     from curate.pipeline.stats import format_table, format_tree
+    from curate.storage import Storage
 
-    path = Path(directory) / "_stats.json"
-    if not path.exists():
+    storage = Storage()  # the environment's options (AWS_ENDPOINT_URL, credentials)
+    storage.check(directory)
+    path = f"{str(directory).rstrip('/')}/_stats.json"
+    if not storage.exists(path):
         raise InputError("no _stats.json (not a curate output, or the run did not finish)", file=str(directory))
-    stats = json.loads(path.read_text())
+    stats = json.loads(storage.read_text(path))
     if as_json:
         echo_json(stats)
         return
