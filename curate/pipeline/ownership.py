@@ -42,6 +42,7 @@ LEASE = "_LEASE.json"
 INTERVAL_ENV = "CURATE_LEASE_INTERVAL"  # seconds between heartbeats (tests shorten it)
 DEFAULT_INTERVAL = 10.0
 SETTLE_SECONDS = 0.5
+READ_ATTEMPTS = 4  # a lease read that fails with a storage error is tried again 3 times (0.25, 0.5, 1 s)
 
 
 class LeaseLost(ConfigError):
@@ -105,12 +106,23 @@ class Lease:
         self._thread: threading.Thread | None = None
 
     # ---- taking ---------------------------------------------------------------------------
-    def read(self) -> LeaseRecord | None:
+    def read(self, attempts: int = READ_ATTEMPTS) -> LeaseRecord | None:
+        """The lease on OUTPUT, or None when there is none. A storage error that is not "no such
+        file" (a timeout, a dropped connection to an object store) is retried with backoff and then
+        raised: it must never read as a removed lease, which stops the run."""
         files = self.store.files
-        try:
-            return LeaseRecord(**json.loads(files.read_bytes(self.path)))
-        except (FileNotFoundError, OSError, ValueError, TypeError):
-            return None
+        for attempt in range(attempts):
+            try:
+                return LeaseRecord(**json.loads(files.read_bytes(self.path)))
+            except FileNotFoundError:
+                return None
+            except (ValueError, TypeError):  # not a lease record
+                return None
+            except OSError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.25 * 2 ** attempt)
+        return None
 
     def refuse_if_live(self, quiet: bool = False) -> LeaseRecord | None:
         """Raise if a live run holds OUTPUT; return a stale record (to take over), else None."""
@@ -148,7 +160,11 @@ class Lease:
     # ---- holding --------------------------------------------------------------------------
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
-            current = self.read()
+            try:
+                current = self._holder_now()
+            except OSError as exc:  # storage unreachable for now: the next beat looks again
+                self.log(f"lease heartbeat could not read the lease: {exc}")
+                continue
             if current is None or current.holder != self.record.holder:
                 self.lost = ("the output directory's lease was removed" if current is None else
                              f"another run took the output directory over ({current.describe()})")
@@ -159,11 +175,21 @@ class Lease:
             except OSError as exc:  # a transient storage error: the next beat tries again
                 self.log(f"lease heartbeat failed: {exc}")
 
+    def _holder_now(self) -> LeaseRecord | None:
+        """The lease as it stands; a lease that reads as missing or as another run's is read once
+        more after the settle time before the run believes it (an object store may answer one
+        read of an object being overwritten with "not found")."""
+        current = self.read()
+        if current is None or current.holder != self.record.holder:
+            time.sleep(SETTLE_SECONDS)
+            current = self.read()
+        return current
+
     def check(self) -> None:
         """Raise LeaseLost if the heartbeat found the lease taken away."""
         if self.lost is not None:
             raise LeaseLost(f"{self.store.display}: {self.lost}; this run stopped without finishing")
-        current = self.read()
+        current = self._holder_now()
         if current is None or current.holder != self.record.holder:
             self.lost = "the output directory's lease was removed" if current is None else "another run took it over"
             raise LeaseLost(f"{self.store.display}: {self.lost}; this run stopped without finishing")
