@@ -76,6 +76,20 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
     return best
 
 
+def tree_rss(proc: Any) -> int:
+    """RSS of the psutil process `proc` and all its children, in bytes (children that exit while
+    they are read count as nothing)."""
+    import psutil
+
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 class PeakMemory:
     """Peak RSS of this process and all its children, sampled every 20 ms, above a baseline."""
 
@@ -89,15 +103,7 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _tree_rss(self) -> int:
-        import psutil
-
-        total = 0
-        for p in [self.proc, *self.proc.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
+        return tree_rss(self.proc)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, corpus, load_average, md_table, scale_arg  # noqa: E402
+from common import ROOT, corpus, load_average, md_table, scale_arg, tree_rss  # noqa: E402
 
 SIZES = {"small": (5_000, 15_000, 50_000), "full": (100_000, 300_000, 1_000_000)}
 SHARDS = (8, 24, 80)  # input files per size: the same documents per task at every size of a scale
@@ -73,15 +73,7 @@ class TreeRss:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def rss(self) -> int:
-        import psutil
-
-        total = 0
-        for p in [self.proc, *self.proc.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
+        return tree_rss(self.proc)
 
     def _run(self) -> None:
         while not self._stop.is_set():
