@@ -229,9 +229,10 @@ def load_average() -> str:
 
 
 @contextmanager
-def s3_server() -> Iterator[str]:
+def s3_server(credential: str = "bench") -> Iterator[str]:
     """A moto S3 API server on loopback in a subprocess, with this process's AWS environment
-    pointed at it (dummy credentials, AWS_ENDPOINT_URL); yields the endpoint."""
+    (and so its children's) pointed at it: dummy credentials `credential`, AWS_ENDPOINT_URL.
+    Yields the endpoint. The benchmarks and the tests' session fixture both use it."""
     import socket
 
     with socket.socket() as s:
@@ -240,7 +241,7 @@ def s3_server() -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+    env = {"AWS_ACCESS_KEY_ID": credential, "AWS_SECRET_ACCESS_KEY": credential, "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_ENDPOINT_URL": url}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -251,8 +252,8 @@ def s3_server() -> Iterator[str]:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if time.time() > deadline:
-                    raise
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("moto server did not start") from None
                 time.sleep(0.2)
         yield url
     finally:
@@ -262,4 +263,7 @@ def s3_server() -> Iterator[str]:
             else:
                 os.environ[k] = v
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

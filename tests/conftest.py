@@ -110,40 +110,12 @@ def s3_server():
     """A real S3 API server (moto's) on loopback in a subprocess, for the whole session; the AWS
     environment (dummy credentials, AWS_ENDPOINT_URL) points this process and its children at it.
     Yields the endpoint URL."""
-    import socket
-    import subprocess
-    import time
-
     pytest.importorskip("moto.server")
     pytest.importorskip("s3fs")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.2)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": url}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield url
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    proc.terminate()
-    proc.wait(timeout=10)
+    from bench.common import s3_server as moto_server
+
+    with moto_server(credential="testing") as url:
+        yield url
 
 
 @pytest.fixture()
