@@ -217,6 +217,22 @@ def test_a_global_stage_on_one_branch_leaves_the_other_alone(tmp_path: Path) -> 
     assert _all_ids(out) == [r["id"] for r in table if r["id"] not in dropped]
 
 
+def test_a_global_stage_reading_a_union_dedups_the_merged_input(tmp_path: Path) -> None:
+    src = _corpus(tmp_path / "in")
+    out = tmp_path / "out"
+    (Pipeline("u").add("route", routes={"code": "kind = 'code'"}, default="rest")
+     .add("exact_dedup", name="dd", input=["route.rest", "route.code"])
+     .run(src, out, workers=2))
+    table = pa.concat_tables(pq.read_table(f) for f in sorted(src.glob("*.parquet"))).to_pylist()
+    seen, kept = set(), []
+    for r in table:  # the first copy in input order, whichever branch it took
+        if r["text"] not in seen:
+            kept.append(r["id"])
+        seen.add(r["text"])
+    assert len(kept) < len(table)
+    assert _all_ids(out) == kept
+
+
 def test_two_bucket_branches_each_feed_their_own_sampler(tmp_path: Path) -> None:
     src = tmp_path / "in"
     write_parquet(src / "a.parquet", {"id": [f"d{i}" for i in range(60)],

@@ -173,10 +173,6 @@ class Graph:
     def node(self, name: str) -> Node:
         return self._by_name[name]
 
-    def consumers(self, ref: StreamRef) -> list[Node]:
-        """Nodes that read `ref` (alone or in a union), in pipeline order."""
-        return [n for n in self.nodes if ref in n.inputs]
-
     def sink_spec(self, name: str) -> SinkSpec:
         """How sink `name` is written (the unnamed sink: Parquet)."""
         return self.sink_specs.get(name) or SinkSpec.from_config(name, self.sinks[name].node)

@@ -31,7 +31,7 @@ UNION_PORT = "@input"  # the merged input of a global stage that reads a union
 class Entry:
     kind: str  # READ, STREAMS, APPLY or RESHAPE
     streams: tuple[StreamRef, ...] = ()  # STREAMS: read back and merged by position when several
-    node: str | None = None  # APPLY, RESHAPE: the global node
+    node: str | None = None  # APPLY, RESHAPE: the global node; STREAMS: the global node whose union input it merges
 
 
 @dataclass
@@ -44,7 +44,8 @@ class Unit:
     @property
     def nodes(self) -> list[str]:
         """The nodes whose stats this unit reports (a global's summarize is reported apart)."""
-        head = [self.entry.node] if self.entry.node else [READ_NODE] if self.entry.kind == READ else []
+        head = ([self.entry.node] if self.entry.kind in (APPLY, RESHAPE) else
+                [READ_NODE] if self.entry.kind == READ else [])
         return head + self.chain
 
 
@@ -85,9 +86,9 @@ def schedule(graph: Graph) -> Schedule:
     global_input: dict[str, StreamRef] = {}
     summarize_unit: dict[str, str] = {}
 
-    def reader_unit(name: str, streams: tuple[StreamRef, ...], chain: list[str]) -> Unit:
+    def reader_unit(name: str, streams: tuple[StreamRef, ...], chain: list[str], merges_for: str | None = None) -> Unit:
         materialized.update(streams)
-        unit = Unit(name, Entry(STREAMS, streams), chain, 1 + max(producer[r].level for r in streams))
+        unit = Unit(name, Entry(STREAMS, streams, merges_for), chain, 1 + max(producer[r].level for r in streams))
         units.append(unit)
         return unit
 
@@ -100,7 +101,7 @@ def schedule(graph: Graph) -> Schedule:
         if node.is_global:
             if node.is_union:
                 source = StreamRef(node.name, UNION_PORT)
-                merge = reader_unit(f"{node.name}{UNION_PORT.replace('@', '.')}", tuple(node.inputs), [])
+                merge = reader_unit(f"{node.name}.input", tuple(node.inputs), [], merges_for=node.name)
                 producer[source], current[merge.name] = merge, source
             else:
                 source = node.inputs[0]

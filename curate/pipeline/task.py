@@ -215,7 +215,7 @@ class _Outputs:
         part = stage.summarize(table, ctx)
         self.stats(g + ":summarize", "summarize").seconds += time.perf_counter() - t0
         ctx.row_offset += table.num_rows
-        writer = self._writer(self.plan.node_store(g).partial(self.task.index))
+        writer = self._writer(ctx.store.partial(self.task.index))
         if part is not None:
             writer.write(part)
 
@@ -303,7 +303,8 @@ class _UnitRun:
         store, rows = self.plan.store, self.plan.settings.batch_rows
         target, batches = merge_by_position([
             read_stream(store.files, store.stream_rows(stream_dir(r), self.task.index), rows) for r in refs])
-        merged_ref = None if self.unit.chain else StreamRef(self.unit.name.rpartition(".")[0], UNION_PORT)
+        merge_for = self.unit.entry.node
+        merged_ref = StreamRef(merge_for, UNION_PORT) if merge_for else None
         for table, pos in _at_least_one(batches, (target.empty_table(), np.zeros(0, np.int64))):
             if merged_ref is not None:  # the merged input of a global stage: its summarize and apply read it
                 self.outs.emit(merged_ref, table, pos)
