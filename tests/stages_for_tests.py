@@ -10,7 +10,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate import schema
-from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
+from curate.pipeline.stage import (
+    CombineContext,
+    GlobalStage,
+    MapStage,
+    Param,
+    TaskContext,
+    reject_rows,
+    set_column,
+)
 
 # A pipeline slow enough (small batches, a sleep per batch) to be killed while it runs.
 KILLABLE_PIPELINE = """
@@ -70,3 +78,23 @@ class PidTag(MapStage):
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         return set_column(table, "worker_pid", pa.array([os.getpid()] * table.num_rows, pa.int64()))
+
+
+class RewritesInput(GlobalStage):
+    """A global stage whose combine rewrites an input file (keeping its first `keep` rows): the
+    input then changes between the pass that read it and the apply pass that reads it again."""
+
+    name = "rewrites_input"
+    params = {"path": Param(str, "", "the input file to rewrite"),
+              "keep": Param(int, 1, "rows left in it", min=0)}
+
+    def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table | None:
+        return None
+
+    def combine(self, ctx: CombineContext) -> None:
+        import pyarrow.parquet as pq
+
+        pq.write_table(pq.read_table(self.path).slice(0, self.keep), self.path)
+
+    def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        return table

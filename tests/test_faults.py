@@ -125,3 +125,22 @@ def test_resume_of_a_finished_run_changes_nothing(clean_run, tmp_path: Path) -> 
     assert r.returncode == 0, r.stderr
     assert before and before == {p: p.stat().st_mtime_ns for p in clean.glob("*/part-*.parquet")}
     assert os.path.exists(clean / "_SUCCESS")
+
+
+@pytest.mark.parametrize("fault", ["combine:1", "task_done:6"])
+def test_a_global_stage_first_reads_its_input_again_after_a_crash(clean_run, tmp_path: Path, fault: str) -> None:
+    """`curate dedup` on Parquet keeps no copy of its input: its apply pass reads the input files
+    again, also after a crash in the combine or mid-way through the apply pass (4 shards: the 6th
+    task done is the apply pass's 2nd)."""
+    src = clean_run[0]
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    args = ["dedup", "--input", str(src), "--workers", "2", "--quiet", "--keep-rejected"]
+    assert _curate([*args, "--output", str(clean)]).returncode == 0
+    crashed = _curate([*args, "--output", str(out)], fault=fault, fault_dir=tmp_path)
+    assert crashed.returncode == -9, f"the fault {fault} was not reached: {crashed.stderr}"
+    resumed = _curate([*args, "--output", str(out), "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (out / "_work" / "streams" / "read").exists()
+    assert shard_ids(out) == shard_ids(clean) and read_output(out).equals(read_output(clean))
+    rejected = sorted(p.relative_to(out) for p in out.glob("_rejected/**/*.parquet"))
+    assert rejected and rejected == sorted(p.relative_to(clean) for p in clean.glob("_rejected/**/*.parquet"))

@@ -272,20 +272,23 @@ def test_compute_mode_plans_from_buckets_json(corpus, tmp_path: Path) -> None:
 
 def test_scattered_shards_equal_a_direct_gather_from_the_state(corpus, sampled) -> None:
     """Each output shard is exactly its slice of the planned order: gathered here straight from
-    every source task's copy list (row, dest, pos, epoch) and that task's input rows."""
+    every source task's copy list (row, dest, pos, epoch) and that task's input rows (its input
+    file, read again by the sampler: no copy of the input is kept under _work/)."""
     import pyarrow.compute as pc
 
+    inp, _, _ = corpus
     out, _ = sampled
     state = out / "_work" / "stages" / "sample" / "state"
     sources = sorted(state.glob("src-*.parquet"))
-    inputs = sorted((out / "_work" / "streams" / "read").glob("part-*.parquet"))
+    inputs = sorted(inp.glob("*.parquet"))
     assert len(sources) == len(inputs) > 1
+    assert not (out / "_work" / "streams" / "read").exists()
     shards = sorted(out.glob("part-*.parquet"))
     for t, shard in enumerate(shards):
         parts = []
         for src_state, src_rows in zip(sources, inputs, strict=True):
             copies = pq.read_table(src_state, filters=[("dest", "=", t)])
-            rows = pq.read_table(src_rows).drop_columns(["_curate_pos"]).take(copies.column("row"))
+            rows = pq.read_table(src_rows).take(copies.column("row"))
             parts.append(rows.append_column("epoch_index", copies.column("epoch"))
                          .append_column("pos", copies.column("pos")))
         direct = pa.concat_tables(parts)

@@ -55,6 +55,7 @@ class Schedule:
     materialized: set[StreamRef]  # streams a later unit reads back from _work/
     global_input: dict[str, StreamRef]  # global node -> the stream its summarize and apply read
     summarize_unit: dict[str, str]  # global node -> the unit that runs its summarize
+    rereads_input: bool = False  # a global reading the run's input reads the input files again
     passes: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,8 +77,12 @@ class Schedule:
         return [g for g, r in self.global_input.items() if r == ref]
 
 
-def schedule(graph: Graph) -> Schedule:
-    """Fuse `graph`'s nodes into units and assign each unit its pass (see the module docstring)."""
+def schedule(graph: Graph, rereads_input: bool = False) -> Schedule:
+    """Fuse `graph`'s nodes into units and assign each unit its pass (see the module docstring).
+
+    With `rereads_input`, a global stage whose input is the run's input reads the input files
+    again in its apply pass (curate.pipeline.input_rows), so that stream is kept under ``_work/``
+    only if a unit other than a global's apply reads it back."""
     read = Unit(READ_NODE, Entry(READ), [], 0)
     units = [read]
     current: dict[str, StreamRef | None] = {read.name: StreamRef(INPUT_NODE)}  # unit -> stream it ends in
@@ -105,7 +110,8 @@ def schedule(graph: Graph) -> Schedule:
                 producer[source], current[merge.name] = merge, source
             else:
                 source = node.inputs[0]
-            materialized.add(source)
+            if not (rereads_input and source == StreamRef(INPUT_NODE)):
+                materialized.add(source)
             global_input[node.name] = source
             summarize_unit[node.name] = producer[source].name
             kind = RESHAPE if isinstance(node.stage, ReshapingStage) else APPLY
@@ -120,4 +126,4 @@ def schedule(graph: Graph) -> Schedule:
             made_by(host, node.name)
         else:
             made_by(reader_unit(node.name, tuple(node.inputs), [node.name]), node.name)
-    return Schedule(units, materialized, global_input, summarize_unit)
+    return Schedule(units, materialized, global_input, summarize_unit, rereads_input)

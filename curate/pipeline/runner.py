@@ -27,6 +27,7 @@ from curate.pipeline.dag import INPUT_NODE, KEPT, REJECTED, Graph, StreamRef
 from curate.pipeline.executor import Executor
 from curate.pipeline.faults import checkpoint
 from curate.pipeline.ids import check_ids
+from curate.pipeline.input_rows import InputRows, rereads_input
 from curate.pipeline.ownership import Lease, claim
 from curate.pipeline.passes import READ, STREAMS, Unit, schedule
 from curate.pipeline.settings import RunSettings
@@ -168,7 +169,9 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     graph.check_columns(set(unified.names))  # before the output is touched
     for warning in graph.warnings:
         log(f"warning: {warning}")
-    plan = RunPlan(graph, schedule(graph), tasks, unified, settings, store)
+    rereads = rereads_input(tasks)
+    plan = RunPlan(graph, schedule(graph, rereads), tasks, unified, settings, store,
+                   InputRows.start(tasks, unified, settings, store) if rereads else None)
     with claim(store, input_path, resume, overwrite, log) as lease:
         return _run(plan, len(files), file_errors, entry_errors, lease, executor, resume, log, progress, started)
 

@@ -11,13 +11,15 @@ whatever the order its inputs are listed in.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate import schema
 from curate.pipeline.dag import INPUT_NODE, REJECTED, StreamRef
-from curate.pipeline.workstore import POSITION, Files, conform
+from curate.pipeline.workstore import POSITION, Files, WorkStore, conform
 
 Batch = tuple[pa.Table, np.ndarray]  # rows and their positions
 
@@ -42,6 +44,26 @@ def as_input(table: pa.Table, ref: StreamRef) -> pa.Table:
         table = table.drop_columns([schema.UPSTREAM_REJECT_REASON])
     names = [schema.UPSTREAM_REJECT_REASON if c == schema.REJECT_REASON else c for c in table.column_names]
     return table.rename_columns(names)
+
+
+def split_rejected(table: pa.Table, pos: np.ndarray) -> tuple[pa.Table, np.ndarray, pa.Table | None, np.ndarray,
+                                                          dict[str, int]]:
+    """Split a stage's output into kept rows and rows it marked with a reject reason, with the
+    rows' positions (`pos`) split alike: (kept, kept_pos, rejected or None, rejected_pos, counts)."""
+    none = np.zeros(0, np.int64)
+    if schema.REJECT_REASON not in table.column_names:
+        return table, pos, None, none, {}
+    reasons = table.column(schema.REJECT_REASON)
+    if reasons.null_count == len(reasons):  # the common case: nothing rejected
+        return table.drop_columns([schema.REJECT_REASON]), pos, None, none, {}
+    mask = pc.fill_null(pc.greater(pc.utf8_length(reasons), 0), False)
+    flags = mask.to_numpy(zero_copy_only=False)
+    if not flags.any():
+        return table.drop_columns([schema.REJECT_REASON]), pos, None, none, {}
+    kept = table.filter(pc.invert(mask)).drop_columns([schema.REJECT_REASON])
+    rejected = table.filter(mask)
+    counts = {d["values"]: d["counts"] for d in pc.value_counts(rejected.column(schema.REJECT_REASON)).to_pylist()}
+    return kept, pos[~flags], rejected, pos[flags], counts
 
 
 def read_stream(files: Files, path: str, batch_rows: int) -> tuple[pa.Schema, Iterator[Batch]]:
@@ -98,3 +120,29 @@ def merge_by_position(sources: list[tuple[pa.Schema, Iterator[Batch]]]) -> tuple
 
     return target, merged()
 
+
+
+@dataclass
+class KeptStream:
+    """A stream an earlier pass kept under ``_work/streams/``, as a global stage's apply reads it
+    (the other source of such rows is curate.pipeline.input_rows.InputRows: the same methods)."""
+
+    store: WorkStore
+    folder: str  # stream_dir() of the stream
+    batch_rows: int
+
+    def path(self, task: int) -> str:
+        return self.store.stream_rows(self.folder, task)
+
+    def schema(self, task: int) -> pa.Schema:
+        sch = self.store.files.parquet_file(self.path(task)).schema_arrow
+        return sch.remove(sch.get_field_index(POSITION))
+
+    def rows(self, task: int) -> int:
+        return self.store.files.num_rows(self.path(task))
+
+    def batches(self, task: int) -> tuple[pa.Schema, Iterator[Batch]]:
+        return read_stream(self.store.files, self.path(task), self.batch_rows)
+
+    def read(self, task: int) -> pa.Table:
+        return self.store.files.read_table(self.path(task)).drop_columns([POSITION])

@@ -25,15 +25,25 @@ from curate.errors import AccountingError, InputError
 from curate.io import read as reader
 from curate.pipeline.dag import INPUT_NODE, READ_NODE, REJECTED, Graph, Node, StreamRef
 from curate.pipeline.faults import checkpoint
+from curate.pipeline.input_rows import (
+    ErrorSink,
+    InputRows,
+    duplicate_rows,
+    kept_schema,
+    read_checked,
+    text_bytes,
+)
 from curate.pipeline.passes import APPLY, READ, STREAMS, UNION_PORT, Schedule
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import TaskContext
 from curate.pipeline.stats import StageStats
 from curate.pipeline.streams import (
     Batch,
+    KeptStream,
     as_input,
     merge_by_position,
     read_stream,
+    split_rejected,
     stream_dir,
     with_positions,
 )
@@ -52,57 +62,24 @@ class RunPlan:
     schema: pa.Schema
     settings: RunSettings
     store: WorkStore
+    input_rows: InputRows | None = None  # set when a global stage reads the input files again
 
     def node_store(self, name: str) -> StageStore:
-        """The node's corner of the work store; a global node's reads its input stream."""
+        """The node's corner of the work store; a global node's reads its input stream (kept
+        under _work/, or the input files read again)."""
         source = self.schedule.global_input.get(name)
-        return self.store.stage(name, input_stream=stream_dir(source) if source else None,
-                                upstream=tuple(self.graph.ancestors(name)))
+        if source is None:
+            rows = None
+        elif source == StreamRef(INPUT_NODE) and self.schedule.rereads_input:
+            assert self.input_rows is not None
+            rows = self.input_rows
+        else:
+            rows = KeptStream(self.store, stream_dir(source), self.settings.batch_rows)
+        return self.store.stage(name, input=rows, upstream=tuple(self.graph.ancestors(name)))
 
     def context(self, name: str, task: reader.Task) -> TaskContext:
         return TaskContext(task_index=task.index, n_tasks=len(self.tasks), source=task.label,
                            seed=self.settings.seed, store=self.node_store(name))
-
-
-class ErrorSink:
-    """Applies the error policy to bad rows: raise (fail) or record (skip)."""
-
-    def __init__(self, policy: str, file: str, preset: list[dict[str, Any]] | None = None):
-        self.policy, self.file = policy, file
-        self.errors: list[dict[str, Any]] = list(preset or [])
-        self.n = 0
-
-    def __call__(self, row: int | None, reason: str, message: str) -> None:
-        self.n += 1
-        if self.policy == "fail":
-            raise InputError(message, file=self.file, row=row, reason=reason)
-        self.errors.append({"file": self.file, "row": row, "reason": reason, "message": message})
-
-
-def text_bytes(table: pa.Table) -> int:
-    if table.num_rows == 0 or schema.TEXT not in table.column_names:
-        return 0
-    return int(pc.sum(pc.binary_length(table.column(schema.TEXT))).as_py() or 0)
-
-
-def split_rejected(table: pa.Table, pos: np.ndarray) -> tuple[pa.Table, np.ndarray, pa.Table | None, np.ndarray,
-                                                          dict[str, int]]:
-    """Split a stage's output into kept rows and rows it marked with a reject reason, with the
-    rows' positions (`pos`) split alike: (kept, kept_pos, rejected or None, rejected_pos, counts)."""
-    none = np.zeros(0, np.int64)
-    if schema.REJECT_REASON not in table.column_names:
-        return table, pos, None, none, {}
-    reasons = table.column(schema.REJECT_REASON)
-    if reasons.null_count == len(reasons):  # the common case: nothing rejected
-        return table.drop_columns([schema.REJECT_REASON]), pos, None, none, {}
-    mask = pc.fill_null(pc.greater(pc.utf8_length(reasons), 0), False)
-    flags = mask.to_numpy(zero_copy_only=False)
-    if not flags.any():
-        return table.drop_columns([schema.REJECT_REASON]), pos, None, none, {}
-    kept = table.filter(pc.invert(mask)).drop_columns([schema.REJECT_REASON])
-    rejected = table.filter(mask)
-    counts = {d["values"]: d["counts"] for d in pc.value_counts(rejected.column(schema.REJECT_REASON)).to_pylist()}
-    return kept, pos[~flags], rejected, pos[flags], counts
 
 
 class _Stats:
@@ -121,47 +98,6 @@ class _Stats:
         st.bytes_out += text_bytes(kept)
         for reason, n in counts.items():
             st.add_rejected(reason, n)
-
-
-def validate_read(table: pa.Table, settings: RunSettings, dups: dict[int, tuple[str, int]], errors: ErrorSink,
-                  stats: StageStats) -> pa.Table:
-    """The implicit first step: null ids and duplicate ids (`dups`: row -> where the id was first
-    seen) are errors; empty or null text and documents over max_doc_bytes are rejected with a reason."""
-    rows = table.column(reader.ROW).to_numpy()
-    ids = table.column(schema.ID)
-    null_ids = pc.is_null(ids).to_numpy(zero_copy_only=False)
-    bad = null_ids | np.isin(rows, np.fromiter(dups, np.int64, len(dups))) if dups else null_ids
-    if bad.any():
-        for r, is_null in zip(rows[bad], null_ids[bad]):
-            if is_null:
-                errors(int(r), "null_id", "the id is null")
-            else:
-                first_file, first_row = dups[int(r)]
-                errors(int(r), "duplicate_id", f"duplicate id (first seen in {first_file} row {first_row})")
-        table = table.filter(pa.array(~bad))
-        stats.errored += int(bad.sum())
-    text = table.column(schema.TEXT)
-    # whitespace only (or nothing): an anchored regex stops at the first other character
-    empty = pc.fill_null(pc.match_substring_regex(text, r"^[\s\p{Z}]*$"), True)
-    too_large = pc.fill_null(pc.greater(pc.binary_length(text), settings.max_doc_bytes), False)
-    reason = pc.if_else(empty, pa.scalar(schema.REASON_EMPTY_TEXT),
-                        pc.if_else(too_large, pa.scalar(schema.REASON_TOO_LARGE), pa.scalar(None, pa.string())))
-    if schema.REJECT_REASON in table.column_names:  # a reader's own reason (a WARC record that is no page) first
-        reason = pc.coalesce(table.column(schema.REJECT_REASON), reason)
-        table = table.drop_columns([schema.REJECT_REASON])
-    return table.append_column(schema.REJECT_REASON, reason).drop_columns([reader.ROW])
-
-
-def _duplicate_rows(plan: RunPlan, task: int) -> dict[int, tuple[str, int]]:
-    """This task's rows whose id came earlier in the input: row -> (file, row) of the first."""
-    path = plan.store.ids("dups", task)
-    if not plan.store.files.exists(path):
-        return {}
-    t = plan.store.files.read_table(path)
-    return {r: (f, fr) for r, f, fr in zip(t.column("row").to_pylist(), t.column("first_file").to_pylist(),
-                                            t.column("first_row").to_pylist())}
-
-
 
 
 class _Outputs:
@@ -281,23 +217,24 @@ class _UnitRun:
 
     def _read(self, errors: ErrorSink, unreadable: bool) -> Iterator[Batch]:
         plan = self.plan
-        batches = iter(()) if unreadable else reader.read_task(
-            self.task, plan.schema, plan.settings.columns, plan.settings.batch_rows, on_row_error=errors)
-        dup_rows = _duplicate_rows(plan, self.task.index)
-        rs, offset = self.stats(READ_STAGE, "read"), 0
-        for table in _at_least_one(batches, plan.schema.append(pa.field(reader.ROW, pa.int64())).empty_table()):
-            n_in, b_in, t0 = table.num_rows, text_bytes(table), time.perf_counter()
-            table = validate_read(table, plan.settings, dup_rows, errors, rs)
-            pos = np.arange(offset, offset + table.num_rows, dtype=np.int64)
-            offset += table.num_rows
-            kept, kept_pos, rejected, _, counts = split_rejected(table, pos)
-            rs.docs_in += n_in
-            rs.bytes_in += b_in
-            self.stats.record(rs, kept, counts)
-            rs.seconds += time.perf_counter() - t0
-            self.outs.reject(READ_STAGE, rejected)
-            self.outs.emit(StreamRef(INPUT_NODE), kept, kept_pos)
-            yield kept, kept_pos
+        rs = self.stats(READ_STAGE, "read")
+        batches = iter(()) if unreadable else read_checked(
+            self.task, plan.schema, plan.settings, duplicate_rows(plan.store, self.task.index), errors)
+        seen = False
+        for b in batches:
+            seen = True
+            rs.docs_in += b.rows_in
+            rs.bytes_in += b.bytes_in
+            rs.errored += b.errored
+            self.stats.record(rs, b.kept, b.counts)
+            rs.seconds += b.seconds
+            self.outs.reject(READ_STAGE, b.rejected)
+            self.outs.emit(StreamRef(INPUT_NODE), b.kept, b.kept_pos)
+            yield b.kept, b.kept_pos
+        if not seen:  # one empty batch, so every output gets its columns
+            kept, none = kept_schema(plan.schema, plan.settings).empty_table(), np.zeros(0, np.int64)
+            self.outs.emit(StreamRef(INPUT_NODE), kept, none)
+            yield kept, none
 
     def _streams(self, refs: tuple[StreamRef, ...]) -> Iterator[Batch]:
         store, rows = self.plan.store, self.plan.settings.batch_rows
@@ -311,9 +248,8 @@ class _UnitRun:
             yield table, pos
 
     def _apply(self, name: str) -> Iterator[Batch]:
-        store = self.plan.node_store(name)
-        _, batches = read_stream(store.files, store.input_path(self.task.index), self.plan.settings.batch_rows)
-        empty = (store.input_schema(self.task.index).empty_table(), np.zeros(0, np.int64))
+        sch, batches = self.ctxs[name].store.input_batches(self.task.index)
+        empty = (sch.empty_table(), np.zeros(0, np.int64))
         node = self.plan.graph.node(name)
         for table, pos in _at_least_one(batches, empty):
             out = self._step(node, table, pos, lambda t, c: node.stage.apply(t, c), "global")
@@ -324,7 +260,7 @@ class _UnitRun:
         """A reshaping stage's output for this task, a new origin: positions count its rows."""
         node, ctx = self.plan.graph.node(name), self.ctxs[name]
         st = self.stats(name, "global")
-        st.docs_in += self.plan.store.files.num_rows(ctx.store.input_path(self.task.index))
+        st.docs_in += ctx.store.input_rows(self.task.index)
         empty = ctx.store.input_schema(self.task.index).empty_table()
         offset = 0
         for table in _at_least_one(iter(node.stage.apply_task(ctx)), empty):

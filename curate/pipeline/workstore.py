@@ -402,8 +402,8 @@ class WorkStore:
         base = f"{self.work}/_ids"
         return f"{base}/{what}" if task is None else _part(f"{base}/{what}", task)
 
-    def stage(self, node: str, input_stream: str | None = None, upstream: tuple[str, ...] = ()) -> StageStore:
-        return StageStore(self, node, input_stream, upstream)
+    def stage(self, node: str, input: Any = None, upstream: tuple[str, ...] = ()) -> StageStore:
+        return StageStore(self, node, input, upstream)
 
     def local_dir(self, *parts: str) -> Path:
         """A real local directory for tools that need one (DuckDB): under OUTPUT on the local disk,
@@ -444,7 +444,9 @@ class StageStore:
 
     store: WorkStore
     node: str
-    input_stream: str | None = None  # the stream a global node's summarize and apply read
+    # where a global node's apply reads its input stream: a stream kept under _work/
+    # (curate.pipeline.streams.KeptStream) or the input files read again (input_rows.InputRows)
+    input: Any = None
     upstream: tuple[str, ...] = ()  # nodes upstream of this one, nearest first
 
     @property
@@ -456,18 +458,23 @@ class StageStore:
         return f"{self.store.work}/stages/{self.node}"
 
     # ---- the rows entering this node's apply pass -----------------------------------------
-    def input_path(self, task: int) -> str:
-        assert self.input_stream is not None, f"node '{self.node}' reads no stream back"
-        return self.store.stream_rows(self.input_stream, task)
+    def _source(self) -> Any:
+        assert self.input is not None, f"node '{self.node}' reads no input stream"
+        return self.input
 
     def read_input(self, task: int) -> pa.Table:
         """Every row of task `task`'s input stream, in order."""
-        table = self.files.read_table(self.input_path(task))
-        return table.drop_columns([POSITION]) if POSITION in table.column_names else table
+        return self._source().read(task)
 
     def input_schema(self, task: int) -> pa.Schema:
-        sch = self.files.parquet_file(self.input_path(task)).schema_arrow
-        return sch.remove(sch.get_field_index(POSITION)) if POSITION in sch.names else sch
+        return self._source().schema(task)
+
+    def input_rows(self, task: int) -> int:
+        return self._source().rows(task)
+
+    def input_batches(self, task: int) -> tuple[pa.Schema, Iterator[Any]]:
+        """(schema, batches of (rows, positions)) of task `task`'s input stream."""
+        return self._source().batches(task)
 
     # ---- partials (summarize output) -------------------------------------------------------
     def partial(self, task: int) -> str:
