@@ -1,12 +1,14 @@
 """A global stage whose input is the run's input reads the input files again in its apply pass
-instead of a copy under _work/ (local Parquet): same output, same accounting, same errors, and a
-file that changed between the passes is refused."""
+instead of a copy under _work/ (Parquet and JSON Lines, local or both ends remote): same output,
+same accounting, same errors, and a file that changed between the passes is refused."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
@@ -18,7 +20,7 @@ from tests.conftest import write_parquet
 PIPE = [("exact_dedup", {}), ("length_filter", {"min_chars": 12})]
 
 
-def _corpus(root: Path) -> Path:
+def _corpus(root: Path, fmt: str = "parquet") -> Path:
     """Two shards (one with several small row groups, split into tasks): exact copies, empty and
     whitespace texts, a null id and a duplicate id (errors under --on-error skip)."""
     ids, texts = [], []
@@ -26,15 +28,24 @@ def _corpus(root: Path) -> Path:
         ids.append(None if i == 17 else "d0005" if i == 40 else f"d{i:04d}")
         texts.append("" if i % 31 == 0 else "   " if i % 37 == 0 else
                      f"copy {i % 4}" if i % 6 == 0 else f"document number {i} " + "word " * (i % 9))
-    write_parquet(root / "a.parquet", {"id": ids[:200], "text": texts[:200]}, row_group_size=25)
-    write_parquet(root / "b.parquet", {"id": ids[200:], "text": texts[200:]})
+    if fmt == "parquet":
+        write_parquet(root / "a.parquet", {"id": ids[:200], "text": texts[:200]}, row_group_size=25)
+        write_parquet(root / "b.parquet", {"id": ids[200:], "text": texts[200:]})
+        return root
+    root.mkdir(parents=True)
+    for name, sl in (("a", slice(0, 200)), ("b", slice(200, None))):
+        rows = [json.dumps({"id": i, "text": t}) for i, t in zip(ids[sl], texts[sl], strict=True)]
+        if fmt == "csv":
+            pa_csv.write_csv(pa.table({"id": ids[sl], "text": texts[sl]}), root / f"{name}.csv")
+        else:
+            (root / f"{name}.{fmt}").write_text("\n".join(rows) + "\n")
     return root
 
 
-def _run(inp: Path, out: Path, stages=PIPE) -> dict:
-    Pipeline.from_stages(stages).run(inp, out, workers=1, overwrite=True, keep_rejected=True, on_error="skip",
-                                     target_task_bytes=2_000)
-    return json.loads((out / "_stats.json").read_text())
+def _run(inp: Path | str, out: Path | str, stages=PIPE) -> dict:
+    result = Pipeline.from_stages(stages).run(inp, out, workers=1, overwrite=True, keep_rejected=True,
+                                              on_error="skip", target_task_bytes=2_000)
+    return result.stats
 
 
 def _tables(out: Path) -> dict[str, object]:
@@ -42,15 +53,19 @@ def _tables(out: Path) -> dict[str, object]:
             if not p.relative_to(out).parts[0].startswith("_work")}
 
 
-def test_reading_the_input_again_equals_reading_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    inp = _corpus(tmp_path / "in")
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_reading_the_input_again_equals_reading_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       fmt: str) -> None:
+    inp = _corpus(tmp_path / "in", fmt)
     again = _run(inp, tmp_path / "again")
     assert not (tmp_path / "again" / "_work" / "streams" / "read").exists()  # no copy of the input
     with monkeypatch.context() as m:
-        m.setattr(runner, "rereads_input", lambda tasks: False)
+        m.setattr(runner, "rereads_input", lambda tasks, output_is_local: False)
         copied = _run(inp, tmp_path / "copied")
     assert (tmp_path / "copied" / "_work" / "streams" / "read").is_dir()
-    assert again["tasks"] == copied["tasks"] > 2  # several tasks: row groups of a.parquet are split
+    assert again["tasks"] == copied["tasks"] >= 2
+    if fmt == "parquet":
+        assert again["tasks"] > 2  # several tasks: row groups of a.parquet are split
     for s in again["stages"] + copied["stages"]:
         s.pop("seconds")
     assert again["stages"] == copied["stages"]
@@ -63,13 +78,28 @@ def test_reading_the_input_again_equals_reading_a_copy(tmp_path: Path, monkeypat
         assert got[name].equals(want[name]), name
 
 
-def test_jsonl_input_keeps_its_copy(tmp_path: Path) -> None:
-    inp = tmp_path / "in"
-    inp.mkdir()
-    lines = [json.dumps({"id": f"d{i}", "text": f"copy {i % 3}"}) for i in range(30)]
-    (inp / "a.jsonl").write_text("\n".join(lines) + "\n")
-    _run(inp, tmp_path / "out", [("exact_dedup", {})])
-    assert list((tmp_path / "out" / "_work" / "streams" / "read").glob("part-*.parquet"))
+def test_csv_input_keeps_its_copy(tmp_path: Path) -> None:
+    _run(_corpus(tmp_path / "in", "csv"), tmp_path / "out")
+    assert len(list((tmp_path / "out" / "_work" / "streams" / "read").glob("part-*.parquet"))) == 2
+
+
+def test_on_s3_the_input_is_read_again_only_when_the_output_is_remote_too(s3_bucket: str, tmp_path: Path) -> None:
+    import s3fs
+
+    fs = s3fs.S3FileSystem()
+    local = _corpus(tmp_path / "in")
+    for p in sorted(local.iterdir()):
+        fs.put_file(str(p), f"{s3_bucket}/in/{p.name}")
+    src = f"s3://{s3_bucket}/in"
+    _run(local, tmp_path / "local")
+    _run(src, f"s3://{s3_bucket}/out")
+    assert not fs.exists(f"{s3_bucket}/out/_work/streams/read")
+    _run(src, tmp_path / "to-local")
+    assert (tmp_path / "to-local" / "_work" / "streams" / "read").is_dir()
+    want = _tables(tmp_path / "local")
+    for name in want:
+        assert pq.read_table(fs.open(f"{s3_bucket}/out/{name}", "rb")).equals(want[name]), name
+        assert _tables(tmp_path / "to-local")[name].equals(want[name]), name
 
 
 def _rewriting(inp: Path) -> list:

@@ -35,7 +35,7 @@ from curate.pipeline.workstore import WorkStore
 from curate.storage import content_key, parse
 
 # Formats whose apply pass reads the input file again rather than a copy (see rereads_input).
-REREAD_FORMATS = (reader.PARQUET,)
+REREAD_FORMATS = (reader.PARQUET, reader.JSONL)
 
 
 class ErrorSink:
@@ -136,16 +136,21 @@ def kept_schema(target: pa.Schema, settings: RunSettings) -> pa.Schema:
     return checked.drop_columns([schema.REJECT_REASON]).schema
 
 
-def rereads_input(tasks: list[reader.Task]) -> bool:
+def rereads_input(tasks: list[reader.Task], output_is_local: bool) -> bool:
     """Whether a global stage reading the run's input reads the input files again in its apply
-    pass instead of a copy under ``_work/``: when every file is Parquet on the local disk.
+    pass instead of a copy under ``_work/streams/read/``.
 
-    Measured (docs/performance.md): reading a local Parquet file again costs less than writing a
-    copy and reading it back. JSONL is parsed again at about the cost of the copy's write and
-    read together, so it keeps the copy (the copy is columnar, compressed and projectable); a
-    remote input is fetched again over the network per pass, where the copy is written once.
+    Yes when every file is Parquet or JSON Lines (compressed or not) and is on the local disk, or
+    is remote while OUTPUT is remote too. Measured with bench/passes_io.py (docs/performance.md):
+    reading again was faster in every case measured (local Parquet 1.15x, JSONL 1.01x, gzipped
+    JSONL 1.06x; S3 on loopback 1.12x and 1.04x) and writes one copy of the input less. A remote
+    input with a local OUTPUT keeps the copy: reading again means fetching the input over the
+    network a second time, where the copy is a local disk write and read. CSV/TSV, WARC/WET and
+    Hugging Face Arrow inputs keep it too: WARC's HTML extraction costs far more than the copy,
+    and the other two were not measured.
     """
-    return bool(tasks) and all(t.fmt in REREAD_FORMATS and parse(t.path).is_local for t in tasks)
+    return bool(tasks) and all(
+        t.fmt in REREAD_FORMATS and (parse(t.path).is_local or not output_is_local) for t in tasks)
 
 
 @dataclass

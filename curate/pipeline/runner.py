@@ -169,7 +169,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     graph.check_columns(set(unified.names))  # before the output is touched
     for warning in graph.warnings:
         log(f"warning: {warning}")
-    rereads = rereads_input(tasks)
+    rereads = rereads_input(tasks, store.files.is_local)
     plan = RunPlan(graph, schedule(graph, rereads), tasks, unified, settings, store,
                    InputRows.start(tasks, unified, settings, store) if rereads else None)
     with claim(store, input_path, resume, overwrite, log) as lease:
