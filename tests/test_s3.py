@@ -434,3 +434,106 @@ def test_plan_bad_words_and_benchmark_files_on_s3_give_the_local_result(s3_serve
     for node in ("c4_clean", "decontaminate", "sample"):
         assert shard_ids(tmp_path / "store" / "_rejected" / node) == shard_ids(tmp_path / "disk" / "_rejected" / node)
         assert shard_ids(tmp_path / "disk" / "_rejected" / node), node  # each file rejected something
+
+
+
+def _rejected_reasons(out: Path, node: str) -> dict[str, str]:
+    """id -> reject reason of what `node` rejected in the run at `out`."""
+    rows = pq.read_table(out / "_rejected" / node, columns=["id", "reject_reason"]).to_pylist()
+    return {r["id"]: r["reject_reason"] for r in rows}
+
+
+def test_a_benchmark_directory_on_s3_decontaminates_as_its_local_copy(s3_server: str, s3_bucket: str,
+                                                                      tmp_path: Path) -> None:
+    """A benchmark given as a remote prefix is searched recursively as a local directory is (names
+    starting with . or _ skipped); the fingerprint names each of its objects by URI and ETag."""
+    import gzip
+
+    words = [f"w{i}" for i in range(200)]
+    passage = [" ".join(words[k * 20: k * 20 + 20]) for k in range(4)]
+    bench = tmp_path / "bench"
+    (bench / "nested" / "deeper").mkdir(parents=True)
+    (bench / "a.txt").write_text(passage[0])
+    (bench / "nested" / "b.jsonl.gz").write_bytes(gzip.compress(json.dumps({"text": passage[1]}).encode() + b"\n"))
+    pq.write_table(pa.table({"text": [passage[2]]}), bench / "nested" / "deeper" / "c.parquet")
+    (bench / "nested" / "_skipped.txt").write_text(passage[3])  # skipped by name, locally and remotely
+    (bench / "notes.md").write_text(passage[3])  # not a benchmark format
+    fs = _fs(s3_server)
+    _upload(fs, bench, f"{s3_bucket}/bench")
+    texts = [f"intro {p} outro" for p in passage] + ["nothing shared here"]
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(len(texts))], "text": texts}), src / "a.parquet")
+
+    def run(where: str, out: Path) -> dict[str, str]:
+        Pipeline("p").add("decontaminate", benchmarks={"quiz": where}, ngram=8).run(
+            src, out, workers=1, keep_rejected=True)
+        return _rejected_reasons(out, "decontaminate")
+
+    remote = run(f"s3://{s3_bucket}/bench", tmp_path / "store")
+    assert remote == run(str(bench), tmp_path / "disk") == {f"d{i}": "decontaminate:quiz" for i in range(3)}
+    files = json.loads((tmp_path / "store" / "_work" / "manifest.json").read_text())["stage_files"]
+    assert sorted(files) == [f"decontaminate: s3://{s3_bucket}/bench/{rel}"
+                             for rel in ("a.txt", "nested/b.jsonl.gz", "nested/deeper/c.parquet")]
+    assert all(tag.startswith("ETag:") for tag in files.values())
+
+
+def test_a_ut1_block_list_folder_on_s3_blocks_as_its_local_copy(s3_server: str, s3_bucket: str,
+                                                                tmp_path: Path) -> None:
+    """A UT1 folder (category subfolders holding domains and urls files) as a remote prefix: its
+    categories are listed through the store, the chosen ones read; so are the word lists."""
+    ut1 = tmp_path / "blacklists"
+    for category, domains, urls in (("adult", "badsite.com\n*.wild.org\n", "good.com/bad/page\n"),
+                                    ("gambling", "casino.net\n", None), ("phishing", "phish.org\n", None)):
+        (ut1 / category).mkdir(parents=True)
+        (ut1 / category / "domains").write_text(domains)
+        if urls:
+            (ut1 / category / "urls").write_text(urls)
+    (ut1 / "README").write_text("not a category")
+    (tmp_path / "allow.txt").write_text("ok.badsite.com\n")
+    (tmp_path / "banned.txt").write_text("xxx\n")
+    fs = _fs(s3_server)
+    _upload(fs, ut1, f"{s3_bucket}/lists/blacklists")
+    for name in ("allow.txt", "banned.txt"):
+        fs.put_file(str(tmp_path / name), f"{s3_bucket}/lists/{name}")
+    urls = ["https://badsite.com/x", "https://ok.badsite.com/", "https://x.wild.org/", "https://good.com/bad/page",
+            "https://casino.net/", "https://phish.org/", "https://fine.com/xxx/video", "https://fine.com/"]
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(len(urls))], "text": ["t"] * len(urls), "url": urls}),
+                   src / "a.parquet")
+
+    def run(lists: str, blocklist: str, out: Path) -> dict[str, str]:
+        Pipeline("p").add("url_filter", blocklist=blocklist, categories=["adult", "gambling"],
+                          allowlist=f"{lists}/allow.txt", banned_words=f"{lists}/banned.txt").run(
+            src, out, workers=1, keep_rejected=True)
+        return _rejected_reasons(out, "url_filter")
+
+    remote = run(f"s3://{s3_bucket}/lists", f"s3://{s3_bucket}/lists/blacklists", tmp_path / "store")
+    assert remote == run(str(tmp_path), str(ut1), tmp_path / "disk") == {
+        "d0": "url_filter:blocklist", "d2": "url_filter:blocklist", "d3": "url_filter:blocklist",
+        "d4": "url_filter:blocklist", "d6": "url_filter:banned_word"}
+    files = json.loads((tmp_path / "store" / "_work" / "manifest.json").read_text())["stage_files"]
+    assert sorted(files) == sorted(f"url_filter: s3://{s3_bucket}/lists/{rel}" for rel in (
+        "blacklists/adult/domains", "blacklists/adult/urls", "blacklists/gambling/domains", "allow.txt",
+        "banned.txt"))
+    with pytest.raises(ConfigError, match=r"choose 'categories' from: adult, gambling, phishing$"):
+        Pipeline("p").add("url_filter", blocklist=f"s3://{s3_bucket}/lists/blacklists").run(
+            src, tmp_path / "x", workers=1)
+
+
+def test_missing_remote_stage_lists_and_benchmarks_are_one_line_naming_the_uri(s3_server: str, s3_bucket: str,
+                                                                               tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": ["a"], "text": ["t"], "url": ["https://a.com/"]}), src / "a.parquet")
+    missing = f"s3://{s3_bucket}/nowhere"
+    for stage, params, message in (
+            ("decontaminate", {"benchmarks": {"quiz": missing}},
+             f"stage 'decontaminate': benchmark 'quiz': no such file or directory: {missing}"),
+            ("url_filter", {"blocklist": missing}, f"stage 'url_filter': blocklist: no such file or directory: {missing}"),
+            ("url_filter", {"banned_words": f"{missing}/words.txt"},
+             f"stage 'url_filter': banned_words '{missing}/words.txt' does not exist")):
+        with pytest.raises(ConfigError) as err:
+            Pipeline("p").add(stage, **params).run(src, tmp_path / stage, workers=1)
+        assert str(err.value).endswith(message) and "\n" not in str(err.value)
