@@ -249,7 +249,7 @@ class Storage:
         return None
 
     def walk(self, loc: Location) -> Iterator[tuple[str, int]]:
-        """(path relative to `loc`, size) of every file under a remote prefix, in no set order."""
+        """(path relative to `loc`, size) of every file under a directory or remote prefix, in no set order."""
         fs = self.arrow_fs(loc)
         base = loc.path.rstrip("/")
         for info in fs.get_file_info(pafs.FileSelector(base, recursive=True)):

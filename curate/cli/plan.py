@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from curate.cli.common import run_file
-from curate.errors import ConfigError, InputError
-from curate.storage import Storage
+from curate.cli.common import read_json, run_file
+from curate.errors import ConfigError
 
 
 def read_buckets(path: str | Path, law: str = "datablations") -> tuple[list[Any], Any]:
     """Read and validate a buckets.json file for planning under `law`; errors name the file."""
     from curate.planner import buckets_for_law
 
-    try:
-        data = json.loads(Storage().read_text(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read buckets JSON: {exc}", file=str(path)) from None
-    return buckets_for_law(data, law, str(path))
+    return buckets_for_law(read_json(str(path), "buckets"), law, str(path))
 
 
 def parse_frontier(spec: str) -> list[float]:
@@ -43,10 +37,7 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
     """Print (and optionally plot) a plan.json without planning again."""
     from curate.planner import Plan
 
-    try:
-        data = json.loads(Storage().read_text(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read plan JSON: {exc}", file=str(path)) from None
+    data = read_json(path, "plan")
     try:
         shown = Plan.from_dict(data)
     except ConfigError as exc:
