@@ -650,7 +650,7 @@ def test_train_classifier_and_classify_on_s3_give_the_local_model_and_scores(s3_
     assert refused.returncode == 2 and "read only" in refused.stderr and "training on" not in refused.stderr
 
 
-def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: str) -> None:
+def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
     """A run's OUTPUT on the store given where a plan or buckets file is expected: its _meta/ is
     listed through the store."""
     from curate.cli.common import run_file
@@ -658,7 +658,22 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
 
     fs = _fs(s3_server)
     out = f"s3://{s3_bucket}/out"
-    fs.pipe(f"{s3_bucket}/out/_meta/sample/plan.json", b"{}")
+    plan = json.dumps({"buckets": [{"name": "high", "epochs": 2.0}, {"name": "low", "epochs": 0.5}]})
+    fs.pipe(f"{s3_bucket}/out/_meta/sample/plan.json", plan.encode())
+    (tmp_path / "plan.json").write_text(plan)
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(40)], "text": [f"doc {i}" for i in range(40)],
+                             "quality_bucket": ["high" if i % 2 else "low" for i in range(40)],
+                             "n_tokens": [10 + i for i in range(40)]}), src / "a.parquet")
+    for given, where in ((out, "store"), (str(tmp_path / "plan.json"), "disk")):
+        r = _curate("sample", "--plan", given, "--input", str(src), "--output", str(tmp_path / where),
+                    "--fraction-by", "random", "--workers", "1", "--quiet")
+        assert r.returncode == 0, r.stderr
+    assert shard_ids(tmp_path / "store") == shard_ids(tmp_path / "disk")
+    assert sum(len(s) for s in shard_ids(tmp_path / "disk")) > 40  # the high bucket twice
+    _one_line_naming(_curate("sample", "--plan", f"{out}/nope.json", "--input", str(src), "--output",
+                             str(tmp_path / "x")), f"{out}/nope.json")
     fs.pipe(f"{s3_bucket}/out/_meta/quality_buckets/buckets.json", b"{}")
     fs.pipe(f"{s3_bucket}/out/_meta/quality_buckets/deeper/plan.json", b"{}")  # not a node's own file
     fs.pipe(f"{s3_bucket}/out/part-00000.parquet", b"x")
@@ -672,3 +687,19 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
     fs.rm(f"{s3_bucket}/out/_meta", recursive=True)
     with pytest.raises(InputError, match=f"^{out}: no plan.json under _meta/"):
         run_file(out, "plan.json")
+
+
+def test_a_file_written_to_a_uri_appears_whole_or_not_at_all(s3_server: str, s3_bucket: str) -> None:
+    """atomic_path (models, cards, law.json, plots): the local file is uploaded only when the
+    writer succeeds."""
+    from curate.io.write import atomic_path
+
+    fs = _fs(s3_server)
+    uri = f"s3://{s3_bucket}/files/model.bin"
+    with pytest.raises(RuntimeError), atomic_path(uri) as tmp:
+        tmp.write_bytes(b"half a model")
+        raise RuntimeError("the writer failed")
+    assert not fs.exists(f"{s3_bucket}/files/model.bin") and not tmp.exists()
+    with atomic_path(uri) as tmp:
+        tmp.write_bytes(b"x" * (9 << 20))  # more than one write of the upload
+    assert fs.cat(f"{s3_bucket}/files/model.bin") == b"x" * (9 << 20) and not tmp.exists()

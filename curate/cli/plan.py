@@ -65,8 +65,8 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
                    "from `curate calibrate` (its bucket utilities and R_D* replace buckets.json's; epochs get ranges).")
 @click.option("--frontier", "frontier_spec", default=None, metavar="LO:HI[:POINTS]",
               help="Plan at POINTS budgets (default 13) log-spaced from LO to HI, e.g. 1e18:1e24:13.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a PNG: the plan's epochs and tokens per bucket, or with --frontier epochs per "
+@click.option("--plot", "plot_path", default=None,
+              help="Write a PNG (a local path or a URI): the plan's epochs and tokens per bucket, or with --frontier epochs per "
                    "bucket and predicted loss against compute.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print only JSON on stdout (plan.json format; with --frontier {\"frontier\": [plans]}); "
