@@ -19,7 +19,7 @@ from typing import Any
 from curate.pipeline.workstore import WorkStore, json_default
 from curate.storage import parse
 
-COPY_BYTES = 8 << 20  # the upload's write size (s3fs sends a multipart part every 50 MB)
+COPY_BYTES = 8 << 20  # bytes read from the local file per write to the upload
 
 
 def temp_name(path: Path) -> Path:
