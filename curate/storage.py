@@ -249,7 +249,7 @@ class Storage:
         return None
 
     def walk(self, loc: Location) -> Iterator[tuple[str, int]]:
-        """(path relative to `loc`, size) of every file under a remote prefix, in no set order."""
+        """(path relative to `loc`, size) of every file under a directory or remote prefix, in no set order."""
         fs = self.arrow_fs(loc)
         base = loc.path.rstrip("/")
         for info in fs.get_file_info(pafs.FileSelector(base, recursive=True)):
@@ -350,6 +350,30 @@ def stage_file(path: str | os.PathLike, what: str = "file") -> Path:
         return _ACTIVE[0].local_file(path)
     except FileNotFoundError:
         raise ConfigError(f"{what} not found: {path}") from None
+
+
+def stage_tree(path: str | os.PathLike, what: str = "file") -> list[tuple[str, str]]:
+    """The files of a stage input that may be one file or a directory (a benchmark set, a UT1
+    block-list folder), listed without copying anything: ``[("", path)]`` for a file, else
+    (path relative to the directory with ``/`` separators, location) of every file under it,
+    recursively, sorted by relative path. A directory is a local one or a prefix at a URI (listed
+    through the store); the locations are local paths as given or URIs, so a fingerprint names
+    them as the user did, and :func:`stage_file` makes a local copy of whichever is read."""
+    loc = parse(path)
+    if loc.is_local:
+        raw = os.fspath(path)
+        root = Path(loc.path if "://" in raw else raw)  # file:// URIs; other paths as given
+        if root.is_file():
+            return [("", str(root))]
+        if root.is_dir():
+            return sorted((p.relative_to(root).as_posix(), str(p)) for p in root.rglob("*") if p.is_file())
+    else:
+        kind = _ACTIVE[0].info(loc).type
+        if kind == pafs.FileType.File:
+            return [("", loc.uri)]
+        if kind == pafs.FileType.Directory:
+            return sorted((rel, loc.child(rel).uri) for rel, _ in _ACTIVE[0].walk(loc))
+    raise ConfigError(f"{what}: no such file or directory: {path}")
 
 
 def with_suffix(path: str | os.PathLike, suffix: str) -> str:

@@ -30,7 +30,7 @@ from curate.io import read as reader
 from curate.pipeline.ownership import claim
 from curate.pipeline.workstore import WorkStore
 from curate.storage import Storage
-from tests.conftest import ROOT, SAMPLE, env_with_repo, shard_ids
+from tests.conftest import ROOT, SAMPLE, env_with_repo, read_output, shard_ids
 
 s3fs = pytest.importorskip("s3fs")
 pytest.importorskip("moto")
@@ -89,7 +89,7 @@ def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_c
     assert stats.returncode == 0, stats.stderr
     assert "mixture" in stats.stdout and "<- sample" in stats.stdout
     shown = subprocess.run([sys.executable, "-m", "curate.cli", "plan", "--from-plan",
-                            f"s3://{s3_bucket}/out/_meta/sample/plan.json", "--json"], cwd=ROOT,
+                            f"s3://{s3_bucket}/out", "--json"], cwd=ROOT,
                            env=env_with_repo(), capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["buckets"] == json.loads(
@@ -434,3 +434,272 @@ def test_plan_bad_words_and_benchmark_files_on_s3_give_the_local_result(s3_serve
     for node in ("c4_clean", "decontaminate", "sample"):
         assert shard_ids(tmp_path / "store" / "_rejected" / node) == shard_ids(tmp_path / "disk" / "_rejected" / node)
         assert shard_ids(tmp_path / "disk" / "_rejected" / node), node  # each file rejected something
+
+
+
+def _rejected_reasons(out: Path, node: str) -> dict[str, str]:
+    """id -> reject reason of what `node` rejected in the run at `out`."""
+    rows = pq.read_table(out / "_rejected" / node, columns=["id", "reject_reason"]).to_pylist()
+    return {r["id"]: r["reject_reason"] for r in rows}
+
+
+def test_a_benchmark_directory_on_s3_decontaminates_as_its_local_copy(s3_server: str, s3_bucket: str,
+                                                                      tmp_path: Path) -> None:
+    """A benchmark given as a remote prefix is searched recursively as a local directory is (names
+    starting with . or _ skipped); the fingerprint names each of its objects by URI and ETag."""
+    import gzip
+
+    words = [f"w{i}" for i in range(200)]
+    passage = [" ".join(words[k * 20: k * 20 + 20]) for k in range(4)]
+    bench = tmp_path / "bench"
+    (bench / "nested" / "deeper").mkdir(parents=True)
+    (bench / "a.txt").write_text(passage[0])
+    (bench / "nested" / "b.jsonl.gz").write_bytes(gzip.compress(json.dumps({"text": passage[1]}).encode() + b"\n"))
+    pq.write_table(pa.table({"text": [passage[2]]}), bench / "nested" / "deeper" / "c.parquet")
+    (bench / "nested" / "_skipped.txt").write_text(passage[3])  # skipped by name, locally and remotely
+    (bench / "notes.md").write_text(passage[3])  # not a benchmark format
+    fs = _fs(s3_server)
+    _upload(fs, bench, f"{s3_bucket}/bench")
+    texts = [f"intro {p} outro" for p in passage] + ["nothing shared here"]
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(len(texts))], "text": texts}), src / "a.parquet")
+
+    def run(where: str, out: Path) -> dict[str, str]:
+        Pipeline("p").add("decontaminate", benchmarks={"quiz": where}, ngram=8).run(
+            src, out, workers=1, keep_rejected=True)
+        return _rejected_reasons(out, "decontaminate")
+
+    remote = run(f"s3://{s3_bucket}/bench", tmp_path / "store")
+    assert remote == run(str(bench), tmp_path / "disk") == {f"d{i}": "decontaminate:quiz" for i in range(3)}
+    files = json.loads((tmp_path / "store" / "_work" / "manifest.json").read_text())["stage_files"]
+    assert sorted(files) == [f"decontaminate: s3://{s3_bucket}/bench/{rel}"
+                             for rel in ("a.txt", "nested/b.jsonl.gz", "nested/deeper/c.parquet")]
+    assert all(tag.startswith("ETag:") for tag in files.values())
+
+
+def test_a_ut1_block_list_folder_on_s3_blocks_as_its_local_copy(s3_server: str, s3_bucket: str,
+                                                                tmp_path: Path) -> None:
+    """A UT1 folder (category subfolders holding domains and urls files) as a remote prefix: its
+    categories are listed through the store, the chosen ones read; so are the word lists."""
+    ut1 = tmp_path / "blacklists"
+    for category, domains, urls in (("adult", "badsite.com\n*.wild.org\n", "good.com/bad/page\n"),
+                                    ("gambling", "casino.net\n", None), ("phishing", "phish.org\n", None)):
+        (ut1 / category).mkdir(parents=True)
+        (ut1 / category / "domains").write_text(domains)
+        if urls:
+            (ut1 / category / "urls").write_text(urls)
+    (ut1 / "README").write_text("not a category")
+    (tmp_path / "allow.txt").write_text("ok.badsite.com\n")
+    (tmp_path / "banned.txt").write_text("xxx\n")
+    fs = _fs(s3_server)
+    _upload(fs, ut1, f"{s3_bucket}/lists/blacklists")
+    for name in ("allow.txt", "banned.txt"):
+        fs.put_file(str(tmp_path / name), f"{s3_bucket}/lists/{name}")
+    urls = ["https://badsite.com/x", "https://ok.badsite.com/", "https://x.wild.org/", "https://good.com/bad/page",
+            "https://casino.net/", "https://phish.org/", "https://fine.com/xxx/video", "https://fine.com/"]
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(len(urls))], "text": ["t"] * len(urls), "url": urls}),
+                   src / "a.parquet")
+
+    def run(lists: str, blocklist: str, out: Path) -> dict[str, str]:
+        Pipeline("p").add("url_filter", blocklist=blocklist, categories=["adult", "gambling"],
+                          allowlist=f"{lists}/allow.txt", banned_words=f"{lists}/banned.txt").run(
+            src, out, workers=1, keep_rejected=True)
+        return _rejected_reasons(out, "url_filter")
+
+    remote = run(f"s3://{s3_bucket}/lists", f"s3://{s3_bucket}/lists/blacklists", tmp_path / "store")
+    assert remote == run(str(tmp_path), str(ut1), tmp_path / "disk") == {
+        "d0": "url_filter:blocklist", "d2": "url_filter:blocklist", "d3": "url_filter:blocklist",
+        "d4": "url_filter:blocklist", "d6": "url_filter:banned_word"}
+    files = json.loads((tmp_path / "store" / "_work" / "manifest.json").read_text())["stage_files"]
+    assert sorted(files) == sorted(f"url_filter: s3://{s3_bucket}/lists/{rel}" for rel in (
+        "blacklists/adult/domains", "blacklists/adult/urls", "blacklists/gambling/domains", "allow.txt",
+        "banned.txt"))
+    with pytest.raises(ConfigError, match=r"choose 'categories' from: adult, gambling, phishing$"):
+        Pipeline("p").add("url_filter", blocklist=f"s3://{s3_bucket}/lists/blacklists").run(
+            src, tmp_path / "x", workers=1)
+
+
+def test_missing_remote_stage_lists_and_benchmarks_are_one_line_naming_the_uri(s3_server: str, s3_bucket: str,
+                                                                               tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": ["a"], "text": ["t"], "url": ["https://a.com/"]}), src / "a.parquet")
+    missing = f"s3://{s3_bucket}/nowhere"
+    for stage, params, message in (
+            ("decontaminate", {"benchmarks": {"quiz": missing}},
+             f"stage 'decontaminate': benchmark 'quiz': no such file or directory: {missing}"),
+            ("url_filter", {"blocklist": missing}, f"stage 'url_filter': blocklist: no such file or directory: {missing}"),
+            ("url_filter", {"banned_words": f"{missing}/words.txt"},
+             f"stage 'url_filter': banned_words '{missing}/words.txt' does not exist")):
+        with pytest.raises(ConfigError) as err:
+            Pipeline("p").add(stage, **params).run(src, tmp_path / stage, workers=1)
+        assert str(err.value).endswith(message) and "\n" not in str(err.value)
+
+
+def _curate(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`curate ARGS` in a subprocess (the environment points s3 at the loopback server)."""
+    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env_with_repo(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _one_line_naming(r: subprocess.CompletedProcess, uri: str) -> None:
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and uri in r.stderr, r.stderr
+
+
+def test_calibrate_reads_runs_buckets_and_classifier_from_s3_and_writes_law_and_plot_there(
+        s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.test_planner_calibrate import DATABLATIONS, mixture_rows
+
+    local = tmp_path / "files"
+    local.mkdir()
+    (local / "runs.jsonl").write_text("".join(json.dumps(r) + "\n"
+                                              for r in mixture_rows(DATABLATIONS, np.random.default_rng(9))))
+    (local / "buckets.json").write_text(json.dumps({
+        "score_column": "quality_score", "method": "thresholds", "cuts": [0.7, 0.3],
+        "buckets": [{"name": n, "unique_tokens": 1e9} for n in ("high", "mid", "low")]}))
+    (local / "quality.bin").write_bytes(b"model bytes")
+    fs = _fs(s3_server)
+    _upload(fs, local, f"{s3_bucket}/files")
+
+    def calibrate(files: str, out: str) -> subprocess.CompletedProcess:
+        return _curate("calibrate", f"{files}/runs.jsonl", "--fit", "buckets", "--reference", "high", "--bootstrap",
+                       "10", "--buckets", f"{files}/buckets.json", "--classifier", f"{files}/quality.bin",
+                       "--output", f"{out}/law.json", "--plot", f"{out}/residuals.png")
+
+    remote = calibrate(f"s3://{s3_bucket}/files", f"s3://{s3_bucket}/out")
+    assert remote.returncode == 0, remote.stderr
+    here = calibrate(str(local), str(tmp_path / "out"))
+    assert here.returncode == 0, here.stderr
+    assert remote.stdout == here.stdout and f"wrote s3://{s3_bucket}/out/law.json" in remote.stderr
+    assert json.loads(fs.cat(f"{s3_bucket}/out/law.json")) == json.loads((tmp_path / "out" / "law.json").read_text())
+    assert fs.cat(f"{s3_bucket}/out/residuals.png").startswith(b"\x89PNG")
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.find(f"{s3_bucket}/out")) == ["law.json", "residuals.png"]
+    # the law on the store plans as the local one does
+    plans = [_curate("plan", "--buckets", f"{files}/buckets.json", "--law", f"{law}/law.json", "--compute", "1e20",
+                     "--json") for files, law in ((f"s3://{s3_bucket}/files", f"s3://{s3_bucket}/out"),
+                                                  (str(local), str(tmp_path / "out")))]
+    assert [p.returncode for p in plans] == [0, 0], plans[0].stderr
+    assert json.loads(plans[0].stdout)["buckets"] == json.loads(plans[1].stdout)["buckets"]
+    for missing in (f"s3://{s3_bucket}/files/nope.jsonl", f"s3://{s3_bucket}/files/nope.bin"):
+        args = [f"s3://{s3_bucket}/files/runs.jsonl", "--output", f"s3://{s3_bucket}/x.json"]
+        args = [missing, *args[1:]] if missing.endswith(".jsonl") else [*args, "--classifier", missing]
+        _one_line_naming(_curate("calibrate", *args), missing)
+    assert not fs.exists(f"{s3_bucket}/x.json")
+
+
+def test_train_classifier_and_classify_on_s3_give_the_local_model_and_scores(s3_server: str, s3_bucket: str,
+                                                                             tmp_path: Path) -> None:
+    """Training reads a remote prefix of shards and writes the model and its card to the store (a
+    local file uploaded whole); classify reads the model and the card (its label weights) from
+    there. Same bytes and scores as on local disk."""
+    from curate.classifiers.train import train_classifier
+    from tests.test_classify import SMALL, labelled_docs
+
+    local = tmp_path / "topics"
+    (local / "part").mkdir(parents=True)
+    for s in range(2):  # cook documents a quarter as common as sport ones: --balance weight weighs them
+        docs = pa.table(labelled_docs(400, seed=s, id_prefix=f"s{s}-"))
+        rare = pa.array([t == "sport" or i % 4 == 0 for i, t in enumerate(docs.column("topic").to_pylist())])
+        pq.write_table(docs.filter(rare), local / "part" / f"shard-{s}.parquet")
+    fs = _fs(s3_server)
+    _upload(fs, local, f"{s3_bucket}/topics")
+    trained = _curate("train-classifier", "--input", f"s3://{s3_bucket}/topics", "--label-column", "topic",
+                      "--output", f"s3://{s3_bucket}/models/topic.bin", "--balance", "weight",
+                      *(a for k, v in SMALL.items() for a in (f"--{k}", str(v))))
+    assert trained.returncode == 0, trained.stderr
+    assert f"model: s3://{s3_bucket}/models/topic.bin   card: s3://{s3_bucket}/models/topic.json" in trained.stdout
+    card = train_classifier(local, "topic", tmp_path / "topic.bin", balance="weight", **SMALL)
+    assert fs.cat(f"{s3_bucket}/models/topic.bin") == (tmp_path / "topic.bin").read_bytes()
+    remote_card = json.loads(fs.cat(f"{s3_bucket}/models/topic.json"))
+    assert remote_card["label_weights"] == card["label_weights"] and remote_card["model"] == "topic.bin"
+    assert remote_card["metrics"] == card["metrics"] and remote_card["input"] == f"s3://{s3_bucket}/topics"
+
+    scored = _curate("classify", "--input", f"s3://{s3_bucket}/topics", "--output", f"s3://{s3_bucket}/scored",
+                     "--model", f"s3://{s3_bucket}/models/topic.bin", "--column", "topic_pred", "--label", "cook",
+                     "--workers", "1", "--json")
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["docs_out"] == sum(pq.read_metadata(p).num_rows for p in local.rglob("*.parquet"))
+    Pipeline("p").add("classify", model=str(tmp_path / "topic.bin"), column="topic_pred", label="cook").run(
+        local, tmp_path / "scored", workers=1)
+    parts = sorted(p for p in fs.ls(f"{s3_bucket}/scored", detail=False) if p.rsplit("/", 1)[-1].startswith("part-"))
+    remote_scores = pa.concat_tables(pq.read_table(fs.open(p, "rb"), columns=["id", "topic_pred_score"]) for p in parts)
+    here = read_output(tmp_path / "scored").select(["id", "topic_pred_score"])
+    assert remote_scores.sort_by("id").to_pylist() == here.sort_by("id").to_pylist()
+    # the weights of the card beside the remote model are applied (scoring without them differs)
+    from curate.classifiers.fasttext import Classifier
+
+    clf = Classifier.load(f"s3://{s3_bucket}/models/topic.bin")
+    assert clf.weights == card["label_weights"] and clf.path == f"s3://{s3_bucket}/models/topic.bin"
+    texts = pa.array(labelled_docs(20, seed=5)["text"])
+    assert clf.predict(texts, "cook")[1] != Classifier(clf.model, clf.path).predict(texts, "cook")[1]
+
+    missing = f"s3://{s3_bucket}/models/nope.bin"
+    _one_line_naming(_curate("classify", "--input", f"s3://{s3_bucket}/topics", "--output", str(tmp_path / "x"),
+                             "--model", missing, "--column", "c"), missing)
+    missing = f"s3://{s3_bucket}/nowhere"
+    _one_line_naming(_curate("train-classifier", "--input", missing, "--label-column", "topic", "--output",
+                             str(tmp_path / "x.bin")), missing)
+    refused = _curate("train-classifier", "--input", str(local), "--label-column", "topic", "--output",
+                      "hf://datasets/someone/models/x.bin")
+    assert refused.returncode == 2 and "read only" in refused.stderr and "training on" not in refused.stderr
+
+
+def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    """A run's OUTPUT on the store given where a plan or buckets file is expected: its _meta/ is
+    listed through the store."""
+    from curate.cli.common import run_file
+    from curate.errors import InputError
+
+    fs = _fs(s3_server)
+    out = f"s3://{s3_bucket}/out"
+    plan = json.dumps({"buckets": [{"name": "high", "epochs": 2.0}, {"name": "low", "epochs": 0.5}]})
+    fs.pipe(f"{s3_bucket}/out/_meta/sample/plan.json", plan.encode())
+    (tmp_path / "plan.json").write_text(plan)
+    src = tmp_path / "in"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(40)], "text": [f"doc {i}" for i in range(40)],
+                             "quality_bucket": ["high" if i % 2 else "low" for i in range(40)],
+                             "n_tokens": [10 + i for i in range(40)]}), src / "a.parquet")
+    for given, where in ((out, "store"), (str(tmp_path / "plan.json"), "disk")):
+        r = _curate("sample", "--plan", given, "--input", str(src), "--output", str(tmp_path / where),
+                    "--fraction-by", "random", "--workers", "1", "--quiet")
+        assert r.returncode == 0, r.stderr
+    assert shard_ids(tmp_path / "store") == shard_ids(tmp_path / "disk")
+    assert sum(len(s) for s in shard_ids(tmp_path / "disk")) > 40  # the high bucket twice
+    _one_line_naming(_curate("sample", "--plan", f"{out}/nope.json", "--input", str(src), "--output",
+                             str(tmp_path / "x")), f"{out}/nope.json")
+    fs.pipe(f"{s3_bucket}/out/_meta/quality_buckets/buckets.json", b"{}")
+    fs.pipe(f"{s3_bucket}/out/_meta/quality_buckets/deeper/plan.json", b"{}")  # not a node's own file
+    fs.pipe(f"{s3_bucket}/out/part-00000.parquet", b"x")
+    assert run_file(out, "plan.json") == f"{out}/_meta/sample/plan.json"
+    assert run_file(out + "/", "buckets.json") == f"{out}/_meta/quality_buckets/buckets.json"
+    assert run_file(f"{out}/_meta/sample/plan.json", "plan.json") == f"{out}/_meta/sample/plan.json"
+    fs.pipe(f"{s3_bucket}/out/_meta/sample_2/plan.json", b"{}")
+    with pytest.raises(InputError, match=r"several stages wrote plan.json: .*/_meta/sample/plan.json, "
+                                         r".*/_meta/sample_2/plan.json"):
+        run_file(out, "plan.json")
+    fs.rm(f"{s3_bucket}/out/_meta", recursive=True)
+    with pytest.raises(InputError, match=f"^{out}: no plan.json under _meta/"):
+        run_file(out, "plan.json")
+
+
+def test_a_file_written_to_a_uri_appears_whole_or_not_at_all(s3_server: str, s3_bucket: str) -> None:
+    """atomic_path (models, cards, law.json, plots): the local file is uploaded only when the
+    writer succeeds."""
+    from curate.io.write import atomic_path
+
+    fs = _fs(s3_server)
+    uri = f"s3://{s3_bucket}/files/model.bin"
+    with pytest.raises(RuntimeError), atomic_path(uri) as tmp:
+        tmp.write_bytes(b"half a model")
+        raise RuntimeError("the writer failed")
+    assert not fs.exists(f"{s3_bucket}/files/model.bin") and not tmp.exists()
+    with atomic_path(uri) as tmp:
+        tmp.write_bytes(b"x" * (9 << 20))  # more than one write of the upload
+    assert fs.cat(f"{s3_bucket}/files/model.bin") == b"x" * (9 << 20) and not tmp.exists()

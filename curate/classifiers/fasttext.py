@@ -103,25 +103,30 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | Path, what: str = "model") -> Classifier:
-        """Load a .bin/.ftz model; ConfigError when it is missing, truncated or corrupt (see
-        :mod:`curate.classifiers.model_file`) or not a supervised fastText model."""
+        """Load a .bin/.ftz model, a local path or a URI (read from a local copy, as fastText
+        reads only local files); ConfigError naming `path` when it is missing, truncated or
+        corrupt (see :mod:`curate.classifiers.model_file`) or not a supervised fastText model."""
         import fasttext
 
         from curate.classifiers.model_file import check_model_file  # numba: loaded on first use
+        from curate.storage import file_exists, stage_file
 
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"{what} file not found: {p}")
-        check_model_file(p)  # fastText itself loads a short or corrupt file silently, or hangs
+        if not file_exists(path):
+            raise ConfigError(f"{what} file not found: {path}")
+        local = stage_file(path, f"{what} file")
         try:
-            model = fasttext.load_model(str(p))
+            check_model_file(local)  # fastText itself loads a short or corrupt file silently, or hangs
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(str(local), str(path))) from None
+        try:
+            model = fasttext.load_model(str(local))
         except (ValueError, RuntimeError, MemoryError) as exc:
-            raise ConfigError(f"{what} {p} is not a readable fastText model: {exc}") from None
+            raise ConfigError(f"{what} {path} is not a readable fastText model: {exc}") from None
         if not model.get_labels():
-            raise ConfigError(f"{what} {p} is not a supervised fastText classifier (it has no labels)")
+            raise ConfigError(f"{what} {path} is not a supervised fastText classifier (it has no labels)")
         from curate.classifiers.card import label_weights
 
-        return cls(model, str(p), label_weights(p))
+        return cls(model, str(path), label_weights(path))  # the card beside `path`, not beside the copy
 
     def require_label(self, label: str) -> None:
         if label not in self._raw:

@@ -28,7 +28,7 @@ from curate.classifiers.metrics import classification_report
 from curate.classifiers.preprocess import PREPROCESSING, preprocess
 from curate.errors import ConfigError, InputError
 from curate.io import read as reader
-from curate.io.write import write_json
+from curate.io.write import writable, write_json
 from curate.text.id_hash import id_uniforms
 
 EVAL_CHUNK = 20_000  # held-out lines scored per fastText call
@@ -96,7 +96,8 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
         raise ConfigError(f"max_labels must be >= 2, got {max_labels}")
     if not 0.0 <= valid_fraction < 1.0:
         raise ConfigError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
-    output = Path(output)
+    output = str(output)  # a local path or a URI: written through a local file, then uploaded
+    writable(output)
     say = log or (lambda _msg: None)
 
     counts = {"train": Counter(), "valid": Counter()}
@@ -147,14 +148,14 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
         t0 = time.time()
         model = ft.train(fit_file, params)
         train_seconds = time.time() - t0
-        classifier = ft.Classifier(model, str(output), weights)
+        classifier = ft.Classifier(model, output, weights)
         metrics = _evaluate(classifier, valid_file) if n_valid else None
     warnings = low_recall_warnings(metrics)
     for message in warnings:
         (warn or say)(message)
     ft.save(model, output)
     card = {
-        "model": output.name,
+        "model": output.rsplit("/", 1)[-1],
         "format": "fastText supervised",
         "labels": classifier.labels,
         "label_column": label_column,

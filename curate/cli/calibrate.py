@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import click
 
-from curate.errors import InputError
+from curate.cli.common import StoredPath
 
 
 def parse_holdout(spec: str | None) -> int | list[str] | None:
@@ -19,17 +18,19 @@ def parse_holdout(spec: str | None) -> int | list[str] | None:
 
 
 def file_sha256(path: str | Path) -> str:
-    """sha256 of a file (the classifier a bucket definition depends on)."""
+    """sha256 of a file, a local path or a URI (the classifier a bucket definition depends on)."""
+    from curate.storage import Storage, parse
+
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with Storage().open_input_stream(parse(path)) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return "sha256:" + h.hexdigest()
 
 
 @click.command("calibrate")
-@click.argument("runs_path", metavar="RUNS", type=click.Path(exists=True, dir_okay=False))
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="law.json to write.")
+@click.argument("runs_path", metavar="RUNS", type=StoredPath())
+@click.option("--output", "-o", required=True, help="law.json to write (a local path or a URI).")
 @click.option("--fit", "fit", type=click.Choice(["repetition", "base", "buckets", "qqt"]), multiple=True,
               default=("repetition",), help="What to fit (repeatable): R_D*/R_N*; E, A, B, alpha, beta (runs of at "
                                              "most one epoch); per-bucket utility and R_D*; or qqt: Goyal et al. "
@@ -43,31 +44,33 @@ def file_sha256(path: str | Path) -> str:
 @click.option("--holdout", default=None, metavar="K|NAME,...",
               help="Keep the K largest-compute runs (or the named runs) out of the fit; report their mean absolute error.")
 @click.option("--tie-exponents", is_flag=True, help="With --fit base: fit alpha = beta (as the datablations fit).")
-@click.option("--buckets", "buckets_path", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--buckets", "buckets_path", type=StoredPath(), default=None,
               help="buckets.json the per-bucket runs were cut with: its definition goes into law.json, and plan "
                    "refuses buckets defined differently.")
-@click.option("--classifier", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--classifier", type=StoredPath(), default=None,
               help="Quality classifier file whose scores defined the buckets (its sha256 goes into law.json).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Residual plot PNG.")
+@click.option("--plot", "plot_path", default=None, help="Residual plot PNG to write (a local path or a URI).")
 @click.option("--json", "as_json", is_flag=True, help="Print the law.json document instead of the fit report.")
 def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, reference: str | None, bootstrap: int,
             seed: int, holdout: str | None, tie_exponents: bool, buckets_path: str | None, classifier: str | None,
             plot_path: str | None, as_json: bool) -> None:
-    """Fit the planner's repetition, base-law or per-bucket constants from proxy runs (JSONL or Parquet)."""
-    from curate.cli.common import echo_json
-    from curate.io.write import write_json
+    """Fit the planner's repetition, base-law or per-bucket constants from proxy runs (JSONL or Parquet).
+
+    Every file may be a local path or a URI (read and written with the environment's storage options)."""
+    from curate.cli.common import echo_json, read_json
+    from curate.io.write import writable, write_json
     from curate.planner.calibrate import calibrate
     from curate.planner.lawfile import bucket_definition
     from curate.planner.report import format_calibration, plot_residuals
     from curate.planner.runs import read_runs
 
+    for target in (output, plot_path):
+        if target is not None:
+            writable(target)
     definition = None
     if buckets_path is not None:
-        try:
-            doc = json.loads(Path(buckets_path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read buckets JSON: {exc}", file=buckets_path) from None
-        definition = bucket_definition(doc, file_sha256(classifier) if classifier else None)
+        definition = bucket_definition(read_json(buckets_path, "buckets"),
+                                       file_sha256(classifier) if classifier else None)
     elif classifier is not None:
         definition = {"classifier_sha256": file_sha256(classifier)}
     cal = calibrate(read_runs(runs_path), fit=fit, base=base, reference=reference, bootstrap=bootstrap, seed=seed,

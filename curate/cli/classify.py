@@ -10,17 +10,20 @@ from curate.classifiers.balance import DEFAULT as DEFAULT_BALANCE
 from curate.classifiers.balance import MODES as BALANCE_MODES
 from curate.classifiers.fasttext import TrainParams
 from curate.classifiers.train import MAX_LABELS
+from curate.cli.common import StoredPath
 from curate.cli.options import execute, run_options
 
 _D = TrainParams()
 
 
 @click.command("train-classifier")
-@click.option("--input", "input_dir", required=True, type=click.Path(exists=True),
-              help="Labelled shard directory (or one file), in any input format (see README, Inputs).")
+@click.option("--input", "input_dir", required=True, type=StoredPath(dir_okay=True),
+              help="Labelled shard directory or prefix (or one file; a local path or a URI), in any input "
+                   "format (see README, Inputs).")
 @click.option("--label-column", required=True, help="Column holding each document's label (one word; null = skip).")
-@click.option("--output", required=True, type=click.Path(dir_okay=False),
-              help="Model file to write (MODEL.bin); its JSON card goes to MODEL.json beside it.")
+@click.option("--output", required=True,
+              help="Model file to write (MODEL.bin, a local path or a URI); its JSON card goes to MODEL.json "
+                   "beside it.")
 @click.option("--text-column", default="text", help="Column holding the text.")
 @click.option("--id-column", default="id", help="Column holding the document id (hashed for the split).")
 @click.option("--valid-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
@@ -70,8 +73,9 @@ def train_command(input_dir: str, label_column: str, output: str, text_column: s
 
 
 @click.command("classify")
-@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Supervised fastText model (.bin or .ftz), e.g. from `curate train-classifier`.")
+@click.option("--model", required=True, type=StoredPath(),
+              help="Supervised fastText model (.bin or .ftz, a local path or a URI), e.g. from "
+                   "`curate train-classifier`.")
 @click.option("--column", required=True, help="Output column for the top label; the score goes to COLUMN_score.")
 @click.option("--label", default=None, show_default="the top label",
               help="Score = probability of this label (e.g. --label hq on a quality model).")

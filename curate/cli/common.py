@@ -86,22 +86,64 @@ def _env_debug() -> bool:
     return os.environ.get("CURATE_DEBUG", "") not in ("", "0")
 
 
+class StoredPath(click.ParamType):
+    """A local path or a URI (s3://, gs://, hf://) that must exist: a file, or with `dir_okay` also
+    a directory or prefix. A missing one is one line naming it, exit 2 (click.Path(exists=True)
+    knows only local paths). Read with the environment's storage options."""
+
+    name = "path"
+
+    def __init__(self, dir_okay: bool = False) -> None:
+        self.dir_okay = dir_okay
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        import pyarrow.fs as pafs
+
+        from curate.errors import InputError
+        from curate.storage import Storage, parse
+
+        text = str(value)
+        kind = Storage().info(parse(text)).type
+        if kind == pafs.FileType.Directory and not self.dir_okay:
+            raise InputError("is a directory, not a file", file=text)
+        if kind not in (pafs.FileType.File, pafs.FileType.Directory):
+            raise InputError("no such file" + (" or directory" if self.dir_okay else ""), file=text)
+        return text
+
+
+def read_json(path: str, what: str) -> Any:
+    """A JSON file (a local path or a URI, read with the environment's storage options); an
+    unreadable one is an InputError naming it."""
+    from curate.errors import InputError
+    from curate.storage import Storage
+
+    try:
+        return json.loads(Storage().read_text(path))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {what} JSON: {exc}", file=str(path)) from None
+
+
 def run_file(path: str, name: str) -> str:
-    """`path` itself, or, for a run's OUTPUT directory, the one `name` a stage of it wrote under
-    ``_meta/<node>/`` (buckets.json, plan.json); an error lists them when there are several."""
-    from pathlib import Path
+    """`path` itself, or, for a run's OUTPUT directory (local, or a prefix at a URI), the one
+    `name` a stage of it wrote under ``_meta/<node>/`` (buckets.json, plan.json); an error lists
+    them when there are several."""
+    import pyarrow.fs as pafs
 
     from curate.errors import InputError
+    from curate.storage import Storage, parse
 
-    p = Path(path)
-    if not p.is_dir():
+    storage = Storage()  # the environment's options (AWS_ENDPOINT_URL, credentials)
+    root = parse(path)
+    if storage.info(root).type != pafs.FileType.Directory:
         return path
-    found = sorted(p.glob(f"_meta/*/{name}"))
+    meta = root.child("_meta")
+    listed = storage.walk(meta) if storage.info(meta).type == pafs.FileType.Directory else ()
+    found = sorted(meta.child(rel).uri for rel, _ in listed if rel.count("/") == 1 and rel.endswith(f"/{name}"))
     if len(found) == 1:
-        return str(found[0])
+        return found[0]
     if not found:
         raise InputError(f"no {name} under _meta/ (not a curate output, or no stage of it wrote one)", file=path)
-    raise InputError(f"several stages wrote {name}: {', '.join(str(f) for f in found)}; give one of them", file=path)
+    raise InputError(f"several stages wrote {name}: {', '.join(found)}; give one of them", file=path)
 
 
 def echo_json(data: Any) -> None:

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from curate.cli.common import run_file
-from curate.errors import ConfigError, InputError
-from curate.storage import Storage
+from curate.cli.common import read_json, run_file
+from curate.errors import ConfigError
 
 
 def read_buckets(path: str | Path, law: str = "datablations") -> tuple[list[Any], Any]:
     """Read and validate a buckets.json file for planning under `law`; errors name the file."""
     from curate.planner import buckets_for_law
 
-    try:
-        data = json.loads(Storage().read_text(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read buckets JSON: {exc}", file=str(path)) from None
-    return buckets_for_law(data, law, str(path))
+    return buckets_for_law(read_json(str(path), "buckets"), law, str(path))
 
 
 def parse_frontier(spec: str) -> list[float]:
@@ -43,10 +37,7 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
     """Print (and optionally plot) a plan.json without planning again."""
     from curate.planner import Plan
 
-    try:
-        data = json.loads(Storage().read_text(path))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read plan JSON: {exc}", file=str(path)) from None
+    data = read_json(path, "plan")
     try:
         shown = Plan.from_dict(data)
     except ConfigError as exc:
@@ -74,8 +65,8 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
                    "from `curate calibrate` (its bucket utilities and R_D* replace buckets.json's; epochs get ranges).")
 @click.option("--frontier", "frontier_spec", default=None, metavar="LO:HI[:POINTS]",
               help="Plan at POINTS budgets (default 13) log-spaced from LO to HI, e.g. 1e18:1e24:13.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a PNG: the plan's epochs and tokens per bucket, or with --frontier epochs per "
+@click.option("--plot", "plot_path", default=None,
+              help="Write a PNG (a local path or a URI): the plan's epochs and tokens per bucket, or with --frontier epochs per "
                    "bucket and predicted loss against compute.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print only JSON on stdout (plan.json format; with --frontier {\"frontier\": [plans]}); "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from curate import schema
+from curate.cli.common import StoredPath
 from curate.cli.options import execute, run_options
 
 
 @click.command("sample")
-@click.option("--plan", "plan_path", required=True, type=click.Path(exists=True),
-              help="plan.json (from `curate plan --json`), or a run's OUTPUT whose _meta/ holds one: epochs per "
-                   "bucket.")
+@click.option("--plan", "plan_path", required=True, type=StoredPath(dir_okay=True),
+              help="plan.json (from `curate plan --json`), or a run's OUTPUT whose _meta/ holds one (a local path "
+                   "or a URI): epochs per bucket.")
 @click.option("--fraction-by", type=click.Choice(["score", "random"]), default="score",
               help="Which documents a bucket's fractional pass takes: the highest-scored, or a seeded random choice.")
 @click.option("--score-column", default=schema.QUALITY_SCORE, help="Score column for --fraction-by score.")

@@ -1,18 +1,25 @@
-"""Atomic writes of files outside a run's OUTPUT (models and their cards): every file becomes
-visible under its final name only when complete. Run data goes through the work store
+"""Atomic writes of files outside a run's OUTPUT (models and their cards, law.json, plots): every
+file becomes visible under its final name only when complete, on the local disk (a temporary
+sibling renamed into place) and at a URI (written to a local temporary file, then uploaded in
+one piece, see :class:`curate.storage.Upload`). Run data goes through the work store
 (curate.pipeline.workstore)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from curate.pipeline.workstore import json_default
+from curate.pipeline.workstore import WorkStore, json_default
+from curate.storage import parse
+
+COPY_BYTES = 8 << 20  # bytes read from the local file per write to the upload
 
 
 def temp_name(path: Path) -> Path:
@@ -20,18 +27,35 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
+def writable(path: str | Path) -> WorkStore:
+    """The store `path` is written to: a bad URI, a missing extra or a read-only scheme (hf://)
+    is a ConfigError now, before the work whose result goes there."""
+    return WorkStore.open(parse(path).uri)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path; on success rename it to `path`, on failure remove it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    try:
+    """Yield a local temporary path to write (tools such as fastText and matplotlib write only
+    local files); on success it becomes `path`, a local path or a URI; on failure it is removed
+    and nothing appears under `path`."""
+    loc = parse(path)
+    if loc.is_local:
+        target = Path(loc.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(target)
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return
+    store = writable(path)
+    with tempfile.TemporaryDirectory(prefix="curate-upload-", dir=store.storage.scratch_dir()) as tmp_dir:
+        tmp = Path(tmp_dir) / loc.path.rsplit("/", 1)[-1]
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        with tmp.open("rb") as src, store.files.output(loc.path) as out:
+            shutil.copyfileobj(src, out, COPY_BYTES)
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -122,18 +122,20 @@ def resolve_law(spec: str | Path | Law | CalibratedLaw) -> Law | CalibratedLaw:
         return spec
     if str(spec) in LAWS:
         return LAWS[str(spec)]
-    from curate.storage import file_exists, stage_file
+    from curate.storage import file_exists
 
     if str(spec).endswith(".json") or file_exists(spec):  # a local path or a URI
-        return read_law(stage_file(spec, "law file"))
+        return read_law(spec)
     raise ConfigError(f"unknown law '{spec}' (known: {', '.join(sorted(LAWS))}, or a law.json file)")
 
 
 def read_law(path: str | Path) -> CalibratedLaw | Law:
-    """Read a law.json written by ``curate calibrate``; errors name the file and key."""
-    path = Path(path)
+    """Read a law.json written by ``curate calibrate`` (a local path or a URI, read from a local
+    copy with the run's storage options); errors name the file and key."""
+    from curate.storage import stage_file
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(stage_file(path, "law file").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read law JSON: {exc}", file=str(path)) from None
     try:

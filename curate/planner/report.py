@@ -1,12 +1,11 @@
 """Render plans and calibrations for people: text tables and PNG plots (matplotlib, Agg).
 
-Plots are written atomically (temporary name in the same directory, then ``os.replace``) so a
-reader never sees half a file.
+Plots are written atomically (:func:`curate.io.write.atomic_path`: a temporary name then a rename
+on the local disk, one upload at a URI) so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -110,30 +109,24 @@ def _figure(nrows: int):  # noqa: ANN202 - matplotlib types stay lazy
     return plt, fig, [ax[0] for ax in axes]
 
 
-def _save_atomic(plt, fig, path: Path | str | BinaryIO) -> Path | BinaryIO:  # noqa: ANN001
-    """Save `fig` as PNG to a file (atomically) or into an open binary stream."""
-    if hasattr(path, "write"):
-        try:
-            fig.tight_layout()
-            fig.savefig(path, format="png", dpi=110)
-        finally:
-            plt.close(fig)
-        return path
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _save_atomic(plt, fig, path: Path | str | BinaryIO) -> Path | str | BinaryIO:  # noqa: ANN001
+    """Save `fig` as PNG into an open binary stream or to a file (a local path or a URI,
+    atomically: see :func:`curate.io.write.atomic_path`); returns where."""
+    from curate.io.write import atomic_path
+
     try:
         fig.tight_layout()
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
+        if hasattr(path, "write"):
+            fig.savefig(path, format="png", dpi=110)
+        else:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="png", dpi=110)
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
-def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | BinaryIO:
+def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | str | BinaryIO:
     """Bar charts of one plan: epochs per bucket (with the 4-epoch line) and tokens vs unique tokens."""
     plt, fig, (ax1, ax2) = _figure(2)
     names = [b.name for b in plan.buckets]
@@ -162,7 +155,7 @@ def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | BinaryIO:
     return _save_atomic(plt, fig, path)
 
 
-def plot_frontier(plans: Sequence[Plan], path: Path | str) -> Path:
+def plot_frontier(plans: Sequence[Plan], path: Path | str) -> Path | str:
     """Epochs per bucket and predicted loss against compute (log x)."""
     plt, fig, (ax1, ax2) = _figure(2)
     computes = [p.compute for p in plans]
@@ -236,7 +229,7 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x:.4g}"
 
 
-def plot_residuals(doc: Mapping[str, Any], path: Path | str) -> Path:
+def plot_residuals(doc: Mapping[str, Any], path: Path | str) -> Path | str:
     """Predicted against observed loss, and residual against run, fitted and held-out runs marked."""
     plt, fig, (ax1, ax2) = _figure(2)
     res = doc.get("residuals", [])

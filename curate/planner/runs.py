@@ -97,20 +97,29 @@ def _span(x: np.ndarray) -> list[float]:
 
 
 def read_runs(path: str | Path) -> Runs:
-    """Read proxy runs from ``.jsonl`` (one JSON object a line) or ``.parquet``; errors name file and row."""
-    path = Path(path)
-    if path.suffix == ".parquet":
+    """Read proxy runs from ``.jsonl`` (one JSON object a line) or ``.parquet``, a local path or a
+    URI; errors name file and row."""
+    from curate.storage import Storage
+
+    source = str(path)
+    kind = "Parquet" if source.endswith(".parquet") else "JSONL"
+    try:
+        data = Storage().read_bytes(source)
+    except OSError as exc:
+        raise InputError(f"cannot read runs {kind}: {exc}", file=source) from None
+    if kind == "Parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            rows = pq.read_table(path).to_pylist()
-        except OSError as exc:
-            raise InputError(f"cannot read runs Parquet: {exc}", file=str(path)) from None
+            rows = pq.read_table(pa.BufferReader(data)).to_pylist()
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"cannot read runs Parquet: {exc}", file=source) from None
     else:
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read runs JSONL: {exc}", file=str(path)) from None
+            lines = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise InputError(f"cannot read runs JSONL: {exc}", file=source) from None
         rows = []
         for i, line in enumerate(lines):
             if not line.strip():
@@ -118,8 +127,8 @@ def read_runs(path: str | Path) -> Runs:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise InputError(f"line {i + 1} is not JSON: {exc}", file=str(path)) from None
-    return runs_from_rows(rows, str(path))
+                raise InputError(f"line {i + 1} is not JSON: {exc}", file=source) from None
+    return runs_from_rows(rows, source)
 
 
 def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs") -> Runs:

@@ -25,7 +25,7 @@ from curate.classifiers.preprocess import MODES
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
-from curate.storage import file_exists, stage_file
+from curate.storage import file_exists
 
 # Shared by classify and language_id.
 PREPROCESS_PARAM = Param(str, None, "how text becomes a fastText line: fasttext (newlines to spaces only, "
@@ -88,7 +88,7 @@ class FastTextScorer(MapStage):
         """The loaded model (once per process)."""
         from curate.classifiers.fasttext import Classifier
 
-        return self.cached("model", lambda: Classifier.load(stage_file(self.model, "model file")))
+        return self.cached("model", lambda: Classifier.load(self.model))
 
     def score(self, table: pa.Table) -> pa.Table:
         """`table` with the label and score columns added (or replaced)."""

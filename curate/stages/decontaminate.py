@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -40,7 +39,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
-from curate.storage import parse, stage_file
+from curate.storage import stage_file, stage_tree
 from curate.text.minhash import shingle_sets
 
 _JSONL = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
@@ -96,7 +95,7 @@ class Decontaminate(MapStage):
         self.index()
 
     def dependency_files(self) -> list[str]:
-        return [str(f) for name, path in self.benchmarks.items() for f in benchmark_files(name, path)]
+        return [f for name, path in self.benchmarks.items() for f in benchmark_files(name, path)]
 
     def index(self) -> BenchmarkIndex:
         """The benchmark n-gram index, built once per process."""
@@ -128,42 +127,37 @@ class Decontaminate(MapStage):
         return reject_rows(table, pa.array(hit), pc.binary_join_element_wise("decontaminate:", benchmark, ""))
 
 
-def benchmark_files(name: str, path: Path | str) -> list[Path]:
-    """The readable files of one benchmark: `path` is a file (local or a URI) or a local directory
-    searched recursively."""
-    if not parse(path).is_local:
-        path = stage_file(path, f"stage 'decontaminate': benchmark '{name}'")
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
-    elif path.is_file():
-        files = [path]
-    else:
-        raise ConfigError(f"stage 'decontaminate': benchmark '{name}': no such file or directory: {path}")
-    readable = [f for f in files if f.name.endswith(_JSONL + _TEXT + _PARQUET)]
+def benchmark_files(name: str, path: str) -> list[str]:
+    """The readable files of one benchmark (local paths or URIs): `path` is a file, or a directory
+    (local, or a prefix at a URI) searched recursively, names starting with ``.`` or ``_`` skipped."""
+    where = f"stage 'decontaminate': benchmark '{name}'"
+    files = [loc for rel, loc in stage_tree(path, where)
+             if not rel or not rel.rsplit("/", 1)[-1].startswith((".", "_"))]
+    readable = [f for f in files if f.endswith(_JSONL + _TEXT + _PARQUET)]
     if not readable:
-        raise ConfigError(f"stage 'decontaminate': benchmark '{name}': no JSONL, Parquet or .txt file in {path}")
+        raise ConfigError(f"{where}: no JSONL, Parquet or .txt file in {path}")
     return readable
 
 
-def benchmark_texts(name: str, path: Path | str, text_column: str) -> Iterator[pa.Array]:
+def benchmark_texts(name: str, path: str, text_column: str) -> Iterator[pa.Array]:
     """The texts of one benchmark, file by file."""
     for file in benchmark_files(name, path):
         yield _read_texts(name, file, text_column)
 
 
-def _read_texts(name: str, file: Path, text_column: str) -> pa.Array:
+def _read_texts(name: str, file: str, text_column: str) -> pa.Array:
     where = f"stage 'decontaminate': benchmark '{name}': {file}"
-    if file.name.endswith(_TEXT):
+    local = stage_file(file, where)
+    if file.endswith(_TEXT):
         try:
-            return pa.array([file.read_text(encoding="utf-8")], pa.string())
+            return pa.array([local.read_text(encoding="utf-8")], pa.string())
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{where}: not UTF-8 ({exc})") from None
     try:
-        if file.name.endswith(_PARQUET):
-            table = pq.read_table(file)
+        if file.endswith(_PARQUET):
+            table = pq.read_table(local)
         else:
-            with pa.input_stream(str(file), compression="detect") as stream:
+            with pa.input_stream(str(local), compression="detect") as stream:
                 table = pj.read_json(stream)
     except pa.ArrowInvalid as exc:
         raise ConfigError(f"{where}: unreadable: {exc}") from None

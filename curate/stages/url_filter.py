@@ -32,7 +32,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows
-from curate.storage import stage_file
+from curate.storage import file_exists, stage_file, stage_tree
 from curate.text import domains
 
 REASON_BLOCKLIST = "url_filter:blocklist"
@@ -128,26 +128,30 @@ class UrlFilter(MapStage):
             raise ConfigError("stage 'url_filter': 'categories' must be a non-empty list of UT1 category names")
 
     def check(self) -> None:
-        for key in ("blocklist", "allowlist", "banned_words", "soft_banned_words"):
+        for key in ("allowlist", "banned_words", "soft_banned_words"):
             path = self.config[key]
-            if path is not None and not Path(path).exists():
+            if path is not None and not file_exists(path):
                 raise ConfigError(f"stage 'url_filter': {key} '{path}' does not exist")
         self._blocklist_files()
 
     def dependency_files(self) -> list[str]:
         lists = [self.config[k] for k in ("allowlist", "banned_words", "soft_banned_words") if self.config[k]]
-        return [str(p) for p in self._blocklist_files()] + lists
+        return self._blocklist_files() + lists
 
-    def _blocklist_files(self) -> list[Path]:
+    def _blocklist_files(self) -> list[str]:
+        """The block-list file, or the list files of the chosen categories of a UT1 folder (local
+        paths or URIs)."""
         if self.blocklist is None:
             return []
-        root = Path(self.blocklist)
-        if root.is_file():
+        root = self.blocklist
+        listed = stage_tree(root, "stage 'url_filter': blocklist")
+        if [rel for rel, _ in listed] == [""]:  # one file
             if self.categories is not None:
                 raise ConfigError(f"stage 'url_filter': 'categories' needs a UT1 folder as blocklist, "
                                   f"but '{root}' is a file")
-            return [root]
-        available = sorted(p.name for p in root.iterdir() if p.is_dir() and any((p / f).is_file() for f in _UT1_FILES))
+            return [listed[0][1]]
+        lists = {rel: loc for rel, loc in listed if rel.count("/") == 1 and rel.split("/")[1] in _UT1_FILES}
+        available = sorted({rel.split("/")[0] for rel in lists})
         if self.categories is None:
             raise ConfigError(f"stage 'url_filter': blocklist '{root}' is a UT1 folder; choose 'categories' "
                               f"from: {', '.join(available) or 'none found'}")
@@ -155,12 +159,12 @@ class UrlFilter(MapStage):
         if unknown:
             raise ConfigError(f"stage 'url_filter': unknown categories {unknown} in '{root}' "
                               f"(available: {', '.join(available) or 'none'})")
-        return [root / c / f for c in self.categories for f in _UT1_FILES if (root / c / f).is_file()]
+        return [lists[f"{c}/{f}"] for c in self.categories for f in _UT1_FILES if f"{c}/{f}" in lists]
 
     def _lists(self) -> tuple[UrlList | None, UrlList | None, pa.Array | None, pa.Array | None]:
         def load() -> tuple[UrlList | None, UrlList | None, pa.Array | None, pa.Array | None]:
             files = self._blocklist_files()
-            return (read_url_list(files) if files else None,
+            return (read_url_list([stage_file(f, "blocklist") for f in files]) if files else None,
                     read_url_list([stage_file(self.allowlist, "allowlist")]) if self.allowlist else None,
                     read_words(stage_file(self.banned_words, "banned_words")) if self.banned_words else None,
                     read_words(stage_file(self.soft_banned_words, "soft_banned_words"))
