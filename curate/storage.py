@@ -324,12 +324,20 @@ def create_exclusive(raw: Any, path: str, data: bytes) -> bool | None:
 # The storage a run opens stage files (models, tokenizers, plans, word lists) with in this
 # process: set by the task and combine steps from the run's store (workstore.begin_run), so a
 # Ray worker on a node without the driver's disk reads them from the store with the run's
-# options. Before a run (validating a pipeline), the options of the environment.
+# options. Before a run (validating a pipeline), the command line's --storage-option, else the
+# options of the environment.
 _ACTIVE: list[Storage] = [Storage()]
 
 
 def activate(storage: Storage) -> None:
     _ACTIVE[0] = storage
+
+
+def active() -> Storage:
+    """The storage this process opens files with when none is given: the run's in a task or a
+    combine, the command line's ``--storage-option`` in a verb that names files (calibrate, plan,
+    stats, train-classifier), else the environment's options."""
+    return _ACTIVE[0]
 
 
 def file_exists(path: str | os.PathLike) -> bool:

@@ -83,14 +83,17 @@ def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_c
     assert not [p for p in fs.find(f"{s3_bucket}/out") if p.rsplit("/", 1)[-1].startswith(".")]
     manifest = fs.cat(f"{s3_bucket}/out/_work/manifest.json").decode()
     assert "testing" not in manifest and "endpoint" not in manifest  # no credentials, no options
-    # the verbs that read a finished run read it on the store too
-    stats = subprocess.run([sys.executable, "-m", "curate.cli", "stats", f"s3://{s3_bucket}/out"], cwd=ROOT,
-                           env=env_with_repo(), capture_output=True, text=True, timeout=120)
+    # the verbs that read a finished run read it on the store too; here the endpoint comes from
+    # --storage-option, not from the environment
+    no_endpoint = {k: v for k, v in env_with_repo().items() if k != "AWS_ENDPOINT_URL"}
+    endpoint = ["--storage-option", f"endpoint_url={s3_server}"]
+    stats = subprocess.run([sys.executable, "-m", "curate.cli", "stats", f"s3://{s3_bucket}/out", *endpoint],
+                           cwd=ROOT, env=no_endpoint, capture_output=True, text=True, timeout=120)
     assert stats.returncode == 0, stats.stderr
     assert "mixture" in stats.stdout and "<- sample" in stats.stdout
     shown = subprocess.run([sys.executable, "-m", "curate.cli", "plan", "--from-plan",
-                            f"s3://{s3_bucket}/out", "--json"], cwd=ROOT,
-                           env=env_with_repo(), capture_output=True, text=True, timeout=120)
+                            f"s3://{s3_bucket}/out", "--json", *endpoint], cwd=ROOT,
+                           env=no_endpoint, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["buckets"] == json.loads(
         (local_default_run / "_meta" / "sample" / "plan.json").read_text())["buckets"]
@@ -539,9 +542,9 @@ def test_missing_remote_stage_lists_and_benchmarks_are_one_line_naming_the_uri(s
         assert str(err.value).endswith(message) and "\n" not in str(err.value)
 
 
-def _curate(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def _curate(*args: str, timeout: int = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`curate ARGS` in a subprocess (the environment points s3 at the loopback server)."""
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env_with_repo(),
+    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env or env_with_repo(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -666,9 +669,12 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
     pq.write_table(pa.table({"id": [f"d{i}" for i in range(40)], "text": [f"doc {i}" for i in range(40)],
                              "quality_bucket": ["high" if i % 2 else "low" for i in range(40)],
                              "n_tokens": [10 + i for i in range(40)]}), src / "a.parquet")
+    no_endpoint = {k: v for k, v in env_with_repo().items() if k != "AWS_ENDPOINT_URL"}
     for given, where in ((out, "store"), (str(tmp_path / "plan.json"), "disk")):
+        # the run's --storage-option reaches the check of --plan and the listing of its _meta/
         r = _curate("sample", "--plan", given, "--input", str(src), "--output", str(tmp_path / where),
-                    "--fraction-by", "random", "--workers", "1", "--quiet")
+                    "--fraction-by", "random", "--workers", "1", "--quiet",
+                    "--storage-option", f"endpoint_url={s3_server}", env=no_endpoint)
         assert r.returncode == 0, r.stderr
     assert shard_ids(tmp_path / "store") == shard_ids(tmp_path / "disk")
     assert sum(len(s) for s in shard_ids(tmp_path / "disk")) > 40  # the high bucket twice

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from curate.cli.common import StoredPath
+from curate.cli.common import StoredPath, storage_option
 
 
 def parse_holdout(spec: str | None) -> int | list[str] | None:
@@ -19,16 +19,17 @@ def parse_holdout(spec: str | None) -> int | list[str] | None:
 
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file, a local path or a URI (the classifier a bucket definition depends on)."""
-    from curate.storage import Storage, parse
+    from curate.storage import active, parse
 
     h = hashlib.sha256()
-    with Storage().open_input_stream(parse(path)) as fh:
+    with active().open_input_stream(parse(path)) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return "sha256:" + h.hexdigest()
 
 
 @click.command("calibrate")
+@storage_option
 @click.argument("runs_path", metavar="RUNS", type=StoredPath())
 @click.option("--output", "-o", required=True, help="law.json to write (a local path or a URI).")
 @click.option("--fit", "fit", type=click.Choice(["repetition", "base", "buckets", "qqt"]), multiple=True,
@@ -56,7 +57,7 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
             plot_path: str | None, as_json: bool) -> None:
     """Fit the planner's repetition, base-law or per-bucket constants from proxy runs (JSONL or Parquet).
 
-    Every file may be a local path or a URI (read and written with the environment's storage options)."""
+    Every file may be a local path or a URI (read and written with --storage-option, else the environment's options)."""
     from curate.cli.common import echo_json, read_json
     from curate.io.write import writable, write_json
     from curate.planner.calibrate import calibrate

@@ -10,13 +10,14 @@ from curate.classifiers.balance import DEFAULT as DEFAULT_BALANCE
 from curate.classifiers.balance import MODES as BALANCE_MODES
 from curate.classifiers.fasttext import TrainParams
 from curate.classifiers.train import MAX_LABELS
-from curate.cli.common import StoredPath
+from curate.cli.common import StoredPath, storage_option
 from curate.cli.options import execute, run_options
 
 _D = TrainParams()
 
 
 @click.command("train-classifier")
+@storage_option
 @click.option("--input", "input_dir", required=True, type=StoredPath(dir_okay=True),
               help="Labelled shard directory or prefix (or one file; a local path or a URI), in any input "
                    "format (see README, Inputs).")

@@ -86,10 +86,24 @@ def _env_debug() -> bool:
     return os.environ.get("CURATE_DEBUG", "") not in ("", "0")
 
 
+def storage_option(f: Any) -> Any:
+    """``--storage-option KEY=VALUE`` (repeatable) for a verb that names files outside a run
+    (calibrate, plan, stats, train-classifier): the options open every file the verb names, from
+    its argument checks on (the option is eager)."""
+    def use(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -> None:
+        from curate.pipeline.settings import activate_storage_options
+
+        activate_storage_options(ctx, param, items)
+
+    return click.option("--storage-option", multiple=True, metavar="KEY=VALUE", is_eager=True, expose_value=False,
+                        callback=use, help="Option of the s3/gs/hf filesystems (fsspec keyword arguments), "
+                        "repeatable; e.g. endpoint_url=http://minio:9000.")(f)
+
+
 class StoredPath(click.ParamType):
     """A local path or a URI (s3://, gs://, hf://) that must exist: a file, or with `dir_okay` also
     a directory or prefix. A missing one is one line naming it, exit 2 (click.Path(exists=True)
-    knows only local paths). Read with the environment's storage options."""
+    knows only local paths). Checked with the command's storage options (curate.storage.active)."""
 
     name = "path"
 
@@ -100,10 +114,10 @@ class StoredPath(click.ParamType):
         import pyarrow.fs as pafs
 
         from curate.errors import InputError
-        from curate.storage import Storage, parse
+        from curate.storage import active, parse
 
         text = str(value)
-        kind = Storage().info(parse(text)).type
+        kind = active().info(parse(text)).type
         if kind == pafs.FileType.Directory and not self.dir_okay:
             raise InputError("is a directory, not a file", file=text)
         if kind not in (pafs.FileType.File, pafs.FileType.Directory):
@@ -112,13 +126,13 @@ class StoredPath(click.ParamType):
 
 
 def read_json(path: str, what: str) -> Any:
-    """A JSON file (a local path or a URI, read with the environment's storage options); an
+    """A JSON file (a local path or a URI, read with the command's storage options); an
     unreadable one is an InputError naming it."""
     from curate.errors import InputError
-    from curate.storage import Storage
+    from curate.storage import active
 
     try:
-        return json.loads(Storage().read_text(path))
+        return json.loads(active().read_text(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read {what} JSON: {exc}", file=str(path)) from None
 
@@ -130,9 +144,9 @@ def run_file(path: str, name: str) -> str:
     import pyarrow.fs as pafs
 
     from curate.errors import InputError
-    from curate.storage import Storage, parse
+    from curate.storage import active, parse
 
-    storage = Storage()  # the environment's options (AWS_ENDPOINT_URL, credentials)
+    storage = active()  # --storage-option, else the environment's (AWS_ENDPOINT_URL, credentials)
     root = parse(path)
     if storage.info(root).type != pafs.FileType.Directory:
         return path

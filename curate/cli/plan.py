@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from curate.cli.common import read_json, run_file
+from curate.cli.common import read_json, run_file, storage_option
 from curate.errors import ConfigError
 
 
@@ -46,6 +46,7 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
 
 
 @click.command("plan")
+@storage_option
 @click.option("--buckets", "buckets_path", default=None,
               help="buckets.json: {\"buckets\": [{\"name\", \"unique_tokens\", \"utility\", ...}]} "
                    "(written by the quality_buckets stage, or by hand), or a run's OUTPUT whose _meta/ holds one. "

@@ -7,19 +7,21 @@ import json
 
 import click
 
+from curate.cli.common import storage_option
 from curate.errors import InputError
 
 
 @click.command("stats")
+@storage_option
 @click.argument("directory")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw _stats.json.")
 def command(directory: str, as_json: bool) -> None:
     """Show the per-stage summary of the run in DIRECTORY (a local path or a URI)."""
     from curate.cli.common import echo_json
     from curate.pipeline.stats import format_table, format_tree
-    from curate.storage import Storage
+    from curate.storage import active
 
-    storage = Storage()  # the environment's options (AWS_ENDPOINT_URL, credentials)
+    storage = active()  # --storage-option, else the environment's (AWS_ENDPOINT_URL, credentials)
     storage.check(directory)
     path = f"{str(directory).rstrip('/')}/_stats.json"
     if not storage.exists(path):

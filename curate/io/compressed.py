@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curate.storage import Storage, parse
+from curate.storage import Storage, active, parse
 
 # suffix -> Arrow codec name (None: Python's lzma)
 CODECS: dict[str, str | None] = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".xz": None}
@@ -33,7 +33,7 @@ def open_input(path: str | Path, storage: Storage | None = None) -> pa.NativeFil
         if suffix == ".xz":
             return pa.PythonFile(lzma.open(loc.path, "rb"), mode="r")
         return pa.input_stream(loc.path, compression=CODECS[suffix] if suffix else None)
-    raw = (storage or Storage()).open_input_stream(loc)
+    raw = (storage or active()).open_input_stream(loc)
     if suffix == ".xz":
         return pa.PythonFile(lzma.open(raw, "rb"), mode="r")
     return pa.CompressedInputStream(raw, CODECS[suffix]) if suffix else raw

@@ -43,7 +43,7 @@ from curate.io.conform import (
     project as project_schema,
 )
 from curate.io.json_lines import check_json_lines
-from curate.storage import Location, Storage, parse
+from curate.storage import Location, Storage, active, parse
 
 PARQUET = "parquet"
 JSONL = "jsonl"
@@ -99,7 +99,7 @@ def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_p
     """
     loc = parse(input_path)
     if not loc.is_local:
-        found = _walk_remote(loc, storage or Storage())
+        found = _walk_remote(loc, storage or active())
         root_name = loc.uri
     else:
         root = Path(loc.path)
@@ -162,7 +162,7 @@ def plan_tasks(files: list[tuple[str, str]], target_task_bytes: int = DEFAULT_TA
                storage: Storage | None = None) -> list[Task]:
     """Split files into tasks; unreadable Parquet metadata makes a one-task file that fails on read."""
     tasks: list[Task] = []
-    storage = storage or Storage()
+    storage = storage or active()
     for path, rel in files:
         path = str(path)
         fmt = file_format(path)
@@ -290,4 +290,4 @@ def _read_other(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: 
 def _local(path: str, storage: Storage | None) -> Path:
     """A local file with the content of `path`: itself, or a copy of a remote file in the scratch
     directory (for the readers that need a local file)."""
-    return (storage or Storage()).local_file(path)
+    return (storage or active()).local_file(path)

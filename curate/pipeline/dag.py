@@ -26,7 +26,7 @@ from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import GlobalStage, MapStage, ReshapingStage, Stage
 from curate.schema import UPSTREAM_REJECT_REASON
 from curate.sinks import SinkSpec
-from curate.storage import Storage, parse
+from curate.storage import Storage, active, parse
 
 NODE_KEYS = {"stage", "name", "params", "input"}
 TOP_KEYS = {"name", "description", "stages", "settings", "input_columns", "outputs"}
@@ -149,7 +149,7 @@ class Graph:
     @classmethod
     def from_yaml(cls, path: str | Path, storage: Storage | None = None) -> Graph:
         """Load a pipeline YAML from a local path or a URI (read with `storage`'s options)."""
-        storage = storage or Storage()
+        storage = storage or active()
         if not storage.exists(path):
             raise ConfigError(f"pipeline file not found: {path}")
         text = storage.read_text(path)

@@ -146,7 +146,9 @@ def cli_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
                 decl = "--clean-work/--keep-work"
         elif _value_type(f) is dict:
             decl = f"--{dashed.rstrip('s')}"
-            kwargs.update(multiple=True, metavar="KEY=VALUE", callback=_mapping_option, show_default="none")
+            # the one mapping setting, storage_options
+            kwargs.update(multiple=True, metavar="KEY=VALUE", callback=activate_storage_options, is_eager=True,
+                          show_default="none")
             out.append(((decl, f.name), kwargs))
             continue
         else:
@@ -161,13 +163,18 @@ def cli_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     return out
 
 
-def _mapping_option(ctx: Any, param: Any, items: tuple[str, ...]) -> dict[str, Any] | None:
-    """``KEY=VALUE`` items of a repeatable flag as a mapping (None if not given)."""
+def activate_storage_options(ctx: Any, param: Any, items: tuple[str, ...]) -> dict[str, Any] | None:
+    """``--storage-option KEY=VALUE`` items as a mapping (None if not given), made this process's
+    storage at once (the option is eager), so that a verb's own checks of the files it names
+    (``sample --plan s3://...``) use them too."""
     import click
 
-    from curate.storage import parse_option
+    from curate.storage import activate, parse_option
 
     try:
-        return dict(parse_option(i) for i in items) or None
+        options = dict(parse_option(i) for i in items) or None
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from None
+    if options:
+        activate(Storage(options))
+    return options

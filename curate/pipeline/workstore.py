@@ -42,7 +42,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from curate.errors import ConfigError
-from curate.storage import READ_ONLY, Storage, Upload, activate, content_key, parse
+from curate.storage import READ_ONLY, Storage, Upload, activate, active, content_key, parse
 
 COMPRESSION = "zstd"
 ROW_GROUP_ROWS = 65536
@@ -262,7 +262,7 @@ def content_hash(path: str | Path, storage: Storage | None = None) -> str:
     in other part sizes get another multipart ETag, which makes a resume refuse (never mix)."""
     import xxhash
 
-    storage = storage or Storage()
+    storage = storage or active()
     loc = parse(path)
     if not loc.is_local:
         tag = storage.content_tag(loc)
@@ -333,7 +333,7 @@ class WorkStore:
 
     @classmethod
     def open(cls, uri: str | Path, storage: Storage | None = None) -> WorkStore:
-        storage = storage or Storage()
+        storage = storage or active()
         loc = parse(uri)
         fs, raw = storage.filesystems(loc.scheme)
         if loc.scheme in READ_ONLY:

@@ -99,12 +99,12 @@ def _span(x: np.ndarray) -> list[float]:
 def read_runs(path: str | Path) -> Runs:
     """Read proxy runs from ``.jsonl`` (one JSON object a line) or ``.parquet``, a local path or a
     URI; errors name file and row."""
-    from curate.storage import Storage
+    from curate.storage import active
 
     source = str(path)
     kind = "Parquet" if source.endswith(".parquet") else "JSONL"
     try:
-        data = Storage().read_bytes(source)
+        data = active().read_bytes(source)
     except OSError as exc:
         raise InputError(f"cannot read runs {kind}: {exc}", file=source) from None
     if kind == "Parquet":
