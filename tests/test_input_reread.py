@@ -1,9 +1,10 @@
 """A global stage whose input is the run's input reads the input files again in its apply pass
-instead of a copy under _work/ (Parquet and JSON Lines, local or both ends remote): same output,
+instead of a copy under _work/ (Parquet and uncompressed JSON Lines, local or both ends remote): same output,
 same accounting, same errors, and a file that changed between the passes is refused."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def _corpus(root: Path, fmt: str = "parquet") -> Path:
         rows = [json.dumps({"id": i, "text": t}) for i, t in zip(ids[sl], texts[sl], strict=True)]
         if fmt == "csv":
             pa_csv.write_csv(pa.table({"id": ids[sl], "text": texts[sl]}), root / f"{name}.csv")
+        elif fmt == "jsonl.gz":
+            with gzip.open(root / f"{name}.{fmt}", "wt") as fh:
+                fh.write("\n".join(rows) + "\n")
         else:
             (root / f"{name}.{fmt}").write_text("\n".join(rows) + "\n")
     return root
@@ -78,8 +82,9 @@ def test_reading_the_input_again_equals_reading_a_copy(tmp_path: Path, monkeypat
         assert got[name].equals(want[name]), name
 
 
-def test_csv_input_keeps_its_copy(tmp_path: Path) -> None:
-    _run(_corpus(tmp_path / "in", "csv"), tmp_path / "out")
+@pytest.mark.parametrize("fmt", ["csv", "jsonl.gz"])
+def test_csv_and_compressed_jsonl_inputs_keep_their_copy(tmp_path: Path, fmt: str) -> None:
+    _run(_corpus(tmp_path / "in", fmt), tmp_path / "out")
     assert len(list((tmp_path / "out" / "_work" / "streams" / "read").glob("part-*.parquet"))) == 2
 
 

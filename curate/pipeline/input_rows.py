@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.errors import InputError
 from curate.io import read as reader
+from curate.io.compressed import CODECS
 from curate.pipeline.dag import READ_NODE
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.streams import Batch, split_rejected
@@ -140,17 +141,20 @@ def rereads_input(tasks: list[reader.Task], output_is_local: bool) -> bool:
     """Whether a global stage reading the run's input reads the input files again in its apply
     pass instead of a copy under ``_work/streams/read/``.
 
-    Yes when every file is Parquet or JSON Lines (compressed or not) and is on the local disk, or
-    is remote while OUTPUT is remote too. Measured with bench/passes_io.py (docs/performance.md):
-    reading again was faster in every case measured (local Parquet 1.15x, JSONL 1.01x, gzipped
-    JSONL 1.06x; S3 on loopback 1.12x and 1.04x) and writes one copy of the input less. A remote
+    Yes when every file is Parquet or uncompressed JSON Lines and is on the local disk, or is
+    remote while OUTPUT is remote too. Measured with bench/passes_io.py (docs/performance.md):
+    at 200,000 documents reading again was faster for local Parquet (1.22x), JSONL (1.19x) and S3
+    on loopback (Parquet 1.01x, JSONL 1.07x) and writes one copy of the input less; gzipped JSONL
+    was slower to read again in both runs recorded (0.887x, 0.906x: inflating the input again
+    costs more than the copy), so compressed JSON Lines keeps the copy. A remote
     input with a local OUTPUT keeps the copy: reading again means fetching the input over the
     network a second time, where the copy is a local disk write and read. CSV/TSV, WARC/WET and
     Hugging Face Arrow inputs keep it too: WARC's HTML extraction costs far more than the copy,
     and the other two were not measured.
     """
     return bool(tasks) and all(
-        t.fmt in REREAD_FORMATS and (parse(t.path).is_local or not output_is_local) for t in tasks)
+        t.fmt in REREAD_FORMATS and not str(t.path).endswith(tuple(CODECS))
+        and (parse(t.path).is_local or not output_is_local) for t in tasks)
 
 
 @dataclass
