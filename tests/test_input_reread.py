@@ -1,6 +1,6 @@
 """A global stage whose input is the run's input reads the input files again in its apply pass
-instead of a copy under _work/ (Parquet and uncompressed JSON Lines, local or both ends remote): same output,
-same accounting, same errors, and a file that changed between the passes is refused."""
+instead of a copy under _work/ (Parquet and uncompressed JSON Lines, local or both ends remote):
+same output, same accounting, same errors, and a file that changed between the passes is refused."""
 
 from __future__ import annotations
 
@@ -35,14 +35,13 @@ def _corpus(root: Path, fmt: str = "parquet") -> Path:
         return root
     root.mkdir(parents=True)
     for name, sl in (("a", slice(0, 200)), ("b", slice(200, None))):
-        rows = [json.dumps({"id": i, "text": t}) for i, t in zip(ids[sl], texts[sl], strict=True)]
+        lines = "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in zip(ids[sl], texts[sl], strict=True))
         if fmt == "csv":
             pa_csv.write_csv(pa.table({"id": ids[sl], "text": texts[sl]}), root / f"{name}.csv")
         elif fmt == "jsonl.gz":
-            with gzip.open(root / f"{name}.{fmt}", "wt") as fh:
-                fh.write("\n".join(rows) + "\n")
+            (root / f"{name}.{fmt}").write_bytes(gzip.compress(lines.encode()))
         else:
-            (root / f"{name}.{fmt}").write_text("\n".join(rows) + "\n")
+            (root / f"{name}.{fmt}").write_text(lines)
     return root
 
 

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.errors import InputError
 from curate.io import read as reader
-from curate.io.compressed import CODECS
+from curate.io.compressed import codec_suffix
 from curate.pipeline.dag import READ_NODE
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.streams import Batch, split_rejected
@@ -146,14 +146,14 @@ def rereads_input(tasks: list[reader.Task], output_is_local: bool) -> bool:
     at 200,000 documents reading again was faster for local Parquet (1.22x), JSONL (1.19x) and S3
     on loopback (Parquet 1.01x, JSONL 1.07x) and writes one copy of the input less; gzipped JSONL
     was slower to read again in both runs recorded (0.887x, 0.906x: inflating the input again
-    costs more than the copy), so compressed JSON Lines keeps the copy. A remote
-    input with a local OUTPUT keeps the copy: reading again means fetching the input over the
-    network a second time, where the copy is a local disk write and read. CSV/TSV, WARC/WET and
-    Hugging Face Arrow inputs keep it too: WARC's HTML extraction costs far more than the copy,
-    and the other two were not measured.
+    costs more than the copy), so compressed JSON Lines keeps the copy. A remote input with a
+    local OUTPUT keeps the copy: reading again means fetching the input over the network a second
+    time, where the copy is a local disk write and read. CSV/TSV, WARC/WET and Hugging Face Arrow
+    inputs keep it too: WARC's HTML extraction costs far more than the copy, and the other two
+    were not measured.
     """
     return bool(tasks) and all(
-        t.fmt in REREAD_FORMATS and not str(t.path).endswith(tuple(CODECS))
+        t.fmt in REREAD_FORMATS and not codec_suffix(str(t.path))
         and (parse(t.path).is_local or not output_is_local) for t in tasks)
 
 
