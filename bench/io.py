@@ -75,7 +75,7 @@ def peak_mb():
 _READ_REMOTE = _PEAK + """
 import sys
 from curate.io import read as reader
-from curate.storage import Storage
+from curate.store.storage import Storage
 storage = Storage()
 tasks = reader.plan_tasks(reader.discover(sys.argv[1], storage=storage), storage=storage)  # 256 MB tasks
 target = reader.unify_schemas([(tasks[0].rel, reader.file_schema(tasks[0].path, tasks[0].fmt, tasks[0].rel,
@@ -87,7 +87,7 @@ print(rows, peak_mb())
 
 _IDLE = _PEAK + """
 from curate.io import read as reader
-from curate.storage import Storage
+from curate.store.storage import Storage
 reader.discover("s3://bench/big", storage=Storage())
 print(peak_mb())
 """

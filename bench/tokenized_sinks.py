@@ -54,12 +54,13 @@ def encode_only(table, tokenizer: Path) -> int:  # noqa: ANN001
 
 
 def run_curate(fmt: str, table, tokenizer: Path, out: Path) -> dict:  # noqa: ANN001
-    from curate.pipeline import workstore
     from curate.sinks import SinkSpec
+    from curate.store.cache import begin_run
+    from curate.store.layout import WorkStore
 
-    workstore.begin_run(f"bench-{fmt}-{out.name}")  # load the tokenizer afresh, as a new worker would
+    begin_run(f"bench-{fmt}-{out.name}")  # load the tokenizer afresh, as a new worker would
     spec = SinkSpec.from_config(fmt, {"from": "x", "format": fmt, "tokenizer": str(tokenizer)})
-    store = workstore.WorkStore.open(out)
+    store = WorkStore.open(out)
     writer = spec.open(store.files, f"{store.root}/{fmt}", 0)
     for start in range(0, table.num_rows, BATCH_ROWS):
         writer.write(table.slice(start, BATCH_ROWS))

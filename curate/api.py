@@ -24,7 +24,7 @@ from curate.pipeline.dag import Graph
 from curate.pipeline.progress import Progress
 from curate.pipeline.runner import RunResult, run_graph
 from curate.pipeline.settings import RunSettings
-from curate.storage import Storage
+from curate.store.storage import Storage
 
 __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample",
            "generate_sample_data"]
@@ -161,9 +161,9 @@ def calibrate(runs: Any, output: str | Path | None = None, **kwargs: Any) -> Any
     Returns a :class:`curate.planner.calibrate.Calibration` (``.to_dict()`` is law.json, ``.law()``
     what ``plan(..., law=...)`` takes). Keyword arguments as ``curate.planner.calibrate.calibrate``.
     """
-    from curate.io.write import write_json
     from curate.planner.calibrate import calibrate as _calibrate
     from curate.planner.runs import Runs, read_runs, runs_from_rows
+    from curate.store.atomic import write_json
 
     if not isinstance(runs, Runs):
         runs = read_runs(runs) if isinstance(runs, (str, Path)) else runs_from_rows(list(runs))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from curate.api import Pipeline
-from curate.pipeline.workstore import WorkStore
+from curate.store.layout import WorkStore
 from tests.conftest import ROOT, env_with_repo, shard_ids
 
 PIPELINE = "name: two_passes\nstages:\n  - stage: exact_dedup\n  - stage: length_filter\n    params: {min_chars: 20}\n"

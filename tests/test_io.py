@@ -18,7 +18,8 @@ import zstandard
 from curate.api import Pipeline
 from curate.errors import InputError
 from curate.io import read as reader
-from curate.pipeline.workstore import WorkStore
+from curate.store.layout import WorkStore
+from curate.store.shards import ShardWriter
 from tests.conftest import read_output, shard_ids, write_parquet
 
 ROWS = [{"id": f"d{i}", "text": f"document number {i} with some words", "score": i * 0.5} for i in range(50)]
@@ -120,8 +121,9 @@ def test_missing_text_column_is_a_clear_error(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys, pyarrow as pa
-from curate.pipeline.workstore import WorkStore
-w = WorkStore.open("/").files.writer(sys.argv[1])
+from curate.store.layout import WorkStore
+from curate.store.shards import ShardWriter
+w = ShardWriter(WorkStore.open("/").files, sys.argv[1])
 batch = pa.table({"id": [str(i) for i in range(20000)], "text": ["x" * 200] * 20000})
 print("writing", flush=True)
 while True:
@@ -142,7 +144,7 @@ def test_killed_writer_leaves_no_visible_partial_shard(tmp_path: Path) -> None:
 
 def test_shard_writer_close_is_atomic_and_complete(tmp_path: Path) -> None:
     target = tmp_path / "part-00000.parquet"
-    w = WorkStore.open(tmp_path).files.writer(str(target))
+    w = ShardWriter(WorkStore.open(tmp_path).files, str(target))
     w.write(pa.table({"id": ["a"], "text": ["b"]}))
     assert not target.exists()  # invisible until closed
     w.close()

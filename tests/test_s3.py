@@ -28,8 +28,9 @@ from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.io import read as reader
 from curate.pipeline.ownership import claim
-from curate.pipeline.workstore import WorkStore
-from curate.storage import Storage
+from curate.store.layout import WorkStore
+from curate.store.shards import ShardWriter
+from curate.store.storage import Storage
 from tests.conftest import ROOT, SAMPLE, env_with_repo, read_output, shard_ids
 
 s3fs = pytest.importorskip("s3fs")
@@ -122,7 +123,7 @@ def test_kill_9_mid_run_then_resume_on_s3_equals_a_clean_run(default_pipeline: P
 
 _SLOW_UPLOAD = """
 import sys, time
-from curate.pipeline.workstore import WorkStore
+from curate.store.layout import WorkStore
 store = WorkStore.open(sys.argv[1])
 up = store.files.upload(store.root + "/big.bin")
 for i in range(100):
@@ -158,7 +159,7 @@ def test_kill_9_during_a_multipart_upload_leaves_no_object(s3_server: str, s3_bu
 
 def test_a_failed_write_aborts_its_upload(s3_server: str, s3_bucket: str) -> None:
     store = WorkStore.open(f"s3://{s3_bucket}/out")
-    writer = store.files.writer(store.sink("", 0))
+    writer = ShardWriter(store.files, store.sink("", 0))
     writer.write(pa.table({"id": [str(i) for i in range(200_000)], "text": ["x" * 64] * 200_000}))
     writer.abort()
     with pytest.raises(RuntimeError), store.files.output(store.meta("sample", "plan.json")) as out:
@@ -698,7 +699,7 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
 def test_a_file_written_to_a_uri_appears_whole_or_not_at_all(s3_server: str, s3_bucket: str) -> None:
     """atomic_path (models, cards, law.json, plots): the local file is uploaded only when the
     writer succeeds."""
-    from curate.io.write import atomic_path
+    from curate.store.atomic import atomic_path
 
     fs = _fs(s3_server)
     uri = f"s3://{s3_bucket}/files/model.bin"

@@ -13,8 +13,8 @@ from tokenizers import Tokenizer
 
 from curate.api import Pipeline
 from curate.errors import ConfigError
-from curate.pipeline.workstore import WorkStore
 from curate.sinks.indexed import read_datatrove, read_megatron
+from curate.store.layout import WorkStore
 from tests.conftest import read_output, write_parquet
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sinks"

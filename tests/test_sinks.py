@@ -15,9 +15,9 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from curate.errors import ConfigError
-from curate.pipeline.workstore import WorkStore
 from curate.sinks import SinkSpec
 from curate.sinks.indexed import read_datatrove, read_megatron
+from curate.store.layout import WorkStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sinks"
 TOKENIZER = FIXTURES / "tokenizer.json"

@@ -15,8 +15,8 @@ import pytest
 
 from curate.errors import ConfigError
 from curate.pipeline.settings import RunSettings
-from curate.pipeline.workstore import WorkStore
-from curate.storage import Storage, nest_options, parse, parse_option, with_suffix
+from curate.store.layout import WorkStore
+from curate.store.storage import Storage, nest_options, parse, parse_option, with_suffix
 from tests.conftest import ROOT, SAMPLE, env_with_repo
 
 
@@ -87,7 +87,7 @@ def test_hf_is_read_only_and_its_filesystem_is_huggingface_hub() -> None:
 
     with pytest.raises(ConfigError, match="read only"):
         WorkStore.open("hf://datasets/owner/name/out")
-    _, raw = Storage({"token": False}).filesystems("hf")  # built offline; nothing fetched
+    raw = Storage({"token": False}).files("hf").raw  # built offline; nothing fetched
     assert isinstance(raw, HfFileSystem)
 
 

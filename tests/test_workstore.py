@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.api import Pipeline
-from curate.pipeline.workstore import WorkStore, cached
+from curate.store.cache import cached
+from curate.store.layout import WorkStore
+from curate.store.state import StageStore
 from tests.conftest import shard_ids
 
 
@@ -67,7 +69,7 @@ def test_resume_on_a_memory_filesystem_skips_finished_work(sample_dir: Path) -> 
 
 
 def test_stage_state_is_per_task_and_cached_one_task_at_a_time(tmp_path: Path) -> None:
-    store = WorkStore.open(tmp_path / "out").stage("node")
+    store = StageStore(WorkStore.open(tmp_path / "out"), "node")
     batches = pa.table({"task": [0, 0, 2], "row": [0, 1, 0], "keep": [True, False, True]}).to_batches(max_chunksize=2)
     store.write_tasks_from(batches, n_tasks=3)
     assert store.read_task(0).to_pylist() == [{"row": 0, "keep": True}, {"row": 1, "keep": False}]
@@ -83,7 +85,7 @@ def test_stage_state_is_per_task_and_cached_one_task_at_a_time(tmp_path: Path) -
 
 
 def test_reset_state_wipes_state_and_scratch(tmp_path: Path) -> None:
-    store = WorkStore.open(tmp_path / "out").stage("node")
+    store = StageStore(WorkStore.open(tmp_path / "out"), "node")
     store.write_json("x", {"a": 1})
     store.scratch.mkdir(parents=True)
     (store.scratch / "leftover").write_text("stale")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.classifiers.preprocess import CURATE, FASTTEXT
-from curate.storage import file_exists, stage_file, with_suffix
+from curate.store.storage import file_exists, stage_file, with_suffix
 
 
 def card_path(model_path: str | Path) -> str:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import ConfigError
-from curate.io.write import atomic_path
+from curate.store.atomic import atomic_path
 
 LABEL_PREFIX = "__label__"
 
@@ -109,7 +109,7 @@ class Classifier:
         import fasttext
 
         from curate.classifiers.model_file import check_model_file  # numba: loaded on first use
-        from curate.storage import file_exists, stage_file
+        from curate.store.storage import file_exists, stage_file
 
         if not file_exists(path):
             raise ConfigError(f"{what} file not found: {path}")

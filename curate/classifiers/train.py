@@ -28,7 +28,7 @@ from curate.classifiers.metrics import classification_report
 from curate.classifiers.preprocess import PREPROCESSING, preprocess
 from curate.errors import ConfigError, InputError
 from curate.io import read as reader
-from curate.io.write import writable, write_json
+from curate.store.atomic import writable, write_json
 from curate.text.id_hash import id_uniforms
 
 EVAL_CHUNK = 20_000  # held-out lines scored per fastText call

@@ -19,7 +19,7 @@ def parse_holdout(spec: str | None) -> int | list[str] | None:
 
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file, a local path or a URI (the classifier a bucket definition depends on)."""
-    from curate.storage import active, parse
+    from curate.store.storage import active, parse
 
     h = hashlib.sha256()
     with active().open_input_stream(parse(path)) as fh:
@@ -59,11 +59,11 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
 
     Every file may be a local path or a URI (read and written with --storage-option, else the environment's options)."""
     from curate.cli.common import echo_json, read_json
-    from curate.io.write import writable, write_json
     from curate.planner.calibrate import calibrate
     from curate.planner.lawfile import bucket_definition
     from curate.planner.report import format_calibration, plot_residuals
     from curate.planner.runs import read_runs
+    from curate.store.atomic import writable, write_json
 
     for target in (output, plot_path):
         if target is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from curate.errors import CurateError
-from curate.pipeline.workstore import json_default
+from curate.store.files import json_default
 
 
 def run_cli(group: click.Group, argv: list[str]) -> None:
@@ -103,7 +103,7 @@ def storage_option(f: Any) -> Any:
 class StoredPath(click.ParamType):
     """A local path or a URI (s3://, gs://, hf://) that must exist: a file, or with `dir_okay` also
     a directory or prefix. A missing one is one line naming it, exit 2 (click.Path(exists=True)
-    knows only local paths). Checked with the command's storage options (curate.storage.active)."""
+    knows only local paths). Checked with the command's storage options (curate.store.storage.active)."""
 
     name = "path"
 
@@ -114,7 +114,7 @@ class StoredPath(click.ParamType):
         import pyarrow.fs as pafs
 
         from curate.errors import InputError
-        from curate.storage import active, parse
+        from curate.store.storage import active, parse
 
         text = str(value)
         kind = active().info(parse(text)).type
@@ -129,7 +129,7 @@ def read_json(path: str, what: str) -> Any:
     """A JSON file (a local path or a URI, read with the command's storage options); an
     unreadable one is an InputError naming it."""
     from curate.errors import InputError
-    from curate.storage import active
+    from curate.store.storage import active
 
     try:
         return json.loads(active().read_text(path))
@@ -144,7 +144,7 @@ def run_file(path: str, name: str) -> str:
     import pyarrow.fs as pafs
 
     from curate.errors import InputError
-    from curate.storage import active, parse
+    from curate.store.storage import active, parse
 
     storage = active()  # --storage-option, else the environment's (AWS_ENDPOINT_URL, credentials)
     root = parse(path)

@@ -19,7 +19,7 @@ def command(directory: str, as_json: bool) -> None:
     """Show the per-stage summary of the run in DIRECTORY (a local path or a URI)."""
     from curate.cli.common import echo_json
     from curate.pipeline.stats import format_table, format_tree
-    from curate.storage import active
+    from curate.store.storage import active
 
     storage = active()  # --storage-option, else the environment's (AWS_ENDPOINT_URL, credentials)
     storage.check(directory)
@@ -54,7 +54,7 @@ def _work_line(directory: str) -> str:
     """How much the intermediate passes under _work/ hold (what --clean-work removes)."""
     import humanize
 
-    from curate.pipeline.workstore import WorkStore
+    from curate.store.layout import WorkStore
 
     store = WorkStore.open(directory)
     if not store.files.exists(store.work):

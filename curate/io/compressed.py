@@ -2,7 +2,7 @@
 
 gzip, zstd and bz2 go through Arrow's own codecs; xz (LZMA) through Python's :mod:`lzma`
 wrapped as an Arrow file (Arrow has no LZMA codec), so every reader sees the same kind of stream.
-A remote file (a URI) is streamed from its store through :mod:`curate.storage`, never downloaded
+A remote file (a URI) is streamed from its store through :mod:`curate.store.storage`, never downloaded
 whole.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curate.storage import Storage, active, parse
+from curate.store.storage import Storage, active, parse
 
 # suffix -> Arrow codec name (None: Python's lzma)
 CODECS: dict[str, str | None] = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".xz": None}

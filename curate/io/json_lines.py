@@ -8,7 +8,7 @@ from pathlib import Path
 
 from curate.errors import InputError
 from curate.io.compressed import open_input
-from curate.storage import Storage
+from curate.store.storage import Storage
 
 _PEEK = 4096
 _BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace and a UTF-8 byte-order mark

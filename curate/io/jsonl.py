@@ -30,7 +30,7 @@ from curate.io import jsonl_scan as scan
 from curate.io import lattice
 from curate.io.compressed import open_input
 from curate.io.conform import ColumnMap, RowError, conform_input, input_schema, short, with_rows
-from curate.storage import Storage
+from curate.store.storage import Storage
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _BOM = b"\xef\xbb\xbf"

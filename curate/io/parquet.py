@@ -4,7 +4,7 @@ A row group that fails to decode (a corrupt page, a page whose CRC does not matc
 writer stored page checksums) is an error for each of its rows that was not yet read; the other
 row groups are read. Strings are checked for valid UTF-8 at every nesting level (Parquet readers
 do not validate it), and a row holding invalid UTF-8 anywhere is that row's error. A remote file
-is read through :mod:`curate.storage` by the byte ranges of its footer and row groups, never
+is read through :mod:`curate.store.storage` by the byte ranges of its footer and row groups, never
 downloaded whole: memory is bounded by a row group (plus the store's read-ahead block).
 """
 
@@ -31,7 +31,7 @@ from curate.io.conform import (
     short,
     with_rows,
 )
-from curate.storage import Storage, active, parse
+from curate.store.storage import Storage, active, parse
 
 # What a damaged file or row group raises from pyarrow.
 DECODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError)

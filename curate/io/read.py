@@ -10,7 +10,7 @@ walk reports: :mod:`curate.io.discover`.
 All files are conformed to one unified schema (see :func:`unify_schemas`), with the id/text
 columns renamed to the canonical ``id``/``text``.
 
-The input may be a URI (``s3://``, ``gs://``, ``hf://``, ``memory://``, see :mod:`curate.storage`):
+The input may be a URI (``s3://``, ``gs://``, ``hf://``, ``memory://``, see :mod:`curate.store.storage`):
 its prefix is listed recursively with the same rules as a local directory walk, and a remote
 shard's name in tasks, messages and ``_errors.jsonl`` is its full URI (its relative path with
 the prefix in front, so tasks sort in the same order as a local copy's). Parquet and JSON Lines
@@ -43,7 +43,7 @@ from curate.io.conform import (
     project as project_schema,
 )
 from curate.io.json_lines import check_json_lines
-from curate.storage import Location, Storage, active, parse
+from curate.store.storage import Location, Storage, active, parse
 
 PARQUET = "parquet"
 JSONL = "jsonl"

@@ -26,7 +26,7 @@ from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import GlobalStage, MapStage, ReshapingStage, Stage
 from curate.schema import UPSTREAM_REJECT_REASON
 from curate.sinks import SinkSpec
-from curate.storage import Storage, active, parse
+from curate.store.storage import Storage, active, parse
 
 NODE_KEYS = {"stage", "name", "params", "input"}
 TOP_KEYS = {"name", "description", "stages", "settings", "input_columns", "outputs"}

@@ -14,6 +14,7 @@ from curate.errors import InputError
 from curate.io import read as reader
 from curate.io.duck import connect, sql_list
 from curate.pipeline.task import RunPlan
+from curate.store.shards import ShardWriter
 
 ID_SCHEMA = pa.schema([("id", pa.string()), ("task", pa.int32()), ("row", pa.int64())])
 
@@ -22,7 +23,7 @@ def id_check_task(plan: RunPlan, task_index: int) -> str:
     """Write (id, task, row) of every readable row of a task."""
     task = plan.tasks[task_index]
     path = plan.store.ids("ids", task.index)
-    w = plan.store.files.writer(path)
+    w = ShardWriter(plan.store.files, path)
     try:
         for table in reader.read_task(task, plan.schema, plan.settings.columns, 65536,
                                       on_row_error=lambda *a: None, project=[schema.ID]):
@@ -30,7 +31,7 @@ def id_check_task(plan: RunPlan, task_index: int) -> str:
                               dtype=np.int32)), "row": table.column(reader.ROW)}))
     except InputError:
         w.abort()  # the error is reported (under the policy) when the task itself is read
-        w = plan.store.files.writer(path)
+        w = ShardWriter(plan.store.files, path)
     w.close(ID_SCHEMA)
     return path
 
@@ -38,8 +39,8 @@ def id_check_task(plan: RunPlan, task_index: int) -> str:
 def find_duplicate_ids(plan: RunPlan, workers: int = 1) -> list[dict[str, Any]]:
     """Every occurrence of an id after its first (in task, row order), with where it was first seen."""
     scratch = plan.store.local_dir("_ids", "scratch")
-    files = [plan.store.files.local_copy(plan.store.ids("ids", t.index), scratch / "inputs") for t in plan.tasks
-             if plan.store.files.exists(plan.store.ids("ids", t.index))]
+    files = [plan.store.files.local_copy(path, scratch / "inputs" / f"ids-{t.index:05d}.parquet") for t in plan.tasks
+             if plan.store.files.exists(path := plan.store.ids("ids", t.index))]
     if not files:
         return []
     con = connect(scratch / "duckdb_tmp", threads=workers)

@@ -32,8 +32,8 @@ from curate.io.compressed import codec_suffix
 from curate.pipeline.dag import READ_NODE
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.streams import Batch, split_rejected
-from curate.pipeline.workstore import WorkStore
-from curate.storage import content_key, parse
+from curate.store.layout import WorkStore
+from curate.store.storage import content_key, parse
 
 # Formats whose apply pass reads the input file again rather than a copy (see rereads_input).
 REREAD_FORMATS = (reader.PARQUET, reader.JSONL)

@@ -34,8 +34,8 @@ from typing import Any
 
 from curate import __version__
 from curate.errors import ConfigError
-from curate.pipeline.workstore import Files, WorkStore
-from curate.storage import create_exclusive, parse
+from curate.store.layout import WorkStore
+from curate.store.storage import parse
 
 MARKER = "_CURATE_RUN.json"
 LEASE = "_LEASE.json"
@@ -142,7 +142,7 @@ class Lease:
         files = self.store.files
         files.mkdir(self.store.root)
         data = json.dumps(asdict(self.record)).encode()
-        created = _create_exclusive(files, self.path, data) if stale is None else None
+        created = files.create_exclusive(self.path, data) if stale is None else None
         if created is False:
             self.refuse_if_live()  # someone got there first: refused unless it is already stale
             raise ConfigError(f"{self.store.display} is in use by another curate run")
@@ -207,23 +207,6 @@ class Lease:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
-
-
-def _create_exclusive(files: Files, path: str, data: bytes) -> bool | None:
-    """Create `path` only if absent: True if created, False if it existed, None if the filesystem
-    cannot (then the caller writes, settles and verifies). On the local disk link(2) creates the
-    name with its content at once and fails if it exists; on S3 a conditional PUT."""
-    if not files.is_local:
-        return create_exclusive(files.raw, path, data)
-    tmp = files.temp_name(path)
-    Path(tmp).write_bytes(data)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
-    return True
 
 
 def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool, log: Callable[[str], None]) -> Lease:

@@ -34,8 +34,10 @@ from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import CombineContext
 from curate.pipeline.stats import StageStats, merge_stats
 from curate.pipeline.task import READ_STAGE, RunPlan, run_unit_task
-from curate.pipeline.workstore import WorkStore, begin_run, content_hash
-from curate.storage import parse
+from curate.store.cache import begin_run
+from curate.store.hashes import content_hash
+from curate.store.layout import WorkStore
+from curate.store.storage import parse
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 from curate.errors import ConfigError
 from curate.io import read as reader
-from curate.storage import Storage
+from curate.store.storage import Storage
 
 ERROR_POLICIES = ("fail", "skip")
 DEFAULT_MAX_DOC_BYTES = 16 << 20
@@ -169,7 +169,7 @@ def activate_storage_options(ctx: Any, param: Any, items: tuple[str, ...]) -> di
     (``sample --plan s3://...``) use them too."""
     import click
 
-    from curate.storage import activate, parse_option
+    from curate.store.storage import activate, parse_option
 
     try:
         options = dict(parse_option(i) for i in items) or None

@@ -26,11 +26,11 @@ import pyarrow as pa
 
 from curate import schema
 from curate.errors import AccountingError, ConfigError
-from curate.pipeline import workstore
+from curate.store import cache
 
 if TYPE_CHECKING:
     from curate.pipeline.stats import StageStats
-    from curate.pipeline.workstore import StageStore
+    from curate.store.state import StageStore
 
 _REQUIRED = object()
 
@@ -79,7 +79,7 @@ class Param:
                 raise ConfigError(f"stage '{stage}': parameter '{name}' must be <= {self.max}, got {value}")
         if self.path and isinstance(value, str):
             # workers (Ray on other nodes) do not run in the driver's directory; a bad URI fails here
-            from curate.storage import parse
+            from curate.store.storage import parse
 
             try:
                 value = parse(value).uri
@@ -232,7 +232,7 @@ class Stage:
         lives for one run, so the fresh copy of a stage that each task unpickles reuses what an
         earlier task of the same run loaded.
         """
-        return workstore.cached((type(self).__module__, type(self).__qualname__, key,
+        return cache.cached((type(self).__module__, type(self).__qualname__, key,
                                  json.dumps(self.config, sort_keys=True, default=str)), loader)
 
     def __getstate__(self) -> dict[str, Any]:

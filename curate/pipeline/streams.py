@@ -19,7 +19,9 @@ import pyarrow.compute as pc
 
 from curate import schema
 from curate.pipeline.dag import INPUT_NODE, REJECTED, StreamRef
-from curate.pipeline.workstore import POSITION, Files, WorkStore, conform
+from curate.store.files import Files
+from curate.store.layout import POSITION, WorkStore
+from curate.store.shards import conform
 
 Batch = tuple[pa.Table, np.ndarray]  # rows and their positions
 

@@ -47,7 +47,10 @@ from curate.pipeline.streams import (
     stream_dir,
     with_positions,
 )
-from curate.pipeline.workstore import ShardWriter, StageStore, WorkStore, begin_run
+from curate.store.cache import begin_run
+from curate.store.layout import WorkStore
+from curate.store.shards import ShardWriter
+from curate.store.state import StageStore
 
 READ_STAGE = READ_NODE
 
@@ -75,7 +78,7 @@ class RunPlan:
             rows = self.input_rows
         else:
             rows = KeptStream(self.store, stream_dir(source), self.settings.batch_rows)
-        return self.store.stage(name, input=rows, upstream=tuple(self.graph.ancestors(name)))
+        return StageStore(self.store, name, rows, tuple(self.graph.ancestors(name)))
 
     def context(self, name: str, task: reader.Task) -> TaskContext:
         return TaskContext(task_index=task.index, n_tasks=len(self.tasks), source=task.label,
@@ -115,7 +118,7 @@ class _Outputs:
 
     def _writer(self, path: str) -> ShardWriter:
         if path not in self.writers:
-            self.writers[path] = self.plan.store.files.writer(path)
+            self.writers[path] = ShardWriter(self.plan.store.files, path)
         return self.writers[path]
 
     def _plan(self, ref: StreamRef) -> tuple[bool, list[str], list[str]]:

@@ -122,7 +122,7 @@ def resolve_law(spec: str | Path | Law | CalibratedLaw) -> Law | CalibratedLaw:
         return spec
     if str(spec) in LAWS:
         return LAWS[str(spec)]
-    from curate.storage import file_exists
+    from curate.store.storage import file_exists
 
     if str(spec).endswith(".json") or file_exists(spec):  # a local path or a URI
         return read_law(spec)
@@ -132,7 +132,7 @@ def resolve_law(spec: str | Path | Law | CalibratedLaw) -> Law | CalibratedLaw:
 def read_law(path: str | Path) -> CalibratedLaw | Law:
     """Read a law.json written by ``curate calibrate`` (a local path or a URI, read from a local
     copy with the run's storage options); errors name the file and key."""
-    from curate.storage import stage_file
+    from curate.store.storage import stage_file
 
     try:
         doc = json.loads(stage_file(path, "law file").read_text(encoding="utf-8"))

@@ -1,6 +1,6 @@
 """Render plans and calibrations for people: text tables and PNG plots (matplotlib, Agg).
 
-Plots are written atomically (:func:`curate.io.write.atomic_path`: a temporary name then a rename
+Plots are written atomically (:func:`curate.store.atomic.atomic_path`: a temporary name then a rename
 on the local disk, one upload at a URI) so a reader never sees half a file.
 """
 
@@ -111,8 +111,8 @@ def _figure(nrows: int):  # noqa: ANN202 - matplotlib types stay lazy
 
 def _save_atomic(plt, fig, path: Path | str | BinaryIO) -> Path | str | BinaryIO:  # noqa: ANN001
     """Save `fig` as PNG into an open binary stream or to a file (a local path or a URI,
-    atomically: see :func:`curate.io.write.atomic_path`); returns where."""
-    from curate.io.write import atomic_path
+    atomically: see :func:`curate.store.atomic.atomic_path`); returns where."""
+    from curate.store.atomic import atomic_path
 
     try:
         fig.tight_layout()

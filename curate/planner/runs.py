@@ -99,7 +99,7 @@ def _span(x: np.ndarray) -> list[float]:
 def read_runs(path: str | Path) -> Runs:
     """Read proxy runs from ``.jsonl`` (one JSON object a line) or ``.parquet``, a local path or a
     URI; errors name file and row."""
-    from curate.storage import active
+    from curate.store.storage import active
 
     source = str(path)
     kind = "Parquet" if source.endswith(".parquet") else "JSONL"

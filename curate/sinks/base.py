@@ -2,7 +2,7 @@
 
 A sink writer gets one task's kept rows, batch by batch and in order, and writes that task's
 shard (one file, or a data file plus its index files). Every file appears under its final name
-only when complete, through :meth:`curate.pipeline.workstore.Files.upload`, so a reader never
+only when complete, through :meth:`curate.store.files.Files.upload`, so a reader never
 sees half a shard and a failed task leaves nothing behind.
 """
 
@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from curate.pipeline.workstore import Files
+from curate.store.files import Files
 
 
 class SinkWriter(Protocol):

@@ -30,9 +30,9 @@ import numpy as np
 import pyarrow as pa
 
 from curate import schema
-from curate.pipeline.workstore import Files
 from curate.sinks.base import AtomicStream, write_file
 from curate.sinks.tokens import TokenEncoder
+from curate.store.files import Files
 
 MEGATRON_HEADER = b"MMIDIDX\x00\x00"
 MEGATRON_VERSION = 1

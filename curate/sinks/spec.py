@@ -19,11 +19,11 @@ from typing import Any
 
 from curate import schema
 from curate.errors import ConfigError
-from curate.pipeline.workstore import COMPRESSION, ROW_GROUP_ROWS, Files
 from curate.sinks.base import SinkWriter
 from curate.sinks.indexed import DatatroveSink, MegatronSink
 from curate.sinks.text import JSONL_CODECS, JsonlSink, ParquetSink
 from curate.sinks.tokens import TokenEncoder
+from curate.store.files import COMPRESSION, ROW_GROUP_ROWS, Files
 
 PARQUET_CODECS = ("zstd", "snappy", "gzip", "lz4", "brotli", "none")
 TOKENIZED_OPTIONS = {"tokenizer": (str,), "eos": (bool, str), "bos": (bool, str)}

@@ -16,8 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from curate.pipeline.workstore import Files, ShardWriter, conform, json_default
 from curate.sinks.base import AtomicStream, file_size
+from curate.store.files import Files, json_default
+from curate.store.shards import ShardWriter, conform
 
 JSONL_CODECS = {"jsonl": None, "jsonl.gz": "gzip", "jsonl.zst": "zstd"}
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import ConfigError
-from curate.pipeline import workstore
+from curate.store import cache
 
 # The end / beginning of document token texts of common tokenizer families, tried in order when
 # a sink says `eos: true` / `bos: true`: GPT-2 and its descendants (<|endoftext|>), Llama 3
@@ -35,7 +35,7 @@ def load_tokenizer(path: str) -> Any:
 
         return Tokenizer.from_file(path)
 
-    return workstore.cached(("sink-tokenizer", str(Path(path).absolute())), load)
+    return cache.cached(("sink-tokenizer", str(Path(path).absolute())), load)
 
 
 def special_token(tokenizer: Any, setting: bool | str, names: tuple[str, ...], what: str, where: str) -> int | None:

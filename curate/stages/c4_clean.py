@@ -29,7 +29,7 @@ from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
 from curate.stages.heuristics.c4_lines import LINE_PARAMS, C4Lines, judge_lines
 from curate.stages.heuristics.text import Segments, TextBatch, as_numpy, split
-from curate.storage import stage_file
+from curate.store.storage import stage_file
 
 # The line boundaries of Python's str.splitlines (datatrove splits pages with it).
 _LINE_BREAK = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"

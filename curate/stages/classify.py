@@ -25,7 +25,7 @@ from curate.classifiers.preprocess import MODES
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
-from curate.storage import file_exists
+from curate.store.storage import file_exists
 
 # Shared by classify and language_id.
 PREPROCESS_PARAM = Param(str, None, "how text becomes a fastText line: fasttext (newlines to spaces only, "

@@ -39,7 +39,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
-from curate.storage import stage_file, stage_tree
+from curate.store.storage import stage_file, stage_tree
 from curate.text.minhash import shingle_sets
 
 _JSONL = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")

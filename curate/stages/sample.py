@@ -21,6 +21,7 @@ task's input. The text is never loaded in one place.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -43,8 +44,8 @@ from curate.pipeline.stage import (
     TaskContext,
     set_column,
 )
-from curate.pipeline.workstore import StageStore, png_bytes
-from curate.storage import file_exists, stage_file
+from curate.store.state import StageStore
+from curate.store.storage import file_exists, stage_file
 
 # partial (per document) and state (per copy) columns: internal to this stage
 _HASH, _BUCKET, _TOKENS, _SCORE, _DUP, _TASK, _ROW = "h", "bucket", "tokens", "score", "dup", "task", "row"
@@ -329,7 +330,9 @@ class Sample(ReshapingStage):
         if self.plot and the_plan.buckets and the_plan.params > 0:
             from curate.planner.report import plot_plan
 
-            ctx.store.write_meta(Path(self.output).stem + ".png", png_bytes(lambda buf: plot_plan(the_plan, buf)))
+            png = io.BytesIO()
+            plot_plan(the_plan, png)
+            ctx.store.write_meta(Path(self.output).stem + ".png", png.getvalue())
         for w in the_plan.warnings:
             ctx.log(f"sample: plan warning: {w}")
 

@@ -17,7 +17,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
-from curate.storage import file_exists, stage_file
+from curate.store.storage import file_exists, stage_file
 
 
 @register

@@ -32,7 +32,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows
-from curate.storage import file_exists, stage_file, stage_tree
+from curate.store.storage import file_exists, stage_file, stage_tree
 from curate.text import domains
 
 REASON_BLOCKLIST = "url_filter:blocklist"

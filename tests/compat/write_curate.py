@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curate.pipeline.workstore import WorkStore
 from curate.sinks import SinkSpec
+from curate.store.layout import WorkStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sinks"
 

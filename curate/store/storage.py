@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from curate.errors import ConfigError
+from curate.store.files import Files
 
 LOCAL = "file"
 REMOTE_SCHEMES = ("s3", "gs", "hf", "memory")
@@ -166,30 +167,31 @@ class Storage:
 
     options: dict[str, Any] = field(default_factory=dict)
     scratch: str | None = None
-    _fs: dict[str, tuple[pafs.FileSystem, Any]] = field(default_factory=dict, repr=False, compare=False)
+    _files: dict[str, Files] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"options": self.options, "scratch": self.scratch, "_fs": {}}
+        return {"options": self.options, "scratch": self.scratch, "_files": {}}
 
-    def filesystems(self, scheme: str) -> tuple[pafs.FileSystem, Any]:
-        """(pyarrow filesystem, fsspec filesystem or None) of `scheme`, made once per process."""
-        if scheme not in self._fs:
+    def files(self, scheme: str) -> Files:
+        """The whole-file operations of `scheme`'s filesystem (pyarrow's, wrapping fsspec's for
+        remote schemes), made once per process."""
+        if scheme not in self._files:
             if scheme == LOCAL:
-                self._fs[scheme] = (pafs.LocalFileSystem(), None)
+                self._files[scheme] = Files(pafs.LocalFileSystem(), is_local=True)
             else:
                 raw = _fsspec_filesystem(scheme, self.options)
-                self._fs[scheme] = (pafs.PyFileSystem(pafs.FSSpecHandler(raw)), raw)
-        return self._fs[scheme]
+                self._files[scheme] = Files(pafs.PyFileSystem(pafs.FSSpecHandler(raw)), is_local=False, raw=raw)
+        return self._files[scheme]
 
     def arrow_fs(self, loc: Location) -> pafs.FileSystem:
-        return self.filesystems(loc.scheme)[0]
+        return self.files(loc.scheme).fs
 
     def check(self, *locations: str | os.PathLike | None) -> None:
         """Parse every location and load its filesystem now: a bad URI or a missing extra is one
         line before any work."""
         for text in locations:
             if text is not None:
-                self.filesystems(parse(text).scheme)
+                self.files(parse(text).scheme)
 
     def scratch_dir(self, *parts: str) -> Path:
         base = Path(self.scratch) if self.scratch else Path(tempfile.gettempdir())
@@ -209,18 +211,18 @@ class Storage:
 
     def read_bytes(self, text: str | os.PathLike) -> bytes:
         loc = parse(text)
-        with self.open_input_stream(loc) as f:
-            return f.read()
+        return self.files(loc.scheme).read_bytes(loc.path)
 
     def read_text(self, text: str | os.PathLike) -> str:
         return self.read_bytes(text).decode("utf-8")
 
     def exists(self, text: str | os.PathLike) -> bool:
-        return self.info(parse(text)).type != pafs.FileType.NotFound
+        loc = parse(text)
+        return self.files(loc.scheme).exists(loc.path)
 
     def local_file(self, text: str | os.PathLike) -> Path:
         """A real local file with the content of `text`: the file itself on the local disk, else a
-        copy in the scratch directory (one per location and size, made once, published by rename)."""
+        copy in the scratch directory (one per location, size and modification time)."""
         loc = parse(text)
         if loc.is_local:
             return Path(loc.path)
@@ -229,20 +231,14 @@ class Storage:
             raise FileNotFoundError(f"{loc.uri} does not exist")
         tag = uuid.uuid5(uuid.NAMESPACE_URL, f"{loc.uri}\0{info.size}\0{info.mtime_ns}").hex[:16]
         dest = self.scratch_dir("curate-inputs", tag, loc.path.rsplit("/", 1)[-1])
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-            pafs.copy_files(loc.path, str(tmp), source_filesystem=self.arrow_fs(loc),
-                            destination_filesystem=pafs.LocalFileSystem())
-            os.replace(tmp, dest)
-        return dest
+        return self.files(loc.scheme).local_copy(loc.path, dest)
 
     def content_tag(self, loc: Location) -> str | None:
         """The store's own tag of an object's content with its size (S3 ETag, GCS md5Hash/crc32c,
         the Hub's blob id), or None where the store keeps none (memory://, local files)."""
         if loc.is_local:
             return None
-        info = self.filesystems(loc.scheme)[1].info(loc.path)
+        info = self.files(loc.scheme).raw.info(loc.path)
         for key in CONTENT_TAGS:
             if info.get(key):
                 return f"{key}:{str(info[key]).strip(chr(34))}:{info.get('size')}"
@@ -264,60 +260,6 @@ def content_key(storage: Storage, text: str) -> tuple[str, int, int]:
     if info.type != pafs.FileType.File:
         raise FileNotFoundError(f"{loc.uri} does not exist")
     return loc.uri, info.size or 0, info.mtime_ns or 0
-
-
-# --------------------------------------------------------------------------- uploads
-class Upload:
-    """One file being written: visible under its final name only after :meth:`commit`.
-
-    Where the filesystem renames (the local disk, memory), the bytes go to a hidden temporary name
-    that commit renames; on an object store they go straight to the final name as one upload that
-    commit completes and :meth:`abort` discards (the multipart upload is aborted: no object, no
-    partial object). A process killed mid-write leaves a temporary file or an unfinished upload,
-    never a partial file under the final name.
-    """
-
-    def __init__(self, fs: pafs.FileSystem, raw: Any, path: str, renames: bool) -> None:
-        self.fs, self.path, self.renames = fs, path, renames
-        if renames:
-            head, _, name = path.rpartition("/")
-            self.tmp = f"{head}/.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-            self.stream: Any = fs.open_output_stream(self.tmp)
-        else:
-            self.stream = raw.open(path, "wb")
-
-    def commit(self) -> None:
-        self.stream.close()
-        if self.renames:
-            self.fs.move(self.tmp, self.path)
-
-    def abort(self) -> None:
-        if self.renames:
-            try:
-                self.stream.close()
-            finally:
-                if self.fs.get_file_info(self.tmp).type != pafs.FileType.NotFound:
-                    self.fs.delete_file(self.tmp)
-        else:
-            self.stream.discard()  # aborts the multipart upload; nothing was PUT yet otherwise
-            self.stream.closed = True  # so that no later close() completes it
-
-
-def create_exclusive(raw: Any, path: str, data: bytes) -> bool | None:
-    """Create `path` holding `data` only if no object has that name: True if created, False if it
-    existed, None if the store cannot do it (then the caller writes, settles and verifies).
-    S3 does it with a conditional PUT (``If-None-Match: *``, s3fs mode ``xb``)."""
-    if raw is None or "s3" not in (raw.protocol if isinstance(raw.protocol, tuple) else (raw.protocol,)):
-        return None
-    try:
-        with raw.open(path, "xb") as f:
-            f.write(data)
-    except FileExistsError:
-        return False
-    except (NotImplementedError, ValueError):
-        return None
-    return True
-
 
 
 # --------------------------------------------------------------------------- files stages read

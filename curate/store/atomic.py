@@ -1,8 +1,8 @@
 """Atomic writes of files outside a run's OUTPUT (models and their cards, law.json, plots): every
 file becomes visible under its final name only when complete, on the local disk (a temporary
 sibling renamed into place) and at a URI (written to a local temporary file, then uploaded in
-one piece, see :class:`curate.storage.Upload`). Run data goes through the work store
-(curate.pipeline.workstore)."""
+one piece, see :class:`curate.store.files.Upload`). Run data goes through the work store
+(curate.store.layout)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from curate.pipeline.workstore import WorkStore, json_default
-from curate.storage import parse
+from curate.store.files import json_default
+from curate.store.layout import WorkStore
+from curate.store.storage import parse
 
 COPY_BYTES = 8 << 20  # bytes read from the local file per write to the upload
 

@@ -1,0 +1,156 @@
+"""The layout of a run's OUTPUT: the one place that names a path under it.
+
+Every name below is relative to OUTPUT::
+
+    <sink>/part-NNNNN.<ext>                      shard N of a named sink (``outputs:``); without
+    part-NNNNN.parquet                           ``outputs:``, the last stage's kept rows at the top
+    _rejected/<node>/part-NNNNN.parquet          rows <node> rejected (--keep-rejected)
+    _meta/<node>/buckets.json, plan.json, ...    run metadata a node writes
+    _stats.json  _errors.jsonl                   the run's results
+    _CURATE_RUN.json  _LEASE.json                who made the directory, who holds it now
+    _SUCCESS                                     written last
+    _work/manifest.json                          what makes a resumed run the same run
+    _work/streams/<stream>/part-NNNNN.parquet    task N's rows of a stream a later unit reads back
+    _work/units/<unit>/done/part-NNNNN.json      task N finished <unit>: its stats, sink counts, errors
+    _work/stages/<node>/partials/part-NNNNN.parquet   a global node's summarize output for task N
+    _work/stages/<node>/state/                   its combine's output (``<kind>-NNNNN.parquet`` per
+                                                 task, ``NAME.json``) and ``_DONE``
+    _work/stages/<node>/scratch/                 its combine's local files (DuckDB spill, copies),
+                                                 under --scratch when OUTPUT is not on the local disk
+
+The duplicate-id check is the built-in global node ``_ids`` (see curate.pipeline.id_check): its
+partials, state and done marker live under ``_work/stages/_ids/`` like any other node's.
+Reading and writing go through :class:`curate.store.files.Files`; a node's own corner (partials,
+state, scratch, meta) is :class:`curate.store.state.StageStore`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from curate.errors import ConfigError
+from curate.store.files import Files
+from curate.store.storage import READ_ONLY, Storage, active, parse
+
+POSITION = "_curate_pos"  # a row's position in its origin, kept with streams under _work/ for unions
+
+
+def part_path(directory: str, task: int, ext: str = "parquet") -> str:
+    return f"{directory}/part-{task:05d}.{ext}"
+
+
+@dataclass
+class WorkStore:
+    """Paths and I/O of one run's OUTPUT; picklable, so workers get it with their unit of work."""
+
+    root: str
+    files: Files
+    root_uri: str = ""
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    storage: Storage = field(default_factory=Storage)
+
+    @classmethod
+    def open(cls, uri: str | Path, storage: Storage | None = None) -> WorkStore:
+        storage = storage or active()
+        loc = parse(uri)
+        if loc.scheme in READ_ONLY:
+            raise ConfigError(f"{loc.uri}: {loc.scheme}:// is read only; write the output elsewhere")
+        return cls(loc.path.rstrip("/") or "/", storage.files(loc.scheme), root_uri=loc.uri, storage=storage)
+
+    @property
+    def work(self) -> str:
+        return f"{self.root}/_work"
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the store lives in this process's memory (memory://): no other process sees it."""
+        return self.root_uri.startswith("memory://")
+
+    @property
+    def display(self) -> str:
+        return self.root_uri or self.root
+
+    # ---- final outputs -------------------------------------------------------------------
+    def sink(self, name: str, task: int) -> str:
+        """Shard `task` of sink `name` (the unnamed sink "" is OUTPUT/ itself)."""
+        return part_path(f"{self.root}/{name}" if name else self.root, task)
+
+    def sink_dir(self, name: str) -> str:
+        return f"{self.root}/{name}" if name else self.root
+
+    def rejected(self, node: str, task: int) -> str:
+        return part_path(f"{self.root}/_rejected/{node}", task)
+
+    def meta(self, node: str, name: str) -> str:
+        """A run metadata file a node writes (buckets.json, plan.json, plan.png): under
+        ``_meta/<node>/``, so that sink folders hold shards only."""
+        return f"{self.root}/_meta/{node}/{name}"
+
+    def root_file(self, name: str) -> str:
+        """A file of the run itself at the top of OUTPUT (_CURATE_RUN.json, _LEASE.json)."""
+        return f"{self.root}/{name}"
+
+    @property
+    def stats_file(self) -> str:
+        return f"{self.root}/_stats.json"
+
+    @property
+    def errors_file(self) -> str:
+        return f"{self.root}/_errors.jsonl"
+
+    @property
+    def success_file(self) -> str:
+        return f"{self.root}/_SUCCESS"
+
+    # ---- run bookkeeping -----------------------------------------------------------------
+    @property
+    def manifest(self) -> str:
+        return f"{self.work}/manifest.json"
+
+    def stream_rows(self, stream: str, task: int) -> str:
+        """Task `task`'s rows of a stream a later unit reads back (`stream`: its folder name)."""
+        return part_path(f"{self.work}/streams/{stream}", task)
+
+    def done_marker(self, unit: str, task: int) -> str:
+        return part_path(f"{self.work}/units/{unit}/done", task, "json")
+
+    def ids(self, what: str, task: int | None = None) -> str:
+        """The duplicate-id pre-pass: ``ids``/``dups`` per task, or its ``_DONE`` marker."""
+        base = f"{self.work}/_ids"
+        return f"{base}/{what}" if task is None else part_path(f"{base}/{what}", task)
+
+    def local_dir(self, *parts: str) -> Path:
+        """A real local directory for tools that need one (DuckDB): under OUTPUT on the local disk,
+        else under the scratch directory (``--scratch``, default the system temp directory of the
+        node running the step), scoped to this output."""
+        if self.files.is_local:
+            return Path(self.work).joinpath(*parts)
+        tag = uuid.uuid5(uuid.NAMESPACE_URL, self.root_uri).hex[:12]
+        return self.storage.scratch_dir(f"curate-work-{tag}", *parts)
+
+    def work_bytes(self) -> int:
+        """Total size of the files under ``_work/`` (0 when it is gone)."""
+        if not self.files.exists(self.work):
+            return 0
+        infos = self.files.fs.get_file_info(pafs.FileSelector(self.work, recursive=True))
+        return sum(i.size or 0 for i in infos if i.type == pafs.FileType.File)
+
+    def clean_work(self) -> bool:
+        """Remove ``_work/`` (and the local scratch of a remote OUTPUT) of a finished run: only
+        once ``_SUCCESS`` exists, so an unfinished run keeps what ``--resume`` needs. The
+        ownership marker lives outside ``_work/`` and stays. Returns whether it removed anything."""
+        if not self.files.exists(self.success_file) or not self.files.exists(self.work):
+            return False
+        self.files.delete(self.work)
+        self.wipe_local()
+        return True
+
+    def wipe_local(self) -> None:
+        """Delete this output's local scratch when OUTPUT itself is elsewhere (``--overwrite``)."""
+        if not self.files.is_local:
+            shutil.rmtree(self.local_dir(), ignore_errors=True)
