@@ -92,7 +92,8 @@ def _shard_ids(out: Path) -> list[list[str]]:
 
 
 def main() -> None:
-    from curate.pipeline.dag import Graph
+    from curate.pipeline.spec import load_graph
+    from curate.store.storage import Storage
 
     scale = scale_arg()
     # enough work per task that a task's fixed costs (plan and model loading, scheduling) are small
@@ -101,7 +102,7 @@ def main() -> None:
     warm = corpus(400, n_shards=4)
     tmp = Path(tempfile.mkdtemp(prefix="curate-bench-exec-"))
     try:
-        graph = Graph.from_yaml(default_pipeline(bench_models(), tmp / "default.yaml"))
+        graph = load_graph(default_pipeline(bench_models(), tmp / "default.yaml"), Storage())
         results = [measure(kind, w, graph, src, warm, tmp) for kind, w in CONFIGS]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -107,11 +107,12 @@ def _child(src: Path, out: Path, pipeline: Path, workers: int) -> None:
     started, modules imported, kernels loaded: the figures are the work's, not the start-up's);
     prints a JSON line of its figures."""
     from curate.executors import make_executor
-    from curate.pipeline.dag import Graph
     from curate.pipeline.runner import run_graph
     from curate.pipeline.settings import RunSettings
+    from curate.pipeline.spec import load_graph
+    from curate.store.storage import Storage
 
-    graph = Graph.from_yaml(pipeline)
+    graph = load_graph(pipeline, Storage())
     settings = RunSettings.resolve(graph.settings)
     executor = make_executor("local", workers)
     lines: list[tuple[float, str]] = []

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import ConfigError
-from curate.pipeline.dag import Graph
+from curate.pipeline.graph import Graph
 from curate.pipeline.progress import Progress
 from curate.pipeline.runner import RunResult, run_graph
 from curate.pipeline.settings import RunSettings
+from curate.pipeline.spec import build_graph, load_graph
 from curate.store.storage import Storage
 
 __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample",
@@ -48,7 +49,7 @@ class Pipeline:
     @classmethod
     def from_yaml(cls, path: str | Path, storage_options: dict[str, Any] | None = None) -> Pipeline:
         """Load a pipeline YAML (a local path or a URI, read with `storage_options`)."""
-        graph = Graph.from_yaml(path, Storage(dict(storage_options or {})))
+        graph = load_graph(path, Storage(dict(storage_options or {})))
         p = cls(graph.name, graph.settings, graph.input_columns)
         p._graph = graph
         return p
@@ -95,8 +96,8 @@ class Pipeline:
     @property
     def graph(self) -> Graph:
         if self._graph is None:
-            self._graph = Graph.from_specs([dict(s) for s in self._specs], name=self.name, settings=self.settings,
-                                           input_columns=self.input_columns, outputs=self._outputs or None)
+            self._graph = build_graph([dict(s) for s in self._specs], name=self.name, settings=self.settings,
+                                       input_columns=self.input_columns, outputs=self._outputs or None)
         return self._graph
 
     # ---- running ----------------------------------------------------------------------

@@ -9,7 +9,8 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import ConfigError
-from curate.pipeline.dag import Graph
+from curate.pipeline.spec import load_graph
+from curate.store.storage import Storage
 from tests.conftest import read_output, write_parquet
 
 
@@ -22,31 +23,31 @@ def _yaml(tmp_path: Path, body: str) -> Path:
 def test_unknown_stage_names_it_and_the_line(tmp_path: Path) -> None:
     path = _yaml(tmp_path, "stages:\n  - stage: normalize\n  - stage: nosuchstage\n")
     with pytest.raises(ConfigError, match=r"line 3.*unknown stage 'nosuchstage'"):
-        Graph.from_yaml(path)
+        load_graph(path, Storage())
 
 
 def test_unknown_parameter(tmp_path: Path) -> None:
     path = _yaml(tmp_path, "stages:\n  - stage: length_filter\n    params: {min_charz: 3}\n")
     with pytest.raises(ConfigError, match=r"line 2.*length_filter.*unknown parameter\(s\) min_charz"):
-        Graph.from_yaml(path)
+        load_graph(path, Storage())
 
 
 def test_mistyped_and_out_of_range_parameters(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"min_chars' expects int, got str"):
-        Graph.from_yaml(_yaml(tmp_path, "stages:\n  - stage: length_filter\n    params: {min_chars: many}\n"))
+        load_graph(_yaml(tmp_path, "stages:\n  - stage: length_filter\n    params: {min_chars: many}\n"), Storage())
     with pytest.raises(ConfigError, match=r"min_chars' must be >= 0"):
-        Graph.from_yaml(_yaml(tmp_path, "stages:\n  - stage: length_filter\n    params: {min_chars: -1}\n"))
+        load_graph(_yaml(tmp_path, "stages:\n  - stage: length_filter\n    params: {min_chars: -1}\n"), Storage())
     with pytest.raises(ConfigError, match=r"form' must be one of"):
-        Graph.from_yaml(_yaml(tmp_path, "stages:\n  - stage: normalize\n    params: {form: NFX}\n"))
+        load_graph(_yaml(tmp_path, "stages:\n  - stage: normalize\n    params: {form: NFX}\n"), Storage())
 
 
 def test_cycle_and_missing_input_are_rejected(tmp_path: Path) -> None:
     cyc = "stages:\n  - {stage: normalize, name: a, input: b}\n  - {stage: passthrough, name: b, input: a}\n"
     with pytest.raises(ConfigError, match="cycle"):
-        Graph.from_yaml(_yaml(tmp_path, cyc))
+        load_graph(_yaml(tmp_path, cyc), Storage())
     missing = "stages:\n  - {stage: normalize, name: a}\n  - {stage: passthrough, name: b, input: nope}\n"
     with pytest.raises(ConfigError, match="reads input 'nope'"):
-        Graph.from_yaml(_yaml(tmp_path, missing))
+        load_graph(_yaml(tmp_path, missing), Storage())
 
 
 def test_missing_tokenizer_file_fails_before_work(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_yaml_and_builder_give_the_same_graph(tmp_path: Path) -> None:
     path = _yaml(tmp_path, "name: x\nstages:\n  - stage: normalize\n  - stage: length_filter\n"
                            "    params: {min_chars: 10}\n  - stage: exact_dedup\n")
     built = Pipeline("x").add("normalize").add("length_filter", min_chars=10).add("exact_dedup")
-    assert Graph.from_yaml(path).describe() == built.graph.describe()
+    assert load_graph(path, Storage()).describe() == built.graph.describe()
 
 
 def test_map_stages_are_fused_into_one_unit_per_global_stage() -> None:

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from curate.api import Pipeline
 from curate.errors import ConfigError
-from curate.pipeline.dag import Graph
+from curate.pipeline.spec import load_graph
+from curate.pipeline.validate import unread_outputs
+from curate.store.storage import Storage
 from tests.conftest import CURATE, ROOT, env_with_repo, read_output, shard_ids, write_parquet
 
 KINDS = ("code", "prose", "other")
@@ -283,7 +285,7 @@ def test_a_branching_graph_on_ray_gives_the_local_result(local_ray, tmp_path: Pa
 # ------------------------------------------------------------------------------ validation
 def _refused(tmp_path: Path, body: str, *needles: str) -> str:
     with pytest.raises(ConfigError) as err:
-        Graph.from_yaml(_yaml(tmp_path, body))
+        load_graph(_yaml(tmp_path, body), Storage())
     for needle in needles:
         assert needle in str(err.value), str(err.value)
     return str(err.value)
@@ -312,7 +314,7 @@ def test_a_union_of_different_inputs_is_refused(tmp_path: Path) -> None:
 
 def test_two_sinks_of_one_name_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="key 'x' given twice"):
-        Graph.from_yaml(_yaml(tmp_path, "stages:\n  - stage: normalize\noutputs:\n  x: normalize\n  x: normalize\n"))
+        load_graph(_yaml(tmp_path, "stages:\n  - stage: normalize\noutputs:\n  x: normalize\n  x: normalize\n"), Storage())
 
 
 def test_the_builder_refuses_a_sink_named_twice() -> None:
@@ -322,9 +324,9 @@ def test_the_builder_refuses_a_sink_named_twice() -> None:
 
 
 def test_an_output_read_by_nothing_is_a_warning(tmp_path: Path) -> None:
-    graph = Graph.from_yaml(_yaml(tmp_path, "stages:\n  - stage: route\n    params: {routes: {a: 'true'}, "
-                                            "default: b}\n  - stage: passthrough\n    input: route.a\n"))
-    assert any("route.b" in w and "line 2" in w for w in graph.warnings)
+    graph = load_graph(_yaml(tmp_path, "stages:\n  - stage: route\n    params: {routes: {a: 'true'}, "
+                                            "default: b}\n  - stage: passthrough\n    input: route.a\n"), Storage())
+    assert any("route.b" in w and "line 2" in w for w in unread_outputs(graph))
 
 
 def test_route_conditions_are_checked_before_any_work(tmp_path: Path) -> None:

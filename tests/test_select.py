@@ -9,7 +9,7 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import ConfigError
-from curate.pipeline.dag import Graph
+from curate.pipeline.spec import build_graph
 from tests.conftest import read_output, write_parquet
 
 ROWS = {"id": ["a", "b", "c"], "text": ["one two three", "x", "four five six"], "url": ["u1", "u2", "u3"],
@@ -52,13 +52,13 @@ def test_a_later_stage_needing_a_dropped_column_is_a_config_error(inp: Path, tmp
     specs = [{"stage": "select", "name": "slim", "params": {"drop": ["quality_score"]}},
              {"stage": "prune", "params": {"fraction": 0.5}}]
     with pytest.raises(ConfigError, match="stage 'prune' needs column 'quality_score'.*stage 'slim' removes it"):
-        Graph.from_specs(specs, input_columns=["quality_score"])
+        build_graph(specs, input_columns=["quality_score"])
     with pytest.raises(ConfigError, match="stage 'prune' needs column 'quality_score'.*stage 'select' removes it"):
         Pipeline.from_stages([("select", {"keep": ["url"]}), ("prune", {"fraction": 0.5})]).run(inp, tmp_path / "o",
                                                                                                 workers=1)
     assert not (tmp_path / "o" / "part-00000.parquet").exists()
     # a stage that makes the column again after select is fine
-    Graph.from_specs([{"stage": "select", "params": {"drop": ["n_tokens"]}}, {"stage": "token_count"},
+    build_graph([{"stage": "select", "params": {"drop": ["n_tokens"]}}, {"stage": "token_count"},
                       {"stage": "sample", "params": {"plan": "plan.json"}}], input_columns=["n_tokens", "quality_score",
                                                                                         "quality_bucket"])
 

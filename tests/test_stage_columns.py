@@ -13,9 +13,10 @@ import pytest
 from curate import schema
 from curate.api import Pipeline
 from curate.errors import ConfigError
-from curate.pipeline.dag import Graph
 from curate.pipeline.registry import stage_classes
+from curate.pipeline.spec import build_graph
 from curate.pipeline.stage import MapStage
+from curate.pipeline.validate import check_columns
 from tests.conftest import SAMPLE
 
 # stage -> (stages run before it, its parameters); MODELS is the directory of trained models
@@ -104,7 +105,7 @@ def test_stage_adds_exactly_the_columns_it_declares(name: str, minimal_input: Pa
 def test_missing_column_is_refused_naming_both_stages() -> None:
     with pytest.raises(ConfigError, match="stage 'sample' needs column 'n_tokens'.*stage 'tokens' makes it but runs "
                                           "after 'sample'"):
-        Graph.from_specs([{"stage": "sample", "params": {"plan": "plan.json"}},
+        build_graph([{"stage": "sample", "params": {"plan": "plan.json"}},
                           {"stage": "token_count", "name": "tokens"}],
                          input_columns=[schema.QUALITY_SCORE, schema.QUALITY_BUCKET])
 
@@ -132,7 +133,7 @@ class _Undeclared(MapStage):
 def test_a_custom_stage_that_declares_nothing_is_accepted() -> None:
     # it may make any column, so what comes after it is not checked (as before columns were declared)
     graph = Pipeline("p").add("passthrough").add(f"{__name__}:_Undeclared").add("prune", fraction=0.5).graph
-    graph.check_columns({schema.ID, schema.TEXT})
+    check_columns(graph, {schema.ID, schema.TEXT})
     with pytest.raises(ConfigError, match="stage 'prune' needs column 'quality_score'"):
-        Pipeline("p").add("prune", fraction=0.5).add(f"{__name__}:_Undeclared").graph.check_columns(
-            {schema.ID, schema.TEXT})
+        check_columns(Pipeline("p").add("prune", fraction=0.5).add(f"{__name__}:_Undeclared").graph,
+                      {schema.ID, schema.TEXT})

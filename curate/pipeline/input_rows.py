@@ -29,7 +29,7 @@ from curate import schema
 from curate.errors import InputError
 from curate.io import read as reader
 from curate.io.compressed import codec_suffix
-from curate.pipeline.dag import READ_NODE
+from curate.pipeline.graph import READ_NODE
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.streams import Batch, split_rejected
 from curate.store.layout import WorkStore

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from curate.pipeline.dag import INPUT_NODE, KEPT, READ_NODE, Graph, StreamRef
+from curate.pipeline.graph import INPUT_NODE, KEPT, READ_NODE, Graph, StreamRef
 from curate.pipeline.stage import ReshapingStage
 
 READ, STREAMS, APPLY, RESHAPE = "read", "streams", "apply", "reshape"

@@ -23,9 +23,9 @@ from curate.errors import AccountingError, ConfigError, InputError, WorkerLost
 from curate.io import auto_ids
 from curate.io import read as reader
 from curate.kernels_warmup import warm_up_plan
-from curate.pipeline.dag import INPUT_NODE, KEPT, REJECTED, Graph, StreamRef
 from curate.pipeline.executor import Executor
 from curate.pipeline.faults import checkpoint
+from curate.pipeline.graph import INPUT_NODE, KEPT, REJECTED, Graph, StreamRef
 from curate.pipeline.ids import check_ids
 from curate.pipeline.input_rows import InputRows, rereads_input
 from curate.pipeline.ownership import Lease, claim
@@ -34,6 +34,7 @@ from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import CombineContext
 from curate.pipeline.stats import StageStats, merge_stats
 from curate.pipeline.task import READ_STAGE, RunPlan, run_unit_task
+from curate.pipeline.validate import check_columns, check_files, unread_outputs
 from curate.store.cache import begin_run
 from curate.store.hashes import content_hash
 from curate.store.layout import WorkStore
@@ -155,7 +156,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
                           "run with --workers 1 on the local executor")
     started = time.time()
     graph.check_complete()
-    graph.check()
+    check_files(graph, storage)
     entry_errors: list[dict[str, Any]] = []  # entries of the input that are not readable shards
 
     def entry_problem(rel: str, reason: str, message: str) -> None:
@@ -168,8 +169,8 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     unified, file_errors = _read_schemas(tasks, settings)
     if not unified.names:
         raise InputError("no readable input shard", file=str(input_path))
-    graph.check_columns(set(unified.names))  # before the output is touched
-    for warning in graph.warnings:
+    check_columns(graph, set(unified.names))  # before the output is touched
+    for warning in unread_outputs(graph):
         log(f"warning: {warning}")
     rereads = rereads_input(tasks, store.files.is_local)
     plan = RunPlan(graph, schedule(graph, rereads), tasks, unified, settings, store,

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate import schema
-from curate.pipeline.dag import INPUT_NODE, REJECTED, StreamRef
+from curate.pipeline.graph import INPUT_NODE, REJECTED, StreamRef
 from curate.store.files import Files
 from curate.store.layout import POSITION, WorkStore
 from curate.store.shards import conform

@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.errors import AccountingError, InputError
 from curate.io import read as reader
-from curate.pipeline.dag import INPUT_NODE, READ_NODE, REJECTED, Graph, Node, StreamRef
 from curate.pipeline.faults import checkpoint
+from curate.pipeline.graph import INPUT_NODE, READ_NODE, REJECTED, Graph, Node, StreamRef
 from curate.pipeline.input_rows import (
     ErrorSink,
     InputRows,
