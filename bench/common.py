@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import subprocess
@@ -267,3 +268,44 @@ def s3_server(credential: str = "bench") -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+class LogClock(logging.Handler):
+    """Timestamps every line the run logs on the ``curate`` logger (pass and combine starts), to
+    time passes; use as a context manager around a run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[tuple[float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((time.perf_counter(), record.getMessage()))
+
+    def __enter__(self) -> LogClock:
+        logger = logging.getLogger("curate")
+        self._level = logger.level
+        logger.addHandler(self)
+        logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        logger = logging.getLogger("curate")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+    def map_pass_seconds(self) -> float:
+        """Seconds of the pass that reads the input (the map phase: read and the fused map stages)."""
+        for i, (t, msg) in enumerate(self.lines):
+            if msg.startswith("pass ") and msg.split(": ", 1)[1].startswith(("read ->", "read (")):
+                return self.lines[i + 1][0] - t
+        raise RuntimeError("the runner logged no read pass")
+
+
+def run_graph_once(graph: Any, src: Path, out: Path, executor: Any, settings: Any) -> Any:
+    """One run of `graph` over `src` into `out` (overwritten) on an existing executor."""
+    from curate.pipeline.run import Run
+    from curate.pipeline.runner import run_graph
+    from curate.store.layout import WorkStore
+
+    run = Run(WorkStore.open(out, settings.storage), executor, settings, overwrite=True)
+    return run_graph(graph, src, run)

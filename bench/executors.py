@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, corpus, md_table, scale_arg  # noqa: E402
+from common import ROOT, LogClock, corpus, md_table, run_graph_once, scale_arg  # noqa: E402
 from quality import bench_models  # noqa: E402
 
 CONFIGS = [("local", 1), ("local", 2), ("ray", 1), ("ray", 2)]
@@ -43,34 +43,18 @@ def default_pipeline(models: Path, out: Path) -> Path:
     return out
 
 
-class PassClock:
-    """A runner log callback that timestamps its lines, to time the first pass."""
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[float, str]] = []
-
-    def __call__(self, msg: str) -> None:
-        self.lines.append((time.perf_counter(), msg))
-
-    def first_pass_seconds(self) -> float:
-        for i, (t, msg) in enumerate(self.lines):
-            if msg.startswith("pass 1/"):
-                return self.lines[i + 1][0] - t
-        raise RuntimeError("the runner logged no first pass")
-
-
 def run_once(graph: Any, src: Path, out: Path, executor: Any) -> tuple[float, float, dict]:
     """(map-phase seconds, whole-run seconds, stats) of one run on an existing executor."""
-    from curate.pipeline.runner import RunSettings, run_graph
+    from curate.pipeline.settings import RunSettings
 
-    clock = PassClock()
-    t0 = time.perf_counter()
-    result = run_graph(graph, src, out, executor, RunSettings(keep_rejected=True), overwrite=True, log=clock)
-    return clock.first_pass_seconds(), time.perf_counter() - t0, result.stats
+    with LogClock() as clock:
+        t0 = time.perf_counter()
+        result = run_graph_once(graph, src, out, executor, RunSettings(keep_rejected=True))
+    return clock.map_pass_seconds(), time.perf_counter() - t0, result.stats
 
 
 def measure(kind: str, workers: int, graph: Any, src: Path, warm: Path, tmp: Path) -> dict[str, Any]:
-    from curate.executors import make_executor
+    from curate.executors.base import make_executor
 
     t0 = time.perf_counter()
     executor = make_executor(kind, workers)

@@ -28,7 +28,7 @@ def floor(files: list[Path]) -> None:
 def schema_pass(files: list[Path]) -> list:
     from curate.io import read
 
-    return [(f.name, read.file_schema(f, read.JSONL, f.name)) for f in files]
+    return [(f.name, read.file_schema(f, "jsonl", f.name)) for f in files]
 
 
 def read_pass(files: list[Path], schemas: list) -> None:

@@ -38,7 +38,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, corpus, load_average, md_table, scale_arg, tree_rss  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    LogClock,
+    corpus,
+    load_average,
+    md_table,
+    run_graph_once,
+    scale_arg,
+    tree_rss,
+)
 
 SIZES = {"small": (5_000, 15_000, 50_000), "full": (100_000, 300_000, 1_000_000)}
 SHARDS = (8, 24, 80)  # input files per size: the same documents per task at every size of a scale
@@ -106,8 +115,7 @@ def _child(src: Path, out: Path, pipeline: Path, workers: int) -> None:
     """One run in this fresh process, on an executor warmed up first on a 400-document corpus (pool
     started, modules imported, kernels loaded: the figures are the work's, not the start-up's);
     prints a JSON line of its figures."""
-    from curate.executors import make_executor
-    from curate.pipeline.runner import run_graph
+    from curate.executors.base import make_executor
     from curate.pipeline.settings import RunSettings
     from curate.pipeline.spec import load_graph
     from curate.store.storage import Storage
@@ -115,21 +123,17 @@ def _child(src: Path, out: Path, pipeline: Path, workers: int) -> None:
     graph = load_graph(pipeline, Storage())
     settings = RunSettings.resolve(graph.settings)
     executor = make_executor("local", workers)
-    lines: list[tuple[float, str]] = []
-
-    def log(msg: str) -> None:
-        lines.append((time.perf_counter(), msg))
-
     try:
-        run_graph(graph, corpus(400, n_shards=4), Path(str(out) + "-warm"), executor, settings, overwrite=True)
+        run_graph_once(graph, corpus(400, n_shards=4), Path(str(out) + "-warm"), executor, settings)
         rss = TreeRss()
         base = rss.rss()
         io0 = _io()
-        with rss:
+        with rss, LogClock() as clock:
             t0 = time.perf_counter()
-            run_graph(graph, src, out, executor, settings, overwrite=True, log=log)
+            run_graph_once(graph, src, out, executor, settings)
             seconds = time.perf_counter() - t0
         io1 = _io()
+        lines = clock.lines
     finally:
         executor.close()
     passes, combines = {}, {}

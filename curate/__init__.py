@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 __version__ = "0.1.0"
+# What runs say goes to the "curate" logger; an application decides where it goes (a library
+# prints nothing by itself). The CLI sends it to stderr (curate.cli.common.log_to_stderr).
+logging.getLogger("curate").addHandler(logging.NullHandler())
 
 _API = ("Pipeline", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample", "generate_sample_data")
 __all__ = [*_API, "__version__"]

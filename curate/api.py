@@ -22,9 +22,12 @@ from typing import Any
 from curate.errors import ConfigError
 from curate.pipeline.graph import Graph
 from curate.pipeline.progress import Progress
-from curate.pipeline.runner import RunResult, run_graph
+from curate.pipeline.results import RunResult
+from curate.pipeline.run import Run
+from curate.pipeline.runner import run_graph
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.spec import build_graph, load_graph
+from curate.store.layout import WorkStore
 from curate.store.storage import Storage
 
 __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample",
@@ -102,19 +105,24 @@ class Pipeline:
 
     # ---- running ----------------------------------------------------------------------
     def run(self, input: str | Path, output: str | Path, *, workers: int | None = None, executor: str = "local",
-            ray_address: str | None = None, resume: bool = False, overwrite: bool = False,
-            progress: bool = False, log: Any = None, **settings: Any) -> RunResult:
-        """Run over the shards in `input` into `output`. `settings` are run settings (the fields of
+            executor_options: dict[str, Any] | None = None, resume: bool = False, overwrite: bool = False,
+            progress: bool = False, **settings: Any) -> RunResult:
+        """Run over the shards in `input` into `output` with the executor `executor` (``local``,
+        ``ray`` or a plugin's; `executor_options` its options, e.g. ``{"address": "auto"}`` for
+        Ray). `settings` are run settings (the fields of
         :class:`curate.pipeline.settings.RunSettings`: seed, keep_rejected, on_error, ...); those
-        left out or None take the pipeline's `settings:` and then the defaults. Returns the stats
-        (as in `_stats.json`) and errors."""
-        from curate.executors import make_executor
+        left out or None take the pipeline's `settings:` and then the defaults. What the run says
+        goes to the ``curate`` logger (standard :mod:`logging`); `progress` also prints a progress
+        line on stderr. Returns the stats (as in `_stats.json`) and errors."""
+        from curate.executors.base import make_executor
 
         run_settings = RunSettings.resolve(self.settings, **settings)
-        ex = make_executor(executor, workers, ray_address=ray_address)
+        store = WorkStore.open(output, run_settings.storage)
+        ex = make_executor(executor, workers, executor_options)
         try:
-            return run_graph(self.graph, input, output, ex, run_settings, resume=resume, overwrite=overwrite,
-                             log=log, progress=Progress(sys.stderr) if progress else None)
+            run = Run(store, ex, run_settings, resume=resume, overwrite=overwrite,
+                      progress=Progress(sys.stderr) if progress else None)
+            return run_graph(self.graph, input, run)
         finally:
             ex.close()
 

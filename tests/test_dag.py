@@ -67,17 +67,19 @@ def test_yaml_and_builder_give_the_same_graph(tmp_path: Path) -> None:
 
 
 def test_map_stages_are_fused_into_one_unit_per_global_stage() -> None:
-    from curate.pipeline.passes import APPLY, READ, schedule
+    from curate.pipeline.id_check import ID_NODE
+    from curate.pipeline.passes import APPLY, IDS, READ, schedule
 
     p = Pipeline.from_stages(["normalize", ("length_filter", {"min_chars": 5}), "token_count", "exact_dedup",
                               "passthrough"])
     sched = schedule(p.graph)
-    assert sched.passes == 2
-    read, apply = sched.units
+    assert sched.passes == 3  # the built-in id check's pass first, then the pipeline's two
+    ids, read, apply = sched.units
+    assert ids.entry.kind == IDS and ids.chain == [] and ids.level == 0
     assert read.entry.kind == READ and read.chain == ["normalize", "length_filter", "token_count"]
-    assert sched.summarize_unit == {"exact_dedup": "read"}
+    assert sched.summarize_unit == {ID_NODE: ID_NODE, "exact_dedup": "read"}
     assert apply.entry.kind == APPLY and apply.entry.node == "exact_dedup" and apply.chain == ["passthrough"]
-    assert apply.level == 1
+    assert apply.level == 2
 
 
 def test_rejected_branch_is_written_with_reasons(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Crash safety: real `curate run` processes killed with SIGKILL at seeded points, then resumed.
 
-Each fault is injected with CURATE_FAULT=point:n (see curate/pipeline/faults.py): the n-th time
+Each fault is injected with CURATE_FAULT=point:n (see curate/faults.py): the n-th time
 the run reaches that point, its whole process group is SIGKILLed. The resumed output must equal
 a clean run's: same shards, same ids in the same order, same columns.
 """

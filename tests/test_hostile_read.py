@@ -159,7 +159,7 @@ def test_jsonl_types_span_read_blocks(tmp_path: Path) -> None:
     rows = [{"id": f"k{i}", "text": "t" * 50, "n": i} for i in range(400)]
     rows[350]["n"] = 1.25
     path = jsonl(tmp_path / "k.jsonl", rows)
-    sch = read.file_schema(path, read.JSONL, "k.jsonl", block_bytes=4096)
+    sch = read.file_schema(path, "jsonl", "k.jsonl", block_bytes=4096)
     target = read.unify_schemas([("k.jsonl", sch)], read.ColumnMap())
     task = read.plan_tasks([(path, "k.jsonl")])[0]
     tables = list(read.read_task(task, target, read.ColumnMap(), block_bytes=4096))
@@ -379,7 +379,7 @@ def test_line_longer_than_the_read_block(tmp_path: Path) -> None:
     rows = docs("l", 5)
     rows[2]["text"] = "long " * 4000  # 20 KB, five 4 KB blocks
     path = jsonl(tmp_path / "l.jsonl", rows, raw={4: b"{bad"})
-    sch = read.file_schema(path, read.JSONL, "l.jsonl", block_bytes=4096)
+    sch = read.file_schema(path, "jsonl", "l.jsonl", block_bytes=4096)
     target = read.unify_schemas([("l.jsonl", sch)], read.ColumnMap())
     errors: list[tuple] = []
     tables = list(read.read_task(read.plan_tasks([(path, "l.jsonl")])[0], target, read.ColumnMap(),

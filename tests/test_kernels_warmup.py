@@ -1,5 +1,5 @@
 """The first run compiles a pipeline's numba kernels once, in the driver, and the pool's workers load
-them from numba's cache (curate/kernels_warmup.py). Checked through the CLI with a fresh
+them from numba's cache (curate/kernels.py). Checked through the CLI with a fresh
 NUMBA_CACHE_DIR and numba's own cache log (NUMBA_DEBUG_CACHE), which every process writes."""
 
 from __future__ import annotations

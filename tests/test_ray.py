@@ -226,7 +226,7 @@ def test_asking_for_ray_without_ray_installed_is_a_one_line_config_error(tmp_pat
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'curate[ray]'" in lines[0]
-    from curate.executors import make_executor
+    from curate.executors.base import make_executor
 
     saved = sys.modules.get("ray")
     sys.modules["ray"] = None  # type: ignore[assignment]

@@ -228,7 +228,7 @@ def test_two_runs_on_one_s3_output_one_is_refused(s3_server: str, s3_bucket: str
         store = WorkStore.open(uri)
         start.wait()
         try:
-            lease = claim(store, str(tmp_path), resume=False, overwrite=False, log=lambda m: None)
+            lease = claim(store, str(tmp_path), resume=False, overwrite=False)
         except ConfigError as exc:
             outcomes.append(f"refused: {exc}")
             return
@@ -243,7 +243,7 @@ def test_two_runs_on_one_s3_output_one_is_refused(s3_server: str, s3_bucket: str
         t.join()
     assert sorted(o.split(":")[0] for o in outcomes) == ["claimed", "refused"], outcomes
     # and a whole run against an output whose lease is live is refused, naming the holder
-    holder = claim(WorkStore.open(uri), str(tmp_path), resume=True, overwrite=False, log=lambda m: None)
+    holder = claim(WorkStore.open(uri), str(tmp_path), resume=True, overwrite=False)
     try:
         with pytest.raises(ConfigError, match="in use by another curate run"):
             Pipeline("p").add("normalize").run(SAMPLE, uri, workers=1, resume=True)

@@ -18,6 +18,7 @@ from curate.errors import ConfigError
 from curate.sinks import SinkSpec
 from curate.sinks.indexed import read_datatrove, read_megatron
 from curate.store.layout import WorkStore
+from curate.store.storage import Storage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sinks"
 TOKENIZER = FIXTURES / "tokenizer.json"
@@ -132,16 +133,16 @@ def test_bos_eos_options_and_documents_without_tokens(tmp_path: Path) -> None:
 def test_tokenizer_problems_are_config_errors_naming_the_sink(tmp_path: Path) -> None:
     spec = SinkSpec.from_config("train", {"from": "x", "format": "megatron", "tokenizer": str(tmp_path / "no.json")}, 7)
     with pytest.raises(ConfigError, match=r"outputs: sink 'train' \(line 7\): tokenizer file not found"):
-        spec.check()
+        spec.check(Storage())
     plain = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
     plain.save(str(tmp_path / "plain.json"))
     spec = SinkSpec.from_config("train", {"from": "x", "format": "datatrove", "tokenizer": str(tmp_path / "plain.json")})
     with pytest.raises(ConfigError, match="sink 'train': the tokenizer has none of the usual eos tokens"):
-        spec.check()
+        spec.check(Storage())
     spec = SinkSpec.from_config("train", {"from": "x", "format": "datatrove", "tokenizer": str(tmp_path / "plain.json"),
                                           "eos": "<end>"})
     with pytest.raises(ConfigError, match="sink 'train': the tokenizer has no token '<end>'"):
-        spec.check()
+        spec.check(Storage())
     assert spec.dependency_files() == [str(tmp_path / "plain.json")] and spec.required_columns() == ("text",)
     assert SinkSpec.from_config("p", {"from": "x", "__line__": 12}).where == "outputs: sink 'p' (line 12)"
     assert SinkSpec.from_config("p", "x").required_columns() == () and SinkSpec.from_config("p", "x").dependency_files() == []

@@ -16,6 +16,7 @@ from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.pipeline.stage import TaskContext
 from curate.stages.url_filter import UrlFilter, hosts_and_keys
+from curate.store.storage import Storage
 from curate.text import domains
 from tests.conftest import ROOT, read_output, write_parquet
 
@@ -31,7 +32,7 @@ def _file(path: Path, lines: list[str]) -> str:
 
 
 def _reasons(stage: UrlFilter, urls: list[str | None], tmp_path: Path, column: str = "url") -> tuple[list, dict]:
-    stage.check()
+    stage.check(Storage())
     ctx = _ctx(tmp_path)
     table = pa.table({"id": [str(i) for i in range(len(urls))], column: pa.array(urls, pa.string())})
     out = stage.process(table, ctx)
@@ -115,13 +116,13 @@ def test_bad_config_is_a_clear_error(ut1: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nothing to filter by"):
         UrlFilter()
     with pytest.raises(ConfigError, match="choose 'categories' from: adult, gambling"):
-        UrlFilter(blocklist=str(ut1)).check()
+        UrlFilter(blocklist=str(ut1)).check(Storage())
     with pytest.raises(ConfigError, match=r"unknown categories \['porn'\].*available: adult, gambling"):
-        UrlFilter(blocklist=str(ut1), categories=["porn"]).check()
+        UrlFilter(blocklist=str(ut1), categories=["porn"]).check(Storage())
     with pytest.raises(ConfigError, match="needs a UT1 folder"):
-        UrlFilter(blocklist=_file(tmp_path / "b.txt", ["a.com"]), categories=["adult"]).check()
+        UrlFilter(blocklist=_file(tmp_path / "b.txt", ["a.com"]), categories=["adult"]).check(Storage())
     with pytest.raises(ConfigError, match="banned_words '.*missing.txt' does not exist"):
-        UrlFilter(banned_words=str(tmp_path / "missing.txt")).check()
+        UrlFilter(banned_words=str(tmp_path / "missing.txt")).check(Storage())
 
 
 def test_hosts_keys_and_public_suffixes() -> None:

@@ -7,6 +7,7 @@ filesystem gives the same ids per shard, the same stats and the same metadata as
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import fsspec
@@ -51,7 +52,7 @@ def test_default_pipeline_on_a_memory_filesystem_matches_local_disk(default_pipe
         fs.rm("/curate-test", recursive=True)
 
 
-def test_resume_on_a_memory_filesystem_skips_finished_work(sample_dir: Path) -> None:
+def test_resume_on_a_memory_filesystem_skips_finished_work(sample_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     pipe = Pipeline("p").add("normalize").add("exact_dedup")
     first = pipe.run(sample_dir, "memory://curate-resume/out", workers=1)
     fs = fsspec.filesystem("memory")
@@ -59,8 +60,9 @@ def test_resume_on_a_memory_filesystem_skips_finished_work(sample_dir: Path) -> 
         fs.rm("/curate-resume/out/part-00001.parquet")
         fs.rm("/curate-resume/out/_work/units/exact_dedup/done/part-00001.json")
         fs.rm("/curate-resume/out/_SUCCESS")
-        logs: list[str] = []
-        again = pipe.run(sample_dir, "memory://curate-resume/out", workers=1, resume=True, log=logs.append)
+        with caplog.at_level(logging.INFO, logger="curate"):
+            again = pipe.run(sample_dir, "memory://curate-resume/out", workers=1, resume=True)
+        logs = [r.getMessage() for r in caplog.records]
         assert "combine exact_dedup: done, skipped" in logs
         assert any("(1 task(s))" in m for m in logs)  # only the task whose shard went missing
         assert again.stats["docs_out"] == first.stats["docs_out"]

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from curate.errors import ConfigError
 from curate.store.atomic import atomic_path
+from curate.store.storage import Storage
 
 LABEL_PREFIX = "__label__"
 
@@ -102,18 +103,19 @@ class Classifier:
                                                           if lab in self._raw}
 
     @classmethod
-    def load(cls, path: str | Path, what: str = "model") -> Classifier:
-        """Load a .bin/.ftz model, a local path or a URI (read from a local copy, as fastText
-        reads only local files); ConfigError naming `path` when it is missing, truncated or
-        corrupt (see :mod:`curate.classifiers.model_file`) or not a supervised fastText model."""
+    def load(cls, path: str | Path, what: str = "model", storage: Storage | None = None) -> Classifier:
+        """Load a .bin/.ftz model, a local path or a URI read with `storage` (default: the
+        environment's options; from a local copy, as fastText reads only local files);
+        ConfigError naming `path` when it is missing, truncated or corrupt (see
+        :mod:`curate.classifiers.model_file`) or not a supervised fastText model."""
         import fasttext
 
         from curate.classifiers.model_file import check_model_file  # numba: loaded on first use
-        from curate.store.storage import file_exists, stage_file
 
-        if not file_exists(path):
+        storage = storage or Storage()
+        if not storage.file_exists(path):
             raise ConfigError(f"{what} file not found: {path}")
-        local = stage_file(path, f"{what} file")
+        local = storage.stage_file(path, f"{what} file")
         try:
             check_model_file(local)  # fastText itself loads a short or corrupt file silently, or hangs
         except ConfigError as exc:
@@ -126,7 +128,7 @@ class Classifier:
             raise ConfigError(f"{what} {path} is not a supervised fastText classifier (it has no labels)")
         from curate.classifiers.card import label_weights
 
-        return cls(model, str(path), label_weights(path))  # the card beside `path`, not beside the copy
+        return cls(model, str(path), label_weights(path, storage))  # the card beside `path`, not its copy
 
     def require_label(self, label: str) -> None:
         if label not in self._raw:

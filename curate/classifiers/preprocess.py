@@ -183,3 +183,6 @@ def no_words(lines: pa.Array) -> pa.Array:
     """True where a line holds no word for fastText (only its ASCII whitespace): fastText would
     still answer for it, from the end-of-line token alone, so callers report null instead."""
     return pc.equal(pc.binary_length(pc.ascii_trim_whitespace(lines)), 0)
+
+
+KERNELS = (_lines,)  # for the run's warm-up (curate.kernels)

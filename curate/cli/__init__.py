@@ -21,6 +21,8 @@ VERBS: dict[str, str] = {
     "sample": "curate.cli.sample:command",
     "stats": "curate.cli.stats:command",
     "stages": "curate.cli.stages:command",
+    "formats": "curate.cli.formats:formats_command",
+    "executors": "curate.cli.formats:executors_command",
     "sample-data": "curate.cli.sample_data:command",
 }
 

@@ -19,10 +19,11 @@ def parse_holdout(spec: str | None) -> int | list[str] | None:
 
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file, a local path or a URI (the classifier a bucket definition depends on)."""
-    from curate.store.storage import active, parse
+    from curate.cli.common import cli_storage
+    from curate.store.storage import parse
 
     h = hashlib.sha256()
-    with active().open_input_stream(parse(path)) as fh:
+    with cli_storage().open_input_stream(parse(path)) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return "sha256:" + h.hexdigest()

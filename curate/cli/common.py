@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from curate.errors import CurateError
+
+if TYPE_CHECKING:
+    from curate.store.storage import Storage
 from curate.store.files import json_default
+
+
+class _LineFormatter(logging.Formatter):
+    """A log record as the CLI prints it: the message, warnings prefixed with ``warning:``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return f"warning: {message}" if record.levelno >= logging.WARNING else message
+
+
+def log_to_stderr(quiet: bool = False) -> None:
+    """Send the ``curate`` logger's records to stderr, one line each (nothing with `quiet`)."""
+    logger = logging.getLogger("curate")
+    if not any(getattr(h, "curate_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_LineFormatter())
+        handler.curate_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.CRITICAL if quiet else logging.INFO)
 
 
 def run_cli(group: click.Group, argv: list[str]) -> None:
     """Run the click group; user errors print one line and exit 2, internal errors exit 1."""
+    log_to_stderr()
     try:
         group.main(args=argv, prog_name="curate", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort
@@ -86,14 +110,25 @@ def _env_debug() -> bool:
     return os.environ.get("CURATE_DEBUG", "") not in ("", "0")
 
 
+def cli_storage() -> Storage:
+    """The storage the running verb opens files with: its ``--storage-option`` values, else the
+    environment's options (AWS_ENDPOINT_URL, credentials)."""
+    from curate.pipeline.settings import STORAGE_META
+    from curate.store.storage import Storage
+
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_root().meta.get(STORAGE_META) if ctx is not None else None
+    return found if found is not None else Storage()
+
+
 def storage_option(f: Any) -> Any:
     """``--storage-option KEY=VALUE`` (repeatable) for a verb that names files outside a run
     (calibrate, plan, stats, train-classifier): the options open every file the verb names, from
     its argument checks on (the option is eager)."""
     def use(ctx: click.Context, param: click.Parameter, items: tuple[str, ...]) -> None:
-        from curate.pipeline.settings import activate_storage_options
+        from curate.pipeline.settings import storage_options_callback
 
-        activate_storage_options(ctx, param, items)
+        storage_options_callback(ctx, param, items)
 
     return click.option("--storage-option", multiple=True, metavar="KEY=VALUE", is_eager=True, expose_value=False,
                         callback=use, help="Option of the s3/gs/hf filesystems (fsspec keyword arguments), "
@@ -114,10 +149,10 @@ class StoredPath(click.ParamType):
         import pyarrow.fs as pafs
 
         from curate.errors import InputError
-        from curate.store.storage import active, parse
+        from curate.store.storage import parse
 
         text = str(value)
-        kind = active().info(parse(text)).type
+        kind = cli_storage().info(parse(text)).type
         if kind == pafs.FileType.Directory and not self.dir_okay:
             raise InputError("is a directory, not a file", file=text)
         if kind not in (pafs.FileType.File, pafs.FileType.Directory):
@@ -129,10 +164,10 @@ def read_json(path: str, what: str) -> Any:
     """A JSON file (a local path or a URI, read with the command's storage options); an
     unreadable one is an InputError naming it."""
     from curate.errors import InputError
-    from curate.store.storage import active
+
 
     try:
-        return json.loads(active().read_text(path))
+        return json.loads(cli_storage().read_text(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read {what} JSON: {exc}", file=str(path)) from None
 
@@ -144,9 +179,9 @@ def run_file(path: str, name: str) -> str:
     import pyarrow.fs as pafs
 
     from curate.errors import InputError
-    from curate.store.storage import active, parse
+    from curate.store.storage import parse
 
-    storage = active()  # --storage-option, else the environment's (AWS_ENDPOINT_URL, credentials)
+    storage = cli_storage()
     root = parse(path)
     if storage.info(root).type != pafs.FileType.Directory:
         return path

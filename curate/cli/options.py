@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
+from curate.errors import ConfigError
 from curate.pipeline.settings import RunSettings, cli_options
 
-_RUN_ARGS = ("workers", "executor", "ray_address", "resume", "overwrite")
+_RUN_ARGS = ("workers", "executor", "resume", "overwrite")
 
 
 def run_options(f: Callable) -> Callable:
@@ -25,10 +26,13 @@ def run_options(f: Callable) -> Callable:
                      help="Output directory or prefix (a local path or an s3://, gs:// URI)."),
         click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
                      help="Parallel workers."),
-        click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
-                     help="Where to run: a local process pool or Ray."),
-        click.option("--ray-address", default=None, help="Ray cluster to join (auto or HOST:PORT); default: "
-                     "start a local Ray with --workers CPUs."),
+        click.option("--executor", default="local",
+                     help="Where to run: 'local' (a process pool) or 'ray', or a plugin's; `curate executors` "
+                     "lists them and their options."),
+        click.option("--executor-option", "executor_options", multiple=True, metavar="KEY=VALUE",
+                     help="An option of the executor, repeatable; e.g. --executor-option address=head:6379 for "
+                     "ray."),
+        click.option("--ray-address", default=None, help="Deprecated: --executor-option address=ADDRESS."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT, skipping finished work."),
         click.option("--overwrite", is_flag=True, help="Delete OUTPUT first if it holds anything."),
         *(click.option(*decls, **kwargs) for decls, kwargs in cli_options()),
@@ -43,7 +47,23 @@ def run_options(f: Callable) -> Callable:
 def run_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     """The CLI options as Pipeline.run keyword arguments (the run_options of the API helpers)."""
     names = (*_RUN_ARGS, *(n for n in RunSettings.names() if n in opts))
-    return {name: opts[name] for name in names}
+    return {**{name: opts[name] for name in names}, "executor_options": executor_options(opts)}
+
+
+def executor_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """``--executor-option KEY=VALUE`` items as a mapping (values read as YAML scalars), with the
+    deprecated ``--ray-address`` as ``address``."""
+    from curate.cli.common import warn
+    from curate.store.storage import parse_option
+
+    try:
+        options = dict(parse_option(item, "--executor-option") for item in opts.get("executor_options") or ())
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if opts.get("ray_address"):
+        warn("--ray-address is deprecated: use --executor-option address=" + opts["ray_address"])
+        options.setdefault("address", opts["ray_address"])
+    return options
 
 
 def sink_lines(output: str, stats: dict[str, Any]) -> list[str]:
@@ -62,16 +82,12 @@ def sink_lines(output: str, stats: dict[str, Any]) -> list[str]:
 def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
     """Call `run(input, output, run_options)` (an API helper) with the CLI options; print the
     summary table (stderr) or JSON (stdout)."""
-    from curate.cli.common import echo_json
+    from curate.cli.common import echo_json, log_to_stderr
     from curate.pipeline.stats import format_table
 
     quiet = opts["quiet"]
-
-    def log(msg: str) -> None:
-        if not quiet:
-            click.echo(msg, err=True)
-
-    result = run(opts["input_dir"], opts["output_dir"], {**run_kwargs(opts), "progress": not quiet, "log": log})
+    log_to_stderr(quiet)
+    result = run(opts["input_dir"], opts["output_dir"], {**run_kwargs(opts), "progress": not quiet})
     if opts["as_json"]:
         echo_json(result.stats)
     elif not quiet:

@@ -17,11 +17,10 @@ from curate.errors import InputError
 @click.option("--json", "as_json", is_flag=True, help="Print the raw _stats.json.")
 def command(directory: str, as_json: bool) -> None:
     """Show the per-stage summary of the run in DIRECTORY (a local path or a URI)."""
-    from curate.cli.common import echo_json
+    from curate.cli.common import cli_storage, echo_json
     from curate.pipeline.stats import format_table, format_tree
-    from curate.store.storage import active
 
-    storage = active()  # --storage-option, else the environment's (AWS_ENDPOINT_URL, credentials)
+    storage = cli_storage()
     storage.check(directory)
     path = f"{str(directory).rstrip('/')}/_stats.json"
     if not storage.exists(path):

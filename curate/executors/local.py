@@ -15,9 +15,10 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from curate.errors import WorkerLost
-from curate.pipeline.executor import Executor
+from curate.executors.base import Executor, register
 
 
+@register
 class LocalExecutor(Executor):
     """Runs units of work in a pool of `workers` processes.
 
@@ -25,6 +26,9 @@ class LocalExecutor(Executor):
     DuckDB threads is not safe. With one worker everything runs in this process. At most
     2 x workers units are in flight, so results stream back as they complete.
     """
+
+    name = "local"
+    help = "A process pool on this machine (one worker: this process); the embedded default."
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from curate.errors import ConfigError
-from curate.pipeline.executor import Executor
+from curate.executors.base import Executor, register
 
 INSTALL_HINT = "the ray executor needs Ray: pip install 'curate[ray]' (or pip install 'ray[default]')"
 IN_FLIGHT_PER_WORKER = 2
@@ -87,9 +87,10 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
         raise ConfigError(f"cannot join the Ray cluster at '{address}': nothing answers there ({exc}); "
-                          "start one with `ray start --head` or fix --ray-address") from None
+                          "start one with `ray start --head` or fix --executor-option address=...") from None
 
 
+@register
 class RayExecutor(Executor):
     """Runs units of work as Ray tasks (one CPU each).
 
@@ -98,6 +99,18 @@ class RayExecutor(Executor):
     to the cluster's CPUs; every node must have curate (and any custom stage's module) installed.
     If Ray is already initialized in this process (e.g. by the user's own job), it is used as is.
     """
+
+    name = "ray"
+    help = "Ray tasks, on a private local Ray or a cluster (object storage for data: nothing else shared)."
+    options = {"address": "Ray cluster to join ('auto' or HOST:PORT); default: RAY_ADDRESS, else a private "
+                          "local Ray with --workers CPUs."}
+    extra = "ray"
+
+    @classmethod
+    def available(cls) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("ray") is not None
 
     def __init__(self, workers: int | None = None, address: str | None = None) -> None:
         ray = _import_ray()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curate.store.storage import Storage, active, parse
+from curate.store.storage import Storage, parse
 
 # suffix -> Arrow codec name (None: Python's lzma)
 CODECS: dict[str, str | None] = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".xz": None}
@@ -26,14 +26,15 @@ def codec_suffix(name: str) -> str:
 
 
 def open_input(path: str | Path, storage: Storage | None = None) -> pa.NativeFile:
-    """`path` (a local path or a URI) as a readable Arrow stream, decompressed by its suffix."""
+    """`path` (a local path, or a URI read with `storage`: default the environment's options) as
+    a readable Arrow stream, decompressed by its suffix."""
     loc = parse(path)
     suffix = codec_suffix(loc.path.rsplit("/", 1)[-1])
     if loc.is_local:
         if suffix == ".xz":
             return pa.PythonFile(lzma.open(loc.path, "rb"), mode="r")
         return pa.input_stream(loc.path, compression=CODECS[suffix] if suffix else None)
-    raw = (storage or active()).open_input_stream(loc)
+    raw = (storage or Storage()).open_input_stream(loc)
     if suffix == ".xz":
         return pa.PythonFile(lzma.open(raw, "rb"), mode="r")
     return pa.CompressedInputStream(raw, CODECS[suffix]) if suffix else raw

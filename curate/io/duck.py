@@ -79,3 +79,9 @@ def sql_file(path: Path | str) -> str:
 def sql_list(paths: list[str] | list[Path]) -> str:
     """A SQL list literal of paths, for read_parquet([...]), each read as exactly itself."""
     return "[" + ", ".join(sql_file(p) for p in paths) + "]"
+
+
+def arrow_reader(rel: Any, batch_rows: int = 1 << 16) -> Any:
+    """A relation's rows as a stream of Arrow record batches (DuckDB 1.4 renamed
+    fetch_arrow_reader, deprecated since, to to_arrow_reader)."""
+    return rel.to_arrow_reader(batch_rows) if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader(batch_rows)

@@ -228,3 +228,8 @@ def scan_lines(buf: np.ndarray, max_depth: int = MAX_DEPTH) -> tuple[np.ndarray,
     """(start, end, status) of every line of `buf` (uint8, lines separated by ``\\n``): `end`
     excludes the newline, `status` is one of the constants above."""
     return _scan(buf, max_depth, _INT64_MAX, _INT64_MIN)
+
+
+def kernels() -> list[object]:
+    """The numba kernels of the scan (for the warm-up's cache check)."""
+    return [_scan]

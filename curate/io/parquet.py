@@ -31,7 +31,7 @@ from curate.io.conform import (
     short,
     with_rows,
 )
-from curate.store.storage import Storage, active, parse
+from curate.store.storage import Storage, parse
 
 # What a damaged file or row group raises from pyarrow.
 DECODE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError)
@@ -42,7 +42,7 @@ def open_file(path: str | Path, storage: Storage | None = None) -> Iterator[pq.P
     """The file, open for the block and closed after it (a remote file's read-ahead buffer is
     released at once rather than whenever the garbage collector finds it)."""
     loc = parse(path)
-    source = loc.path if loc.is_local else (storage or active()).open_input_file(loc)
+    source = loc.path if loc.is_local else (storage or Storage()).open_input_file(loc)
     try:
         pf = pq.ParquetFile(source, page_checksum_verification=True)
     except BaseException:

@@ -28,32 +28,28 @@ import pyarrow as pa
 
 from curate import schema
 from curate.errors import InputError
-from curate.io import auto_ids, formats, jsonl, lattice, parquet
+from curate.io import auto_ids, lattice
 from curate.io import discover as walker
 from curate.io.conform import (
     ROW,
     ColumnMap,
     RowError,
     conform_input,
-    input_schema,
     short,
-    with_rows,
 )
-from curate.io.conform import (
-    project as project_schema,
+from curate.io.input_format import (
+    InputFormat,
+    ReadOptions,
+    Split,
+    all_suffixes,
+    format_of,
+    input_format,
 )
-from curate.io.json_lines import check_json_lines
-from curate.store.storage import Location, Storage, active, parse
+from curate.store.storage import Location, Storage, parse
 
-PARQUET = "parquet"
-JSONL = "jsonl"
-# JSON Lines under dolma's .json names too; CSV/TSV, WARC/WET and Hugging Face Arrow files: curate.io.formats.
-SUFFIXES = {".parquet": PARQUET,
-            **{f"{ext}{codec}": JSONL for ext in (".jsonl", ".json") for codec in ("", ".gz", ".zst", ".bz2", ".xz")},
-            **formats.SUFFIXES}
 DEFAULT_TARGET_TASK_BYTES = 256 << 20
 DEFAULT_BATCH_ROWS = 8192
-DEFAULT_BLOCK_BYTES = 16 << 20
+DEFAULT_BLOCK_BYTES = 16 << 20  # JSON Lines and CSV read blocks of about this many bytes
 __all__ = ["ROW", "ColumnMap", "Task", "conform_input", "discover", "file_schema", "plan_tasks", "read_task",
            "unify_schemas"]
 
@@ -72,6 +68,14 @@ class Task:
     storage: Storage | None = field(default=None, compare=False, repr=False)  # how to open a remote path
 
     @property
+    def format(self) -> InputFormat:
+        return input_format(self.fmt)
+
+    @property
+    def split(self) -> Split:
+        return Split(self.row_groups, self.first_row, self.nbytes)
+
+    @property
     def label(self) -> str:
         if self.row_groups is None:
             return self.rel
@@ -79,13 +83,13 @@ class Task:
 
 
 def file_format(path: str | Path) -> str | None:
-    name = str(path).rsplit("/", 1)[-1].lower()
-    if formats.is_sidecar(name):
-        return None
-    for suffix, fmt in SUFFIXES.items():
-        if name.endswith(suffix):
-            return fmt
-    return None
+    """The name of the registered input format of a file, by its name (None: not an input file)."""
+    fmt = format_of(path)
+    return fmt.name if fmt is not None else None
+
+
+def _suffixes() -> str:
+    return ", ".join(all_suffixes())
 
 
 def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_problem, strict: bool = False,
@@ -99,7 +103,7 @@ def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_p
     """
     loc = parse(input_path)
     if not loc.is_local:
-        found = _walk_remote(loc, storage or active())
+        found = _walk_remote(loc, storage or Storage())
         root_name = loc.uri
     else:
         root = Path(loc.path)
@@ -111,18 +115,18 @@ def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_p
                 raise InputError("not a regular file or directory (never opened)", file=str(root),
                                  reason="special_file")
             if file_format(root) is None:
-                raise InputError(f"unsupported file type (expected one of {', '.join(SUFFIXES)})", file=str(root))
+                raise InputError(f"unsupported file type (expected one of {_suffixes()})", file=str(root))
             return [(str(root), root.name)]
         found = walker.walk(root, lambda p: file_format(p) is not None, on_problem)
     if found.unknown:
         examples = ", ".join(f"'{u}'" for u in found.unknown[:3])
-        message = (f"{len(found.unknown)} file(s) of unknown type (not {', '.join(SUFFIXES)}), e.g. {examples}")
+        message = (f"{len(found.unknown)} file(s) of unknown type (not {_suffixes()}), e.g. {examples}")
         if strict:
             raise InputError(message + "; --strict-inputs refuses them", file=root_name, reason="unknown_file_type")
         if warn is not None:
-            warn(f"warning: {message}: not read")
+            warn(f"{message}: not read")
     if not found.shards:
-        raise InputError(f"no input shards ({', '.join(SUFFIXES)}) found", file=root_name)
+        raise InputError(f"no input shards ({_suffixes()}) found", file=root_name)
     return [(str(path), rel) for path, rel in found.shards]
 
 
@@ -138,7 +142,7 @@ def _walk_remote(loc: Location, storage: Storage) -> walker.Walk:
         raise InputError(f"cannot read input: {short(exc)}", file=loc.uri) from None
     if info.type == pafs.FileType.File:
         if file_format(loc.path) is None:
-            raise InputError(f"unsupported file type (expected one of {', '.join(SUFFIXES)})", file=loc.uri)
+            raise InputError(f"unsupported file type (expected one of {_suffixes()})", file=loc.uri)
         found.shards.append((loc.uri, loc.uri))
         return found
     if info.type == pafs.FileType.NotFound:
@@ -160,32 +164,16 @@ def _walk_remote(loc: Location, storage: Storage) -> walker.Walk:
 
 def plan_tasks(files: list[tuple[str, str]], target_task_bytes: int = DEFAULT_TARGET_TASK_BYTES,
                storage: Storage | None = None) -> list[Task]:
-    """Split files into tasks; unreadable Parquet metadata makes a one-task file that fails on read."""
+    """Split files into tasks, as each file's format cuts it (Parquet: runs of row groups)."""
     tasks: list[Task] = []
-    storage = storage or active()
+    storage = storage or Storage()
     for path, rel in files:
         path = str(path)
-        fmt = file_format(path)
-        if fmt == PARQUET:
-            try:
-                with parquet.open_file(path, storage) as pf:
-                    meta = pf.metadata
-            except parquet.DECODE_ERRORS:  # reported when the task is read, under the error policy
-                tasks.append(Task(len(tasks), path, rel, fmt, storage=storage))
-                continue
-            start, acc, first_row, row = 0, 0, 0, 0
-            for rg in range(meta.num_row_groups):
-                acc += meta.row_group(rg).total_byte_size
-                row += meta.row_group(rg).num_rows
-                if acc >= target_task_bytes or rg == meta.num_row_groups - 1:
-                    tasks.append(Task(len(tasks), path, rel, fmt, (start, rg + 1), first_row, acc, storage))
-                    start, acc, first_row = rg + 1, 0, row
-            if meta.num_row_groups == 0:
-                tasks.append(Task(len(tasks), path, rel, fmt, (0, 0), 0, 0, storage))
-        else:
-            loc = parse(path)
-            size = Path(loc.path).stat().st_size if loc.is_local else storage.info(loc).size or 0
-            tasks.append(Task(len(tasks), path, rel, fmt, None, 0, size, storage))
+        fmt = format_of(path)
+        assert fmt is not None, path  # discover found only files of a registered format
+        for split in fmt.splits(path, storage, target_task_bytes):
+            tasks.append(Task(len(tasks), path, rel, fmt.name, split.row_groups, split.first_row, split.nbytes,
+                              storage))
     return tasks
 
 
@@ -194,13 +182,8 @@ def file_schema(path: str | Path, fmt: str, rel: str, columns: ColumnMap | None 
     """Schema of one shard (JSONL: over all its lines, see :mod:`curate.io.jsonl`)."""
     columns = columns or ColumnMap()
     try:
-        if fmt == PARQUET:
-            sch = parquet.file_schema(path, storage)
-        elif fmt in formats.SUFFIXES.values():
-            sch = formats.file_schema(_local(path, storage), fmt, columns.csv_delimiter)
-        else:
-            check_json_lines(path, rel, storage)
-            sch = jsonl.file_schema(path, rel, columns, block_bytes, storage)
+        options = ReadOptions(columns, DEFAULT_BATCH_ROWS, block_bytes)
+        sch = input_format(fmt).schema(str(path), rel, options, storage or Storage())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputError(f"unreadable {fmt} file: {short(exc)}", file=rel) from None
     columns.check_unique(sch.names, rel)
@@ -256,38 +239,7 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
     if on_row_error is None:
         def on_row_error(row: int, reason: str, message: str) -> None:
             raise InputError(message, file=task.rel, row=row, reason=reason)
-    if task.fmt == PARQUET:
-        tables = parquet.read(task.path, task.rel, task.row_groups, task.first_row, target, columns, batch_rows,
-                              project, on_row_error, task.storage)
-    elif task.fmt in formats.SUFFIXES.values():
-        tables = _read_other(task, target, columns, block_bytes, project, on_row_error)
-    else:
-        tables = _read_jsonl(task, target, columns, block_bytes, project, on_row_error)
+    options = ReadOptions(columns, batch_rows, block_bytes)
+    tables = task.format.read(task.path, task.rel, task.split, target, options, project, on_row_error,
+                              task.storage or Storage())
     yield from auto_ids.with_auto_ids(tables, task.rel, ROW) if columns.id == auto_ids.AUTO else tables
-
-
-def _read_jsonl(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: int, project: list[str] | None,
-                on_row_error: RowError) -> Iterator[pa.Table]:
-    out = project_schema(target, project)
-    for table in jsonl.read(task.path, task.rel, target, columns, block_bytes, on_row_error, task.storage):
-        yield table if project is None else table.select(out.names + [ROW])
-
-
-def _read_other(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: int,
-                project: list[str] | None, on_row_error: RowError) -> Iterator[pa.Table]:
-    """A format of curate.io.formats, conformed like the others."""
-    wanted = project_schema(target, project)
-    names = [f.name for f in input_schema(wanted, columns)]
-    try:
-        local = _local(task.path, task.storage)
-        for table, rows in formats.batches(local, task.fmt, names, columns.csv_delimiter, block_bytes):
-            yield parquet.drop_invalid_utf8(with_rows(conform_input(table, wanted, columns, task.rel), rows),
-                                            on_row_error)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, pa.ArrowNotImplementedError) as exc:
-        raise InputError(f"unreadable {task.fmt} file: {short(exc)}", file=task.rel) from None
-
-
-def _local(path: str, storage: Storage | None) -> Path:
-    """A local file with the content of `path`: itself, or a copy of a remote file in the scratch
-    directory (for the readers that need a local file)."""
-    return (storage or active()).local_file(path)

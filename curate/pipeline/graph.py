@@ -19,6 +19,7 @@ from typing import Any
 from curate.errors import ConfigError
 from curate.pipeline.stage import GlobalStage, MapStage, ReshapingStage, Stage
 from curate.sinks import SinkSpec
+from curate.store.storage import Storage
 
 KEPT, REJECTED = "kept", "rejected"
 INPUT_NODE = ""  # the pipeline's input, as the producer of a stream
@@ -216,9 +217,9 @@ class Graph:
                 raise ConfigError(f"{self.where(node)}: stage '{node.name}' unions outputs that do not come from "
                                   f"the same input rows ({desc}); a union merges branches of one input by position")
 
-    def dependency_files(self) -> dict[str, list[str]]:
+    def dependency_files(self, storage: Storage) -> dict[str, list[str]]:
         """Files read besides the data, by who reads them (a node, or ``sink NAME``)."""
-        files = {n.name: n.stage.dependency_files() for n in self.nodes}
+        files = {n.name: n.stage.dependency_files(storage) for n in self.nodes}
         files.update({f"sink {name}": spec.dependency_files() for name, spec in self.sink_specs.items()})
         return files
 

@@ -28,15 +28,13 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.errors import InputError
 from curate.io import read as reader
-from curate.io.compressed import codec_suffix
 from curate.pipeline.graph import READ_NODE
+from curate.pipeline.id_check import DUPS, ID_NODE
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.streams import Batch, split_rejected
 from curate.store.layout import WorkStore
+from curate.store.state import StageStore
 from curate.store.storage import content_key, parse
-
-# Formats whose apply pass reads the input file again rather than a copy (see rereads_input).
-REREAD_FORMATS = (reader.PARQUET, reader.JSONL)
 
 
 class ErrorSink:
@@ -90,15 +88,14 @@ def validate_read(table: pa.Table, settings: RunSettings, dups: dict[int, tuple[
     return table.append_column(schema.REJECT_REASON, reason).drop_columns([reader.ROW])
 
 
-def duplicate_rows(store: WorkStore, task: int) -> dict[int, tuple[str, int]]:
+def duplicate_rows(store: WorkStore, tasks: list[reader.Task], task: int) -> dict[int, tuple[str, int]]:
     """Task `task`'s rows whose id came earlier in the input: row -> (file, row) of the first
-    (from the duplicate-id pre-pass)."""
-    path = store.ids("dups", task)
-    if not store.files.exists(path):
+    (the id check's state, curate.pipeline.id_check)."""
+    t = StageStore(store, ID_NODE).read_task(task, DUPS, cache=False)
+    if t is None:
         return {}
-    t = store.files.read_table(path)
-    return {r: (f, fr) for r, f, fr in zip(t.column("row").to_pylist(), t.column("first_file").to_pylist(),
-                                            t.column("first_row").to_pylist())}
+    return {r: (tasks[ft].rel, fr) for r, ft, fr in zip(t.column("row").to_pylist(), t.column("first_task").to_pylist(),
+                                                         t.column("first_row").to_pylist())}
 
 
 @dataclass
@@ -141,7 +138,8 @@ def rereads_input(tasks: list[reader.Task], output_is_local: bool) -> bool:
     """Whether a global stage reading the run's input reads the input files again in its apply
     pass instead of a copy under ``_work/streams/read/``.
 
-    Yes when every file is Parquet or uncompressed JSON Lines and is on the local disk, or is
+    Yes when every file's format says reading it again is cheaper (Parquet, uncompressed JSON
+    Lines: :meth:`curate.io.input_format.InputFormat.rereads`) and it is on the local disk, or is
     remote while OUTPUT is remote too. Measured with bench/passes_io.py (docs/performance.md):
     at 200,000 documents reading again was faster for local Parquet (1.22x), JSONL (1.19x) and S3
     on loopback (Parquet 1.01x, JSONL 1.07x) and writes one copy of the input less; gzipped JSONL
@@ -153,8 +151,7 @@ def rereads_input(tasks: list[reader.Task], output_is_local: bool) -> bool:
     were not measured.
     """
     return bool(tasks) and all(
-        t.fmt in REREAD_FORMATS and not codec_suffix(str(t.path))
-        and (parse(t.path).is_local or not output_is_local) for t in tasks)
+        t.format.rereads(str(t.path)) and (parse(t.path).is_local or not output_is_local) for t in tasks)
 
 
 @dataclass
@@ -193,7 +190,8 @@ class InputRows:
         self._check_unchanged(task)
         seen = 0
         errors = ErrorSink("skip", task.rel)  # the read unit reported them already
-        for batch in read_checked(task, self.target, self.settings, duplicate_rows(self.store, index), errors):
+        for batch in read_checked(task, self.target, self.settings, duplicate_rows(self.store, self.tasks, index),
+                                  errors):
             seen += batch.kept.num_rows
             yield batch.kept, batch.kept_pos
         if seen != expected:

@@ -21,12 +21,12 @@ wiped, another run took over after this one stalled) and the run then stops with
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -36,6 +36,8 @@ from curate import __version__
 from curate.errors import ConfigError
 from curate.store.layout import WorkStore
 from curate.store.storage import parse
+
+log = logging.getLogger("curate")
 
 MARKER = "_CURATE_RUN.json"
 LEASE = "_LEASE.json"
@@ -94,8 +96,8 @@ def _interval() -> float:
 class Lease:
     """This run's hold on OUTPUT; a context manager that renews it in the background."""
 
-    def __init__(self, store: WorkStore, log: Callable[[str], None]) -> None:
-        self.store, self.log = store, log
+    def __init__(self, store: WorkStore) -> None:
+        self.store = store
         self.path = store.root_file(LEASE)
         interval = _interval()
         now = time.time()
@@ -134,7 +136,7 @@ class Lease:
             raise ConfigError(f"{self.store.display} is in use by another curate run ({current.describe()}); "
                               "wait for it to finish, or stop it")
         if not quiet:
-            self.log(f"taking over a stale lease on {self.store.display}: {why} ({current.describe()})")
+            log.warning("taking over a stale lease on %s: %s (%s)", self.store.display, why, current.describe())
         return current
 
     def acquire(self) -> None:
@@ -163,7 +165,7 @@ class Lease:
             try:
                 current = self._holder_now()
             except OSError as exc:  # storage unreachable for now: the next beat looks again
-                self.log(f"lease heartbeat could not read the lease: {exc}")
+                log.warning("lease heartbeat could not read the lease: %s", exc)
                 continue
             if current is None or current.holder != self.record.holder:
                 self.lost = ("the output directory's lease was removed" if current is None else
@@ -173,7 +175,7 @@ class Lease:
             try:
                 self.store.files.write_bytes(self.path, json.dumps(asdict(self.record)).encode())
             except OSError as exc:  # a transient storage error: the next beat tries again
-                self.log(f"lease heartbeat failed: {exc}")
+                log.warning("lease heartbeat failed: %s", exc)
 
     def _holder_now(self) -> LeaseRecord | None:
         """The lease as it stands; a lease that reads as missing or as another run's is read once
@@ -209,7 +211,7 @@ class Lease:
         self.release()
 
 
-def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool, log: Callable[[str], None]) -> Lease:
+def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool) -> Lease:
     """Check that this run may use OUTPUT, take its lease, and prepare it (wipe on --overwrite).
 
     Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input; a non-empty
@@ -217,7 +219,7 @@ def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: boo
     either flag; any OUTPUT whose lease is live.
     """
     files = store.files
-    lease = Lease(store, log)
+    lease = Lease(store)
     lease.refuse_if_live(quiet=True)  # first: a live run's directory is refused whatever else it holds
     source, target = parse(input_path), parse(store.root_uri or store.root)
     if source.scheme == target.scheme:

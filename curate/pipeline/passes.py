@@ -14,6 +14,10 @@ input; its combine runs once that unit's pass is done; its apply starts a unit i
 Units are grouped into passes by dependency: a unit runs in the pass after every unit whose
 output it reads back (and after the combine it applies). A linear pipeline gives one unit per
 global stage plus one, exactly the passes of a list.
+
+Before them all, the built-in global node ``_ids`` (curate.pipeline.id_check) runs its own unit
+in the first pass: it reads only the ids of every task, and its combine finds the duplicate ids
+that the read unit, in the second pass, reports as errors.
 """
 
 from __future__ import annotations
@@ -21,15 +25,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from curate.pipeline.graph import INPUT_NODE, KEPT, READ_NODE, Graph, StreamRef
+from curate.pipeline.id_check import ID_NODE
 from curate.pipeline.stage import ReshapingStage
 
-READ, STREAMS, APPLY, RESHAPE = "read", "streams", "apply", "reshape"
+IDS, READ, STREAMS, APPLY, RESHAPE = "ids", "read", "streams", "apply", "reshape"
 UNION_PORT = "@input"  # the merged input of a global stage that reads a union
+ID_PORT = "@ids"  # the input's ids, as the id check's summarize reads them
 
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str  # READ, STREAMS, APPLY or RESHAPE
+    kind: str  # IDS, READ, STREAMS, APPLY or RESHAPE
     streams: tuple[StreamRef, ...] = ()  # STREAMS: read back and merged by position when several
     node: str | None = None  # APPLY, RESHAPE: the global node; STREAMS: the global node whose union input it merges
 
@@ -83,13 +89,14 @@ def schedule(graph: Graph, rereads_input: bool = False) -> Schedule:
     With `rereads_input`, a global stage whose input is the run's input reads the input files
     again in its apply pass (curate.pipeline.input_rows), so that stream is kept under ``_work/``
     only if a unit other than a global's apply reads it back."""
-    read = Unit(READ_NODE, Entry(READ), [], 0)
-    units = [read]
+    ids = Unit(ID_NODE, Entry(IDS), [], 0)
+    read = Unit(READ_NODE, Entry(READ), [], 1)
+    units = [ids, read]
     current: dict[str, StreamRef | None] = {read.name: StreamRef(INPUT_NODE)}  # unit -> stream it ends in
     producer: dict[StreamRef, Unit] = {StreamRef(INPUT_NODE): read}
     materialized: set[StreamRef] = set()
-    global_input: dict[str, StreamRef] = {}
-    summarize_unit: dict[str, str] = {}
+    global_input: dict[str, StreamRef] = {ID_NODE: StreamRef(INPUT_NODE, ID_PORT)}
+    summarize_unit: dict[str, str] = {ID_NODE: ids.name}
 
     def reader_unit(name: str, streams: tuple[StreamRef, ...], chain: list[str], merges_for: str | None = None) -> Unit:
         materialized.update(streams)

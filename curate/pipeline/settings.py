@@ -147,7 +147,7 @@ def cli_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         elif _value_type(f) is dict:
             decl = f"--{dashed.rstrip('s')}"
             # the one mapping setting, storage_options
-            kwargs.update(multiple=True, metavar="KEY=VALUE", callback=activate_storage_options, is_eager=True,
+            kwargs.update(multiple=True, metavar="KEY=VALUE", callback=storage_options_callback, is_eager=True,
                           show_default="none")
             out.append(((decl, f.name), kwargs))
             continue
@@ -163,18 +163,20 @@ def cli_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     return out
 
 
-def activate_storage_options(ctx: Any, param: Any, items: tuple[str, ...]) -> dict[str, Any] | None:
-    """``--storage-option KEY=VALUE`` items as a mapping (None if not given), made this process's
-    storage at once (the option is eager), so that a verb's own checks of the files it names
-    (``sample --plan s3://...``) use them too."""
+STORAGE_META = "curate.storage"  # the click context's meta key of a verb's storage
+
+
+def storage_options_callback(ctx: Any, param: Any, items: tuple[str, ...]) -> dict[str, Any] | None:
+    """``--storage-option KEY=VALUE`` items as a mapping (None if not given). The option is eager:
+    the verb's storage (``ctx.meta[STORAGE_META]``) is made from them at once, so that its own
+    checks of the files it names (``sample --plan s3://...``) use them too."""
     import click
 
-    from curate.store.storage import activate, parse_option
+    from curate.store.storage import parse_option
 
     try:
         options = dict(parse_option(i) for i in items) or None
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from None
-    if options:
-        activate(Storage(options))
+    ctx.meta[STORAGE_META] = Storage(options or {})
     return options

@@ -16,6 +16,7 @@ by reason. Stages never drop rows silently.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import pyarrow as pa
 from curate import schema
 from curate.errors import AccountingError, ConfigError
 from curate.store import cache
+from curate.store.storage import Storage
 
 if TYPE_CHECKING:
     from curate.pipeline.stats import StageStats
@@ -109,6 +111,12 @@ class TaskContext:
     counters: dict[str, float] = field(default_factory=dict)
     row_offset: int = 0  # index, within the task, of the first row of the current batch
 
+    @property
+    def storage(self) -> Storage:
+        """How the run opens stage files (models, word lists, plans): the run's storage options;
+        the environment's when the stage runs on its own."""
+        return self.store.storage if self.store is not None else Storage()
+
     def count(self, key: str, value: float = 1) -> None:
         """Add `value` to a named counter; counters are summed over tasks into ``_stats.json``."""
         self.counters[key] = self.counters.get(key, 0) + value
@@ -117,6 +125,11 @@ class TaskContext:
         """Every row task `task` brings into this pass (for reshaping stages)."""
         assert self.store is not None, "read_input needs a run"
         return self.store.read_input(task)
+
+
+def warm_up_context() -> TaskContext:
+    """The context a stage's :meth:`Stage.warm_up` runs its kernels in (no run, one task)."""
+    return TaskContext(task_index=0, n_tasks=1, source="kernel warm-up", seed=0)
 
 
 @dataclass
@@ -128,7 +141,7 @@ class CombineContext:
     workers: int
     map: Callable[[Callable[..., Any], Sequence[Any]], list[Any]]
     store: StageStore
-    log: Callable[[str], None] = print
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("curate"))
     summary: dict[str, Any] = field(default_factory=dict)
     _partials: list[Path] | None = None
 
@@ -180,8 +193,9 @@ class Stage:
     def validate(self) -> None:
         """Cross-parameter checks that need no I/O; raise ConfigError. Override as needed."""
 
-    def check(self) -> None:
-        """Checks that need the file system (e.g. a model file exists); run before any work."""
+    def check(self, storage: Storage) -> None:
+        """Checks that need the file system (e.g. a model file exists, opened with the run's
+        `storage`); run before any work."""
 
     def required_columns(self) -> tuple[str, ...]:
         """Columns this stage reads, which an earlier stage or the input must provide."""
@@ -205,9 +219,19 @@ class Stage:
         with named outputs puts each kept row's output name in column ``schema.ROUTE``."""
         return ()
 
-    def dependency_files(self) -> list[str]:
-        """Files this stage reads besides the data (models, tokenizers, plans): their content is
-        part of the resume fingerprint, so a resumed run refuses when one changed."""
+    def kernels(self) -> list[Any]:
+        """The numba kernels this stage calls. A run compiles those numba's cache lacks once, in
+        the driver, before the workers start (curate.kernels), through :meth:`warm_up`."""
+        return []
+
+    def warm_up(self, sample: pa.Table) -> None:
+        """Call the stage's kernels on `sample` (two rows, the run's text type) so that numba
+        compiles them; stages that declare :meth:`kernels` implement it."""
+
+    def dependency_files(self, storage: Storage) -> list[str]:
+        """Files this stage reads besides the data (models, tokenizers, plans), found with the
+        run's `storage`: their content is part of the resume fingerprint, so a resumed run
+        refuses when one changed."""
         return []
 
     @classmethod

@@ -11,6 +11,7 @@ it writes has the columns of the others.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ import pyarrow.compute as pc
 
 from curate import schema
 from curate.errors import AccountingError, InputError
+from curate.faults import checkpoint
 from curate.io import read as reader
-from curate.pipeline.faults import checkpoint
 from curate.pipeline.graph import INPUT_NODE, READ_NODE, REJECTED, Graph, Node, StreamRef
+from curate.pipeline.id_check import ID_NODE, IdCheck
 from curate.pipeline.input_rows import (
     ErrorSink,
     InputRows,
@@ -33,9 +35,9 @@ from curate.pipeline.input_rows import (
     read_checked,
     text_bytes,
 )
-from curate.pipeline.passes import APPLY, READ, STREAMS, UNION_PORT, Schedule
+from curate.pipeline.passes import APPLY, ID_PORT, IDS, READ, STREAMS, UNION_PORT, Schedule
 from curate.pipeline.settings import RunSettings
-from curate.pipeline.stage import TaskContext
+from curate.pipeline.stage import Stage, TaskContext
 from curate.pipeline.stats import StageStats
 from curate.pipeline.streams import (
     Batch,
@@ -67,9 +69,19 @@ class RunPlan:
     store: WorkStore
     input_rows: InputRows | None = None  # set when a global stage reads the input files again
 
+    @functools.cached_property
+    def id_check(self) -> IdCheck:
+        return IdCheck(on_error=self.settings.on_error)
+
+    def stage(self, name: str) -> Stage:
+        """The stage of node `name`: a node of the graph, or the built-in id check."""
+        return self.id_check if name == ID_NODE else self.graph.node(name).stage
+
     def node_store(self, name: str) -> StageStore:
         """The node's corner of the work store; a global node's reads its input stream (kept
         under _work/, or the input files read again)."""
+        if name == ID_NODE:  # reads the ids its own unit gives it; upstream of everything
+            return StageStore(self.store, name)
         source = self.schedule.global_input.get(name)
         if source is None:
             rows = None
@@ -149,7 +161,7 @@ class _Outputs:
     def _summarize(self, g: str, table: pa.Table) -> None:
         if g not in self.summarize_ctxs:
             self.summarize_ctxs[g] = self.plan.context(g, self.task)
-        ctx, stage = self.summarize_ctxs[g], self.plan.graph.node(g).stage
+        ctx, stage = self.summarize_ctxs[g], self.plan.stage(g)
         t0 = time.perf_counter()
         part = stage.summarize(table, ctx)
         self.stats(g + ":summarize", "summarize").seconds += time.perf_counter() - t0
@@ -185,7 +197,7 @@ def run_unit_task(plan: RunPlan, unit: str, task_index: int,
     the task then reads nothing and reports them.
     """
     checkpoint("task_start")
-    begin_run(plan.store.run_id, plan.store.storage)
+    begin_run(plan.store.run_id)
     task = plan.tasks[task_index]
     try:
         return _UnitRun(plan, unit, task).run(unreadable=file_errors)
@@ -209,7 +221,9 @@ class _UnitRun:
     # ---- entries: the batches (rows, positions) leaving the unit's first step ------------------
     def _entry(self, errors: ErrorSink, unreadable: bool) -> Iterator[Batch]:
         entry = self.unit.entry
-        if entry.kind == READ:
+        if entry.kind == IDS:
+            yield from self._ids(unreadable)
+        elif entry.kind == READ:
             yield from self._read(errors, unreadable)
         elif entry.kind == STREAMS:
             yield from self._streams(entry.streams)
@@ -218,11 +232,27 @@ class _UnitRun:
         else:
             yield from self._reshape(entry.node)
 
+    def _ids(self, unreadable: bool) -> Iterator[Batch]:
+        """The task's ids with their row numbers, for the id check's summarize: all of the file's
+        or none (a file that breaks is reported, under the error policy, by the read unit)."""
+        plan, tables = self.plan, []
+        if not unreadable:
+            try:
+                tables = list(reader.read_task(self.task, plan.schema, plan.settings.columns, 65536,
+                                               on_row_error=lambda *a: None, project=[schema.ID]))
+            except InputError:
+                tables = []
+        none = np.zeros(0, np.int64)
+        empty = pa.table({schema.ID: pa.array([], pa.string()), reader.ROW: pa.array([], pa.int64())})
+        for table in tables or [empty]:
+            self.outs.emit(StreamRef(INPUT_NODE, ID_PORT), table.select([schema.ID, reader.ROW]), none)
+        return iter(())
+
     def _read(self, errors: ErrorSink, unreadable: bool) -> Iterator[Batch]:
         plan = self.plan
         rs = self.stats(READ_STAGE, "read")
         batches = iter(()) if unreadable else read_checked(
-            self.task, plan.schema, plan.settings, duplicate_rows(plan.store, self.task.index), errors)
+            self.task, plan.schema, plan.settings, duplicate_rows(plan.store, plan.tasks, self.task.index), errors)
         seen = False
         for b in batches:
             seen = True

@@ -84,8 +84,8 @@ def check_files(graph: Graph, storage: Storage) -> None:
     before any work."""
     for node in graph.nodes:
         try:
-            node.stage.check()
+            node.stage.check(storage)
         except ConfigError as exc:
             raise ConfigError(f"{graph.where(node)}: stage '{node.name}': {exc}") from None
     for spec in graph.sink_specs.values():
-        spec.check()
+        spec.check(storage)

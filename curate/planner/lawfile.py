@@ -19,6 +19,7 @@ from typing import Any
 
 from curate.errors import ConfigError, InputError
 from curate.planner.laws import LAWS, Law
+from curate.store.storage import Storage
 
 LAW_FORMAT = "curate-law/1"
 BASE_KEYS = ("E", "A", "B", "alpha", "beta")
@@ -116,26 +117,24 @@ def split_values(values: Mapping[str, float], template: Law) -> tuple[Law, dict[
     return law, utility, r_d
 
 
-def resolve_law(spec: str | Path | Law | CalibratedLaw) -> Law | CalibratedLaw:
-    """A law by name (``datablations``, ``chinchilla``), a law.json path, or the object itself."""
+def resolve_law(spec: str | Path | Law | CalibratedLaw, storage: Storage | None = None) -> Law | CalibratedLaw:
+    """A law by name (``datablations``, ``chinchilla``), a law.json path or URI (read with
+    `storage`, default the environment's options), or the object itself."""
     if isinstance(spec, (Law, CalibratedLaw)):
         return spec
     if str(spec) in LAWS:
         return LAWS[str(spec)]
-    from curate.store.storage import file_exists
-
-    if str(spec).endswith(".json") or file_exists(spec):  # a local path or a URI
-        return read_law(spec)
+    storage = storage or Storage()
+    if str(spec).endswith(".json") or storage.file_exists(spec):  # a local path or a URI
+        return read_law(spec, storage)
     raise ConfigError(f"unknown law '{spec}' (known: {', '.join(sorted(LAWS))}, or a law.json file)")
 
 
-def read_law(path: str | Path) -> CalibratedLaw | Law:
-    """Read a law.json written by ``curate calibrate`` (a local path or a URI, read from a local
-    copy with the run's storage options); errors name the file and key."""
-    from curate.store.storage import stage_file
-
+def read_law(path: str | Path, storage: Storage | None = None) -> CalibratedLaw | Law:
+    """Read a law.json written by ``curate calibrate`` (a local path or a URI, read with
+    `storage`, default the environment's options); errors name the file and key."""
     try:
-        doc = json.loads(stage_file(path, "law file").read_text(encoding="utf-8"))
+        doc = json.loads((storage or Storage()).stage_file(path, "law file").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read law JSON: {exc}", file=str(path)) from None
     try:

@@ -1,4 +1,5 @@
-"""Proxy-run results for calibration: read JSONL or Parquet into arrays, one row a training run.
+"""Proxy-run results for calibration: read a table of runs (JSONL, Parquet, ...) into arrays, one
+row a training run.
 
 A row is a single-pool run ``{"params": N, "tokens": D, "unique_tokens": U, "loss": L}`` or a
 mixture run ``{"params": N, "buckets": {"high": {"tokens": D_i, "unique_tokens": U_i}, ...},
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import InputError
+from curate.store.storage import Storage
 
 REFERENCE_POOL = ""  # the pool of single-pool runs
 
@@ -96,39 +98,14 @@ def _span(x: np.ndarray) -> list[float]:
     return [float(x.min()), float(x.max())] if x.size else [math.nan, math.nan]
 
 
-def read_runs(path: str | Path) -> Runs:
-    """Read proxy runs from ``.jsonl`` (one JSON object a line) or ``.parquet``, a local path or a
-    URI; errors name file and row."""
-    from curate.store.storage import active
+def read_runs(path: str | Path, storage: Storage | None = None) -> Runs:
+    """Read proxy runs from any input format curate reads (``.jsonl``, ``.parquet``, CSV ...), a
+    local path or a URI read with `storage` (default: the environment's options); errors name
+    file and row."""
+    from curate.io.tables import read_rows
 
     source = str(path)
-    kind = "Parquet" if source.endswith(".parquet") else "JSONL"
-    try:
-        data = active().read_bytes(source)
-    except OSError as exc:
-        raise InputError(f"cannot read runs {kind}: {exc}", file=source) from None
-    if kind == "Parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            rows = pq.read_table(pa.BufferReader(data)).to_pylist()
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise InputError(f"cannot read runs Parquet: {exc}", file=source) from None
-    else:
-        try:
-            lines = data.decode("utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            raise InputError(f"cannot read runs JSONL: {exc}", file=source) from None
-        rows = []
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"line {i + 1} is not JSON: {exc}", file=source) from None
-    return runs_from_rows(rows, source)
+    return runs_from_rows(read_rows(source, storage or Storage()), source)
 
 
 def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs") -> Runs:

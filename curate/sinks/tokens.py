@@ -11,14 +11,20 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate import schema
 from curate.errors import ConfigError
+from curate.sinks.sink_format import SinkFormat
 from curate.store import cache
+
+if TYPE_CHECKING:
+    from curate.sinks.spec import SinkSpec
+    from curate.store.storage import Storage
 
 # The end / beginning of document token texts of common tokenizer families, tried in order when
 # a sink says `eos: true` / `bos: true`: GPT-2 and its descendants (<|endoftext|>), Llama 3
@@ -95,3 +101,32 @@ class TokenEncoder:
             is_body[ends - 1] = False
         out[is_body] = flat
         return out, lengths
+
+
+class TokenizedFormat(SinkFormat):
+    """What the tokenized sink formats share: a ``tokenizer`` (a ``tokenizer.json``) and the
+    ``eos`` / ``bos`` tokens added around every document; the writer reads the ``text`` column."""
+
+    options = {"tokenizer": (str,), "eos": (bool, str), "bos": (bool, str)}
+    defaults = {"eos": True, "bos": False}
+    required = ("tokenizer",)
+
+    def check_values(self, where: str, options: dict[str, Any]) -> None:
+        for key in ("eos", "bos"):
+            if isinstance(options.get(key), str) and not options[key]:
+                raise ConfigError(f"{where}: '{key}' must be true, false or a token's text, not empty")
+
+    def check(self, spec: SinkSpec, storage: Storage) -> None:
+        """The tokenizer loads and has the configured BOS / EOS tokens."""
+        if not Path(spec.options["tokenizer"]).is_file():
+            raise ConfigError(f"{spec.where}: tokenizer file not found: {spec.options['tokenizer']}")
+        self.encoder(spec)
+
+    def required_columns(self, spec: SinkSpec) -> tuple[str, ...]:
+        return (schema.TEXT,)
+
+    def dependency_files(self, spec: SinkSpec) -> list[str]:
+        return [spec.options["tokenizer"]]
+
+    def encoder(self, spec: SinkSpec) -> TokenEncoder:
+        return TokenEncoder.open(spec.options["tokenizer"], spec.options["eos"], spec.options["bos"], spec.where)

@@ -26,10 +26,11 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
-from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
+from curate.pipeline.stage import Param, TaskContext, reject_rows, set_column
+from curate.stages.heuristics.base import TextKernelStage
 from curate.stages.heuristics.c4_lines import LINE_PARAMS, C4Lines, judge_lines
 from curate.stages.heuristics.text import Segments, TextBatch, as_numpy, split
-from curate.store.storage import stage_file
+from curate.store.storage import Storage
 
 # The line boundaries of Python's str.splitlines (datatrove splits pages with it).
 _LINE_BREAK = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
@@ -38,7 +39,7 @@ _NON_WORD = r"[^\pL\pN_]"
 
 
 @register
-class C4Clean(MapStage):
+class C4Clean(TextKernelStage):
     name = "c4_clean"
     params = {
         **LINE_PARAMS,
@@ -46,18 +47,18 @@ class C4Clean(MapStage):
     }
     produces: ClassVar[tuple[str, ...]] = (schema.C4_LINES_REMOVED,)
 
-    def check(self) -> None:
-        self.bad_words_pattern()
+    def check(self, storage: Storage) -> None:
+        self.bad_words_pattern(storage)
 
-    def dependency_files(self) -> list[str]:
+    def dependency_files(self, storage: Storage) -> list[str]:
         return [self.bad_words] if self.bad_words is not None else []
 
-    def bad_words_pattern(self) -> str | None:
+    def bad_words_pattern(self, storage: Storage) -> str | None:
         """The RE2 pattern matching any listed bad word in lowercased text (read once per process)."""
         if self.bad_words is None:
             return None
-        return self.cached("bad_words", lambda: _bad_words_pattern(stage_file(self.bad_words, "stage 'c4_clean': "
-                                                                                                  "bad_words file")))
+        return self.cached("bad_words", lambda: _bad_words_pattern(
+            storage.stage_file(self.bad_words, "stage 'c4_clean': bad_words file")))
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         text = TextBatch(table.column(schema.TEXT)).text
@@ -68,7 +69,7 @@ class C4Clean(MapStage):
         blank = as_numpy(pc.equal(pc.utf8_length(lines.values), 0)).astype(bool)
         removed = lines.sum(~c4.kept & ~blank).astype(np.int64)
 
-        reasons = self._page_reasons(c4, cleaned)
+        reasons = self._page_reasons(c4, cleaned, ctx.storage)
         rejected = reasons != ""
         table = set_column(table, schema.TEXT, pc.if_else(pa.array(rejected), text, cleaned))
         table = set_column(table, schema.C4_LINES_REMOVED, pa.array(np.where(rejected, 0, removed)))
@@ -76,7 +77,7 @@ class C4Clean(MapStage):
         full = np.array(["c4_clean:" + r if r else "" for r in reasons], dtype=object)
         return reject_rows(table, pa.array(rejected), pa.array(full, pa.string()))
 
-    def _page_reasons(self, c4: C4Lines, cleaned: pa.Array) -> np.ndarray:
+    def _page_reasons(self, c4: C4Lines, cleaned: pa.Array, storage: Storage) -> np.ndarray:
         """Why each page is dropped ("" if kept), in the order C4 checks."""
         n = c4.lines.n_docs
         reasons = np.full(n, "", dtype=object)
@@ -89,7 +90,7 @@ class C4Clean(MapStage):
             reasons[(reasons == "") & (sentences < self.min_sentences)] = "too_few_sentences"
         empty = as_numpy(pc.equal(pc.utf8_length(cleaned), 0)).astype(bool)
         reasons[(reasons == "") & empty] = "empty"
-        pattern = self.bad_words_pattern()
+        pattern = self.bad_words_pattern(storage)
         if pattern is not None:
             bad = as_numpy(pc.match_substring_regex(pc.utf8_lower(cleaned), pattern)).astype(bool)
             reasons[(reasons == "") & bad] = "bad_words"

@@ -25,7 +25,7 @@ from curate.classifiers.preprocess import MODES
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
-from curate.store.storage import file_exists
+from curate.store.storage import Storage
 
 # Shared by classify and language_id.
 PREPROCESS_PARAM = Param(str, None, "how text becomes a fastText line: fasttext (newlines to spaces only, "
@@ -62,44 +62,55 @@ class FastTextScorer(MapStage):
     def wanted_label(self) -> str | None:
         return None
 
-    def check(self) -> None:
-        if not file_exists(self.model):
+    def check(self, storage: Storage) -> None:
+        if not storage.file_exists(self.model):
             raise ConfigError(f"model file not found: {self.model}" + (f". {self.missing_model_hint}"
                                                                        if self.missing_model_hint else ""))
-        classifier = self.classifier()
+        classifier = self.classifier(storage)
         if self.wanted_label() is not None:
             classifier.require_label(self.wanted_label())
 
-    def dependency_files(self) -> list[str]:
+    def dependency_files(self, storage: Storage) -> list[str]:
         from curate.classifiers.card import card_path
 
         card = card_path(self.model)
-        return [self.model, *([card] if file_exists(card) else [])]
+        return [self.model, *([card] if storage.file_exists(card) else [])]
 
-    def preprocess_mode(self) -> str:
+    def kernels(self) -> list[Any]:
+        from curate.classifiers import preprocess
+
+        return list(preprocess.KERNELS)
+
+    def warm_up(self, sample: pa.Table) -> None:
+        """Only curate's own preprocessing runs a numba kernel (fastText's is Arrow compute)."""
+        from curate.classifiers.preprocess import CURATE, lines_for
+
+        lines_for(sample.column(schema.TEXT), CURATE)
+
+    def preprocess_mode(self, storage: Storage) -> str:
         """The ``preprocess`` parameter, or the model's default (its card's, else ``fasttext``)."""
         if self.preprocess is not None:
             return self.preprocess
         from curate.classifiers.card import default_preprocess
 
-        return self.cached("preprocess", lambda: default_preprocess(self.model))
+        return self.cached("preprocess", lambda: default_preprocess(self.model, storage))
 
-    def classifier(self) -> Any:
-        """The loaded model (once per process)."""
+    def classifier(self, storage: Storage) -> Any:
+        """The loaded model (once per process), read with the run's `storage`."""
         from curate.classifiers.fasttext import Classifier
 
-        return self.cached("model", lambda: Classifier.load(self.model))
+        return self.cached("model", lambda: Classifier.load(self.model, storage=storage))
 
-    def score(self, table: pa.Table) -> pa.Table:
+    def score(self, table: pa.Table, storage: Storage) -> pa.Table:
         """`table` with the label and score columns added (or replaced)."""
-        labels, scores = self.classifier().predict(table.column(schema.TEXT), self.wanted_label(),
-                                                   self.preprocess_mode())
+        labels, scores = self.classifier(storage).predict(table.column(schema.TEXT), self.wanted_label(),
+                                                          self.preprocess_mode(storage))
         name, score_name = self.label_columns()
         table = set_column(table, name, labels)
         return set_column(table, score_name, scores)
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        return self.score(table)
+        return self.score(table, ctx.storage)
 
 
 @register

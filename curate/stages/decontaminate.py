@@ -27,24 +27,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
-import pyarrow.parquet as pq
 
 from curate import schema
-from curate.errors import ConfigError
+from curate.errors import ConfigError, InputError
+from curate.io.input_format import format_of
+from curate.io.tables import read_table
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
-from curate.store.storage import stage_file, stage_tree
+from curate.store.storage import Storage
 from curate.text.minhash import shingle_sets
 
-_JSONL = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
-_TEXT = (".txt",)
-_PARQUET = (".parquet",)
+_TEXT = ".txt"
 
 
 @dataclass(frozen=True)
@@ -74,8 +72,9 @@ class BenchmarkIndex:
 class Decontaminate(MapStage):
     name = "decontaminate"
     params = {
-        "benchmarks": Param(dict, help="benchmark name -> file or directory (JSONL, Parquet or .txt files)"),
-        "text_column": Param(str, "text", "column holding the benchmark text in JSONL and Parquet files"),
+        "benchmarks": Param(dict, help="benchmark name -> file or directory (.txt files, and files of any input "
+                            "format: JSONL, Parquet, CSV, ...)"),
+        "text_column": Param(str, "text", "column holding the benchmark text in files of an input format"),
         "ngram": Param(int, 13, "words per n-gram (GPT-3 used 13; 8 in later work)", min=1),
         "min_overlap": Param(int, 1, "distinct shared n-grams before a document counts as contaminated", min=1),
         "mode": Param(str, "reject", "reject contaminated documents, or only annotate them",
@@ -91,26 +90,34 @@ class Decontaminate(MapStage):
                 raise ConfigError(f"stage 'decontaminate': benchmark {name!r}: expected a name and a path, "
                                   f"got {path!r}")
 
-    def check(self) -> None:
-        self.index()
+    def check(self, storage: Storage) -> None:
+        self.index(storage)
 
-    def dependency_files(self) -> list[str]:
-        return [f for name, path in self.benchmarks.items() for f in benchmark_files(name, path)]
+    def dependency_files(self, storage: Storage) -> list[str]:
+        return [f for name, path in self.benchmarks.items() for f in benchmark_files(name, path, storage)]
 
-    def index(self) -> BenchmarkIndex:
+    def index(self, storage: Storage) -> BenchmarkIndex:
         """The benchmark n-gram index, built once per process."""
-        return self.cached("index", self._build_index)
+        return self.cached("index", lambda: self._build_index(storage))
 
-    def _build_index(self) -> BenchmarkIndex:
+    def _build_index(self, storage: Storage) -> BenchmarkIndex:
         arrays = []
         for name, path in self.benchmarks.items():
-            parts = [shingle_sets(texts, self.ngram)[0] for texts in benchmark_texts(name, path,
-                                                                                      self.text_column)]
+            parts = [shingle_sets(texts, self.ngram)[0]
+                     for texts in benchmark_texts(name, path, self.text_column, storage)]
             arrays.append(np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64))
         return BenchmarkIndex(tuple(self.benchmarks), tuple(arrays))
 
+    def kernels(self) -> list[Any]:
+        from curate.text import minhash
+
+        return list(minhash.SHINGLE_KERNELS)
+
+    def warm_up(self, sample: pa.Table) -> None:
+        shingle_sets(sample.column(schema.TEXT), self.ngram)
+
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        index = self.index()
+        index = self.index(ctx.storage)
         values, offsets = shingle_sets(table.column(schema.TEXT), self.ngram)
         shared = index.shared(values, offsets)
         best = shared.argmax(axis=1) if shared.size else np.zeros(table.num_rows, dtype=np.int64)
@@ -127,40 +134,35 @@ class Decontaminate(MapStage):
         return reject_rows(table, pa.array(hit), pc.binary_join_element_wise("decontaminate:", benchmark, ""))
 
 
-def benchmark_files(name: str, path: str) -> list[str]:
+def benchmark_files(name: str, path: str, storage: Storage) -> list[str]:
     """The readable files of one benchmark (local paths or URIs): `path` is a file, or a directory
     (local, or a prefix at a URI) searched recursively, names starting with ``.`` or ``_`` skipped."""
     where = f"stage 'decontaminate': benchmark '{name}'"
-    files = [loc for rel, loc in stage_tree(path, where)
+    files = [loc for rel, loc in storage.stage_tree(path, where)
              if not rel or not rel.rsplit("/", 1)[-1].startswith((".", "_"))]
-    readable = [f for f in files if f.endswith(_JSONL + _TEXT + _PARQUET)]
+    readable = [f for f in files if f.lower().endswith(_TEXT) or format_of(f) is not None]
     if not readable:
-        raise ConfigError(f"{where}: no JSONL, Parquet or .txt file in {path}")
+        raise ConfigError(f"{where}: no .txt file and no file of an input format (JSONL, Parquet, ...) in {path}")
     return readable
 
 
-def benchmark_texts(name: str, path: str, text_column: str) -> Iterator[pa.Array]:
+def benchmark_texts(name: str, path: str, text_column: str, storage: Storage) -> Iterator[pa.Array]:
     """The texts of one benchmark, file by file."""
-    for file in benchmark_files(name, path):
-        yield _read_texts(name, file, text_column)
+    for file in benchmark_files(name, path, storage):
+        yield _read_texts(name, file, text_column, storage)
 
 
-def _read_texts(name: str, file: str, text_column: str) -> pa.Array:
+def _read_texts(name: str, file: str, text_column: str, storage: Storage) -> pa.Array:
     where = f"stage 'decontaminate': benchmark '{name}': {file}"
-    local = stage_file(file, where)
-    if file.endswith(_TEXT):
+    if file.lower().endswith(_TEXT):
         try:
-            return pa.array([local.read_text(encoding="utf-8")], pa.string())
+            return pa.array([storage.stage_file(file, where).read_text(encoding="utf-8")], pa.string())
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{where}: not UTF-8 ({exc})") from None
     try:
-        if file.endswith(_PARQUET):
-            table = pq.read_table(local)
-        else:
-            with pa.input_stream(str(local), compression="detect") as stream:
-                table = pj.read_json(stream)
-    except pa.ArrowInvalid as exc:
-        raise ConfigError(f"{where}: unreadable: {exc}") from None
+        table = read_table(file, storage)
+    except InputError as exc:
+        raise ConfigError(f"stage 'decontaminate': benchmark '{name}': {exc}") from None
     if text_column not in table.column_names:
         raise ConfigError(f"{where}: no column '{text_column}' (have: {', '.join(table.column_names)}); "
                           "set text_column")

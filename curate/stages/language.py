@@ -47,7 +47,7 @@ class LanguageId(FastTextScorer):
         return schema.LANGUAGE, schema.LANGUAGE_SCORE
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        table = self.score(table)
+        table = self.score(table, ctx.storage)
         if self.keep is not None:
             kept = pc.is_in(table.column(schema.LANGUAGE), pa.array(self.keep, pa.string()))
             table = reject_rows(table, pc.invert(kept), REASON_OTHER_LANGUAGE)

@@ -18,6 +18,7 @@ them with DuckDB window functions (out of core) and writes the keep flags per ta
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -61,6 +62,16 @@ class Prune(GlobalStage):
 
     def required_columns(self) -> tuple[str, ...]:
         return (schema.ID, schema.TEXT, self.score_column, *((self.group_by,) if self.group_by else ()))
+
+    def kernels(self) -> list[Any]:
+        from curate.text import id_hash
+
+        return list(id_hash.KERNELS)
+
+    def warm_up(self, sample: pa.Table) -> None:
+        from curate.text.id_hash import id_hashes
+
+        id_hashes(sample.column(schema.ID), 0)
 
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         scores = scores_of(table, self.score_column, self.name, "score the documents first (e.g. classify) "

@@ -45,7 +45,7 @@ from curate.pipeline.stage import (
     set_column,
 )
 from curate.store.state import StageStore
-from curate.store.storage import file_exists, stage_file
+from curate.store.storage import Storage
 
 # partial (per document) and state (per copy) columns: internal to this stage
 _HASH, _BUCKET, _TOKENS, _SCORE, _DUP, _TASK, _ROW = "h", "bucket", "tokens", "score", "dup", "task", "row"
@@ -261,8 +261,8 @@ class Sample(ReshapingStage):
         if self.plan is not None and any(self.config[k] is not None for k in ("buckets", "n_params", "max_epochs")):
             raise ConfigError("stage 'sample': 'buckets', 'n_params' and 'max_epochs' only apply with 'compute'")
 
-    def dependency_files(self) -> list[str]:
-        law_file = [self.law] if file_exists(self.law) else []  # a law.json from `curate calibrate`
+    def dependency_files(self, storage: Storage) -> list[str]:
+        law_file = [self.law] if storage.file_exists(self.law) else []  # a law.json from `curate calibrate`
         return [p for p in (self.plan, self.buckets) if p is not None] + law_file
 
     def check_upstream(self, upstream: list[Stage]) -> None:
@@ -270,15 +270,25 @@ class Sample(ReshapingStage):
             raise ConfigError("stage 'sample' plans from the buckets of a quality_buckets stage upstream, and there "
                               "is none: add one before it, or give 'buckets' (or a ready 'plan')")
 
-    def check(self) -> None:
+    def check(self, storage: Storage) -> None:
         if self.plan is not None:
-            _read_json(self.plan, "plan")
+            _read_json(self.plan, "plan", storage)
         else:
             from curate.planner import resolve_law
 
-            resolve_law(self.law)  # an unknown name or unreadable law.json fails before the run starts
+            resolve_law(self.law, storage)  # an unknown name or unreadable law.json fails before the run starts
 
     # ---- summarize ---------------------------------------------------------------------
+    def kernels(self) -> list[Any]:
+        from curate.text import id_hash
+
+        return list(id_hash.KERNELS)
+
+    def warm_up(self, sample: pa.Table) -> None:
+        from curate.text.id_hash import id_hashes
+
+        id_hashes(sample.column(schema.ID), 0)
+
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         from curate.text.id_hash import id_hashes
 
@@ -310,18 +320,19 @@ class Sample(ReshapingStage):
 
     # ---- combine -----------------------------------------------------------------------
     def _resolve_plan(self, ctx: CombineContext) -> Any:
-        from curate.planner import Plan, buckets_for_law, plan
+        from curate.planner import Plan, buckets_for_law, plan, resolve_law
 
+        storage = ctx.store.storage
         if self.plan is not None:
-            return Plan.from_dict(_read_json(self.plan, "plan"))
+            return Plan.from_dict(_read_json(self.plan, "plan", storage))
         if self.buckets is not None:
-            where, doc = self.buckets, _read_json(self.buckets, "buckets")
+            where, doc = self.buckets, _read_json(self.buckets, "buckets", storage)
         else:
             where, doc = ctx.store.read_upstream_meta("buckets.json")
             if doc is None:
                 raise ConfigError(f"stage 'sample': no quality_buckets stage upstream wrote buckets.json ({where}); "
                                   "put quality_buckets before sample, or give 'buckets' (or a ready 'plan')")
-        buckets, law = buckets_for_law(doc, self.law, str(where))
+        buckets, law = buckets_for_law(doc, resolve_law(self.law, storage), str(where))
         return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=law)
 
     def combine(self, ctx: CombineContext) -> None:
@@ -334,7 +345,7 @@ class Sample(ReshapingStage):
             plot_plan(the_plan, png)
             ctx.store.write_meta(Path(self.output).stem + ".png", png.getvalue())
         for w in the_plan.warnings:
-            ctx.log(f"sample: plan warning: {w}")
+            ctx.logger.warning("sample: plan warning: %s", w)
 
         docs = _read_partials(ctx.partials)
         n_docs = docs[_HASH].size
@@ -394,7 +405,7 @@ class Sample(ReshapingStage):
         not_sampled = int(((code >= 0) & (copies == 0)).sum())
         unknown = sorted(x for x in pc.unique(docs[_BUCKET].filter(pa.array(code < 0))).to_pylist() if x is not None)
         if unknown:
-            ctx.log(f"sample: bucket(s) {', '.join(unknown)} not in the plan: their documents are not sampled")
+            ctx.logger.warning("sample: bucket(s) %s not in the plan: their documents are not sampled", ", ".join(unknown))
         plan_doc = the_plan.to_dict()
         ctx.summary.update({
             "plan": {"file": self.output, **{k: plan_doc[k] for k in ("law", "compute", "params", "tokens",
@@ -484,10 +495,10 @@ class Sample(ReshapingStage):
         return parts
 
 
-def _read_json(path: str | Path, what: str) -> Any:
+def _read_json(path: str | Path, what: str, storage: Storage) -> Any:
     """A plan or buckets file (a local path or a URI, read with the run's storage options)."""
     try:
-        return json.loads(stage_file(path, f"stage 'sample': {what} file").read_text(encoding="utf-8"))
+        return json.loads(storage.stage_file(path, f"stage 'sample': {what} file").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"stage 'sample': {what} file {path} not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

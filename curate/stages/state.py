@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.io.duck import sql_file
+from curate.io.duck import arrow_reader, sql_file
 from curate.pipeline.stage import CombineContext, TaskContext
 
 
@@ -52,9 +52,7 @@ def partition_by_task(ctx: CombineContext, query: str, memory_mb: int | None = N
     partials_view(con, ctx)
     con.execute(f"CREATE TEMP TABLE decided AS {query}")
     rel = con.sql("SELECT * FROM decided ORDER BY task, row")
-    # DuckDB 1.4 renamed fetch_arrow_reader (deprecated since) to to_arrow_reader
-    reader = rel.to_arrow_reader(1 << 16) if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader(1 << 16)
-    ctx.store.write_tasks_from(reader, ctx.n_tasks)
+    ctx.store.write_tasks_from(arrow_reader(rel), ctx.n_tasks)
     rows, kept = con.execute("SELECT count(*), count(*) FILTER (WHERE keep) FROM decided").fetchone()
     extra = con.execute(extra_query).fetchall() if extra_query else None
     con.close()

@@ -9,6 +9,8 @@ encoder.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,7 +19,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
-from curate.store.storage import file_exists, stage_file
+from curate.store.storage import Storage
 
 
 @register
@@ -35,11 +37,11 @@ class TokenCount(MapStage):
         if self.method == "tokenizer" and not self.tokenizer:
             raise ConfigError("stage 'token_count': method 'tokenizer' needs the 'tokenizer' path of a tokenizer.json")
 
-    def check(self) -> None:
-        if self.method == "tokenizer" and not file_exists(self.tokenizer):
+    def check(self, storage: Storage) -> None:
+        if self.method == "tokenizer" and not storage.file_exists(self.tokenizer):
             raise ConfigError(f"tokenizer file not found: {self.tokenizer}")
 
-    def dependency_files(self) -> list[str]:
+    def dependency_files(self, storage: Storage) -> list[str]:
         return [self.tokenizer] if self.method == "tokenizer" else []
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
@@ -48,12 +50,12 @@ class TokenCount(MapStage):
             nbytes = pc.binary_length(text).to_numpy(zero_copy_only=False).astype(np.float64)
             counts = np.ceil(nbytes / self.bytes_per_token).astype(np.int64)
         else:
-            tok = self.cached("tokenizer", self._load)
+            tok = self.cached("tokenizer", lambda: self._load(ctx.storage))
             encodings = tok.encode_batch(text.to_pylist(), add_special_tokens=False)
             counts = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         return set_column(table, schema.N_TOKENS, pa.array(counts, pa.int64()))
 
-    def _load(self):
+    def _load(self, storage: Storage) -> Any:
         from tokenizers import Tokenizer
 
-        return Tokenizer.from_file(str(stage_file(self.tokenizer, "tokenizer file")))
+        return Tokenizer.from_file(str(storage.stage_file(self.tokenizer, "tokenizer file")))

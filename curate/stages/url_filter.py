@@ -32,7 +32,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows
-from curate.store.storage import file_exists, stage_file, stage_tree
+from curate.store.storage import Storage
 from curate.text import domains
 
 REASON_BLOCKLIST = "url_filter:blocklist"
@@ -127,24 +127,24 @@ class UrlFilter(MapStage):
                                                                              for c in self.categories)):
             raise ConfigError("stage 'url_filter': 'categories' must be a non-empty list of UT1 category names")
 
-    def check(self) -> None:
+    def check(self, storage: Storage) -> None:
         for key in ("allowlist", "banned_words", "soft_banned_words"):
             path = self.config[key]
-            if path is not None and not file_exists(path):
+            if path is not None and not storage.file_exists(path):
                 raise ConfigError(f"stage 'url_filter': {key} '{path}' does not exist")
-        self._blocklist_files()
+        self._blocklist_files(storage)
 
-    def dependency_files(self) -> list[str]:
+    def dependency_files(self, storage: Storage) -> list[str]:
         lists = [self.config[k] for k in ("allowlist", "banned_words", "soft_banned_words") if self.config[k]]
-        return self._blocklist_files() + lists
+        return self._blocklist_files(storage) + lists
 
-    def _blocklist_files(self) -> list[str]:
+    def _blocklist_files(self, storage: Storage) -> list[str]:
         """The block-list file, or the list files of the chosen categories of a UT1 folder (local
         paths or URIs)."""
         if self.blocklist is None:
             return []
         root = self.blocklist
-        listed = stage_tree(root, "stage 'url_filter': blocklist")
+        listed = storage.stage_tree(root, "stage 'url_filter': blocklist")
         if [rel for rel, _ in listed] == [""]:  # one file
             if self.categories is not None:
                 raise ConfigError(f"stage 'url_filter': 'categories' needs a UT1 folder as blocklist, "
@@ -161,21 +161,21 @@ class UrlFilter(MapStage):
                               f"(available: {', '.join(available) or 'none'})")
         return [lists[f"{c}/{f}"] for c in self.categories for f in _UT1_FILES if f"{c}/{f}" in lists]
 
-    def _lists(self) -> tuple[UrlList | None, UrlList | None, pa.Array | None, pa.Array | None]:
+    def _lists(self, storage: Storage) -> tuple[UrlList | None, UrlList | None, pa.Array | None, pa.Array | None]:
         def load() -> tuple[UrlList | None, UrlList | None, pa.Array | None, pa.Array | None]:
-            files = self._blocklist_files()
-            return (read_url_list([stage_file(f, "blocklist") for f in files]) if files else None,
-                    read_url_list([stage_file(self.allowlist, "allowlist")]) if self.allowlist else None,
-                    read_words(stage_file(self.banned_words, "banned_words")) if self.banned_words else None,
-                    read_words(stage_file(self.soft_banned_words, "soft_banned_words"))
-                    if self.soft_banned_words else None)
+            files = self._blocklist_files(storage)
+            local = storage.stage_file
+            return (read_url_list([local(f, "blocklist") for f in files]) if files else None,
+                    read_url_list([local(self.allowlist, "allowlist")]) if self.allowlist else None,
+                    read_words(local(self.banned_words, "banned_words")) if self.banned_words else None,
+                    read_words(local(self.soft_banned_words, "soft_banned_words")) if self.soft_banned_words else None)
         return self.cached("lists", load)
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         if self.url_column not in table.column_names:
             raise ConfigError(f"stage 'url_filter': the input has no column '{self.url_column}' "
                               f"(columns: {', '.join(table.column_names)}); set url_column")
-        blocklist, allowlist, banned, soft = self._lists()
+        blocklist, allowlist, banned, soft = self._lists(ctx.storage)
         urls = pc.fill_null(table.column(self.url_column).combine_chunks().cast(pa.string()), "")
         present = pc.not_equal(urls, "")
         ctx.count("url_filter:no_url", table.num_rows - pc.sum(present).as_py() if table.num_rows else 0)

@@ -6,18 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from curate.store.storage import Storage, activate
-
 _CACHE: dict[Any, Any] = {}
 _CACHE_RUN: list[str] = [""]
 
 
-def begin_run(run_id: str, storage: Storage | None = None) -> None:
+def begin_run(run_id: str) -> None:
     """Scope the per-process cache to one run: a new run (which may see retrained models or
-    recomputed state under the same paths) starts empty; stage files (models, tokenizers) are
-    opened with the run's `storage`. Called by the task and combine steps."""
-    if storage is not None:
-        activate(storage)
+    recomputed state under the same paths) starts empty. Called by the task and combine steps."""
     if _CACHE_RUN[0] != run_id:
         _CACHE.clear()
         _CACHE_RUN[0] = run_id

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from curate.store.storage import Storage, active, content_key, parse
+from curate.store.storage import Storage, content_key, parse
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 HASH_CHUNK = 8 << 20
 
 
-def content_hash(path: str | Path, storage: Storage | None = None) -> str:
+def content_hash(path: str | Path, storage: Storage) -> str:
     """What identifies a file's content, for the resume fingerprint. A local file (or one on a
     store that keeps no content tag, as memory://): xxh3-128 of every byte, streamed, cached per
     (location, size, mtime) in this process, so one run hashes each file once; footers or
@@ -21,7 +21,6 @@ def content_hash(path: str | Path, storage: Storage | None = None) -> str:
     in other part sizes get another multipart ETag, which makes a resume refuse (never mix)."""
     import xxhash
 
-    storage = storage or active()
     loc = parse(path)
     if not loc.is_local:
         tag = storage.content_tag(loc)

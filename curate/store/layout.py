@@ -35,7 +35,7 @@ import pyarrow.fs as pafs
 
 from curate.errors import ConfigError
 from curate.store.files import Files
-from curate.store.storage import READ_ONLY, Storage, active, parse
+from curate.store.storage import READ_ONLY, Storage, parse
 
 POSITION = "_curate_pos"  # a row's position in its origin, kept with streams under _work/ for unions
 
@@ -56,7 +56,8 @@ class WorkStore:
 
     @classmethod
     def open(cls, uri: str | Path, storage: Storage | None = None) -> WorkStore:
-        storage = storage or active()
+        """The store of OUTPUT `uri`, opened with `storage` (default: the environment's options)."""
+        storage = storage or Storage()
         loc = parse(uri)
         if loc.scheme in READ_ONLY:
             raise ConfigError(f"{loc.uri}: {loc.scheme}:// is read only; write the output elsewhere")

@@ -15,6 +15,7 @@ import pyarrow as pa
 from curate.store.cache import cached
 from curate.store.files import Files
 from curate.store.layout import WorkStore, part_path
+from curate.store.storage import Storage
 
 
 @dataclass
@@ -32,6 +33,11 @@ class StageStore:
     @property
     def files(self) -> Files:
         return self.store.files
+
+    @property
+    def storage(self) -> Storage:
+        """How the run opens locations (stage files such as models and plans among them)."""
+        return self.store.storage
 
     @property
     def base(self) -> str:

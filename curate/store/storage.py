@@ -103,13 +103,13 @@ def parse(text: str | os.PathLike) -> Location:
     return Location(LOCAL, str(Path(raw).absolute()))
 
 
-def parse_option(item: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` of ``--storage-option``: the value parsed as a YAML scalar (true, 3, text)."""
+def parse_option(item: str, flag: str = "--storage-option") -> tuple[str, Any]:
+    """``KEY=VALUE`` of a repeatable option (`flag`): the value parsed as a YAML scalar (true, 3, text)."""
     import yaml
 
     key, sep, value = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--storage-option expects KEY=VALUE, got '{item}'")
+        raise ConfigError(f"{flag} expects KEY=VALUE, got '{item}'")
     try:
         parsed = yaml.safe_load(value) if value else ""
     except yaml.YAMLError:
@@ -252,6 +252,50 @@ class Storage:
             if info.type == pafs.FileType.File:
                 yield info.path[len(base):].lstrip("/"), info.size
 
+    # ---- files stages read (models, tokenizers, plans, word lists, benchmark sets) -------------
+    def file_exists(self, path: str | os.PathLike) -> bool:
+        """Whether a stage file exists (a local file, or an object at a URI)."""
+        loc = parse(path)
+        if loc.is_local:
+            return Path(loc.path).is_file()
+        try:
+            return self.info(loc).type == pafs.FileType.File
+        except OSError:
+            return False
+
+    def stage_file(self, path: str | os.PathLike, what: str = "file") -> Path:
+        """A local file with the content of a stage file: the path itself, or a copy of a URI in
+        the scratch directory of this node (made once per object version); a missing one is a
+        ConfigError naming it."""
+        try:
+            return self.local_file(path)
+        except FileNotFoundError:
+            raise ConfigError(f"{what} not found: {path}") from None
+
+    def stage_tree(self, path: str | os.PathLike, what: str = "file") -> list[tuple[str, str]]:
+        """The files of a stage input that may be one file or a directory (a benchmark set, a UT1
+        block-list folder), listed without copying anything: ``[("", path)]`` for a file, else
+        (path relative to the directory with ``/`` separators, location) of every file under it,
+        recursively, sorted by relative path. A directory is a local one or a prefix at a URI
+        (listed through the store); the locations are local paths as given or URIs, so a
+        fingerprint names them as the user did, and :meth:`stage_file` makes a local copy of
+        whichever is read."""
+        loc = parse(path)
+        if loc.is_local:
+            raw = os.fspath(path)
+            root = Path(loc.path if "://" in raw else raw)  # file:// URIs; other paths as given
+            if root.is_file():
+                return [("", str(root))]
+            if root.is_dir():
+                return sorted((p.relative_to(root).as_posix(), str(p)) for p in root.rglob("*") if p.is_file())
+        else:
+            kind = self.info(loc).type
+            if kind == pafs.FileType.File:
+                return [("", loc.uri)]
+            if kind == pafs.FileType.Directory:
+                return sorted((rel, loc.child(rel).uri) for rel, _ in self.walk(loc))
+        raise ConfigError(f"{what}: no such file or directory: {path}")
+
 
 def content_key(storage: Storage, text: str) -> tuple[str, int, int]:
     """(uri, size, mtime) of a location, the key under which its content hash is cached."""
@@ -260,70 +304,6 @@ def content_key(storage: Storage, text: str) -> tuple[str, int, int]:
     if info.type != pafs.FileType.File:
         raise FileNotFoundError(f"{loc.uri} does not exist")
     return loc.uri, info.size or 0, info.mtime_ns or 0
-
-
-# --------------------------------------------------------------------------- files stages read
-# The storage a run opens stage files (models, tokenizers, plans, word lists) with in this
-# process: set by the task and combine steps from the run's store (workstore.begin_run), so a
-# Ray worker on a node without the driver's disk reads them from the store with the run's
-# options. Before a run (validating a pipeline), the command line's --storage-option, else the
-# options of the environment.
-_ACTIVE: list[Storage] = [Storage()]
-
-
-def activate(storage: Storage) -> None:
-    _ACTIVE[0] = storage
-
-
-def active() -> Storage:
-    """The storage this process opens files with when none is given: the run's in a task or a
-    combine, the command line's ``--storage-option`` in a verb that names files (calibrate, plan,
-    stats, train-classifier), else the environment's options."""
-    return _ACTIVE[0]
-
-
-def file_exists(path: str | os.PathLike) -> bool:
-    """Whether a stage file exists (a local file, or an object at a URI)."""
-    loc = parse(path)
-    if loc.is_local:
-        return Path(loc.path).is_file()
-    try:
-        return _ACTIVE[0].info(loc).type == pafs.FileType.File
-    except OSError:
-        return False
-
-
-def stage_file(path: str | os.PathLike, what: str = "file") -> Path:
-    """A local file with the content of a stage file: the path itself, or a copy of a URI in the
-    scratch directory of this node (made once per process and object version)."""
-    try:
-        return _ACTIVE[0].local_file(path)
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found: {path}") from None
-
-
-def stage_tree(path: str | os.PathLike, what: str = "file") -> list[tuple[str, str]]:
-    """The files of a stage input that may be one file or a directory (a benchmark set, a UT1
-    block-list folder), listed without copying anything: ``[("", path)]`` for a file, else
-    (path relative to the directory with ``/`` separators, location) of every file under it,
-    recursively, sorted by relative path. A directory is a local one or a prefix at a URI (listed
-    through the store); the locations are local paths as given or URIs, so a fingerprint names
-    them as the user did, and :func:`stage_file` makes a local copy of whichever is read."""
-    loc = parse(path)
-    if loc.is_local:
-        raw = os.fspath(path)
-        root = Path(loc.path if "://" in raw else raw)  # file:// URIs; other paths as given
-        if root.is_file():
-            return [("", str(root))]
-        if root.is_dir():
-            return sorted((p.relative_to(root).as_posix(), str(p)) for p in root.rglob("*") if p.is_file())
-    else:
-        kind = _ACTIVE[0].info(loc).type
-        if kind == pafs.FileType.File:
-            return [("", loc.uri)]
-        if kind == pafs.FileType.Directory:
-            return sorted((rel, loc.child(rel).uri) for rel, _ in _ACTIVE[0].walk(loc))
-    raise ConfigError(f"{what}: no such file or directory: {path}")
 
 
 def with_suffix(path: str | os.PathLike, suffix: str) -> str:

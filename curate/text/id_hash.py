@@ -32,3 +32,6 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray, seed: int) -> np.ndarray:
 def id_uniforms(ids: pa.Array | pa.ChunkedArray, seed: int) -> np.ndarray:
     """A uniform draw in [0, 1) per id (the top 53 bits of its seeded hash)."""
     return (id_hashes(ids, seed) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+KERNELS = (_hash_all,)  # for the run's warm-up (curate.kernels)

@@ -205,3 +205,9 @@ def jaccard_of_sorted_sets(
     inter = _intersection_sizes(va, oa.astype(np.int64), vb, ob.astype(np.int64))
     union = np.diff(oa) + np.diff(ob) - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+# the numba kernels of this module, for the run's warm-up (curate.kernels)
+SIGNATURE_KERNELS = (_signatures,)
+SHINGLE_KERNELS = (_shingle_sets,)
+JACCARD_KERNELS = (_intersection_sizes,)

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from curate.sinks import SinkSpec
 from curate.store.layout import WorkStore
+from curate.store.storage import Storage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sinks"
 
@@ -23,7 +24,7 @@ def main(out: str) -> int:
     os.chdir(FIXTURES)  # datatrove's .metadata names the tokenizer as given: "tokenizer.json", as the fixture
     for fmt in ("megatron", "datatrove"):
         spec = SinkSpec.from_config(fmt, {"from": "corpus", "format": fmt, "tokenizer": "tokenizer.json"})
-        spec.check()
+        spec.check(Storage())
         writer = spec.open(store.files, f"{store.root}/{fmt}", 0)
         for start in range(0, table.num_rows, 16):
             writer.write(table.slice(start, 16))

@@ -30,6 +30,7 @@ from curate.pipeline.stage import (
     TaskContext,
     reject_rows,
     set_column,
+    warm_up_context,
 )
 from curate.stages.dedup.clusters import UnionFind, choose_keepers
 from curate.stages.dedup.lsh import BandChoice, BandJob, band_edges, choose_bands
@@ -108,6 +109,20 @@ class MinHashDedup(GlobalStage):
 
         return self.cached(f"perm_{seed}", lambda: permutations(self.num_perm, seed))
 
+    def kernels(self) -> list[Any]:
+        from curate.text import minhash
+
+        exact = self.check_mode == "exact"
+        return [*minhash.SIGNATURE_KERNELS, *(minhash.SHINGLE_KERNELS + minhash.JACCARD_KERNELS if exact else ())]
+
+    def warm_up(self, sample: pa.Table) -> None:
+        self.summarize(sample, warm_up_context())
+        if self.check_mode == "exact":
+            from curate.text.minhash import jaccard_of_sorted_sets, shingle_sets
+
+            values, offsets = shingle_sets(sample.column(schema.TEXT), self.ngram)
+            jaccard_of_sorted_sets(values, offsets, values, offsets)
+
     def summarize(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         from curate.text.minhash import band_keys, shingle_sets, signatures
 
@@ -142,7 +157,7 @@ class MinHashDedup(GlobalStage):
 
     def combine(self, ctx: CombineContext) -> None:
         choice = self.band_choice
-        ctx.log(choice.describe(self.threshold))
+        ctx.logger.info("%s", choice.describe(self.threshold))
         partials = [str(p) for p in ctx.partials]
         counts = np.array([pq.ParquetFile(p).metadata.num_rows for p in partials], dtype=np.int64)
         offsets = np.zeros(len(partials) + 1, dtype=np.int64)
@@ -175,7 +190,8 @@ class MinHashDedup(GlobalStage):
         )
         if n_members:
             self._write_state(ctx, partials, offsets, roots, in_cluster)
-        ctx.log(f"minhash_dedup: {n_docs} documents, {n_clusters} clusters, {n_members - n_clusters} near duplicates")
+        ctx.logger.info("minhash_dedup: %d documents, %d clusters, %d near duplicates", n_docs, n_clusters,
+                        n_members - n_clusters)
         ctx.summary.update(summary)
 
     def _band_edges(self, ctx: CombineContext, partials: list[str], edges_dir: Path, temp_dir: Path,

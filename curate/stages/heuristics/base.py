@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate import schema
-from curate.pipeline.stage import MapStage, Param, TaskContext, set_column
+from curate.pipeline.stage import MapStage, Param, TaskContext, set_column, warm_up_context
 from curate.stages.heuristics.text import TextBatch
 
 
@@ -60,7 +60,20 @@ def threshold(default: float | int | None, help: str, kind: type = float, **boun
     return Param(types, default, help, nullable=True, **bounds)
 
 
-class HeuristicStage(MapStage):
+class TextKernelStage(MapStage):
+    """A map stage built on the text kernels of curate.stages.heuristics.kernels (the rule sets,
+    c4_clean): it warms them up by processing the sample."""
+
+    def kernels(self) -> list[Any]:
+        from curate.stages.heuristics.kernels import kernels
+
+        return list(vars(kernels()).values())
+
+    def warm_up(self, sample: pa.Table) -> None:
+        self.process(sample, warm_up_context())
+
+
+class HeuristicStage(TextKernelStage):
     """Base of the rule-set stages: subclasses define ``signals``, ``rules`` and ``measure``."""
 
     signals: ClassVar[dict[str, pa.DataType]] = {}

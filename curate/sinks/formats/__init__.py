@@ -1,0 +1,1 @@
+"""The built-in sink formats, one module each; each registers itself (curate.sinks.sink_format)."""

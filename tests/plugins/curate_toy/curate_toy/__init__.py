@@ -1,0 +1,1 @@
+"""A plugin package for curate's tests (docs/architecture.md, "Extension points")."""
