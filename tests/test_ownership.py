@@ -189,7 +189,7 @@ def test_output_paths_with_any_character(name: str, sample_dir: Path, tmp_path: 
 
 
 def test_duckdb_reads_a_path_with_glob_characters_as_itself(tmp_path: Path) -> None:
-    from curate.io.duck import connect, sql_list
+    from curate.store.duck import connect, sql_list
 
     (tmp_path / "a[1]").mkdir()
     write_parquet(tmp_path / "a[1]" / "x.parquet", {"v": [1]})

@@ -22,8 +22,8 @@ import pyarrow as pa
 from curate import schema
 from curate.errors import InputError
 from curate.io.conform import ROW
-from curate.io.duck import arrow_reader, sql_list
 from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext
+from curate.store.duck import arrow_reader, sql_list
 
 ID_NODE = "_ids"
 DUPS = "dups"  # the kind of the per-task state: rows whose id came earlier

@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.io.duck import arrow_reader, sql_file
 from curate.pipeline.stage import CombineContext, TaskContext
+from curate.store.duck import arrow_reader, sql_file
 
 
 def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:

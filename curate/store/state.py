@@ -161,6 +161,6 @@ class StageStore:
 
     def duckdb(self, memory_mb: int | None = None, threads: int = 1) -> Any:
         """A DuckDB connection capped in memory that spills to this node's scratch."""
-        from curate.io.duck import DEFAULT_MEMORY_MB, connect
+        from curate.store.duck import DEFAULT_MEMORY_MB, connect
 
         return connect(self.scratch / "duckdb_tmp", memory_mb or DEFAULT_MEMORY_MB, threads=threads)

@@ -28,7 +28,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate import schema
-from curate.io.duck import DEFAULT_MEMORY_MB
 from curate.pipeline.registry import register
 from curate.pipeline.stage import (
     CombineContext,
@@ -40,6 +39,7 @@ from curate.pipeline.stage import (
 )
 from curate.stages.heuristics.text import Segments, TextBatch, as_numpy, hash_strings, split
 from curate.stages.state import partition_by_task, row_positions, task_rows
+from curate.store.duck import DEFAULT_MEMORY_MB
 
 SEPARATORS = {"line": "\n", "paragraph": "\n\n"}
 # Partial and state columns, internal to this stage.

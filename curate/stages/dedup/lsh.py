@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import ConfigError
-from curate.io.duck import connect, sql_list, sql_path
+from curate.store.duck import connect, sql_list, sql_path
 
 MIN_DETECTION = 0.9  # required P(candidate | J = threshold) when bands x rows are chosen for the user
 
@@ -84,7 +84,7 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows
 
 def duckdb_connection(temp_dir: Path, memory_mb: int) -> Any:
     """This process's single-threaded DuckDB connection for band and check jobs, reused across
-    the jobs of one run (see curate.io.duck.connect)."""
+    the jobs of one run (see curate.store.duck.connect)."""
     return connect(temp_dir, memory_mb, threads=1, reuse=True)
 
 

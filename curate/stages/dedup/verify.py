@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.io.duck import sql_list
 from curate.stages.dedup.lsh import duckdb_connection
+from curate.store.duck import sql_list
 
 EDGE_SCHEMA = pa.schema([("src", pa.int64()), ("dst", pa.int64())])
 # Standard deviations below the threshold at which the signature check cuts. Chosen on the
