@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -35,6 +36,7 @@ class Registry(Generic[T]):
         self.kind, self.package, self.group = kind, package, group
         self._classes: dict[str, Any] = {}
         self._discovered = False
+        self._lock = threading.RLock()  # executors may run units in threads: discovery happens once
         self.broken: dict[str, str] = {}  # entry point -> why it could not be loaded
 
     def register(self, cls: T) -> T:
@@ -53,7 +55,12 @@ class Registry(Generic[T]):
     def _discover(self) -> None:
         if self._discovered:
             return
-        self._discovered = True
+        with self._lock:
+            if not self._discovered:
+                self._import_all()
+                self._discovered = True
+
+    def _import_all(self) -> None:
         package = importlib.import_module(self.package)
         for mod in pkgutil.walk_packages(package.__path__, prefix=f"{self.package}."):
             importlib.import_module(mod.name)

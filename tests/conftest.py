@@ -128,3 +128,52 @@ def s3_bucket(s3_server: str, request: pytest.FixtureRequest) -> str:
     name = "t-" + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + f"-{os.getpid()}"
     s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True).mkdir(name)
     return name
+
+
+# --------------------------------------------------------------------------- markers and skips
+# What `make test-fast` leaves out, by folder and by fixture (tests elsewhere that kill processes
+# or compare with another library carry the marker themselves).
+_BY_FOLDER = {"faults": "faults"}
+_BY_FIXTURE = {"local_ray": "ray", "s3_server": "s3", "s3_bucket": "s3"}
+STRICT_ENV = "CURATE_TEST_STRICT"  # set by `make test`: a test that cannot run fails instead of skipping
+ALLOWED_SKIP = "environment:"  # a skip whose reason starts so is the machine's, not a missing dependency
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in _BY_FOLDER:
+            item.add_marker(_BY_FOLDER[folder])
+        if folder == "clusters":
+            item.add_marker("s3" if "s3" in Path(str(item.fspath)).stem else "ray")
+        for fixture, marker in _BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
+def _strict() -> bool:
+    return os.environ.get(STRICT_ENV, "") not in ("", "0")
+
+
+def _fail_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    """Under CURATE_TEST_STRICT, turn a skip (a missing extra, an unreachable registry) into a
+    failure that says why, unless the reason is the machine's (ALLOWED_SKIP)."""
+    if not (_strict() and report.skipped) or isinstance(report.longrepr, str):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if reason.removeprefix("Skipped: ").startswith(ALLOWED_SKIP):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"skipped under make test ({STRICT_ENV}=1), which runs every test: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    outcome = yield
+    _fail_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> object:
+    outcome = yield
+    _fail_skip(outcome.get_result())

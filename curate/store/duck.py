@@ -4,17 +4,20 @@ memory-capped, spilling to a directory of the run's `_work/`, with a chosen thre
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 DEFAULT_MEMORY_MB = 2048
-_SHARED: dict[str, Any] = {}  # the reusable connection of this process and the settings it has
+# the reusable connection of this thread and the settings it has (a DuckDB connection serves one
+# call at a time: an executor that runs units in threads gives each thread its own)
+_SHARED = threading.local()
 
 
 def connect(temp_dir: Path | str, memory_mb: int = DEFAULT_MEMORY_MB, threads: int = 1, reuse: bool = False) -> Any:
     """A DuckDB connection capped at `memory_mb` that spills to `temp_dir`.
 
-    With `reuse`, the process keeps one connection per settings and hands it out again (opening
+    With `reuse`, the thread keeps one connection per settings and hands it out again (opening
     one costs ~15 ms, as much as a small query: the MinHash band jobs reuse theirs); the caller
     must then not close it.
     """
@@ -23,17 +26,17 @@ def connect(temp_dir: Path | str, memory_mb: int = DEFAULT_MEMORY_MB, threads: i
     temp_dir = Path(temp_dir)
     temp_dir.mkdir(parents=True, exist_ok=True)
     key = (str(temp_dir), int(memory_mb), int(threads), os.getpid())
-    if reuse and _SHARED.get("key") == key:
-        return _SHARED["con"]
+    if reuse and getattr(_SHARED, "key", None) == key:
+        return _SHARED.con
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {max(1, int(threads))}")
     con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
     con.execute(f"SET temp_directory = '{sql_path(temp_dir)}'")
     con.execute("SET preserve_insertion_order = false")
     if reuse:
-        if "con" in _SHARED:
-            _SHARED.pop("con").close()
-        _SHARED.update(con=con, key=key)
+        if getattr(_SHARED, "con", None) is not None:
+            _SHARED.con.close()
+        _SHARED.con, _SHARED.key = con, key
     return con
 
 

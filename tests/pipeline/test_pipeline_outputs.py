@@ -6,7 +6,7 @@ tests/expected/pipeline_outputs.json. A change meant to be invisible in the outp
 runner, a copy pass saved) must leave this test passing; a change that alters the output on
 purpose regenerates the file with
 
-    CURATE_UPDATE_EXPECTED=1 python -m pytest tests/test_pipeline_outputs.py
+    CURATE_UPDATE_EXPECTED=1 python -m pytest tests/pipeline/test_pipeline_outputs.py
 
 and the diff of the JSON file shows which columns of which files moved. The default pipeline
 runs with the small demo models the `default_pipeline` fixture trains (fastText training is
@@ -27,7 +27,7 @@ import pytest
 from curate.api import Pipeline
 from tests.conftest import PIPELINES, SAMPLE, with_models
 
-EXPECTED = Path(__file__).resolve().parent / "expected" / "pipeline_outputs.json"
+EXPECTED = Path(__file__).resolve().parents[1] / "expected" / "pipeline_outputs.json"
 UPDATE = os.environ.get("CURATE_UPDATE_EXPECTED") == "1"
 
 

@@ -335,7 +335,7 @@ def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
 
     import yaml
 
-    from tests.test_ray import _assert_same_run, _descendants, _kill_tree
+    from tests.clusters.test_ray import _assert_same_run, _descendants, _kill_tree
 
     fs = _fs(s3_server)
     _upload(fs, SAMPLE, f"{s3_bucket}/in")
@@ -558,7 +558,7 @@ def test_calibrate_reads_runs_buckets_and_classifier_from_s3_and_writes_law_and_
         s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
     import numpy as np
 
-    from tests.test_planner_calibrate import DATABLATIONS, mixture_rows
+    from tests.planner.test_planner_calibrate import DATABLATIONS, mixture_rows
 
     local = tmp_path / "files"
     local.mkdir()
@@ -603,7 +603,7 @@ def test_train_classifier_and_classify_on_s3_give_the_local_model_and_scores(s3_
     local file uploaded whole); classify reads the model and the card (its label weights) from
     there. Same bytes and scores as on local disk."""
     from curate.classifiers.train import train_classifier
-    from tests.test_classify import SMALL, labelled_docs
+    from tests.stages.test_classify import SMALL, labelled_docs
 
     local = tmp_path / "topics"
     (local / "part").mkdir(parents=True)

@@ -74,7 +74,7 @@ def test_storage_options_are_settings_but_never_fingerprinted() -> None:
 def test_a_missing_extra_names_it() -> None:
     try:
         import gcsfs  # noqa: F401
-        pytest.skip("gcsfs is installed here")
+        pytest.skip("environment: gcsfs is installed here")
     except ImportError:
         pass
     with pytest.raises(ConfigError, match=r"gs:// needs gcsfs: pip install 'curate\[gcs\]'"):

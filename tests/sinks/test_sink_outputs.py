@@ -17,7 +17,7 @@ from curate.sinks.indexed import read_datatrove, read_megatron
 from curate.store.layout import WorkStore
 from tests.conftest import read_output, write_parquet
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sinks"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sinks"
 TOKENIZER = FIXTURES / "tokenizer.json"
 
 

@@ -80,10 +80,10 @@ class Declared(MapStage):
 
 
 def test_declared_columns_are_shown_and_undeclared_ones_said_not_guessed() -> None:
-    out = curate("stages", "tests.test_stages_cli:Declared").stdout
+    out = curate("stages", "tests.cli.test_stages_cli:Declared").stdout
     assert "declared (map stage): A custom stage that declares its columns." in out
     assert "parameters: none" in out and "reads columns: text" in out and "adds columns: shout" in out
-    out = curate("stages", "tests.test_stages_cli:Undeclared").stdout
+    out = curate("stages", "tests.cli.test_stages_cli:Undeclared").stdout
     assert "adds columns: not declared" in out
 
 

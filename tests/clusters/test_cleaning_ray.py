@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 
 def test_cleaning_stages_give_the_local_executors_output(sample_dir: Path, tmp_path: Path) -> None:
-    from tests.test_ray import _assert_same_run
+    from tests.clusters.test_ray import _assert_same_run
 
     first = next(iter(discover(sample_dir)))[0]
     passages = pq.read_table(first, columns=["text"]).slice(0, 20)

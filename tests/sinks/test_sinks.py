@@ -20,7 +20,7 @@ from curate.sinks.indexed import read_datatrove, read_megatron
 from curate.store.layout import WorkStore
 from curate.store.storage import Storage
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sinks"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sinks"
 TOKENIZER = FIXTURES / "tokenizer.json"
 EOS = "<|endoftext|>"
 
