@@ -25,14 +25,28 @@ class _LineFormatter(logging.Formatter):
         return f"warning: {message}" if record.levelno >= logging.WARNING else message
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (as click.echo(err=True)
+    does), so that a caller redirecting stderr around a verb gets its log lines too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(_LineFormatter())
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def log_to_stderr(quiet: bool = False) -> None:
     """Send the ``curate`` logger's records to stderr, one line each (nothing with `quiet`)."""
     logger = logging.getLogger("curate")
-    if not any(getattr(h, "curate_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_LineFormatter())
-        handler.curate_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
     logger.setLevel(logging.CRITICAL if quiet else logging.INFO)
 
 

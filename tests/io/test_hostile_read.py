@@ -280,7 +280,7 @@ def test_unknown_file_types_warn_once_or_fail_with_strict_inputs(tmp_path: Path)
     assert "2 file(s) of unknown type" in strict.error_line() and "'notes.txt', 'sub/data.docx'" in strict.error_line()
     warned: list[str] = []
     read.discover(src, warn=warned.append)
-    assert len(warned) == 1 and warned[0].startswith("warning: 2 file(s) of unknown type")
+    assert len(warned) == 1 and warned[0].startswith("2 file(s) of unknown type")  # the CLI adds "warning: "
 
 
 def test_control_characters_in_file_names_are_escaped(tmp_path: Path) -> None:

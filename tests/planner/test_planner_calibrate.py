@@ -34,8 +34,7 @@ from curate.planner import (
     runs_from_rows,
 )
 from curate.planner.limits import TIE_TOLERANCE, doubling_gain
-
-from .conftest import CURATE, env_with_repo
+from tests.conftest import CURATE, env_with_repo
 
 NOISE = 0.003  # sd of log loss: about 0.3% per run
 

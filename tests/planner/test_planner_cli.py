@@ -16,8 +16,7 @@ from curate.planner.report import (
     plot_frontier,
     plot_plan,
 )
-
-from .conftest import CURATE, env_with_repo
+from tests.conftest import CURATE, env_with_repo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BUCKETS = [Bucket("high", 1e9, 2.0, docs=1000, mean_score=0.9), Bucket("mid", 5e9, 1.0, docs=5000, mean_score=0.5),

@@ -17,8 +17,7 @@ from curate import schema
 from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.stages.sample import bucket_stream, copies_per_doc, interleave
-
-from .conftest import read_output, shard_ids
+from tests.conftest import read_output, shard_ids
 
 EPOCHS = {"high": 3.4, "mid": 1.5, "low": 0.6}
 SHARD_SIZES = (1500, 1500, 1100, 900)
@@ -323,7 +322,7 @@ def test_config_errors(corpus, tmp_path: Path) -> None:
 def test_sample_verb(corpus, sampled, tmp_path: Path) -> None:
     import subprocess
 
-    from .conftest import CURATE, env_with_repo
+    from tests.conftest import CURATE, env_with_repo
 
     inp, _, plan = corpus
     out = tmp_path / "cli"
