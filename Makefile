@@ -74,9 +74,10 @@ demo: models
 test: $(STAMP)
 	CURATE_TEST_STRICT=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
-# everything but the fault-injection, Ray, S3 and benchmark-comparison tests
+# everything but the fault-injection, Ray, S3, benchmark-comparison and slow (statistical
+# replicates, a first compile) tests, on every CPU (pytest-xdist, one test file per worker)
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not faults and not ray and not s3 and not bench" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto --dist loadfile -m "not faults and not ray and not s3 and not bench and not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	BENCH_SCALE=$(BENCH_SCALE) $(PY) bench/run_all.py --scale $(BENCH_SCALE)

@@ -82,6 +82,7 @@ def test_a_run_reads_the_plugins_format_on_the_plugins_executor(plugin_env: dict
     assert bad.returncode == 2 and "executor 'threads' has no option speed (its options: prefix)" in bad.stderr
 
 
+@pytest.mark.slow
 def test_the_thread_executor_gives_the_default_pipelines_output_byte_for_byte(
         plugin_env: dict[str, str], default_pipeline: Path, tmp_path: Path) -> None:
     outs = {}

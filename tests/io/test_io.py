@@ -131,6 +131,7 @@ while True:
 """
 
 
+@pytest.mark.faults
 def test_killed_writer_leaves_no_visible_partial_shard(tmp_path: Path) -> None:
     target = tmp_path / "out" / "part-00000.parquet"
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, SAMPLE, env_with_repo, shard_ids
 
 
@@ -21,6 +23,7 @@ def dedup(cache: Path, out: Path) -> list[str]:
     return proc.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_first_run_compiles_in_the_driver_and_workers_load_the_cache(tmp_path: Path) -> None:
     cache = tmp_path / "numba-cache"
     first = dedup(cache, tmp_path / "first")

@@ -98,6 +98,7 @@ def _curate(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("kill_after_markers", [2, 6])
 def test_resume_after_kill_9_gives_the_same_output(sample_dir: Path, tmp_path: Path, kill_after_markers: int) -> None:
     pipe = tmp_path / "p.yaml"

@@ -139,12 +139,14 @@ def _coverage(make_rows, fit: str, truth: dict[str, float], reference: str | Non
     return {k: float(np.mean(v)) for k, v in hits.items()}
 
 
+@pytest.mark.slow
 def test_single_pool_intervals_cover_the_truth() -> None:
     truth = replace(DATABLATIONS, r_d=10.0, r_n=4.0)
     cover = _coverage(lambda rng: single_pool_rows(truth, rng), "repetition", {"r_d_star": 10.0, "r_n_star": 4.0})
     assert all(c >= 0.85 for c in cover.values()), cover
 
 
+@pytest.mark.slow
 def test_mixture_intervals_cover_the_truth() -> None:
     truth = {"utility:mid": 0.8, "utility:low": 0.5, **{f"r_d_star:{b}": r for b, r in BUCKET_TRUTH["r_d"].items()}}
     cover = _coverage(lambda rng: mixture_rows(DATABLATIONS, rng), "buckets", truth, reference="high")
