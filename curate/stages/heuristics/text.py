@@ -135,6 +135,19 @@ class TextBatch:
         return split(self.text, "\n")
 
     @cached_property
+    def splitlines(self) -> Segments:
+        """Lines as Python's ``str.splitlines`` gives them (datatrove's Gopher and C4 filters):
+        split at every line boundary (``\\r\\n``, ``\\n``, ``\\r``, ``\\v``, ``\\f``, ``\\x1c-\\x1e``,
+        ``\\x85``, ``\\u2028``, ``\\u2029``), no empty last line after a final break, none for an
+        empty text."""
+        pieces = split(self.text, _LINE_BREAK, regex=True)
+        ends_with_break = self.contains(f"(?:{_LINE_BREAK})$", regex=True) | (as_numpy(pc.utf8_length(self.text)) == 0)
+        last = np.zeros(len(pieces.parent), dtype=bool)
+        has_pieces = pieces.per_doc() > 0
+        last[pieces.offsets[1:][has_pieces] - 1] = ends_with_break[has_pieces]
+        return pieces.select(~last)
+
+    @cached_property
     def tokens(self) -> Tokens:
         return self.tokens_and_chars[0]
 
@@ -154,6 +167,9 @@ class TextBatch:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+# The line boundaries of Python's str.splitlines (RE2 syntax).
+_LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 
 
 def split(text: pa.Array, pattern: str, regex: bool = False) -> Segments:
