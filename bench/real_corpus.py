@@ -36,12 +36,12 @@ order) until the files on disk are estimated to hold 1.5x the target; the machin
 package registry (run ``apt-get update`` first) and root. Without it, the corpus is what is
 installed already, and a target larger than that is reported and capped.
 
-Time on the development machine (2 cores, shared): about 2 minutes for 10^8 bytes (man
-rendering dominates: ~10 ms of groff per page); ``--target-bytes 1e9 --install`` installs
-python3.11-doc, perl-doc, postgresql-doc-15, git-doc, golang-1.19-src, openjdk-17-doc and
-rust-doc (about 1.1 GB on disk, a few minutes of download) and takes roughly 15-25 minutes
-end to end with ``--workers 2``, most of it rendering the ~20,000 man pages and gzip-writing
-the output.
+Time on the development machine (2 cores shared with five other sessions): 2e7 bytes in about
+1.5 minutes (man rendering dominates: groff takes ~10-90 ms per page under load). A
+``--target-bytes 1e9 --install`` run there installed python3.11-doc, perl-doc,
+postgresql-doc-15, git-doc, debian-reference-en, sqlite3-doc, golang-1.19-src, openjdk-17-doc,
+rust-doc and debian-handbook and was still rendering after 50 minutes: plan on about an hour
+(less on an idle machine; ``--workers`` sets the groff processes).
 
     python bench/real_corpus.py --out bench/.cache/real-corpus --target-bytes 2e7
     python bench/real_corpus.py --out /data/real-1g --target-bytes 1e9 --install
