@@ -63,7 +63,8 @@ _IBAN = r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"
 
 # Words after which a number is a version or section number, not an address.
 VERSION_BEFORE = (r"(?i)(?:\b(?:versions?|ver|v|release|rel|build|rev|revision|firmware|fw|section|sect|sec"
-                   r"|chapter|ch|clause|fig|figure|table|step|item|rule|oid)|§)\.?\s*[:=#]?\s*$")
+                   r"|chapter|ch|clause|dfars|far|cfr|subpart|paragraph|subparagraph|fig|figure|table|step|item|rule"
+                   r"|oid)|§)\.?\s*[:=#]?\s*$")
 # Words after which a number is an identifier (order, tracking, ISBN...), not a phone or card.
 _IDENTIFIER_BEFORE = (r"(?i)\b(?:isbn(?:-?1[03])?|issn|doi|order|tracking|invoice|receipt|ref|reference|serial"
                       r"|sku|part|patent|ticket|transaction|confirmation|shipment|parcel|awb|case|item|article"
@@ -73,6 +74,25 @@ _DIGITS_BEFORE = r"(?:\d[ .\-/]?|\+)$"  # `+` before: the digits of a phone numb
 _DIGITS_AFTER = r"^[ .\-/]?\d"
 # The start of an IBAN-shaped token (one that failed its checksum): its digits are no phone.
 _IBAN_BEFORE = r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4})+ ?$"
+
+# US state and territory codes (USPS): `Boston, MA 02110-1301` is a ZIP+4 code, not a phone number.
+_US_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY"
+              "|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP")
+_ZIP_BEFORE = rf"\b(?:{_US_STATES}),?[ \t]+$"
+_ZIP = r"^\d{5}(?:-\d{4})?$"
+# A legal citation's subdivision right after the number: `252.227-7013 (c) (1)`, `52.227-19(a)`.
+_CITATION_AFTER = r"^[ \t]*\([a-z0-9]{1,3}\)"
+# A digit sequence counting up or down (`0123456789`, an alphabet of digits in code), not a number.
+_DIGIT_RUNS = ("01234567890123456789", "98765432109876543210")
+# Start of a line (only blanks before it on its line): where section and version numbers open headings.
+_LINE_START = r"(?:^|\n)[ \t]*$"
+# After a dotted quad: a heading's "." or blanks and a word (`5.3.3.1. Format`, `3.43.1.6 Why`)
+_HEADING_AFTER = r"^(?:\.(?:\s|$)|[ \t]+[A-Za-z(])"
+# After a dotted quad: more of a host name (`1.0.0.127.in-addr.arpa`)
+_HOSTNAME_AFTER = r"^\.[A-Za-z]"
+# An IPv6 candidate that is one group and `::` (`print 42::`, `x86-64::`): reStructuredText's
+# literal-block marker after a number, never an address anyone writes.
+_RST_LITERAL = r"^[0-9A-Fa-f]{1,4}::$"
 
 # Reserved for documentation and examples: RFC 2606 (example.com/.net/.org, .example, .test,
 # .invalid, .localhost) and RFC 6761.
@@ -160,11 +180,19 @@ def _each(values: list[str], test: Callable[[str], bool]) -> np.ndarray:
     return np.fromiter((test(v) for v in values), dtype=bool, count=len(values))
 
 
+def _top_level_domains() -> pa.Array:
+    """Top-level domains of the Public Suffix List, including those listed only by a wildcard
+    rule (`*.bd`, `*.np`: every name under them is a suffix, so the TLD exists)."""
+    rules = domains.suffix_rules()
+    wildcard = {p for p in rules.wildcard_parents.to_pylist() if "." not in p}
+    return pa.array(sorted(rules.top_level | wildcard), pa.string())
+
+
 def validate_email(m: Matches, exc: Exceptions) -> np.ndarray:
     text = pc.utf8_lower(m.text)
     domain = pc.replace_substring_regex(text, r"^.*@", "")
     tld = pc.replace_substring_regex(domain, r"^.*\.", "")
-    ok = _mask(pc.is_in(tld, value_set=pa.array(sorted(domains.suffix_rules().top_level), pa.string())))
+    ok = _mask(pc.is_in(tld, value_set=_top_level_domains()))
     kept = domains.HashedSet(exc.kept_domains()).contains_domain_of(domain)
     kept |= _mask(pc.is_in(text, value_set=pa.array(sorted(v.lower() for v in exc.values), pa.string())))
     return ok & ~kept
@@ -184,14 +212,20 @@ def _public_ip(exc: Exceptions) -> Callable[[str], bool]:
 
 def validate_ipv4(m: Matches, exc: Exceptions) -> np.ndarray:
     version = _before_matches(m, VERSION_BEFORE)
-    return _each(m.text.to_pylist(), _public_ip(exc)) & ~version
+    # a dotted quad opening a line and followed by a heading's "." or a word is a section or
+    # version number (`5.3.3.1. Format`, `4.0.11.1 will be released`); one followed by a dot and
+    # a letter is part of a host name (`1.0.0.127.in-addr.arpa`)
+    heading = _before_matches(m, _LINE_START) & _mask(pc.match_substring_regex(m.after, _HEADING_AFTER))
+    hostname = _mask(pc.match_substring_regex(m.after, _HOSTNAME_AFTER))
+    return _each(m.text.to_pylist(), _public_ip(exc)) & ~version & ~heading & ~hostname
 
 
 def validate_ipv6(m: Matches, exc: Exceptions) -> np.ndarray:
     has_digit = _mask(pc.match_substring_regex(m.text, r"\d"))
     # `std::vector`, `Foo::bar`: a word character glued to the candidate means code, not an address
     glued = _before_matches(m, r"\w$") | _mask(pc.match_substring_regex(m.after, r"^\w"))
-    return _each(m.text.to_pylist(), _public_ip(exc)) & has_digit & ~glued
+    rst_literal = _mask(pc.match_substring_regex(m.text, _RST_LITERAL))
+    return _each(m.text.to_pylist(), _public_ip(exc)) & has_digit & ~glued & ~rst_literal
 
 
 def _valid_phone(exc: Exceptions) -> Callable[[str], bool]:
@@ -226,7 +260,13 @@ def _valid_phone(exc: Exceptions) -> Callable[[str], bool]:
 def validate_phone(m: Matches, exc: Exceptions) -> np.ndarray:
     values = m.text.to_pylist()
     context = _before_matches(m, _IDENTIFIER_BEFORE) | _before_matches(m, _IBAN_BEFORE) | _digit_adjacent(m)
-    return _each(values, _valid_phone(exc)) & ~context & ~_in_values(compact(values), exc)
+    # section, clause and version numbers (`Clause 252.227-7013`), a citation's subdivision after
+    # the number (`252.227-7013 (c) (1)`), a ZIP code after a US state (`Boston, MA 02110-1301`)
+    context |= _before_matches(m, VERSION_BEFORE) | _mask(pc.match_substring_regex(m.after, _CITATION_AFTER))
+    context |= _before_matches(m, _ZIP_BEFORE) & _mask(pc.match_substring_regex(m.text, _ZIP))
+    digits = compact(values)
+    runs = np.array([len(c) >= 6 and any(c in r for r in _DIGIT_RUNS) for c in digits], dtype=bool)
+    return _each(values, _valid_phone(exc)) & ~context & ~runs & ~_in_values(digits, exc)
 
 
 def _luhn(digits: str) -> bool:

@@ -5,9 +5,10 @@ Thresholds are the paper's; measurement follows datatrove's GopherQualityFilter
 (datatrove/pipeline/filters/gopher_quality_filter.py), the reference implementation most
 users know: words are tokens from the spaCy-like tokenizer (text.py), punctuation tokens
 included; the word count and mean word length use the non-symbol tokens only; the
-hash/ellipsis/alphabetic ratios divide by all tokens. Deliberate differences: stop words
-match case-insensitively (datatrove's match is case-sensitive, so "The" does not count
-there), and lines are split on "\\n" only.
+hash/ellipsis/alphabetic ratios divide by all tokens; lines are ``str.splitlines``'s. One
+deliberate difference, with an option to match: stop words match case-insensitively by default
+(datatrove's match is case-sensitive, so "The" does not count there; ``stop_words_match_case:
+true`` does the same).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class GopherQuality(HeuristicStage):
         "max_ellipsis_lines_ratio": threshold(0.3, "largest fraction of lines ending with an ellipsis", min=0, max=1),
         "min_alpha_words_ratio": threshold(0.8, "smallest fraction of words with an alphabetic character", min=0, max=1),
         "min_stop_words": threshold(2, "fewest distinct stop words present", int, min=0),
-        "stop_words": Param(list, list(GOPHER_STOP_WORDS), "stop words (matched case-insensitively)"),
+        "stop_words": Param(list, list(GOPHER_STOP_WORDS), "stop words"),
+        "stop_words_match_case": Param(bool, False, "match stop words case-sensitively, as datatrove does "
+                                                    "(default: 'The' counts as 'the')"),
     }
     signals = {
         "word_count": pa.int64(),
@@ -70,14 +73,15 @@ class GopherQuality(HeuristicStage):
     )
 
     def validate(self) -> None:
-        self.config["stop_words"] = sorted({str(w).lower() for w in self.stop_words})
+        words = (str(w) for w in self.stop_words)
+        self.config["stop_words"] = sorted(set(words) if self.stop_words_match_case else {w.lower() for w in words})
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         tok = batch.tokens
         n_tokens = tok.per_doc()
         word = ~tok.is_symbol
         n_words = tok.sum(word)
-        lines = batch.lines
+        lines = batch.splitlines
         return {
             "word_count": n_words.astype(np.int64),
             "mean_word_length": ratio(tok.sum(np.where(word, tok.lengths, 0)), n_words),
@@ -92,7 +96,9 @@ class GopherQuality(HeuristicStage):
         }
 
     def _distinct_stop_words(self, batch: TextBatch) -> np.ndarray:
-        """Number of distinct stop words among each document's (ASCII-lowercased) tokens."""
+        """Number of distinct stop words among each document's tokens (ASCII-lowercased unless
+        ``stop_words_match_case``)."""
         tok = batch.tokens
         keys = np.unique(hash_strings(pa.array(self.stop_words, pa.string())))
-        return kernels().distinct_members(tok.lower_hashes, tok.offsets, keys)
+        return kernels().distinct_members(tok.hashes if self.stop_words_match_case else tok.lower_hashes,
+                                          tok.offsets, keys)

@@ -1,4 +1,4 @@
-"""Compiled (numba) kernels behind the heuristic signals: word tokenizer, string hashing,
+"""Compiled (numba) kernels behind the heuristic signals: token output buffers, string hashing,
 per-document duplicate detection and the Gopher n-gram repetition measures.
 
 Each kernel runs over a whole batch (flat arrays plus per-document offsets), so the Python
@@ -19,7 +19,7 @@ import numpy as np
 from curate.text.table_cache import cached_table
 from curate.text.utf8 import decode as _decode  # compiled (inlined) by kernels() with the helpers
 
-# Character classes of the tokenizer (one uint8 per Unicode code point, see char_classes()).
+# Character classes (one uint8 per Unicode code point, see char_classes()); count_words uses SPACE.
 OTHER = 0  # part of a word but not alphabetic: marks, non-decimal numbers, '_', unassigned
 ALPHA = 1  # Unicode letters (category L*), i.e. what str.isalpha() accepts
 DIGIT = 2  # decimal digits (category Nd)
@@ -78,25 +78,6 @@ def _hash_bytes(data, start, end, lower):
             b += 32
         h = (h ^ np.uint64(b)) * _FNV_PRIME
     return _mix64(h)
-
-
-def _is_url(data, p, end):
-    """Whether the bytes at `p` start with "http://", "https://" or "www." (case-sensitive)."""
-    n = end - p
-    if n >= 4 and data[p] == 119 and data[p + 1] == 119 and data[p + 2] == 119 and data[p + 3] == 46:
-        return True
-    if n < 7 or data[p] != 104 or data[p + 1] != 116 or data[p + 2] != 116 or data[p + 3] != 112:
-        return False
-    q = p + 4
-    if data[q] == 115:
-        q += 1
-    return end - q >= 3 and data[q] == 58 and data[q + 1] == 47 and data[q + 2] == 47
-
-
-def _url_trailing(b):
-    """Punctuation that ends a sentence or bracket rather than the URL before it: . , ; : ! ? ) ] } ' \" """
-    return b == 46 or b == 44 or b == 59 or b == 58 or b == 33 or b == 63 or b == 41 or b == 93 or b == 125 \
-        or b == 39 or b == 34
 
 
 def _next_pow2(x):
@@ -243,156 +224,6 @@ def _distinct_members(hashes, offsets, keys):
     return out
 
 
-def _tokenize(data, offsets, classes):
-    """Split each document into word and punctuation tokens (spaCy-like, see text.py).
-
-    Returns per-token hash, ASCII-lowercased hash, length in code points, flags and byte span
-    (start, end) in `data`, the token offsets per document and each document's length in code
-    points.
-    """
-    n_docs = offsets.shape[0] - 1
-    bufs = _grow_tokens(
-        (
-            np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int32),
-            np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
-        ),
-        max(64, (offsets[n_docs] - offsets[0]) // 4),
-    )
-    doc_tok = np.empty(n_docs + 1, dtype=np.int64)
-    doc_chars = np.empty(n_docs, dtype=np.int64)
-    t = 0
-    for d in range(n_docs):
-        doc_tok[d] = t
-        p = offsets[d]
-        end = offsets[d + 1]
-        if t + (end - p) + 1 > bufs[0].shape[0]:  # a document has at most one token per byte
-            bufs = _grow_tokens(bufs, max(2 * bufs[0].shape[0], t + (end - p) + 1))
-        n_chars = 0
-        in_word = False
-        w_start = 0
-        w_len = 0
-        w_alpha = False
-        w_dots = 0  # dots inside the current word
-        w_seg = 0  # characters since the word's last inner dot
-        w_abbrev = True  # the word so far is single letters joined by dots
-        prev_cls = SPACE
-        while p < end:
-            cp, nb = _decode(data, p, end)
-            c = classes[cp]
-            n_chars += 1
-            if c == SPACE:
-                if in_word:
-                    _emit(bufs, t, data, w_start, p, w_len, FLAG_ALPHA if w_alpha else 0)
-                    t += 1
-                    in_word = False
-                prev_cls = c
-                p += nb
-                continue
-            if c != PUNCT:
-                if not in_word:
-                    if prev_cls == SPACE and _is_url(data, p, end):
-                        # a URL is one token up to the next space, minus trailing punctuation
-                        q = p
-                        k = 0
-                        while q < end:
-                            ucp, unb = _decode(data, q, end)
-                            if classes[ucp] == SPACE:
-                                break
-                            q += unb
-                            k += 1
-                        while q > p + 4 and _url_trailing(data[q - 1]):
-                            q -= 1
-                            k -= 1
-                        _emit(bufs, t, data, p, q, k, FLAG_ALPHA)
-                        t += 1
-                        n_chars += k - 1
-                        prev_cls = OTHER
-                        p = q
-                        continue
-                    in_word = True
-                    w_start = p
-                    w_len = 0
-                    w_alpha = False
-                    w_dots = 0
-                    w_seg = 0
-                    w_abbrev = True
-                w_len += 1
-                w_seg += 1
-                if c == ALPHA:
-                    w_alpha = True
-                else:
-                    w_abbrev = False
-                prev_cls = c
-                p += nb
-                continue
-            # punctuation: look at the next character to decide
-            next_cls = SPACE
-            next_cp = -1
-            if p + nb < end:
-                next_cp, _ = _decode(data, p + nb, end)
-                next_cls = classes[next_cp]
-            is_dot = cp == 46
-            inner = in_word and next_cls != SPACE and next_cls != PUNCT
-            numeric = prev_cls == DIGIT and next_cls == DIGIT and (cp == 44 or cp == 58 or cp == 47)
-            if inner and (is_dot or numeric):
-                # 3.5, U.S, example.com: a dot between word characters stays in the word;
-                # 1,000 10:30 1/2: so do a comma, colon or slash between digits
-                w_len += 1
-                if is_dot:
-                    w_abbrev = w_abbrev and w_seg == 1
-                    w_dots += 1
-                    w_seg = 0
-                else:
-                    w_abbrev = False
-                prev_cls = c
-                p += nb
-                continue
-            if in_word and is_dot and w_dots > 0 and w_abbrev and w_seg == 1 and next_cp != 46:
-                # e.g. U.S. p.m.: single letters joined by dots keep their final dot
-                _emit(bufs, t, data, w_start, p + nb, w_len + 1, FLAG_ALPHA)
-                t += 1
-                in_word = False
-                prev_cls = c
-                p += nb
-                continue
-            if in_word:
-                _emit(bufs, t, data, w_start, p, w_len, FLAG_ALPHA if w_alpha else 0)
-                t += 1
-                in_word = False
-            if (cp == 39 or cp == 0x2019) and prev_cls != SPACE and prev_cls != PUNCT and next_cls == ALPHA:
-                # don't -> don 't ; dog's -> dog 's : the clitic starts a new word
-                in_word = True
-                w_start = p
-                w_len = 1
-                w_alpha = False
-                prev_cls = c
-                p += nb
-                continue
-            if is_dot and next_cp == 46:
-                # a run of dots is one token ("...")
-                q = p
-                while q < end and data[q] == 46:
-                    q += 1
-                _emit(bufs, t, data, p, q, q - p, FLAG_SYMBOL)
-                t += 1
-                n_chars += q - p - 1
-                prev_cls = c
-                p = q
-                continue
-            _emit(bufs, t, data, p, p + nb, 1, FLAG_SYMBOL)
-            t += 1
-            prev_cls = c
-            p += nb
-        if in_word:
-            _emit(bufs, t, data, w_start, end, w_len, FLAG_ALPHA if w_alpha else 0)
-            t += 1
-        doc_chars[d] = n_chars
-    doc_tok[n_docs] = t
-    hashes, lower, lengths, flags, starts, ends = bufs
-    return (hashes[:t].copy(), lower[:t].copy(), lengths[:t].copy(), flags[:t].copy(), starts[:t].copy(),
-            ends[:t].copy(), doc_tok, doc_chars)
-
-
 def _ngram_repetition(hashes, lengths, doc_tok, doc_chars, top_ns, dup_ns):
     """Gopher n-gram repetition per document (Rae et al. 2021, App. A, Table A1).
 
@@ -480,19 +311,24 @@ def _ngram_repetition(hashes, lengths, doc_tok, doc_chars, top_ns, dup_ns):
     return top, dup
 
 
-_HELPERS = ("_mix64", "_decode", "_hash_bytes", "_is_url", "_url_trailing", "_next_pow2", "_probe", "_emit", "_grow_tokens")
+_HELPERS = ("_mix64", "_decode", "_hash_bytes", "_next_pow2", "_probe", "_emit", "_grow_tokens")
 _INLINE = ("_decode", "_emit")  # inlined in numba IR: no call or refcount per character
-_KERNELS = ("_hash_strings", "_count_words", "_duplicate_mask", "_distinct_members", "_tokenize", "_ngram_repetition")
+_KERNELS = ("_hash_strings", "_count_words", "_duplicate_mask", "_distinct_members", "_ngram_repetition")
+
+
+def njit_namespace(g: dict, helpers: tuple[str, ...], inline: tuple[str, ...],
+                   kernel_names: tuple[str, ...]) -> types.SimpleNamespace:
+    """Compile a module's helpers in place (rebinding its globals `g`, so kernels calling them
+    call compiled code) and return its kernels, compiled, by name without the leading "_"."""
+    import numba
+
+    for name in helpers:
+        if not isinstance(g[name], numba.core.dispatcher.Dispatcher):
+            g[name] = numba.njit(cache=True, inline="always" if name in inline else "never")(g[name])
+    return types.SimpleNamespace(**{name.lstrip("_"): numba.njit(cache=True)(g[name]) for name in kernel_names})
 
 
 @functools.lru_cache(maxsize=1)
 def kernels() -> types.SimpleNamespace:
     """Compile the kernels (once per process; numba caches machine code on disk)."""
-    import numba
-
-    g = globals()
-    for name in _HELPERS:
-        if not isinstance(g[name], numba.core.dispatcher.Dispatcher):
-            g[name] = numba.njit(cache=True, inline="always" if name in _INLINE else "never")(g[name])
-    compiled = {name.lstrip("_"): numba.njit(cache=True)(g[name]) for name in _KERNELS}
-    return types.SimpleNamespace(**compiled)
+    return njit_namespace(globals(), _HELPERS, _INLINE, _KERNELS)

@@ -5,11 +5,9 @@ use, so the composite ``heuristics`` stage tokenizes a batch once for all rule s
 view is flat over the batch (one Arrow array or numpy array for all documents) with
 per-document offsets; per-document sums are ``np.bincount`` over parent indices.
 
-Word tokens approximate the spaCy English tokenizer that datatrove uses for its Gopher and
-FineWeb filters: text is split on whitespace and punctuation/symbols become tokens of their own,
-with spaCy's common exceptions (``...``, ``3.5``, ``1,000``, ``10:30``, ``e.g.``, URLs, ``don't``
--> ``don`` ``'t``). The rules are in kernels._tokenize and docs/heuristics.md. Letters are
-Unicode category L*, as in ``str.isalpha``.
+Word tokens are spaCy's English tokens (spacy_words.py), the words datatrove's Gopher, FineWeb
+and C4 filters count; a token is alphabetic if it has a letter (``str.isalpha``) and a symbol if
+all its characters are in datatrove's punctuation set.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.stages.heuristics import kernels as _k
+from curate.stages.heuristics import spacy_words
 from curate.text.utf8 import string_buffers
 
 
@@ -136,15 +135,26 @@ class TextBatch:
         return split(self.text, "\n")
 
     @cached_property
+    def splitlines(self) -> Segments:
+        """Lines as Python's ``str.splitlines`` gives them (datatrove's Gopher and C4 filters):
+        split at every line boundary (``\\r\\n``, ``\\n``, ``\\r``, ``\\v``, ``\\f``, ``\\x1c-\\x1e``,
+        ``\\x85``, ``\\u2028``, ``\\u2029``), no empty last line after a final break, none for an
+        empty text."""
+        pieces = split(self.text, _LINE_BREAK, regex=True)
+        ends_with_break = self.contains(f"(?:{_LINE_BREAK})$", regex=True) | (as_numpy(pc.utf8_length(self.text)) == 0)
+        last = np.zeros(len(pieces.parent), dtype=bool)
+        has_pieces = pieces.per_doc() > 0
+        last[pieces.offsets[1:][has_pieces] - 1] = ends_with_break[has_pieces]
+        return pieces.select(~last)
+
+    @cached_property
     def tokens(self) -> Tokens:
         return self.tokens_and_chars[0]
 
     @cached_property
     def tokens_and_chars(self) -> tuple[Tokens, np.ndarray]:
         data, offsets = string_buffers(self.text)
-        h, lower, lengths, flags, starts, ends, doc_tok, doc_chars = _k.kernels().tokenize(
-            data, offsets, _k.char_classes()
-        )
+        h, lower, lengths, flags, starts, ends, doc_tok, doc_chars = spacy_words.tokenize(data, offsets)
         return Tokens(h, lower, lengths, flags, starts, ends, doc_tok), doc_chars
 
     def token_strings(self) -> list[list[str]]:
@@ -157,6 +167,9 @@ class TextBatch:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+# The line boundaries of Python's str.splitlines (RE2 syntax).
+_LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 
 
 def split(text: pa.Array, pattern: str, regex: bool = False) -> Segments:

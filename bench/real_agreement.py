@@ -1,0 +1,186 @@
+"""Agreement of curate's heuristic rule sets with datatrove's filters on real text.
+
+Input: a corpus from bench/real_corpus.py (JSONL, Parquet and WARC read by curate's own reader,
+then curate's ``normalize``), the same normalized texts given to both sides. Per rule set:
+
+- **decision**: datatrove's filter (``filter(Document)``, default parameters) keeps or rejects
+  each document; ours keeps it when ``<set>_reject`` is empty;
+- **per rule**: each rule's pass/fail on its own, ours from our signal column, datatrove's from
+  the same quantity computed with datatrove's own building blocks (``split_into_words``,
+  ``PUNCTUATION_SET``, ``find_duplicates``, ``find_top_duplicate``, ``find_all_duplicate``,
+  ``get_n_grams``) by the formula of its filter's source (datatrove/pipeline/filters/*.py), and
+  the share of documents whose signal values agree within 1e-6 (both undefined counts as agreeing).
+  C4's three document rules are datatrove's C4QualityFilter with the other two switched off.
+
+Run: ``python bench/real_agreement.py --corpus bench/.cache/real-corpus [--docs N]``; prints
+Markdown. Speed is bench/quality.py's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import md_table  # noqa: E402
+from quality import BATCH_ROWS, SETS, datatrove_filters, run_datatrove, run_ours  # noqa: E402
+
+# Our (set, rule) -> the signal our rule tests and the reference function computing it.
+GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+
+
+def load_normalized(corpus: Path, limit: int | None) -> Any:
+    """The corpus read by curate (all three formats) and normalized: a table with id and text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.api import Pipeline
+
+    out = corpus.parent / (corpus.name + "-normalized")
+    Pipeline.from_stages([("normalize", {})]).run(str(corpus), str(out), overwrite=True)
+
+    parts = [f for f in sorted(out.rglob("*.parquet"))
+             if not any(p.startswith(("_", ".")) for p in f.relative_to(out).parts)]
+    table = pa.concat_tables(pq.read_table(f, columns=["id", "text"]) for f in parts)
+    table = table.sort_by("id")
+    return table.slice(0, limit) if limit else table
+
+
+def reference_signals(texts: list[str]) -> dict[str, dict[str, list[float]]]:
+    """datatrove's quantities per document, from its own helpers and its filters' formulas."""
+    from datatrove.pipeline.filters.gopher_repetition_filter import (
+        find_all_duplicate,
+        find_duplicates,
+        find_top_duplicate,
+        get_n_grams,
+    )
+    from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION, split_into_words
+
+    nan = float("nan")
+    out: dict[str, dict[str, list[float]]] = {s: {} for s in SETS}
+
+    def put(rule_set: str, name: str, value: float) -> None:
+        out[rule_set].setdefault(name, []).append(value)
+
+    stops = set(GOPHER_STOP_WORDS)
+    terminal = tuple(TERMINAL_PUNCTUATION)
+    for text in texts:
+        words = split_into_words(text)
+        n = len(words)
+        non_symbol = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+        lines = text.splitlines()
+        put("gopher_quality", "word_count", len(non_symbol))
+        put("gopher_quality", "mean_word_length", float(np.mean([len(w) for w in non_symbol])) if non_symbol else nan)
+        put("gopher_quality", "hash_ratio", text.count("#") / n if n else nan)
+        put("gopher_quality", "ellipsis_ratio", (text.count("...") + text.count("…")) / n if n else nan)
+        put("gopher_quality", "bullet_lines_ratio",
+            sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines) if lines else nan)
+        put("gopher_quality", "ellipsis_lines_ratio",
+            sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines) if lines else nan)
+        put("gopher_quality", "alpha_words_ratio", sum(any(c.isalpha() for c in w) for w in words) / n if n else nan)
+        put("gopher_quality", "stop_words", len(stops & set(words)))
+        chars = len(text)
+        paragraphs = re.split(r"\n{2,}", text.strip())
+        dup_n, dup_chars = find_duplicates(paragraphs)
+        put("gopher_repetition", "dup_para_frac", dup_n / len(paragraphs) if chars else nan)
+        put("gopher_repetition", "dup_para_char_frac", dup_chars / chars if chars else nan)
+        rep_lines = re.split("\n+", text)
+        dup_n, dup_chars = find_duplicates(rep_lines)
+        put("gopher_repetition", "dup_line_frac", dup_n / len(rep_lines) if chars else nan)
+        put("gopher_repetition", "dup_line_char_frac", dup_chars / chars if chars else nan)
+        for k in (2, 3, 4):
+            grams = get_n_grams(words, k)
+            put("gopher_repetition", f"top_{k}gram_char_frac", find_top_duplicate(grams) / chars if grams else 0.0)
+        for k in range(5, 11):
+            put("gopher_repetition", f"dup_{k}gram_char_frac", find_all_duplicate(words, k) / chars if chars else nan)
+        fw_lines = [line for line in text.split("\n") if line.strip() != ""]
+        m = len(fw_lines)
+        put("fineweb", "lines", m)
+        put("fineweb", "line_punct_ratio", sum(line.endswith(terminal) for line in fw_lines) / m if m else nan)
+        put("fineweb", "short_line_ratio", sum(len(line) <= 30 for line in fw_lines) / m if m else nan)
+        flat = len(text.replace("\n", ""))
+        put("fineweb", "dup_line_char_ratio", find_duplicates(fw_lines)[1] / flat if m and flat else nan)
+        put("fineweb", "list_ratio", text.count("\n") / n if n else nan)
+    return out
+
+
+def c4_rule_decisions(ids: list[str], texts: list[str]) -> dict[str, list[bool]]:
+    """datatrove's C4 document rules one at a time: True where that rule rejects."""
+    from datatrove.pipeline.filters import C4QualityFilter
+
+    variants = {
+        "lorem_ipsum": C4QualityFilter(filter_curly_bracket=False, min_num_sentences=-1),
+        "curly_bracket": C4QualityFilter(filter_lorem_ipsum=False, min_num_sentences=-1),
+        "sentences": C4QualityFilter(filter_lorem_ipsum=False, filter_curly_bracket=False),
+    }
+    return {rule: [r != "" for r in run_datatrove(flt, ids, texts)] for rule, flt in variants.items()}
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    both_nan = np.isnan(a) & np.isnan(b)
+    with np.errstate(invalid="ignore"):
+        return both_nan | (np.abs(a - b) <= 1e-6)
+
+
+def agreement(table: Any, stop_words_match_case: bool) -> str:
+    from curate import schema
+    from curate.pipeline.registry import get_stage_class
+
+    ids = table.column("id").to_pylist()
+    texts = table.column("text").to_pylist()
+    params = {"gopher_quality": {"stop_words_match_case": stop_words_match_case}}
+    ours = run_ours("heuristics", table, params)
+    dt = datatrove_filters()
+    ref = reference_signals(texts)
+    c4_ref = c4_rule_decisions(ids, texts)
+    rows = []
+    for rule_set in SETS:
+        stage = get_stage_class(rule_set)(**params.get(rule_set, {}))
+        theirs = run_datatrove(dt[rule_set], ids, texts)
+        mine = ours.column(schema.reject_column(rule_set)).to_pylist()
+        same = np.mean([(a == "") == (b == "") for a, b in zip(mine, theirs)])
+        rows.append([rule_set, "**decision**", f"{same:.4f}", "", sum(a != "" for a in mine), sum(b != "" for b in theirs)])
+        for rule in stage.rules:
+            values = np.asarray(ours.column(schema.signal_column(rule_set, rule.signal)).to_numpy(zero_copy_only=False),
+                                dtype=np.float64)
+            our_fail = rule.fails(values, stage.config)
+            if rule_set == "c4":
+                if rule.name not in c4_ref:
+                    continue
+                their_fail = np.array(c4_ref[rule.name])
+                value_share = ""
+            else:
+                ref_values = np.array(ref[rule_set][rule.signal], dtype=np.float64)
+                their_fail = rule.fails(ref_values, stage.config)
+                value_share = f"{np.mean(_same(values, ref_values)):.4f}"
+            rows.append([rule_set, rule.name, f"{np.mean(our_fail == their_fail):.4f}", value_share,
+                         int(our_fail.sum()), int(their_fail.sum())])
+    return md_table(["rule set", "rule", "decision agreement", "signal within 1e-6", "fail (ours)",
+                     "fail (datatrove)"], rows)
+
+
+def main() -> None:
+    import pyarrow as pa
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parent / ".cache" / "real-corpus")
+    parser.add_argument("--docs", type=int, default=None, help="first N documents by id (default: all)")
+    args = parser.parse_args()
+    pa.set_cpu_count(1)
+    table = load_normalized(args.corpus, args.docs)
+    mb = sum(len(t.encode()) for t in table.column("text").to_pylist()) / 1e6
+    print(f"### Heuristics agreement with datatrove on real text ({table.num_rows:,} documents, {mb:.1f} MB, "
+          f"batches of {BATCH_ROWS})\n")
+    print("With `stop_words_match_case: true` (datatrove's case-sensitive stop words):\n")
+    print(agreement(table, True))
+    print("\nDefault (`stop_words_match_case: false`): only the stop_words rule and the decisions differ:\n")
+    print(agreement(table, False))
+
+
+if __name__ == "__main__":
+    main()

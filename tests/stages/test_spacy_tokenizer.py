@@ -1,0 +1,52 @@
+"""curate's spaCy-compatible tokenizer (curate/stages/heuristics/spacy_words.py) against spaCy's
+own English tokenizer (``spacy.blank("en")``, what datatrove's filters use), and its data file
+against what the installed spaCy and datatrove give."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.spacy_tables import OUT, tables
+from curate.stages.heuristics.text import TextBatch
+
+NLP = spacy.blank("en")
+
+
+def spacy_words(text: str) -> list[str]:
+    """datatrove's split_into_words: spaCy's tokens, stripped, empty ones dropped."""
+    NLP.max_length = len(text) + 10
+    return [t for t in (tok.text.strip() for tok in NLP(text)) if t]
+
+
+def test_data_file_is_what_spacy_and_datatrove_give():
+    assert json.loads(OUT.read_text(encoding="utf-8")) == json.loads(json.dumps(tables(), ensure_ascii=False))
+
+
+CASES = [
+    "you can redistribute it and/or modify it", "Acme Inc. and Foo Ltd.", "(c) 2003 (C)2004 ©2020",
+    "don't can't cannot gonna Wed id", "e.g. i.e. U.S. p.m. Dr. X. A1. ABC. 3.5. 1,000 10:30 1/2",
+    "insertions(+), deletions(-) --help --sort-by=[FIELD,...] -0700 +0000 UTF-8 x=1 a<b",
+    "<wk@gnupg.org> http://example.com/a-b?x=1. www.foo.org, .gitignore ..foo a...b",
+    "def __init__(self, *args, **kwargs): return self._data[:] + a[len(b):]",
+    "'''Return the value.''' \"quoted\" ``~'' $100 US$5 5km² 20°C. 100% +1 +a",
+    "word.Next end.\u00a0Next\ttab  two  spaces \u2028 line sep 😀 中文 naïve—résumé",
+]
+
+
+def test_tokens_equal_spacys_on_hand_picked_cases():
+    assert TextBatch(pa.array(CASES)).token_strings() == [spacy_words(t) for t in CASES]
+
+
+_PIECES = st.sampled_from(list("aZé9 .,;:'’\"()[]{}<>-–—_/\\=+*^%$#@!?…\n\t") + [
+    "http://", "www.", ".com", "n't", "'s", "Inc.", "and/or", "e.g.", "U.S.", "--", "...", "):", ":)", "km"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_PIECES, max_size=25).map("".join), min_size=1, max_size=5))
+def test_tokens_equal_spacys_on_random_texts(texts):
+    assert TextBatch(pa.array(texts)).token_strings() == [spacy_words(t) for t in texts]
