@@ -61,16 +61,20 @@ def threshold(default: float | int | None, help: str, kind: type = float, **boun
 
 
 class TextKernelStage(MapStage):
-    """A map stage built on the text kernels of curate.stages.heuristics.kernels (the rule sets,
-    c4_clean): it warms them up by processing the sample."""
+    """A map stage built on the text kernels of curate.stages.heuristics (the rule sets,
+    c4_clean): the line and character kernels and spaCy's word tokenizer. It warms them up by
+    processing the sample and tokenizing it (a stage that counts no words still compiles the
+    tokenizer once, so that its kernels are all cached afterwards)."""
 
     def kernels(self) -> list[Any]:
         from curate.stages.heuristics.kernels import kernels
+        from curate.stages.heuristics.spacy_words import tokenize_kernel
 
-        return list(vars(kernels()).values())
+        return [*vars(kernels()).values(), tokenize_kernel()]
 
     def warm_up(self, sample: pa.Table) -> None:
         self.process(sample, warm_up_context())
+        _ = TextBatch(sample.column(schema.TEXT)).tokens
 
 
 class HeuristicStage(TextKernelStage):
