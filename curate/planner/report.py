@@ -11,16 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from curate.planner.budget import Plan
-
-
-def human(x: float) -> str:
-    """1234567 -> '1.23M': token and parameter counts at a glance."""
-    if x != x:  # NaN
-        return "nan"
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{suffix}"
-    return f"{x:.3g}"
+from curate.planner.units import human
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
