@@ -20,7 +20,7 @@ from curate.planner.budget import (
 from curate.planner.calibrate import Calibration, calibrate
 from curate.planner.lawfile import CalibratedLaw, read_law, resolve_law
 from curate.planner.laws import CHINCHILLA, DATABLATIONS, LAWS, Law, effective_tokens, get_law
-from curate.planner.plans import frontier, plan
+from curate.planner.plans import frontier, plan, require_sensible
 from curate.planner.runs import Runs, read_runs, runs_from_rows
 from curate.planner.sources import load_buckets
 
@@ -37,6 +37,7 @@ __all__ = [
     "load_buckets",
     "plan",
     "plan_once",
+    "require_sensible",
     "plan_warnings",
     "CHINCHILLA",
     "DATABLATIONS",

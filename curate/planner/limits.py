@@ -52,8 +52,8 @@ def useful_compute(loss_at: Callable[[float], float], compute: float, irreducibl
     if excess(hi) >= 0:
         return None
     lo = hi
-    for _ in range(60):  # budgets down to compute / 4^60
-        lo -= math.log(4.0)
+    for _ in range(30):  # budgets down to compute / 16^30, a factor 16 at a time (each step plans twice)
+        hi, lo = lo, lo - math.log(16.0)
         if excess(lo) >= 0:
             return math.exp(brentq(excess, lo, hi, xtol=_SEARCH_XTOL))
     return math.exp(lo)
@@ -122,15 +122,15 @@ def outside_factor(value: float, span: Sequence[float | None] | None) -> float:
     return 1.0
 
 
-def smallest_scale(excess: Callable[[float], float], max_doublings: int = 40) -> float | None:
-    """The smallest s >= 1 with excess(ln s) >= 0, for an `excess` increasing in s (doubling s
-    until it turns, then brentq in ln s); None when 2^max_doublings is not enough."""
+def smallest_scale(excess: Callable[[float], float], max_steps: int = 30) -> float | None:
+    """The smallest s >= 1 with excess(ln s) >= 0, for an `excess` increasing in s (s times 4 until
+    it turns, then brentq in ln s to 1%); None when 4^max_steps is not enough."""
     if excess(0.0) >= 0:
         return 1.0
     lo = 0.0
-    for _ in range(max_doublings):
-        hi = lo + math.log(2.0)
+    for _ in range(max_steps):
+        hi = lo + math.log(4.0)
         if excess(hi) >= 0:
-            return math.exp(brentq(excess, lo, hi, xtol=1e-3))
+            return math.exp(brentq(excess, lo, hi, xtol=1e-2))
         lo = hi
     return None

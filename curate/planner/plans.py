@@ -41,6 +41,7 @@ def plan(
     law: str | Law | CalibratedLaw = "datablations",
     saturation_fraction: float = limits.SATURATION_FRACTION,
     ranges: bool = True,
+    allow_extrapolation: bool = True,
 ) -> Plan:
     """Plan tokens per bucket (and N, unless `params` fixes it) for `compute` FLOPs (C = 6 N D).
 
@@ -49,7 +50,9 @@ def plan(
     and R_D*). `max_epochs` None caps epochs where repetition was seen to help (module docstring);
     ``math.inf`` lifts every cap. With `ranges`, the plan is recomputed under the law's bootstrap
     draws. The plan reports saturation, the fit range, N tie-breaks and, in ``refusal``, why it is
-    not sensible (None when it is).
+    not sensible (None when it is); without `allow_extrapolation` such a plan is an InfeasibleError
+    (:func:`require_sensible`), raised before the ranges are computed. (``curate plan`` and
+    ``curate.plan`` refuse by default; this function, which the sample stage calls, does not.)
     """
     given, resolved = load_buckets(buckets, law)
     calibrated = resolved if isinstance(resolved, CalibratedLaw) else None
@@ -57,7 +60,7 @@ def plan(
     buckets = _with_law(given, calibrated)
     series, source = _repetition_series(resolved)
     pools = [b.name for b in buckets]
-    result, cap = _plan_with_cap(buckets, compute, params, max_epochs, law_obj, series, source, pools)
+    result, cap, cap_from = _plan_with_cap(buckets, compute, params, max_epochs, law_obj, series, source, pools)
     evidence = guard.evidence_at(series, result.params, source, pools)
     warnings = list(result.warnings)
     tie = result.extra.get("n_tie_break")
@@ -71,8 +74,7 @@ def plan(
     warnings += guard.overfitting_warnings({b.name: b.epochs for b in result.buckets}, evidence)
     extra: dict[str, Any] = {
         "fit_range": dict(law_obj.fit_range) if law_obj.fit_range else None,
-        "max_epochs_default": None if max_epochs is not None else
-        {"epochs": cap, "from": evidence.describe() if series else "the law's fit range"},
+        "max_epochs_default": None if max_epochs is not None else {"epochs": cap, "from": cap_from},
         "repetition_evidence": {"helped_up_to_epochs": evidence.epochs, "from": evidence.describe()} if series else None,
     }
     saturation = _saturation(buckets, compute, params, cap, law_obj, result, saturation_fraction)
@@ -85,15 +87,27 @@ def plan(
             f"{'-' if useful is None else f'{useful:.3g}'} FLOPs (useful_compute) more compute barely helps "
             f"with these buckets: add unique data instead"
         )
+    refusal = _refusal(buckets, compute, params, cap, law_obj, result, saturation, saturation_fraction)
+    extra["refusal"] = refusal
+    if refusal:
+        if not allow_extrapolation:
+            require_sensible(replace(result, extra={"refusal": refusal}))
+        warnings.append(f"not a sensible plan (curate plan refuses it without --allow-extrapolation): {refusal}")
     rows = result.buckets
     draws = _draws(resolved, buckets) if ranges else []
     if draws:
         rows, extra["ranges"] = _ranges(draws, compute, params, cap, result, _level(resolved), _draws_source(resolved))
-    refusal = _refusal(buckets, compute, params, cap, law_obj, result, saturation, saturation_fraction)
-    extra["refusal"] = refusal
-    if refusal:
-        warnings.append(f"not a sensible plan (curate plan refuses it without --allow-extrapolation): {refusal}")
     return replace(result, buckets=rows, warnings=tuple(warnings), max_epochs=cap, extra={**result.extra, **extra})
+
+
+def require_sensible(the_plan: Plan) -> Plan:
+    """The plan, or InfeasibleError (exit 2, one line) when it is not sensible (its ``refusal``):
+    what ``curate plan`` and ``curate.plan`` do unless asked to extrapolate."""
+    refusal = the_plan.extra.get("refusal")
+    if refusal:
+        raise InfeasibleError(f"plan: not sensible at {the_plan.compute:.3g} FLOPs: {refusal} "
+                              f"(--allow-extrapolation, or allow_extrapolation=True, plans it anyway)")
+    return the_plan
 
 
 def frontier(
@@ -139,30 +153,32 @@ def _repetition_series(resolved: Law | CalibratedLaw) -> tuple[list[guard.Series
 
 def _plan_with_cap(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
                    law_obj: Law, series: Sequence[guard.Series], source: str,
-                   pools: Sequence[str]) -> tuple[Plan, float | None]:
-    """The plan and the epoch cap in force: `max_epochs` if given (inf: none), else the most
-    repetition seen to help at the plan's N (settled by replanning while the cap falls), else the
-    law's fit range in epochs."""
+                   pools: Sequence[str]) -> tuple[Plan, float | None, str | None]:
+    """The plan, the epoch cap in force and, for a default cap, where it comes from: `max_epochs` if
+    given (inf: none), else the most repetition seen to help at the plan's N (replanning while that
+    lowers the cap: the cap only falls, so this settles), else the law's fit range in epochs."""
     if max_epochs is not None:
         cap = None if math.isinf(max_epochs) else max_epochs
-        return plan_once(buckets, compute, params, cap, law_obj), cap
+        return plan_once(buckets, compute, params, cap, law_obj), cap, None
     if not series:
         cap = ((law_obj.fit_range or {}).get("epochs") or [None, None])[1]
         why = f"the {cap:g} epochs law '{law_obj.name}' was fitted up to" if cap else ""
-        return _capped(buckets, compute, params, cap, law_obj, why), cap
+        return _capped(buckets, compute, params, cap, law_obj, why), cap, why or None
     result = plan_once(buckets, compute, params, None, law_obj)
-    cap = math.inf
+    cap, why = math.inf, None
     for _ in range(_CAP_ROUNDS):
         evidence = guard.evidence_at(series, result.params, source, pools)
         if evidence.epochs is None:
-            return result, None
-        top = max(b.epochs for b in result.buckets)
-        if top <= evidence.epochs * (1 + 1e-9) and evidence.epochs <= cap:
-            return result, evidence.epochs
-        cap = min(cap, evidence.epochs)
-        why = f"the {cap:.4g} epochs up to which repetition was seen to help at comparable N ({evidence.describe()})"
-        result = _capped(buckets, compute, params, cap, law_obj, why)
-    return result, cap
+            return result, (None if math.isinf(cap) else cap), why
+        if math.isinf(cap):
+            if max(b.epochs for b in result.buckets) <= evidence.epochs * (1 + 1e-9):
+                return result, evidence.epochs, evidence.describe()  # the cap does not bind
+        elif evidence.epochs >= cap:
+            return result, cap, why  # its own N's runs allow at least the cap in force
+        cap, why = evidence.epochs, evidence.describe()
+        result = _capped(buckets, compute, params, cap, law_obj, f"the {cap:.4g} epochs up to which repetition was "
+                         f"seen to help at comparable N ({why})")
+    return result, cap, why
 
 
 def _capped(buckets: Sequence[Bucket], compute: float, params: float | None, cap: float | None, law_obj: Law,
@@ -243,15 +259,16 @@ def _refusal(buckets: Sequence[Bucket], compute: float, params: float | None, ma
     """One line: why the plan is not sensible and what would make it so; None when it is sensible."""
     reasons, advice = [], []
     unique = sum(b.unique_tokens for b in buckets)
-    if saturation and saturation["saturated"]:
-        reasons.append(f"compute is saturated (doubling {compute:.3g} FLOPs buys {saturation['doubling_gain']:.3%} of "
-                       f"the remaining reducible loss, under {fraction:.0%})")
+    saturated = bool(saturation and saturation["saturated"])
+    if saturated:
+        reasons.append(f"compute is saturated (doubling {compute:.3g} FLOPs buys {100 * saturation['doubling_gain']:.2g}% "
+                       f"of the remaining reducible loss, under {fraction:.0%})")
         useful = saturation["useful_compute"]
         needed = _unique_needed(buckets, compute, params, max_epochs, law_obj, fraction)
-        advice.append(f"about {useful:.3g} FLOPs is useful with these buckets" if useful else
-                      "a smaller compute is useful with these buckets")
+        advice.append(f"about {useful:.3g} FLOPs is what these buckets can use" if useful else
+                      "a smaller compute is what these buckets can use")
         if needed is not None:
-            advice.append(f"{compute:.3g} FLOPs needs about {human(needed)} unique tokens (these buckets hold "
+            advice.append(f"{compute:.3g} FLOPs would need about {human(needed)} unique tokens (these buckets hold "
                           f"{human(unique)})")
     span = (law_obj.fit_range or {}).get("params")
     factor = limits.outside_factor(result.params, span)
@@ -261,23 +278,21 @@ def _refusal(buckets: Sequence[Bucket], compute: float, params: float | None, ma
         reasons.append(f"the model (N = {human(result.params)}) is {factor:.3g}x outside the {shown} parameters law "
                        f"'{law_obj.name}' was fitted on (more than {limits.RANGE_FACTOR:g}x)")
         edge = lo if lo is not None and result.params < lo else hi
-        if not result.params_fixed and edge is not None:
-            advice.append(f"a compute-optimal model reaches {human(edge)} parameters at about "
-                          f"{law_obj.compute_for_params(edge):.3g} FLOPs (fresh data)")
-        else:
+        if result.params_fixed:
             advice.append("fix --params inside that range")
+        elif not saturated and edge is not None:
+            advice.append(f"a compute-optimal model has {human(edge)} parameters at about "
+                          f"{law_obj.compute_for_params(edge):.3g} FLOPs (fresh data)")
     per_param = result.tokens / result.params
     if per_param < limits.MIN_TOKENS_PER_PARAM:
         reasons.append(f"{per_param:.3g} tokens per parameter (N = {human(result.params)} on D = "
                        f"{human(result.tokens)}, under {limits.MIN_TOKENS_PER_PARAM:g})")
-        if max_epochs is not None:
-            supply = max_epochs * unique
-            advice.append(f"at most {max_epochs:.4g} epochs of {human(unique)} unique tokens keep D >= N up to "
-                          f"{6 * supply**2:.3g} FLOPs; {compute:.3g} FLOPs needs about "
-                          f"{human(math.sqrt(compute / 6) / max_epochs)} unique tokens or a higher --max-epochs")
-        else:
+        if result.params_fixed:
             advice.append(f"a {human(result.params)}-parameter model needs at least {6 * result.params**2:.3g} FLOPs "
                           f"for one token per parameter")
+        elif not saturated and max_epochs is not None:
+            advice.append(f"{max_epochs:.4g} epochs of {human(unique)} unique tokens keep D >= N up to "
+                          f"{6 * (max_epochs * unique)**2:.3g} FLOPs; more needs unique tokens or --max-epochs")
     if not reasons:
         return None
     return "; ".join(reasons) + ". " + "; ".join(advice)
