@@ -30,7 +30,7 @@ from curate.planner.guard import series_from_runs
 from curate.planner.lawfile import LAW_FORMAT, CalibratedLaw, law_kind, law_values, resolve_law
 from curate.planner.laws import Law, effective_tokens
 from curate.planner.optimize import global_minimum, local_minimum
-from curate.planner.profile import deviance_limit, huber_degree, poorly_determined, profile_interval
+from curate.planner.profile import drop_limit, huber_dispersion, poorly_determined, profile_interval
 from curate.planner.runs import REFERENCE_POOL, Runs
 
 FIT_KINDS = ("repetition", "base", "buckets", "qqt")
@@ -387,8 +387,9 @@ def profile_intervals(runs: Runs, fit: Fit, tie_exponents: bool, level: float,
     prob = _problem(runs, fit.values, fit.free, tie_exponents, model)
     x_hat = _to_x(fit.values, prob.free)
     residuals = prob.predict(fit.values) - prob.log_loss
-    degree = huber_degree(residuals, runs.weight, HUBER_DELTA)
-    limit = deviance_limit(fit.objective, len(runs), degree, level)
+    kappa = huber_dispersion(residuals, runs.weight, HUBER_DELTA)
+    to_q = HUBER_DELTA * float(runs.weight.sum())  # the fit's objective is Q / (delta * sum w)
+    limit = drop_limit(fit.objective * to_q, kappa, level) / to_q
     intervals, at_bound = {}, {}
     for j, name in enumerate(prob.free):
         lo, hi, lo_b, hi_b = profile_interval(_profile_of(prob, j, x_hat), float(x_hat[j]), limit, prob.bounds[j])

@@ -1,16 +1,18 @@
 """Profile-likelihood intervals for fitted constants, and the test for a poorly determined one.
 
-The fit minimises F = sum_r w_r rho(e_r), rho the Huber loss of the log-loss residuals. Read as a
-negative log-likelihood with a free scale c (density exp(-rho(e)/c) / Z(c)), a rho homogeneous of
-degree p gives Z(c) proportional to c^(1/p), and maximising over c leaves the profile deviance
+The fit minimises Q = sum_r w_r rho(e_r), rho the Huber loss (delta 1e-3) of the log-loss
+residuals: an M-estimator, not a likelihood, so Wilks' theorem is applied to it in the form of the
+drop-in-dispersion test (Schrader and Hettmansperger 1980, "Robust analysis of variance based upon
+a likelihood ratio criterion", Biometrika 67(1); after Huber 1981, "Robust Statistics", ch. 7):
 
-    dev(theta_j) = (2 n / p) ln(F_j(theta_j) / F_min),
+    2 (Q_j(theta_j) - Q_min) / kappa  ~  chi-square(1),   kappa = sum w psi(e)^2 / sum w psi'(e),
 
-F_j the objective minimised over the other constants with theta_j fixed (Venzon and Moolgavkar
-1988, "A method for computing profile-likelihood-based confidence intervals"). p = 2 is least
-squares (dev = n ln(RSS ratio)) and p = 1 least absolute deviations; Huber is between the two, and
-p is taken at the optimum as sum w r rho'(r) / sum w rho(r) (exactly the degree for either piece).
-The interval at `level` is where dev <= the chi-square quantile with one degree of freedom (Wilks).
+Q_j the objective minimised over the other constants with theta_j fixed, psi = rho' (the residual
+clipped to +-delta), psi' = 1 inside +-delta; kappa is taken at the optimum. The interval at
+`level` is where that statistic stays under the chi-square quantile (Venzon and Moolgavkar 1988,
+"A method for computing profile-likelihood-based confidence intervals", for the search). With
+least squares (all residuals inside delta) kappa is the residual variance and this is the usual
+profile likelihood.
 
 A constant is poorly determined when an interval (profile or bootstrap) touches the search bound or
 spans more than ``SPAN_LIMIT`` (hi / lo): the runs do not pin it down, and plans that hang on it
@@ -42,18 +44,20 @@ class ProfileInterval:
     hi_at_bound: bool
 
 
-def huber_degree(residuals: np.ndarray, weights: np.ndarray, delta: float) -> float:
-    """p = sum w r rho'(r) / sum w rho(r) for the Huber loss: 2 inside +-delta, 1 far outside."""
-    a = np.abs(residuals)
-    rho = np.where(a <= delta, 0.5 * a**2, delta * (a - 0.5 * delta))
-    r_drho = np.where(a <= delta, a**2, delta * a)
-    total = float((weights * rho).sum())
-    return float((weights * r_drho).sum()) / total if total > 0 else 2.0
+def huber_dispersion(residuals: np.ndarray, weights: np.ndarray, delta: float) -> float:
+    """kappa = sum w psi^2 / sum w psi' for the Huber loss (psi: the residual clipped to +-delta).
+
+    When no residual lies inside +-delta (psi' = 0 everywhere: the least-absolute-deviation limit)
+    the denominator is taken as the weight of one run, which widens the interval rather than
+    dividing by zero."""
+    psi = np.clip(residuals, -delta, delta)
+    inside = float((weights * (np.abs(residuals) <= delta)).sum())
+    return float((weights * psi**2).sum()) / max(inside, float(weights.min()))
 
 
-def deviance_limit(f_min: float, n: float, degree: float, level: float) -> float:
-    """The objective value at which the profile deviance reaches the chi-square(1) quantile."""
-    return f_min * math.exp(degree * float(chi2.ppf(level, 1)) / (2.0 * n))
+def drop_limit(q_min: float, kappa: float, level: float) -> float:
+    """The summed objective Q at which the drop-in-dispersion statistic reaches the chi-square(1) quantile."""
+    return q_min + 0.5 * kappa * float(chi2.ppf(level, 1))
 
 
 def profile_interval(profile: Callable[[float], float], x_hat: float, limit: float, bound: tuple[float, float]) -> tuple[float, float, bool, bool]:
