@@ -250,7 +250,8 @@ def test_plan_with_a_calibrated_law_uses_its_buckets_and_shows_ranges(law_path: 
     assert p.extra["ranges"]["draws"] == 30
     # The point plan is the plan under the law's values; each draw's plan under its own values.
     direct = plan([replace(b, utility=law.utility[b.name], r_d=law.r_d[b.name]) for b in buckets], 1e20,
-                  law=law.law, ranges=False)
+                  law=law.law, max_epochs=math.inf, ranges=False)
+    assert max(b.epochs for b in p.buckets) < p.max_epochs  # p's default cap (from the law's runs) did not bind
     assert [b.epochs for b in p.buckets] == pytest.approx([b.epochs for b in direct.buckets], rel=1e-12)
     with pytest.raises(ConfigError, match="no bucket 'other'"):
         plan([Bucket("other", 1e9)], 1e20, law=law)
@@ -317,7 +318,8 @@ def test_saturation_reports_useful_compute() -> None:
     assert sat["saturated"] and sat["threshold"] == 0.01 and sat["doubling_gain"] < 0.01
     useful = sat["useful_compute"]
     assert useful < 1e21
-    gain = doubling_gain(lambda c: plan(tiny, c, ranges=False).predicted_loss, useful, DATABLATIONS.E)
+    gain = doubling_gain(lambda c: plan(tiny, c, max_epochs=p.max_epochs, ranges=False).predicted_loss, useful,
+                         DATABLATIONS.E)
     assert gain == pytest.approx(0.01, rel=1e-3)  # a doubling at useful_compute buys exactly the threshold
     assert any("compute is saturated" in w and "useful_compute" in w for w in p.warnings)
     calm = plan([Bucket("a", 1e11, 1.0)], 1e20)
@@ -327,13 +329,13 @@ def test_saturation_reports_useful_compute() -> None:
 
 def test_flat_ridge_takes_the_smallest_tied_n() -> None:
     tiny = [Bucket("high", 4.3e6, 2.0), Bucket("medium", 4.3e6, 1.0), Bucket("low", 4.4e6, 0.5)]
-    p = plan(tiny, 1e21)
+    p = plan(tiny, 1e21, max_epochs=math.inf)  # uncapped: N is arbitrary over a flat ridge
     tie = p.extra["n_tie_break"]
     assert tie is not None and tie["tolerance"] == TIE_TOLERANCE
     assert p.params < 0.99 * tie["argmin_params"]
-    at_argmin = plan(tiny, 1e21, params=tie["argmin_params"], ranges=False).predicted_loss
+    at_argmin = plan(tiny, 1e21, params=tie["argmin_params"], max_epochs=math.inf, ranges=False).predicted_loss
     assert p.predicted_loss <= at_argmin * (1 + 2 * TIE_TOLERANCE)
-    smaller = plan(tiny, 1e21, params=p.params * 0.98, ranges=False).predicted_loss
+    smaller = plan(tiny, 1e21, params=p.params * 0.98, max_epochs=math.inf, ranges=False).predicted_loss
     assert smaller > at_argmin * (1 + TIE_TOLERANCE)  # any smaller N is no longer a tie
     assert any("tie-break" in w for w in p.warnings)
     normal = plan([Bucket("high", 1e9, 2.0), Bucket("low", 2e10, 0.5)], 1e20)
@@ -352,7 +354,7 @@ def test_fit_range_warnings() -> None:
 
 def test_fit_range_per_bucket_epochs(law_path: Path) -> None:
     buckets = [Bucket("high", 2e8), Bucket("mid", 5e8), Bucket("low", 1e9)]
-    p = plan(buckets, 6 * 1e8 * 4e10, params=1e8, law=law_path, ranges=False)  # 40B tokens on 1.7B unique
+    p = plan(buckets, 6 * 1e8 * 4e10, params=1e8, law=law_path, max_epochs=math.inf, ranges=False)  # 40B on 1.7B unique
     assert any("epochs, beyond the 16 its calibration runs reached" in w for w in p.warnings)
 
 

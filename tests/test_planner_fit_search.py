@@ -112,7 +112,9 @@ def test_profile_intervals_contain_the_planted_values() -> None:
             lo, hi = cal.profile[key]
             assert lo < cal.fit.values[key] < hi
             hits[key] += lo <= true <= hi
-    assert all(h >= 17 for h in hits.values()), hits  # nominal 95%: at least 85% of 20
+    # nominal 95%; asymptotic, so lower with 36 runs: over 50 replicates of this design (seeds 3000-3049)
+    # 88% for R_D* and 92% for R_N* (the bootstrap's: 90% and 88%)
+    assert all(h >= 15 for h in hits.values()), hits
 
 
 def test_poorly_determined_constants_are_reported() -> None:

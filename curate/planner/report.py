@@ -169,36 +169,52 @@ def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | str | BinaryIO:
 
 
 def plot_frontier(plans: Sequence[Plan], path: Path | str) -> Path | str:
-    """Epochs per bucket (with their ranges, when computed) and predicted loss against compute (log x);
-    budgets whose plan is not sensible are marked with a grey cross."""
-    plt, fig, (ax1, ax2) = _figure(2)
+    """Epochs per bucket and predicted loss against compute (log x), with a model-size panel and the
+    95% bands over bootstrap draws when the plans have ranges; budgets whose plan is not sensible are
+    marked with a grey cross."""
+    ranged = bool(plans) and all(p.extra.get("ranges") for p in plans)
+    plt, fig, axes = _figure(3 if ranged else 2)
+    ax1, ax_loss = axes[0], axes[-1]
     computes = [p.compute for p in plans]
     epochs_seen: list[float] = []
     for i, b in enumerate(plans[0].buckets if plans else []):
         ys = [p.buckets[i].epochs for p in plans]
         line = ax1.plot(computes, ys, marker="o", markersize=3, label=f"{b.name} (w={b.utility:g})")[0]
         epochs_seen += ys
-        ranged = [p.buckets[i].epochs_range for p in plans]
-        if all(ranged):
-            ax1.fill_between(computes, [r[0] for r in ranged], [r[1] for r in ranged], color=line.get_color(), alpha=0.2)
-            epochs_seen += [r[1] for r in ranged]
-    refused = [p for p in plans if p.extra.get("refusal")]
-    if refused:
-        ax2.scatter([p.compute for p in refused], [p.predicted_loss for p in refused], marker="x", s=60, color="grey",
-                    zorder=3, label="not sensible (refused)")
+        if ranged:
+            lo_hi = [p.buckets[i].epochs_range for p in plans]
+            ax1.fill_between(computes, [r[0] for r in lo_hi], [r[1] for r in lo_hi], color=line.get_color(), alpha=0.2)
+            epochs_seen += [r[1] for r in lo_hi]
     ax1.axhline(4.0, color="tab:red", linestyle="--", linewidth=1)
     ax1.set_xscale("log")
     _y_scale(ax1, epochs_seen)
     ax1.set_ylabel("epochs")
-    ax1.set_title(f"plan frontier ({plans[0].law if plans else ''})")
+    title = f"plan frontier ({plans[0].law if plans else ''})"
+    if ranged:
+        r = plans[0].extra["ranges"]
+        title += f": bands are {r['level']:.0%} of {r['draws']} bootstrap draws"
+    ax1.set_title(title)
     ax1.legend(fontsize="small")
-    ax2.plot(computes, [p.predicted_loss for p in plans], marker="o", markersize=3, color="black")
-    ax2.set_xscale("log")
-    _y_scale(ax2, [p.predicted_loss for p in plans])
-    ax2.set_xlabel("compute (FLOPs)")
-    ax2.set_ylabel("predicted loss")
+    if ranged:
+        ax_n = axes[1]
+        ax_n.plot(computes, [p.params for p in plans], marker="o", markersize=3, color="tab:purple")
+        ax_n.fill_between(computes, [p.extra["ranges"]["params"][0] for p in plans],
+                          [p.extra["ranges"]["params"][1] for p in plans], color="tab:purple", alpha=0.2)
+        ax_n.set_xscale("log")
+        _y_scale(ax_n, [p.params for p in plans])
+        ax_n.set_ylabel("model size N (parameters)")
+        ax_loss.fill_between(computes, [p.extra["ranges"]["predicted_loss"][0] for p in plans],
+                             [p.extra["ranges"]["predicted_loss"][1] for p in plans], color="grey", alpha=0.2)
+    ax_loss.plot(computes, [p.predicted_loss for p in plans], marker="o", markersize=3, color="black")
+    refused = [p for p in plans if p.extra.get("refusal")]
     if refused:
-        ax2.legend(fontsize="small")
+        ax_loss.scatter([p.compute for p in refused], [p.predicted_loss for p in refused], marker="x", s=60,
+                        color="grey", zorder=3, label="not sensible (refused)")
+        ax_loss.legend(fontsize="small")
+    ax_loss.set_xscale("log")
+    _y_scale(ax_loss, [p.predicted_loss for p in plans])
+    ax_loss.set_xlabel("compute (FLOPs)")
+    ax_loss.set_ylabel("predicted loss")
     return _save_atomic(plt, fig, path)
 
 
