@@ -12,8 +12,15 @@ from pathlib import Path
 import pytest
 
 from curate.errors import ConfigError
-from curate.planner import Bucket, buckets_to_dict, calibrate, plan, read_law, runs_from_rows
-from curate.planner import lawfile
+from curate.planner import (
+    Bucket,
+    buckets_to_dict,
+    calibrate,
+    lawfile,
+    plan,
+    read_law,
+    runs_from_rows,
+)
 from curate.planner.builtin import builtin_draws, data_file, draws_document
 from curate.planner.laws import CHINCHILLA, DATABLATIONS
 from curate.planner.make_builtin_draws import make_draws
