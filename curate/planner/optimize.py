@@ -41,8 +41,7 @@ class Minimum:
     fun: float
     converged: bool
     starts: int  # local searches run
-    lowest_start: float  # the lowest value any grid point or local search reached before the polish
-    checked: bool  # no start ended lower than `fun` (beyond CHECK_TOLERANCE)
+    checked: bool  # no grid point or local search ended lower than `fun` (beyond CHECK_TOLERANCE)
 
 
 def local_minimum(f_and_grad: ValueAndGradient, x0: np.ndarray, bounds: Sequence[tuple[float, float]]) -> tuple[np.ndarray, float, bool]:
@@ -75,16 +74,16 @@ def global_minimum(f_batch: BatchObjective, f_and_grad: ValueAndGradient, grid: 
     best_x, best_f, converged = min(results, key=lambda r: r[1])
     lowest = min([best_f, *scores.tolist()])
     if not polish:
-        return Minimum(best_x, best_f, converged, len(results), lowest, best_f <= _allowed(lowest))
+        return Minimum(best_x, best_f, converged, len(results), best_f <= _allowed(lowest))
     for _ in range(_ROUNDS):
         best_x, best_f, converged = _polish(f_batch, f_and_grad, best_x, best_f, converged, bounds)
         if best_f <= _allowed(lowest):
-            return Minimum(best_x, best_f, converged, len(results), lowest, True)
+            return Minimum(best_x, best_f, converged, len(results), True)
         # a start is lower than the polished minimum: polish from that start instead
         candidates = [(r[1], r[0]) for r in results] + [(float(s), g) for s, g in zip(scores, grid)]
         _, x_low = min(candidates, key=lambda c: c[0])
         best_x, best_f, converged = local_minimum(f_and_grad, x_low, bounds)
-    return Minimum(best_x, best_f, converged, len(results), lowest, best_f <= _allowed(lowest))
+    return Minimum(best_x, best_f, converged, len(results), best_f <= _allowed(lowest))
 
 
 def _allowed(lowest: float) -> float:
