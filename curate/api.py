@@ -157,11 +157,17 @@ def train_classifier(*args: Any, **kwargs: Any) -> Any:
     return _train(*args, **kwargs)
 
 
-def plan(buckets: Any, compute: float, **kwargs: Any) -> Any:
-    """Epochs per quality bucket and model size for a compute budget (see curate.planner.plan)."""
+def plan(buckets: Any, compute: float, *, allow_extrapolation: bool = False, **kwargs: Any) -> Any:
+    """Epochs per quality bucket and model size for a compute budget (see curate.planner.plan).
+
+    `buckets`: Bucket objects, a buckets.json document, or a buckets.json path or URI (as ``curate
+    plan --buckets``); `law` a name or a law.json path or URI. As ``curate plan``, a plan that is not
+    sensible (saturated, a model more than 10x outside the law's fit range, under one token per
+    parameter) raises InfeasibleError with advice unless `allow_extrapolation`.
+    """
     from curate.planner import plan as _plan
 
-    return _plan(buckets, compute, **kwargs)
+    return _plan(buckets, compute, allow_extrapolation=allow_extrapolation, **kwargs)
 
 
 def calibrate(runs: Any, output: str | Path | None = None, **kwargs: Any) -> Any:

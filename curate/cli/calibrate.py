@@ -51,11 +51,14 @@ def file_sha256(path: str | Path) -> str:
                    "refuses buckets defined differently.")
 @click.option("--classifier", type=StoredPath(), default=None,
               help="Quality classifier file whose scores defined the buckets (its sha256 goes into law.json).")
+@click.option("--qqt-pools", type=click.Choice(["mean", "share"]), default="mean", show_default=True,
+              help="With --fit qqt: how pools drawn together combine their exponents: mean (Goyal et al.'s "
+                   "objective.py) or share (weighted by each pool's share of the run's tokens).")
 @click.option("--plot", "plot_path", default=None, help="Residual plot PNG to write (a local path or a URI).")
 @click.option("--json", "as_json", is_flag=True, help="Print the law.json document instead of the fit report.")
 def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, reference: str | None, bootstrap: int,
             seed: int, holdout: str | None, tie_exponents: bool, buckets_path: str | None, classifier: str | None,
-            plot_path: str | None, as_json: bool) -> None:
+            qqt_pools: str, plot_path: str | None, as_json: bool) -> None:
     """Fit the planner's repetition, base-law or per-bucket constants from proxy runs (JSONL or Parquet).
 
     Every file may be a local path or a URI (read and written with --storage-option, else the environment's options)."""
@@ -76,7 +79,8 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
     elif classifier is not None:
         definition = {"classifier_sha256": file_sha256(classifier)}
     cal = calibrate(read_runs(runs_path), fit=fit, base=base, reference=reference, bootstrap=bootstrap, seed=seed,
-                    holdout=parse_holdout(holdout), tie_exponents=tie_exponents, bucket_definition=definition)
+                    holdout=parse_holdout(holdout), tie_exponents=tie_exponents, bucket_definition=definition,
+                    qqt_pools=qqt_pools)
     doc = cal.to_dict()
     write_json(output, doc)
     if as_json:

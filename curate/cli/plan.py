@@ -12,10 +12,10 @@ from curate.errors import ConfigError
 
 
 def read_buckets(path: str | Path, law: str = "datablations") -> tuple[list[Any], Any]:
-    """Read and validate a buckets.json file for planning under `law`; errors name the file."""
-    from curate.planner import buckets_for_law
+    """Read and validate a buckets.json file (a local path or a URI) for planning under `law`; errors name the file."""
+    from curate.planner import load_buckets
 
-    return buckets_for_law(read_json(str(path), "buckets"), law, str(path))
+    return load_buckets(str(path), law)
 
 
 def parse_frontier(spec: str) -> list[float]:
@@ -58,8 +58,10 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
               help="Compute budget in FLOPs (C = 6 N D), e.g. 1e21. Required unless --frontier.")
 @click.option("--params", type=float, default=None, show_default="searched",
               help="Fix the model size N (parameters); by default N is chosen to minimise predicted loss.")
-@click.option("--max-epochs", type=click.FloatRange(min=0, min_open=True), default=None, show_default="no cap",
-              help="At most this many epochs of any bucket.")
+@click.option("--max-epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              show_default="where repetition was seen to help at comparable N",
+              help="At most this many epochs of any bucket; by default the most repetition seen to lower the loss at "
+                   "model sizes like the plan's in the runs the law was fitted on; inf for no cap.")
 @click.option("--law", default="datablations", metavar="NAME|law.json",
               help="Loss law: datablations (Muennighoff et al. 2023: repeated data and excess parameters decay), "
                    "chinchilla (Besiroglu et al. 2024 refit; repeated tokens still discounted), or a law.json "
@@ -72,8 +74,15 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="Print only JSON on stdout (plan.json format; with --frontier {\"frontier\": [plans]}); "
                    "warnings go to stderr.")
+@click.option("--allow-extrapolation", is_flag=True,
+              help="Plan even when the plan is not sensible (saturated compute, a model more than 10x outside the "
+                   "law's fit range, under one token per parameter); by default that is exit 2 with advice.")
+@click.option("--ranges/--no-ranges", default=None,
+              help="Recompute the plan under every bootstrap draw of the law (epochs and N ranges); on by default, "
+                   "off for --frontier (every draw at every budget).")
 def command(buckets_path: str | None, from_plan: str | None, compute: float | None, params: float | None, max_epochs: float | None, law: str,
-            frontier_spec: str | None, plot_path: str | None, as_json: bool) -> None:
+            frontier_spec: str | None, plot_path: str | None, as_json: bool, allow_extrapolation: bool,
+            ranges: bool | None) -> None:
     """Plan how many epochs of each quality bucket to train on, and how large a model, for a compute budget."""
     from curate.cli.common import echo_json, warn
     from curate.planner import frontier, plan
@@ -88,7 +97,8 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
     if frontier_spec is not None:
         if compute is not None:
             raise ConfigError("give either --compute or --frontier, not both")
-        plans = frontier(buckets, parse_frontier(frontier_spec), params=params, max_epochs=max_epochs, law=law_obj)
+        plans = frontier(buckets, parse_frontier(frontier_spec), params=params, max_epochs=max_epochs, law=law_obj,
+                         ranges=bool(ranges))
         if as_json:
             echo_json({"frontier": [p.to_dict() for p in plans]})
         else:
@@ -102,7 +112,8 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
         return
     if compute is None:
         raise ConfigError("--compute is required (or use --frontier LO:HI[:POINTS])")
-    _show(plan(buckets, compute, params=params, max_epochs=max_epochs, law=law_obj), as_json, plot_path)
+    _show(plan(buckets, compute, params=params, max_epochs=max_epochs, law=law_obj, ranges=ranges is not False,
+               allow_extrapolation=allow_extrapolation), as_json, plot_path)
 
 
 def _show(the_plan: Any, as_json: bool, plot_path: str | None) -> None:

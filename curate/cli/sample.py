@@ -18,7 +18,7 @@ from curate.cli.options import execute, run_options
 @click.option("--score-column", default=schema.QUALITY_SCORE, help="Score column for --fraction-by score.")
 @click.option("--tokens-column", default=schema.N_TOKENS, help="Token-count column (from the token_count stage).")
 @click.option("--upsample-by-dup-count", is_flag=True,
-              help="Give documents duplicated widely on the web more copies (weight 1 + ln dup_count), keeping "
+              help="Give documents duplicated widely on the web more copies (weight dup_count: the copies dedup merged), keeping "
                    "each bucket's token total.")
 @run_options
 def command(plan_path: str, fraction_by: str, score_column: str, tokens_column: str, upsample_by_dup_count: bool,

@@ -36,7 +36,9 @@ SMALL_SLICE_UNIQUE_SHARE = 0.01
 SMALL_SLICE_TRAINING_SHARE = 0.05
 
 _N_SEARCH_XTOL = 1e-6  # in ln N: far below the 0.1% asked for
+_N_DRAW_XTOL = 5e-5  # replanning under a bootstrap draw: ~0.1% in N (relative to |ln N| ~ 20) suffices for a range
 _PREMIUM_SEARCH_XTOL = 1e-12
+_PREMIUM_DRAW_XTOL = 1e-3  # replanning under a bootstrap draw (epochs to ~0.1%)
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
@@ -374,6 +376,7 @@ class _Problem:
     w: np.ndarray
     r_d: np.ndarray  # R_D* per bucket
     max_epochs: float | None
+    premium_xtol: float = _PREMIUM_SEARCH_XTOL  # of the first-epoch premium's root search, in ln(1 + rho)
 
     @property
     def capacity(self) -> float:
@@ -452,7 +455,7 @@ def _solve_fixed_params(p: _Problem, params: float, total: float) -> _Solution:
         s_star, tokens_star, lam_star = s_max, t_hi, lam_hi
     else:
         h_lo = _premium_wanted(p, params, tokens)  # excess at s = 0, > 0 here: N' still grows with U_used
-        s_star, tokens_star, lam_star = _root_decreasing(excess, 0.0, h_lo, s_max, h_hi, _PREMIUM_SEARCH_XTOL)
+        s_star, tokens_star, lam_star = _root_decreasing(excess, 0.0, h_lo, s_max, h_hi, p.premium_xtol)
     loss_star = p.loss(params, tokens_star)
     if loss_star >= base.loss:
         return base
@@ -572,104 +575,77 @@ def _brent(f: Callable[[float], float], a: float, b: float, xtol: float, max_ite
     return x, fx
 
 
-def _search_params(p: _Problem, compute: float) -> _Solution:
+def _search_params(p: _Problem, compute: float, around: float | None = None) -> _Solution:
     """Minimise predicted loss over N along C = 6 N D (1-D search on ln N, to well under 0.1%).
 
     The grid starts around the fresh-data optimum and widens while the best point sits on an edge
-    that is not a hard bound (too few tokens available below, fewer than one token above).
+    that is not a hard bound (too few tokens available below, fewer than one token above). With
+    `around` (a bootstrap draw's replan) the search is local: see :func:`_search_near`.
     """
     log_min = math.log(compute / (6.0 * p.capacity) * (1 + 1e-9)) if math.isfinite(p.capacity) else -math.inf
     log_max = math.log(compute / 6.0)
-    centre = math.log(p.law.compute_optimal_params(compute))
-    lo = max(centre - math.log(1e3), log_min)
-    hi = min(max(centre + math.log(1e2), lo + math.log(1e3)), log_max)
 
     def loss_at(log_n: float) -> float:
         n = math.exp(log_n)
         return _solve_fixed_params(p, n, compute / (6.0 * n)).loss
 
-    for _ in range(10):
-        xs = np.linspace(lo, hi, 17)
-        fs = [loss_at(float(x)) for x in xs]
-        j = int(np.argmin(fs))
-        width = hi - lo
-        if j == 0 and lo > log_min:
-            lo = max(lo - width, log_min)
-        elif j == len(xs) - 1 and hi < log_max:
-            hi = min(hi + width, log_max)
-        else:
-            break
-    a, b = float(xs[max(j - 1, 0)]), float(xs[min(j + 1, len(xs) - 1)])
-    log_n, f_best = _minimize_1d(loss_at, a, b, grid=5, xtol=_N_SEARCH_XTOL)
-    if fs[j] < f_best:
-        log_n, f_best = float(xs[j]), fs[j]
+    if around is not None:
+        log_n, f_best = _search_near(loss_at, math.log(around), log_min, log_max)
+    else:
+        centre = math.log(p.law.compute_optimal_params(compute))
+        lo = max(centre - math.log(1e3), log_min)
+        hi = min(max(centre + math.log(1e2), lo + math.log(1e3)), log_max)
+        for _ in range(10):
+            xs = np.linspace(lo, hi, 17)
+            fs = [loss_at(float(x)) for x in xs]
+            j = int(np.argmin(fs))
+            width = hi - lo
+            if j == 0 and lo > log_min:
+                lo = max(lo - width, log_min)
+            elif j == len(xs) - 1 and hi < log_max:
+                hi = min(hi + width, log_max)
+            else:
+                break
+        a, b = float(xs[max(j - 1, 0)]), float(xs[min(j + 1, len(xs) - 1)])
+        log_n, f_best = _minimize_1d(loss_at, a, b, grid=5, xtol=_N_SEARCH_XTOL)
+        if fs[j] < f_best:
+            log_n, f_best = float(xs[j]), fs[j]
     tied = limits.smallest_tied(loss_at, log_n, f_best, max(log_min, math.log(compute / 6.0) - 200.0))
     n = math.exp(log_n if tied is None else tied)
     sol = _solve_fixed_params(p, n, compute / (6.0 * n))
     return sol if tied is None else replace(sol, argmin_params=math.exp(log_n))
 
 
-def plan(
-    buckets: Sequence[Bucket],
-    compute: float,
-    params: float | None = None,
-    max_epochs: float | None = None,
-    law: str | Law | CalibratedLaw = "datablations",
-    saturation_fraction: float = limits.SATURATION_FRACTION,
-    ranges: bool = True,
-) -> Plan:
-    """Plan tokens per bucket (and N, unless `params` fixes it) for `compute` FLOPs (C = 6 N D).
+def _search_near(loss_at: Callable[[float], float], centre: float, log_min: float, log_max: float) -> tuple[float, float]:
+    """A local minimum of loss_at near `centre` (ln N): a bracket of three points a factor 2 apart,
+    moved while an end is lowest, then Brent's method inside it to ``_N_DRAW_XTOL``."""
+    step = math.log(2.0)
+    xs = [max(min(centre + k * step, log_max), log_min) for k in (-1, 0, 1)]
+    fs = [loss_at(x) for x in xs]
+    for _ in range(40):
+        j = int(np.argmin(fs))
+        if j == 1 or (j == 0 and xs[0] <= log_min) or (j == 2 and xs[2] >= log_max):
+            break
+        shift = -step if j == 0 else step
+        x_new = max(min(xs[j] + shift, log_max), log_min)
+        xs, fs = ([x_new, *xs[:2]], [loss_at(x_new), *fs[:2]]) if j == 0 else ([*xs[1:], x_new], [*fs[1:], loss_at(x_new)])
+    j = int(np.argmin(fs))
+    if xs[2] - xs[0] <= 0:
+        return xs[j], fs[j]
+    x, fx = _brent(loss_at, xs[0], xs[2], _N_DRAW_XTOL)
+    return (x, fx) if fx < fs[j] else (xs[j], fs[j])
 
-    `law` is a name, a law.json path or a law object. A calibrated law with bucket fits gives every
-    bucket its utility and R_D*; with bootstrap draws (and `ranges`) each bucket's epochs get a
-    range. The plan also reports compute saturation, the law's fit range and N tie-breaks.
+
+def plan_once(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
+              law_obj: Law, around: float | None = None) -> Plan:
+    """The plan under one law: the allocation and N, with the repetition warnings.
+
+    `around` (a model size) starts the search for N there in a narrower bracket, to a looser
+    tolerance: replanning under bootstrap draws, whose N moves little.
     """
-    resolved = resolve_law(law)
-    calibrated = resolved if isinstance(resolved, CalibratedLaw) else None
-    law_obj = calibrated.law if calibrated else resolved
-    buckets = _with_law(buckets, calibrated)
-    result = _plan_core(buckets, compute, params, max_epochs, law_obj)
-    warnings = list(result.warnings)
-    tie = result.extra.get("n_tie_break")
-    if tie:
-        warnings.append(
-            f"predicted loss is flat in N: N = {result.params:.4g} is the smallest model within {tie['tolerance']:g} "
-            f"(relative) of the best loss, found at N = {tie['argmin_params']:.4g}; N was chosen by this tie-break"
-        )
-    warnings += limits.fit_range_warnings(law_obj.name, law_obj.fit_range, calibrated.bucket_range if calibrated else {},
-                                          result.params, result.tokens, {b.name: b.epochs for b in result.buckets})
-    extra: dict[str, Any] = {"fit_range": dict(law_obj.fit_range) if law_obj.fit_range else None}
-    saturation = _saturation(buckets, compute, params, max_epochs, law_obj, result, saturation_fraction)
-    extra["saturation"] = saturation
-    if saturation and saturation["saturated"]:
-        useful = saturation["useful_compute"]
-        warnings.append(
-            f"compute is saturated: doubling {compute:.3g} FLOPs buys {saturation['doubling_gain']:.3%} of the "
-            f"remaining reducible loss (< {saturation_fraction:.0%}); beyond about "
-            f"{'-' if useful is None else f'{useful:.3g}'} FLOPs (useful_compute) more compute barely helps "
-            f"with these buckets: add unique data instead"
-        )
-    rows = result.buckets
-    if ranges and calibrated is not None and calibrated.draws:
-        rows, extra["ranges"] = _ranges(buckets, compute, params, max_epochs, calibrated, result)
-    return replace(result, buckets=rows, warnings=tuple(warnings), extra={**result.extra, **extra})
-
-
-def _with_law(buckets: Sequence[Bucket], calibrated: CalibratedLaw | None) -> list[Bucket]:
-    """The buckets with a calibrated law's utility and R_D* (unchanged without bucket fits)."""
-    if calibrated is None or not calibrated.has_buckets:
-        return list(buckets)
-    out = []
-    for b in buckets:
-        utility, r_d = calibrated.bucket_values(b.name)
-        out.append(replace(b, utility=utility, r_d=r_d))
-    return out
-
-
-def _plan_core(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
-               law_obj: Law) -> Plan:
-    """The plan under one law: the allocation and N, with the repetition warnings."""
     p = _problem(buckets, law_obj, max_epochs)
+    if around is not None:
+        p = replace(p, premium_xtol=_PREMIUM_DRAW_XTOL)
     if not (compute > 0 and math.isfinite(compute)):
         raise ConfigError(f"plan: compute must be a positive number of FLOPs, got {compute}")
     if params is not None:
@@ -684,63 +660,8 @@ def _plan_core(buckets: Sequence[Bucket], compute: float, params: float | None, 
             )
         sol = _solve_fixed_params(p, float(params), total)
     else:
-        sol = _search_params(p, float(compute))
+        sol = _search_params(p, float(compute), around)
     return _make_plan(p, float(compute), sol, params_fixed=params is not None)
-
-
-def _saturation(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
-                law_obj: Law, result: Plan, fraction: float) -> dict[str, Any] | None:
-    """plan.json's ``saturation``: what a doubling of compute buys, and the useful compute if saturated."""
-
-    def loss_at(c: float) -> float:
-        if c == compute:
-            return result.predicted_loss
-        return _plan_core(buckets, c, params, max_epochs, law_obj).predicted_loss
-
-    try:
-        gain = limits.doubling_gain(loss_at, compute, law_obj.E)
-        saturated = gain < fraction
-        useful = limits.useful_compute(loss_at, compute, law_obj.E, fraction) if saturated else None
-    except InfeasibleError:  # 2C does not fit in max_epochs at a fixed N: no doubling to compare
-        return None
-    return {"threshold": fraction, "doubling_gain": gain, "saturated": saturated, "useful_compute": useful}
-
-
-def _ranges(buckets: Sequence[Bucket], compute: float, params: float | None, max_epochs: float | None,
-            calibrated: CalibratedLaw, result: Plan) -> tuple[tuple[BucketPlan, ...], dict[str, Any]]:
-    """Replan under every bootstrap draw; per-bucket epochs ranges and plan.json's ``ranges``."""
-    level = float((calibrated.document.get("intervals") or {}).get("level", 0.95))
-    epochs, n, loss = [], [], []
-    for values in calibrated.draws:
-        draw = calibrated.with_values(values)
-        q = _plan_core(_with_law(buckets, draw), compute, params, max_epochs, draw.law)
-        epochs.append([b.epochs for b in q.buckets])
-        n.append(q.params)
-        loss.append(q.predicted_loss)
-    lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
-    e = np.array(epochs)
-    lo, hi = np.percentile(e, lo_q, axis=0), np.percentile(e, hi_q, axis=0)
-    rows = tuple(replace(b, epochs_range=[float(lo[i]), float(hi[i])]) for i, b in enumerate(result.buckets))
-    summary = {"draws": len(epochs), "level": level,
-               "params": [float(np.percentile(n, lo_q)), float(np.percentile(n, hi_q))],
-               "predicted_loss": [float(np.percentile(loss, lo_q)), float(np.percentile(loss, hi_q))]}
-    return rows, summary
-
-
-def frontier(
-    buckets: Sequence[Bucket],
-    computes: Iterable[float],
-    params: float | None = None,
-    max_epochs: float | None = None,
-    law: str | Law | CalibratedLaw = "datablations",
-    ranges: bool = False,
-) -> list[Plan]:
-    """The plan at each compute budget: shows where lower buckets enter as compute grows.
-
-    Without epochs ranges by default: they replan every bootstrap draw at every budget.
-    """
-    resolved = resolve_law(law)
-    return [plan(buckets, c, params=params, max_epochs=max_epochs, law=resolved, ranges=ranges) for c in computes]
 
 
 def log_space(lo: float, hi: float, points: int) -> list[float]:

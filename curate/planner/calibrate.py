@@ -22,28 +22,34 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import huber
 from threadpoolctl import threadpool_limits
 
 from curate.errors import ConfigError
-from curate.planner.lawfile import LAW_FORMAT, CalibratedLaw, law_values, resolve_law
+from curate.planner.guard import series_from_runs
+from curate.planner.lawfile import LAW_FORMAT, CalibratedLaw, law_kind, law_values, resolve_law
 from curate.planner.laws import Law, effective_tokens
+from curate.planner.optimize import global_minimum, local_minimum
+from curate.planner.profile import drop_limit, huber_dispersion, poorly_determined, profile_interval
 from curate.planner.runs import REFERENCE_POOL, Runs
 
 FIT_KINDS = ("repetition", "base", "buckets", "qqt")
 HUBER_DELTA = 1e-3  # datablations' fit (Muennighoff et al. 2023, after Hoffmann et al. 2022)
 ONE_EPOCH = 1.0 + 1e-9  # base fits use runs of at most one epoch of every pool
 _MAX_GRID = 512  # starting points evaluated; the best few start L-BFGS
-_STARTS = 4
+_STARTS = 6
 
-# Starting values per kind of constant (in natural units), and bounds for the optimiser.
+# Starting values per kind of constant (in natural units), and bounds for the optimiser. The
+# repetition constants get a log grid up to 2,000 (issue 29: on datablations' runs the minimum sits
+# at R_D* ~ 95, far beyond the published 15.4, in a valley too flat for a local search to cross).
+_R_STAR_GRID = tuple(float(x) for x in np.geomspace(0.5, 2000.0, 13))
 _GRID: dict[str, tuple[float, ...]] = {
     "E": (1.0, 1.7, 2.5), "A": (math.exp(4), math.exp(6), math.exp(8)), "B": (math.exp(4), math.exp(6), math.exp(8)),
     "alpha": (0.2, 0.35, 0.5), "beta": (0.2, 0.35, 0.5),
-    "r_d_star": (2.0, 6.0, 15.0, 40.0), "r_n_star": (2.0, 6.0, 15.0, 40.0), "utility": (0.3, 1.0, 3.0),
-    # QQT (curate.planner.qqt): token scale, irreducible loss, utility exponent, half-life in epochs
-    "qqt_scale": (1e2, 1e5, 1e8, 1e11), "qqt_d": (0.5, 1.5, 2.5), "qqt_b": (0.1, 0.3, 0.6), "qqt_tau": (1.0, 4.0, 16.0),
+    "r_d_star": _R_STAR_GRID, "r_n_star": _R_STAR_GRID, "utility": (0.1, 0.3, 1.0, 3.0, 10.0),
+    # QQT (curate.planner.qqt): token scale, floor, utility exponent, half-life in epochs
+    "qqt_scale": (1e2, 1e5, 1e8, 1e11), "qqt_d": (0.5, 1.5, 2.5), "qqt_b": (0.1, 0.3, 0.6),
+    "qqt_tau": (0.5, 2.0, 8.0, 32.0, 128.0),
 }
 _BOUNDS: dict[str, tuple[float, float]] = {
     "E": (1e-3, 20.0), "A": (1e-2, 1e15), "B": (1e-2, 1e15), "alpha": (0.01, 2.0), "beta": (0.01, 2.0),
@@ -65,6 +71,8 @@ class Fit:
     free: tuple[str, ...]
     objective: float
     converged: bool
+    starts: int = 1  # local searches run
+    checked: bool = True  # no start ended lower than the result
 
 
 @dataclass
@@ -84,12 +92,38 @@ class Calibration:
     bucket_definition: Mapping[str, Any] | None = None
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
     qqt: dict[str, Any] | None = None  # with fit "qqt": QQT fitted on the same runs, and the comparison
+    profile: dict[str, list[float]] = field(default_factory=dict)  # profile-likelihood interval per fitted value
+    profile_at_bound: dict[str, list[bool]] = field(default_factory=dict)  # which ends stopped at the bound
 
     @property
     def intervals(self) -> dict[str, list[float]]:
         """Percentile bootstrap interval at `level` for every fitted value."""
         lo, hi = 50 * (1 - self.level), 50 * (1 + self.level)
         return {k: [float(np.percentile(v, lo)), float(np.percentile(v, hi))] for k, v in self.draws.items() if v}
+
+    @property
+    def poorly_determined(self) -> dict[str, list[str]]:
+        """Per fitted value, why its intervals say little (touching a bound, spanning over 10x); only
+        values with a reason are listed."""
+        out: dict[str, list[str]] = {}
+        boot = self.intervals
+        for name in self.fit.free:
+            bound = _BOUNDS[_kind(name)]
+            linear = _kind(name) in _LINEAR
+            reasons = []
+            if name in self.profile:
+                if any(self.profile_at_bound.get(name, [])):
+                    lo, hi = self.profile[name]
+                    edge = bound[1] if self.profile_at_bound[name][1] else bound[0]
+                    reasons.append(f"{name}: its profile interval [{lo:.4g}, {hi:.4g}] reaches the search bound {edge:.4g}")
+                else:
+                    reasons.append(poorly_determined(name, self.profile[name], bound, "profile", linear))
+            if name in boot:
+                reasons.append(poorly_determined(name, boot[name], bound, "bootstrap", linear))
+            found = [r for r in reasons if r]
+            if found:
+                out[name] = found
+        return out
 
     @property
     def residuals(self) -> np.ndarray:
@@ -131,6 +165,7 @@ class Calibration:
         holdout = self.holdout_mae()
         return {
             "format": LAW_FORMAT,
+            "kind": law_kind(self.kinds),
             "name": "calibrated",
             "source": f"curate calibrate: fit {'+'.join(self.kinds)} on {int(self.fitted.sum())} runs, base {base_law.name}",
             "base": {k: v[k] for k in ("E", "A", "B", "alpha", "beta")},
@@ -140,14 +175,20 @@ class Calibration:
             "buckets": buckets,
             "fitted": list(self.fit.free),
             "intervals": {"level": self.level, **iv},
+            "profile_intervals": {"level": self.level, **self.profile},
+            "poorly_determined": self.poorly_determined,
             "bootstrap": {"seed": self.seed, "draws": len(next(iter(self.draws.values()), [])), "values": self.draws},
             "fit": {
-                "method": "L-BFGS-B (scipy.optimize) from a grid of starts; bootstrap warm-started from the full fit",
+                "method": "L-BFGS-B (scipy.optimize) from the best points of a grid of starts, the best polished by "
+                          "Nelder-Mead and checked against every start; bootstrap draws from the full fit and the "
+                          "grid's best point",
                 "loss": f"Huber(delta={HUBER_DELTA}) on log loss, prediction as log-sum-exp of the three terms",
                 "kinds": list(self.kinds),
                 "base": base_law.name,
                 "objective": self.fit.objective,
                 "converged": self.fit.converged,
+                "starts": self.fit.starts,
+                "checked": self.fit.checked,
                 "runs": int(self.fitted.sum()),
                 "r2": None if math.isnan(self.r2()) else self.r2(),
                 "rmse": float(np.sqrt((self.residuals[self.fitted] ** 2).mean())),
@@ -159,6 +200,7 @@ class Calibration:
                 for r in range(len(self.runs))
             ],
             "range": fit_runs.fit_range(),
+            "repetition_series": [s.to_dict() for s in series_from_runs(fit_runs)],
             "runs_fingerprint": self.runs.fingerprint(),
             "bucket_definition": None if self.bucket_definition is None else dict(self.bucket_definition),
             "qqt_comparison": self.qqt,
@@ -249,41 +291,62 @@ def _bounds(free: Sequence[str]) -> list[tuple[float, float]]:
 _FD_STEP = 1e-6  # central differences in the fitted coordinates (log of positive constants)
 
 
-def fit_values(runs: Runs, start: Mapping[str, float], free: Sequence[str], starts: Sequence[Mapping[str, float]] | None = None,
-               tie_exponents: bool = False, seed: int = 0, model: Model = law_model) -> Fit:
-    """Minimise the Huber objective of `model` over `free` (others fixed at `start`) by L-BFGS-B.
+@dataclass(frozen=True)
+class _Problem:
+    """The objective of one fit in its fitted coordinates x (log of positive constants)."""
 
-    Without `starts`, a grid of starting points (``_GRID``, at most ``_MAX_GRID`` of them, a seeded
-    sample when the product is larger) is evaluated and the best ``_STARTS`` (plus `start`) are
-    refined. The gradient is by central differences, all 2d + 1 points evaluated in one batch.
-    """
-    free = [k for k in free if not (tie_exponents and k == "beta")]
-    log_loss = np.log(runs.loss)
-    predict = model(runs)
-    d = len(free)
-    steps = np.vstack([np.zeros(d), _FD_STEP * np.eye(d), -_FD_STEP * np.eye(d)])
+    runs: Runs
+    start: Mapping[str, float]
+    free: tuple[str, ...]
+    tie_exponents: bool
+    predict: Predictor
+    log_loss: np.ndarray
 
-    def f_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
-        fs = _objective(predict, _from_x(x + steps, free, start, tie_exponents), runs, log_loss)
+    def values(self, x: np.ndarray) -> dict[str, Any]:
+        return _from_x(x, self.free, self.start, self.tie_exponents)
+
+    def batch(self, x: np.ndarray) -> np.ndarray:
+        """The objective at many points x (shape (m, d))."""
+        return _objective(self.predict, self.values(np.atleast_2d(x)), self.runs, self.log_loss)
+
+    def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Value and central-difference gradient, all 2d + 1 points in one batch."""
+        d = len(self.free)
+        steps = np.vstack([np.zeros(d), _FD_STEP * np.eye(d), -_FD_STEP * np.eye(d)])
+        fs = self.batch(x + steps)
         return float(fs[0]), (fs[1:d + 1] - fs[d + 1:]) / (2 * _FD_STEP)
 
-    if starts is None:
-        grid = np.array([_to_x(c, free) for c in _grid_starts(free, start, seed)])
-        scores = _objective(predict, _from_x(grid, free, start, tie_exponents), runs, log_loss)
-        starts_x = [_to_x(start, free), *grid[np.argsort(scores, kind="stable")[:_STARTS]]]
+    @property
+    def bounds(self) -> list[tuple[float, float]]:
+        return _bounds(self.free)
+
+
+def _problem(runs: Runs, start: Mapping[str, float], free: Sequence[str], tie_exponents: bool, model: Model) -> _Problem:
+    free = tuple(k for k in free if not (tie_exponents and k == "beta"))
+    return _Problem(runs, dict(start), free, tie_exponents, model(runs), np.log(runs.loss))
+
+
+def fit_values(runs: Runs, start: Mapping[str, float], free: Sequence[str], warm: Mapping[str, float] | None = None,
+               tie_exponents: bool = False, seed: int = 0, model: Model = law_model) -> Fit:
+    """Minimise the Huber objective of `model` over `free` (others fixed at `start`).
+
+    Without `warm`: the global search of :func:`curate.planner.optimize.global_minimum` over a grid
+    of starting points (``_GRID``; at most ``_MAX_GRID`` of them, a seeded sample when the product
+    is larger), the best ``_STARTS`` of them and `start` refined by L-BFGS-B, the best polished
+    and checked. With `warm` (a bootstrap draw): L-BFGS-B from `warm` and from the grid's best
+    point under these runs, no polish.
+    """
+    prob = _problem(runs, start, free, tie_exponents, model)
+    grid = np.array([_to_x(c, prob.free) for c in _grid_starts(prob.free, start, seed)])
+    if warm is None:
+        found = global_minimum(prob.batch, prob.value_and_gradient, grid, prob.bounds, starts=_STARTS,
+                               extra=[_to_x(start, prob.free)])
     else:
-        starts_x = [_to_x(s, free) for s in starts]
-    bounds = _bounds(free)
-    lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
-    best = None
-    for x0 in starts_x:
-        res = minimize(f_and_grad, np.clip(x0, lo, hi), jac=True, method="L-BFGS-B", bounds=bounds,
-                       options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9})
-        if best is None or res.fun < best.fun:
-            best = res
-    assert best is not None
-    values = {k: float(v) for k, v in _from_x(best.x, free, start, tie_exponents).items()}
-    return Fit(values=values, free=tuple(free), objective=float(best.fun), converged=bool(best.success))
+        found = global_minimum(prob.batch, prob.value_and_gradient, grid, prob.bounds, starts=1,
+                               extra=[_to_x(warm, prob.free)], polish=False)
+    values = {k: float(v) for k, v in prob.values(found.x).items()}
+    return Fit(values=values, free=prob.free, objective=found.fun, converged=found.converged,
+               starts=found.starts, checked=found.checked)
 
 
 def _grid_starts(free: Sequence[str], start: Mapping[str, float], seed: int) -> list[dict[str, float]]:
@@ -295,6 +358,45 @@ def _grid_starts(free: Sequence[str], start: Mapping[str, float], seed: int) -> 
         rng = np.random.default_rng(seed)
         combos = (tuple(a[rng.integers(len(a))] for a in axes) for _ in range(_MAX_GRID))
     return [{**start, **dict(zip(free, c))} for c in combos]
+
+
+def _profile_of(prob: _Problem, j: int, x_hat: np.ndarray) -> Callable[[float], float]:
+    """t -> the objective minimised over the other values with value j fixed at t (fitted coordinate).
+
+    Each call starts from the solution at the nearest t already profiled (continuation: the search
+    walks outwards from the optimum in small steps, each side from the optimum)."""
+    solved = {float(x_hat[j]): x_hat.copy()}
+
+    def profile(t: float) -> float:
+        if len(prob.free) == 1:
+            return float(prob.batch(np.array([[t]]))[0])
+        bounds = [(t, t) if i == j else b for i, b in enumerate(prob.bounds)]
+        x0 = solved[min(solved, key=lambda s: abs(s - t))].copy()
+        x0[j] = t
+        x, f, _ = local_minimum(prob.value_and_gradient, x0, bounds)
+        solved[t] = x
+        return f
+
+    return profile
+
+
+def profile_intervals(runs: Runs, fit: Fit, tie_exponents: bool, level: float,
+                      model: Model = law_model) -> tuple[dict[str, list[float]], dict[str, list[bool]]]:
+    """Profile-likelihood interval of every fitted value (curate.planner.profile), and which of its
+    ends stopped at the search bound."""
+    prob = _problem(runs, fit.values, fit.free, tie_exponents, model)
+    x_hat = _to_x(fit.values, prob.free)
+    residuals = prob.predict(fit.values) - prob.log_loss
+    kappa = huber_dispersion(residuals, runs.weight, HUBER_DELTA)
+    to_q = HUBER_DELTA * float(runs.weight.sum())  # the fit's objective is Q / (delta * sum w)
+    limit = drop_limit(fit.objective * to_q, kappa, level) / to_q
+    intervals, at_bound = {}, {}
+    for j, name in enumerate(prob.free):
+        lo, hi, lo_b, hi_b = profile_interval(_profile_of(prob, j, x_hat), float(x_hat[j]), limit, prob.bounds[j])
+        natural = (lo, hi) if _kind(name) in _LINEAR else (math.exp(lo), math.exp(hi))
+        intervals[name] = [float(natural[0]), float(natural[1])]
+        at_bound[name] = [lo_b, hi_b]
+    return intervals, at_bound
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +414,8 @@ def calibrate(
     tie_exponents: bool = False,
     level: float = 0.95,
     bucket_definition: Mapping[str, Any] | None = None,
+    qqt_pools: str = "mean",
+    profile: bool = True,
 ) -> Calibration:
     """Fit `fit` (any of ``repetition``, ``base``, ``buckets``) on `runs`, others fixed at `base`.
 
@@ -319,10 +423,12 @@ def calibrate(
     - ``base``: E, A, B, alpha, beta (``tie_exponents``: alpha = beta), on runs of at most one epoch;
     - ``buckets``: per bucket a utility (the `reference` bucket's is 1) and an R_D*;
     - ``qqt`` (alone): ours (``buckets``, or ``repetition`` without buckets) and, in ``.qqt``,
-      Goyal et al. 2024's law fitted on the same runs, compared by held-out error.
+      Goyal et al. 2024's law fitted on the same runs, compared by held-out error; `qqt_pools`
+      is its pool weighting (``mean``, the authors', or ``share``: see curate.planner.qqt).
 
     `holdout`: an int keeps that many largest-compute runs out of the fit, a list keeps those run
-    names out; their mean absolute error is reported. `bootstrap` draws, seeded by `seed`.
+    names out; their mean absolute error is reported. `bootstrap` draws, seeded by `seed`; with
+    `profile`, profile-likelihood intervals too (curate.planner.profile).
     """
     kinds = tuple([fit] if isinstance(fit, str) else fit)
     unknown = [k for k in kinds if k not in FIT_KINDS]
@@ -333,8 +439,8 @@ def calibrate(
             raise ConfigError("calibrate: fit 'qqt' is a comparison on its own; give it without other fits")
         ours_kinds = ("buckets",) if any(p != REFERENCE_POOL for p in runs.pools) else ("repetition",)
         ours = calibrate(runs, ours_kinds, base=base, reference=reference, bootstrap=bootstrap, seed=seed,
-                         holdout=holdout, level=level, bucket_definition=bucket_definition)
-        ours.qqt = compare_qqt(ours, seed)
+                         holdout=holdout, level=level, bucket_definition=bucket_definition, profile=profile)
+        ours.qqt = compare_qqt(ours, seed, qqt_pools)
         return ours
     if not 0 < level < 1:
         raise ConfigError(f"calibrate: level must be in (0, 1), got {level}")
@@ -366,13 +472,14 @@ def calibrate(
         draws: dict[str, list[float]] = {k: [] for k in full.free + (("beta",) if tie_exponents else ())}
         for _ in range(bootstrap):
             sample = fit_runs.take(rng.integers(0, len(fit_runs), len(fit_runs)))
-            d = fit_values(sample, full.values, full.free, starts=[full.values], tie_exponents=tie_exponents)
+            d = fit_values(sample, full.values, full.free, warm=full.values, tie_exponents=tie_exponents, seed=seed)
             for k in draws:
                 draws[k].append(d.values[k])
+        intervals, at_bound = profile_intervals(fit_runs, full, tie_exponents, level) if profile else ({}, {})
     return Calibration(
         fit=full, kinds=kinds, base=base_obj, reference=reference, runs=runs, fitted=fitted, held_out=held_out,
         draws=draws, seed=seed, level=level, bucket_definition=bucket_definition,
-        predicted=np.exp(predict_log_loss(full.values, runs)),
+        predicted=np.exp(predict_log_loss(full.values, runs)), profile=intervals, profile_at_bound=at_bound,
     )
 
 
@@ -409,14 +516,18 @@ def _holdout_mask(runs: Runs, holdout: int | Sequence[str] | None) -> np.ndarray
     return np.array([n in names for n in runs.names])
 
 
-def compare_qqt(ours: Calibration, seed: int = 0) -> dict[str, Any]:
-    """Fit QQT (curate.planner.qqt) on the runs `ours` was fitted on; both laws' errors side by side."""
+def compare_qqt(ours: Calibration, seed: int = 0, pools: str = "mean") -> dict[str, Any]:
+    """Fit QQT (curate.planner.qqt, pool weighting `pools`) on the runs `ours` was fitted on; both
+    laws' errors side by side."""
     from curate.planner.qqt import qqt_model, qqt_names, qqt_start
+
+    def model(runs: Runs) -> Predictor:
+        return qqt_model(runs, pools)
 
     fit_runs = ours.runs.take(np.flatnonzero(ours.fitted))
     with threadpool_limits(limits=1, user_api="blas"):
-        q = fit_values(fit_runs, qqt_start(ours.runs), qqt_names(ours.runs), seed=seed, model=qqt_model)
-    predicted = np.exp(qqt_model(ours.runs)(q.values))
+        q = fit_values(fit_runs, qqt_start(ours.runs), qqt_names(ours.runs), seed=seed, model=model)
+    predicted = np.exp(model(ours.runs)(q.values))
     residual = ours.runs.loss - predicted
     y, r = ours.runs.loss[ours.fitted], residual[ours.fitted]
     ss_tot = float(((y - y.mean()) ** 2).sum())
@@ -426,7 +537,9 @@ def compare_qqt(ours: Calibration, seed: int = 0) -> dict[str, Any]:
     if mae is not None and ours_mae is not None:
         verdict = "ours" if ours_mae < mae else "qqt"
     return {
-        "law": "QQT (Goyal et al. 2024): y = d + (n/s)^-b_eff, b_k = b (1/2)^(k/tau), pools by share-weighted utility",
+        "law": "QQT (Goyal et al. 2024, their objective.py): y = ((n_1/s)^-b + d) prod_k (n_end/n_start)^-b_k, "
+               f"b_k = b (1/2)^(k/tau), pools weighted by {'their mean' if pools == 'mean' else 'token share'}",
+        "pools": pools,
         "values": q.values,
         "objective": q.objective,
         "converged": q.converged,

@@ -6,18 +6,29 @@ the bootstrap draws (each draw is again a full set of values, so plans can show 
 
 Values are kept flat by name: ``E``, ``A``, ``B``, ``alpha``, ``beta``, ``r_d_star``,
 ``r_n_star`` and, per bucket, ``utility:<bucket>`` and ``r_d_star:<bucket>``.
+
+A law.json has a ``kind``, and :data:`LAW_KINDS` maps each kind to its reader:
+
+- ``repetition``: a data-constrained law (Muennighoff et al. 2023: repeated tokens and excess
+  parameters decay), with per-bucket utility and R_D* when fitted on buckets;
+- ``base``: a Chinchilla-style base law (Hoffmann et al. 2022, approach 3) fitted on runs of at
+  most one epoch, its repetition constants those of the base it started from.
+
+A file without ``kind`` (written before the field existed) is read as ``repetition`` (both kinds
+share one schema). Another kind is added with one entry in ``LAW_KINDS``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from curate.errors import ConfigError, InputError
+from curate.planner.guard import Series
 from curate.planner.laws import LAWS, Law
 from curate.store.storage import Storage
 
@@ -36,6 +47,7 @@ class CalibratedLaw:
     draws: Sequence[Mapping[str, float]] = ()
     bucket_definition: Mapping[str, Any] | None = None
     document: Mapping[str, Any] = field(default_factory=dict)
+    series: Sequence[Series] = ()  # repetition series of the runs it was fitted on (curate.planner.guard)
 
     @property
     def name(self) -> str:
@@ -137,10 +149,16 @@ def read_law(path: str | Path, storage: Storage | None = None) -> CalibratedLaw 
         doc = json.loads((storage or Storage()).stage_file(path, "law file").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read law JSON: {exc}", file=str(path)) from None
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{path}: not a law.json ({LAW_FORMAT}): expected a JSON object")
+    kind = doc.get("kind", DEFAULT_KIND)
+    reader = LAW_KINDS.get(kind) if isinstance(kind, str) else None
+    if reader is None:
+        raise ConfigError(f"{path}: unknown law kind {kind!r} (known kinds: {', '.join(sorted(LAW_KINDS))})")
     try:
-        return law_from_dict(doc, name=str(path))
+        return reader(doc, str(path))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a law.json ({LAW_FORMAT}): {exc!r}") from None
+        raise ConfigError(f"{path}: not a {kind} law.json ({LAW_FORMAT}): {exc!r}") from None
 
 
 def law_from_dict(doc: Mapping[str, Any], name: str | None = None) -> CalibratedLaw:
@@ -164,8 +182,23 @@ def law_from_dict(doc: Mapping[str, Any], name: str | None = None) -> Calibrated
     boot = (doc.get("bootstrap") or {}).get("values") or {}
     n_draws = min((len(v) for v in boot.values()), default=0)
     draws = [{**values, **{k: float(v[j]) for k, v in boot.items()}} for j in range(n_draws)]
+    series = tuple(Series.from_dict(s) for s in doc.get("repetition_series") or ())
     return CalibratedLaw(law=law, utility=utility, r_d=r_d, bucket_range=rng.get("buckets") or {},
-                         draws=draws, bucket_definition=doc.get("bucket_definition"), document=doc)
+                         draws=draws, bucket_definition=doc.get("bucket_definition"), document=doc, series=series)
+
+
+def law_kind(fit_kinds: Sequence[str]) -> str:
+    """The law.json ``kind`` for a calibration of `fit_kinds`: ``base`` for a base fit alone, else
+    ``repetition`` (its repetition constants are fitted, or carried over from its base)."""
+    return "base" if tuple(fit_kinds) == ("base",) else "repetition"
+
+
+# kind -> reader of a law.json document (the document and its name, e.g. its path)
+LAW_KINDS: dict[str, Callable[[Mapping[str, Any], str], Any]] = {
+    "repetition": law_from_dict,
+    "base": law_from_dict,
+}
+DEFAULT_KIND = "repetition"  # law.json files written before ``kind`` existed
 
 
 def _finite(x: Any, key: str) -> float:

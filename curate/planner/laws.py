@@ -65,6 +65,11 @@ class Law:
         """Chinchilla-optimal N for compute C = 6 N D with unlimited fresh data: N = G (C/6)^(b/(a+b))."""
         return self.G * (compute / 6.0) ** (self.beta / (self.alpha + self.beta))
 
+    def compute_for_params(self, params: float) -> float:
+        """The compute at which N = `params` is Chinchilla-optimal with fresh data (the inverse of
+        :meth:`compute_optimal_params`): C = 6 (N / G)^((alpha + beta) / beta)."""
+        return 6.0 * (params / self.G) ** ((self.alpha + self.beta) / self.beta)
+
     def effective_tokens(self, tokens: np.ndarray | float, unique: np.ndarray | float) -> np.ndarray:
         """D' for drawing `tokens` from `unique` unique tokens (datablations effective data)."""
         return effective_tokens(tokens, unique, self.r_d)
@@ -142,9 +147,10 @@ DATABLATIONS = Law(
     r_d=R_D_STAR,
     r_n=R_N_STAR,
     source="Muennighoff et al. 2023, Scaling Data-Constrained Language Models (C4 fit)",
-    # The paper's abstract: experiments "ranging up to 900 billion training tokens and 9 billion
-    # parameter models" (lower ends not stated there, so not checked).
-    fit_range={"params": [None, 9e9], "tokens": [None, 9e11], "epochs": [None, None]},
+    # The span of the 182 runs R_D* and R_N* were fitted on (curate/planner/data/datablations_runs.json;
+    # the paper's abstract: "up to 900 billion training tokens and 9 billion parameter models"):
+    # 7.1M-8.67B parameters, 100M-900B tokens, 1-9000 epochs.
+    fit_range={"params": [7098752.0, 8.67e9], "tokens": [1e8, 9e11], "epochs": [1.0, 9000.0]},
 )
 
 # Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt", their refit of Hoffmann

@@ -8,6 +8,9 @@ no planning logic of their own.
 - Fit range: a plan whose N, D or epochs lie outside the runs a law was fitted on extrapolates.
 - Flat ridge: where predicted loss is flat in N to ``TIE_TOLERANCE`` (relative) over more than
   ``TIE_MIN_SPAN`` of N, the optimum is a tie; the planner takes the smallest such N.
+- Nonsense (issue 29): a saturated plan, a model more than ``RANGE_FACTOR`` outside the sizes the
+  law was fitted on, or fewer than ``MIN_TOKENS_PER_PARAM`` tokens per parameter; ``curate plan``
+  refuses such a plan unless told to extrapolate.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ SATURATION_FRACTION = 0.01  # a doubling must buy >= 1% of the remaining reducib
 TIE_TOLERANCE = 1e-9  # relative loss difference below which two model sizes tie
 TIE_MIN_SPAN = 0.01  # a tie-break is reported when it moves N by more than 1%
 _SEARCH_XTOL = 1e-6  # in ln C and ln N
+# A model 10x smaller or larger than any the law was fitted on is an order of magnitude of pure
+# extrapolation (issue 29's threshold). Fewer training tokens than parameters is 20x below the
+# compute-optimal ratio of about 20 tokens per parameter (Hoffmann et al. 2022, Table 3): a model
+# that large is a misallocation whatever the law says (issue 29: 95.6T parameters at 0.0 tokens
+# per parameter).
+RANGE_FACTOR = 10.0
+MIN_TOKENS_PER_PARAM = 1.0
 
 
 def doubling_gain(loss_at: Callable[[float], float], compute: float, irreducible: float) -> float:
@@ -42,8 +52,8 @@ def useful_compute(loss_at: Callable[[float], float], compute: float, irreducibl
     if excess(hi) >= 0:
         return None
     lo = hi
-    for _ in range(60):  # budgets down to compute / 4^60
-        lo -= math.log(4.0)
+    for _ in range(30):  # budgets down to compute / 16^30, a factor 16 at a time (each step plans twice)
+        hi, lo = lo, lo - math.log(16.0)
         if excess(lo) >= 0:
             return math.exp(brentq(excess, lo, hi, xtol=_SEARCH_XTOL))
     return math.exp(lo)
@@ -98,3 +108,29 @@ def fit_range_warnings(law_name: str, fit_range: Mapping[str, Sequence[float | N
             runs = "its calibration runs reached" if seen else f"any run law '{law_name}' was fitted on reached"
             out.append(f"bucket '{name}': {e:.4g} epochs, beyond the {hi:.3g} {runs}: the repetition term extrapolates")
     return out
+
+
+def outside_factor(value: float, span: Sequence[float | None] | None) -> float:
+    """How many times `value` lies outside [lo, hi] (1.0 inside; None ends are open)."""
+    if not span:
+        return 1.0
+    lo, hi = span[0], span[1]
+    if lo is not None and value < lo:
+        return lo / value
+    if hi is not None and value > hi:
+        return value / hi
+    return 1.0
+
+
+def smallest_scale(excess: Callable[[float], float], max_steps: int = 30) -> float | None:
+    """The smallest s >= 1 with excess(ln s) >= 0, for an `excess` increasing in s (s times 4 until
+    it turns, then brentq in ln s to 1%); None when 4^max_steps is not enough."""
+    if excess(0.0) >= 0:
+        return 1.0
+    lo = 0.0
+    for _ in range(max_steps):
+        hi = lo + math.log(4.0)
+        if excess(hi) >= 0:
+            return math.exp(brentq(excess, lo, hi, xtol=1e-2))
+        lo = hi
+    return None

@@ -11,16 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from curate.planner.budget import Plan
-
-
-def human(x: float) -> str:
-    """1234567 -> '1.23M': token and parameter counts at a glance."""
-    if x != x:  # NaN
-        return "nan"
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{suffix}"
-    return f"{x:.3g}"
+from curate.planner.units import human
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -35,7 +26,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def format_plan(plan: Plan) -> str:
     """A readable summary and per-bucket table of one plan."""
     fixed = " (fixed)" if plan.params_fixed else ""
-    cap = "none" if plan.max_epochs is None else f"{plan.max_epochs:g}"
+    cap = "none" if plan.max_epochs is None else f"{plan.max_epochs:.4g}"
+    default = plan.extra.get("max_epochs_default")
+    if default and plan.max_epochs is not None:
+        cap += f" (default: the most repetition seen to help at comparable N; {default['from']})"
     lines = []
     if plan.params > 0:  # a planned plan (a hand-written plan.json holds only epochs per bucket)
         lines += [
@@ -49,7 +43,8 @@ def format_plan(plan: Plan) -> str:
         if ranges:
             lines.append(f"over {ranges['draws']} bootstrap draws ({ranges['level']:.0%}): params "
                          f"{human(ranges['params'][0])}-{human(ranges['params'][1])}, predicted loss "
-                         f"{ranges['predicted_loss'][0]:.4f}-{ranges['predicted_loss'][1]:.4f}")
+                         f"{ranges['predicted_loss'][0]:.4f}-{ranges['predicted_loss'][1]:.4f}"
+                         + (f" ({ranges['source']})" if ranges.get("source") else ""))
         lines.append("")
     else:
         lines += [f"tokens: {human(plan.tokens)}", ""]
@@ -89,14 +84,20 @@ def format_frontier(plans: Sequence[Plan]) -> str:
     if not plans:
         return "(empty frontier)"
     names = [b.name for b in plans[0].buckets]
-    header = ["compute", "params", "tokens", "loss", *[f"ep:{n}" for n in names]]
+    header = ["compute", "params", "tokens", "loss", *[f"ep:{n}" for n in names], "sensible"]
     rows = [
-        [f"{p.compute:.3g}", human(p.params), human(p.tokens), f"{p.predicted_loss:.4f}", *[f"{b.epochs:.2f}" for b in p.buckets]]
+        [f"{p.compute:.3g}", human(p.params), human(p.tokens), f"{p.predicted_loss:.4f}", *[f"{b.epochs:.2f}" for b in p.buckets],
+         "no" if p.extra.get("refusal") else "yes"]
         for p in plans
     ]
     entries = entry_budgets(plans)
     enter = ", ".join(f"{n}: {'never' if c is None else f'{c:.3g}'}" for n, c in entries.items())
-    return _table(header, rows) + f"\n\nbucket enters at: {enter}"
+    out = _table(header, rows) + f"\n\nbucket enters at: {enter}"
+    refused = [p for p in plans if p.extra.get("refusal")]
+    if refused:
+        out += "\n\nnot sensible (curate plan refuses these budgets without --allow-extrapolation):"
+        out += "".join(f"\n  {p.compute:.3g} FLOPs: {p.extra['refusal']}" for p in refused)
+    return out
 
 
 def _figure(nrows: int):  # noqa: ANN202 - matplotlib types stay lazy
@@ -107,6 +108,16 @@ def _figure(nrows: int):  # noqa: ANN202 - matplotlib types stay lazy
 
     fig, axes = plt.subplots(nrows, 1, figsize=(8, 3.6 * nrows), squeeze=False)
     return plt, fig, [ax[0] for ax in axes]
+
+
+def _y_scale(ax, values: Sequence[float]) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """Log scale where the positive values span more than a decade, else plain numbers without an
+    offset (no '1e-11+1.42e1' axis labels)."""
+    positive = [v for v in values if v > 0 and v == v and v != float("inf")]
+    if positive and max(positive) > 10 * min(positive):
+        ax.set_yscale("log")
+    else:
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
 
 
 def _save_atomic(plt, fig, path: Path | str | BinaryIO) -> Path | str | BinaryIO:  # noqa: ANN001
@@ -138,6 +149,7 @@ def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | str | BinaryIO:
                 [max(0.0, r[1] - b.epochs) for b, r in zip(plan.buckets, ranges)]]
     ax1.bar(xs, [b.epochs for b in plan.buckets], color="tab:blue", yerr=yerr, capsize=4)
     ax1.axhline(4.0, color="tab:red", linestyle="--", linewidth=1, label="4 epochs")
+    _y_scale(ax1, [b.epochs for b in plan.buckets] + [r[1] for r in ranges if r])
     ax1.set_xticks(list(xs), names, rotation=30, ha="right")
     ax1.set_ylabel("epochs")
     if plan.params > 0:
@@ -151,25 +163,58 @@ def plot_plan(plan: Plan, path: Path | str | BinaryIO) -> Path | str | BinaryIO:
     ax2.bar([x + width / 2 for x in xs], [b.tokens for b in plan.buckets], width, label="tokens drawn", color="tab:green")
     ax2.set_xticks(list(xs), names, rotation=30, ha="right")
     ax2.set_ylabel("tokens")
+    _y_scale(ax2, [b.unique_tokens for b in plan.buckets] + [b.tokens for b in plan.buckets])
     ax2.legend()
     return _save_atomic(plt, fig, path)
 
 
 def plot_frontier(plans: Sequence[Plan], path: Path | str) -> Path | str:
-    """Epochs per bucket and predicted loss against compute (log x)."""
-    plt, fig, (ax1, ax2) = _figure(2)
+    """Epochs per bucket and predicted loss against compute (log x), with a model-size panel and the
+    95% bands over bootstrap draws when the plans have ranges; budgets whose plan is not sensible are
+    marked with a grey cross."""
+    ranged = bool(plans) and all(p.extra.get("ranges") for p in plans)
+    plt, fig, axes = _figure(3 if ranged else 2)
+    ax1, ax_loss = axes[0], axes[-1]
     computes = [p.compute for p in plans]
+    epochs_seen: list[float] = []
     for i, b in enumerate(plans[0].buckets if plans else []):
-        ax1.plot(computes, [p.buckets[i].epochs for p in plans], marker="o", markersize=3, label=f"{b.name} (w={b.utility:g})")
+        ys = [p.buckets[i].epochs for p in plans]
+        line = ax1.plot(computes, ys, marker="o", markersize=3, label=f"{b.name} (w={b.utility:g})")[0]
+        epochs_seen += ys
+        if ranged:
+            lo_hi = [p.buckets[i].epochs_range for p in plans]
+            ax1.fill_between(computes, [r[0] for r in lo_hi], [r[1] for r in lo_hi], color=line.get_color(), alpha=0.2)
+            epochs_seen += [r[1] for r in lo_hi]
     ax1.axhline(4.0, color="tab:red", linestyle="--", linewidth=1)
     ax1.set_xscale("log")
+    _y_scale(ax1, epochs_seen)
     ax1.set_ylabel("epochs")
-    ax1.set_title(f"plan frontier ({plans[0].law if plans else ''})")
+    title = f"plan frontier ({plans[0].law if plans else ''})"
+    if ranged:
+        r = plans[0].extra["ranges"]
+        title += f": bands are {r['level']:.0%} of {r['draws']} bootstrap draws"
+    ax1.set_title(title)
     ax1.legend(fontsize="small")
-    ax2.plot(computes, [p.predicted_loss for p in plans], marker="o", markersize=3, color="black")
-    ax2.set_xscale("log")
-    ax2.set_xlabel("compute (FLOPs)")
-    ax2.set_ylabel("predicted loss")
+    if ranged:
+        ax_n = axes[1]
+        ax_n.plot(computes, [p.params for p in plans], marker="o", markersize=3, color="tab:purple")
+        ax_n.fill_between(computes, [p.extra["ranges"]["params"][0] for p in plans],
+                          [p.extra["ranges"]["params"][1] for p in plans], color="tab:purple", alpha=0.2)
+        ax_n.set_xscale("log")
+        _y_scale(ax_n, [p.params for p in plans])
+        ax_n.set_ylabel("model size N (parameters)")
+        ax_loss.fill_between(computes, [p.extra["ranges"]["predicted_loss"][0] for p in plans],
+                             [p.extra["ranges"]["predicted_loss"][1] for p in plans], color="grey", alpha=0.2)
+    ax_loss.plot(computes, [p.predicted_loss for p in plans], marker="o", markersize=3, color="black")
+    refused = [p for p in plans if p.extra.get("refusal")]
+    if refused:
+        ax_loss.scatter([p.compute for p in refused], [p.predicted_loss for p in refused], marker="x", s=60,
+                        color="grey", zorder=3, label="not sensible (refused)")
+        ax_loss.legend(fontsize="small")
+    ax_loss.set_xscale("log")
+    _y_scale(ax_loss, [p.predicted_loss for p in plans])
+    ax_loss.set_xlabel("compute (FLOPs)")
+    ax_loss.set_ylabel("predicted loss")
     return _save_atomic(plt, fig, path)
 
 
@@ -183,25 +228,32 @@ def format_calibration(doc: Mapping[str, Any]) -> str:
     for b, entry in doc.get("buckets", {}).items():
         values += [(f"utility:{b}", entry["utility"]), (f"r_d_star:{b}", entry.get("r_d_star"))]
     fitted = set(doc.get("fitted", []))
+    profile = doc.get("profile_intervals") or {}
     rows = []
     for name, value in values:
         if value is None:
             continue
-        lo_hi = iv.get(name)
+        lo_hi, prof = iv.get(name), profile.get(name)
         rows.append([name, f"{value:.6g}", "fitted" if name in fitted else "fixed",
-                     f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]" if lo_hi else "-"])
+                     f"[{lo_hi[0]:.4g}, {lo_hi[1]:.4g}]" if lo_hi else "-",
+                     f"[{prof[0]:.4g}, {prof[1]:.4g}]" if prof else "-"])
     holdout = fit["holdout"]
     lines = [
         f"fit: {'+'.join(fit['kinds'])} on {fit['runs']} runs (base {fit['base']}); {fit['loss']}",
         f"R^2 = {_fmt(fit['r2'])}   RMSE = {_fmt(fit['rmse'])}   objective = {fit['objective']:.6g}"
+        + (f"   ({fit['starts']} starts, polished, no start lower)" if fit.get("checked") and "starts" in fit else "")
         + ("" if fit["converged"] else "   (optimiser did not report convergence)"),
         f"held out: {len(holdout['runs'])} runs, mean absolute error {_fmt(holdout['mae'])}" if holdout["runs"]
         else "held out: none (use --holdout to measure prediction error)",
-        f"bootstrap: {doc['bootstrap']['draws']} draws (seed {doc['bootstrap']['seed']}), {level:.0%} percentile intervals",
+        f"bootstrap: {doc['bootstrap']['draws']} draws (seed {doc['bootstrap']['seed']}), {level:.0%} percentile intervals; "
+        f"profile likelihood: {level:.0%} intervals" + ("" if profile else " not computed"),
         "",
-        _table(["value", "estimate", "how", f"{level:.0%} interval"], rows),
+        _table(["value", "estimate", "how", f"bootstrap {level:.0%}", f"profile {level:.0%}"], rows),
         "",
     ]
+    poorly = doc.get("poorly_determined") or {}
+    if poorly:
+        lines += [f"poorly determined: {'; '.join(why)}" for why in poorly.values()] + [""]
     res = doc.get("residuals", [])
     worst = sorted(res, key=lambda r: -abs(r["residual"]))[:10]
     lines.append(_table(["run (largest residuals)", "loss", "predicted", "residual", "set"],

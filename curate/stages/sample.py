@@ -232,7 +232,7 @@ class Sample(ReshapingStage):
         "score_column": Param(str, schema.QUALITY_SCORE, "score column for fraction_by: score"),
         "tokens_column": Param(str, schema.N_TOKENS, "token-count column"),
         "upsample_by_dup_count": Param(bool, False, "give documents duplicated widely on the web more copies: "
-                                       "weight 1 + ln(dup_count), same tokens per bucket"),
+                                       "weight dup_count (the copies dedup merged), same tokens per bucket"),
         "plot": Param(bool, True, "also write plan.png next to plan.json"),
         "output": Param(str, "plan.json", "name of the plan file written in the output directory"),
     }
@@ -364,7 +364,11 @@ class Sample(ReshapingStage):
             t = tokens[members].astype(np.float64)
             epochs = np.full(members.size, bp.epochs)
             if self.upsample_by_dup_count and members.size:
-                weight = 1.0 + np.log(np.maximum(docs[_DUP][members], 1).astype(np.float64))
+                # One copy per copy the dedup stages merged, as deduplicating each crawl on its own keeps a
+                # document once per crawl it appears in, which trained better models than deduplicating
+                # across crawls (Penedo et al. 2024, "The FineWeb Datasets", arXiv:2406.17557,
+                # deduplication: "more deduplication is not always better"); see docs/planner.md.
+                weight = np.maximum(docs[_DUP][members], 1).astype(np.float64)
                 total = float(t.sum())
                 weighted = float((weight * t).sum())
                 epochs = bp.epochs * weight * (total / weighted) if weighted > 0 else epochs

@@ -251,14 +251,14 @@ def test_compute_mode_plans_from_buckets_json(corpus, tmp_path: Path) -> None:
     stages = [
         ("quality_buckets", {"names": ["high", "medium", "low"], "quantiles": [0.7, 0.3],
                              "utility": {"high": 2.0, "medium": 1.0, "low": 0.5}}),
-        ("sample", {"compute": 2e12}),
+        ("sample", {"compute": 2e12, "max_epochs": 1000.0}),  # above the default cap (2 epochs at this N, issue 29)
     ]
     result = Pipeline.from_stages(stages).run(inp, tmp_path / "out", workers=1, overwrite=True)
     out = tmp_path / "out"
     doc = json.loads((out / "_meta" / "sample" / "plan.json").read_text())
     assert (out / "_meta" / "sample" / "plan.png").read_bytes().startswith(b"\x89PNG")
     expected = plan(buckets_from_dict(json.loads((out / "_meta" / "quality_buckets" / "buckets.json").read_text())),
-                    2e12)
+                    2e12, max_epochs=1000.0, ranges=False)
     assert [b["epochs"] for b in doc["buckets"]] == pytest.approx([b.epochs for b in expected.buckets], rel=1e-9)
     got = read_output(out)
     written = int(got[schema.N_TOKENS].to_numpy().sum())
