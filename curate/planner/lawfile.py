@@ -22,6 +22,8 @@ from curate.planner.laws import LAWS, Law
 
 LAW_FORMAT = "curate-law/1"
 BASE_KEYS = ("E", "A", "B", "alpha", "beta")
+# law.json kinds besides the repetition law (no ``kind``): "module:function" parsing such a document
+LAW_KINDS = {"mixture": "curate.planner.mixture.law:mixture_law_from_dict"}
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,17 @@ def resolve_law(spec: str | Path | Law | CalibratedLaw) -> Law | CalibratedLaw:
     from curate.storage import file_exists
 
     if str(spec).endswith(".json") or file_exists(spec):  # a local path or a URI
-        return read_law(spec)
+        law = read_law(spec)
+        if not isinstance(law, (Law, CalibratedLaw)):
+            raise ConfigError(f"{spec}: a law of kind '{law.kind}'; the budget planner reads repetition laws")
+        return law
     raise ConfigError(f"unknown law '{spec}' (known: {', '.join(sorted(LAWS))}, or a law.json file)")
 
 
-def read_law(path: str | Path) -> CalibratedLaw | Law:
+def read_law(path: str | Path) -> Any:
     """Read a law.json written by ``curate calibrate`` (a local path or a URI, read from a local
-    copy with the run's storage options); errors name the file and key."""
+    copy with the run's storage options): a CalibratedLaw, or for a ``kind`` of ``LAW_KINDS`` that
+    kind's object; errors name the file and key."""
     from curate.storage import stage_file
 
     try:
@@ -139,6 +145,12 @@ def read_law(path: str | Path) -> CalibratedLaw | Law:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read law JSON: {exc}", file=str(path)) from None
     try:
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if kind in LAW_KINDS:
+            import importlib
+
+            module, _, attr = LAW_KINDS[kind].partition(":")
+            return getattr(importlib.import_module(module), attr)(doc, name=str(path))
         return law_from_dict(doc, name=str(path))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: not a law.json ({LAW_FORMAT}): {exc!r}") from None

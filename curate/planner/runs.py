@@ -99,6 +99,12 @@ def _span(x: np.ndarray) -> list[float]:
 def read_runs(path: str | Path) -> Runs:
     """Read proxy runs from ``.jsonl`` (one JSON object a line) or ``.parquet``, a local path or a
     URI; errors name file and row."""
+    return runs_from_rows(read_rows(path), str(path))
+
+
+def read_rows(path: str | Path) -> list[Any]:
+    """The rows of a ``.parquet`` file or of JSON Lines (any other name), a local path or a URI,
+    as Python objects; an unreadable file or line is an InputError naming it."""
     from curate.storage import active
 
     source = str(path)
@@ -112,27 +118,27 @@ def read_runs(path: str | Path) -> Runs:
         import pyarrow.parquet as pq
 
         try:
-            rows = pq.read_table(pa.BufferReader(data)).to_pylist()
+            return pq.read_table(pa.BufferReader(data)).to_pylist()
         except (OSError, pa.ArrowInvalid) as exc:
             raise InputError(f"cannot read runs Parquet: {exc}", file=source) from None
-    else:
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read runs JSONL: {exc}", file=source) from None
+    rows = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
         try:
-            lines = data.decode("utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            raise InputError(f"cannot read runs JSONL: {exc}", file=source) from None
-        rows = []
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"line {i + 1} is not JSON: {exc}", file=source) from None
-    return runs_from_rows(rows, source)
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {i + 1} is not JSON: {exc}", file=source) from None
+    return rows
 
 
-def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs") -> Runs:
-    """Validate rows (dicts as described in the module docstring) into :class:`Runs`."""
+def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs", need_loss: bool = True) -> Runs:
+    """Validate rows (dicts as described in the module docstring) into :class:`Runs`; without
+    `need_loss` (runs to predict) a row's ``loss`` may be absent (NaN)."""
     if not rows:
         raise InputError("no runs", file=source)
     parsed: list[tuple[str, int | None, float, float, float, dict[str, tuple[float, float]]]] = []
@@ -140,7 +146,7 @@ def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs") -> R
         if not isinstance(row, Mapping):
             raise InputError("expected an object", file=source, row=r)
         params = _positive(row, "params", "", source, r)
-        loss = _positive(row, "loss", "", source, r)
+        loss = _positive(row, "loss", "", source, r) if need_loss or row.get("loss") is not None else math.nan
         weight = 1.0 if row.get("weight") is None else _positive(row, "weight", "", source, r)
         buckets = row.get("buckets")
         if buckets is not None and row.get("tokens") is not None:
