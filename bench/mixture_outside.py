@@ -57,8 +57,8 @@ def regmix_rows(mixture_csv: Path, loss_csv: Path, label: str) -> list[dict]:
 def load(data: Path):  # noqa: ANN201 - (train runs, {scale: test runs})
     train = mixture_runs_from_rows(regmix_rows(data / "train_mixture_1m.csv", data / "train_pile_loss_1m.csv", "train-1M"),
                                    "train_1m")
-    tests = {s: mixture_runs_from_rows(regmix_rows(data / m, data / l, f"test-{s}"), f"test_{s}")
-             for s, (m, l) in SETS.items()}
+    tests = {s: mixture_runs_from_rows(regmix_rows(data / mix, data / loss, f"test-{s}"), f"test_{s}")
+             for s, (mix, loss) in SETS.items()}
     return train, tests
 
 

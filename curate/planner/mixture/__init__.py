@@ -10,7 +10,13 @@
 from curate.planner.mixture.calibrate import MixtureCalibration, calibrate_mixture, rank_scores
 from curate.planner.mixture.law import MixtureLaw, mixture_law_from_dict
 from curate.planner.mixture.predict import Predictions, predict
-from curate.planner.mixture.runs import MixtureRuns, Target, mixture_runs_from_rows, read_mixture_runs, resolve_target
+from curate.planner.mixture.runs import (
+    MixtureRuns,
+    Target,
+    mixture_runs_from_rows,
+    read_mixture_runs,
+    resolve_target,
+)
 
 __all__ = [
     "MixtureCalibration",

@@ -20,7 +20,14 @@ from threadpoolctl import threadpool_limits
 from curate.errors import ConfigError
 from curate.planner.lawfile import LAW_FORMAT
 from curate.planner.mixture.exponential import HUBER_DELTA, RIDGE, fit_exponential
-from curate.planner.mixture.law import KIND, MODELS, MixtureLaw, Model, mixture_law_from_dict, model_section
+from curate.planner.mixture.law import (
+    KIND,
+    MODELS,
+    MixtureLaw,
+    Model,
+    mixture_law_from_dict,
+    model_section,
+)
 from curate.planner.mixture.regression import GBM_PARAMS, fit_gbm, fit_linear
 from curate.planner.mixture.runs import MixtureRuns, Target, resolve_target
 

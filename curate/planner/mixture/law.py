@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from curate.planner.mixture.runs import Target
 
 KIND = "mixture"
 MODELS = ("exponential", "linear", "gbm")
-Model = Union[ExponentialModel, LinearModel, GbmModel]
+Model = ExponentialModel | LinearModel | GbmModel
 
 
 @dataclass(frozen=True)
