@@ -237,8 +237,19 @@ def mixture_runs_from_rows(rows: Sequence[Any], source: str = "runs", need_losse
     )
 
 
+def _as_mapping(value: Any) -> Any:
+    """A Parquet struct (absent fields read as None) or map (a list of key-value pairs) as a dict
+    without the absent entries; anything else unchanged."""
+    if isinstance(value, list) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        value = dict(value)
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
+
+
 def _mixture(value: Any, source: str, row: int) -> tuple[dict[str, float], bool]:
     """A row's proportions, checked; (proportions, whether they were divided by their sum)."""
+    value = _as_mapping(value)
     if not isinstance(value, Mapping) or not value:
         raise InputError("column 'mixture' must be a non-empty object {domain: proportion}", file=source, row=row)
     out = {}
@@ -259,7 +270,7 @@ def _mixture(value: Any, source: str, row: int) -> tuple[dict[str, float], bool]
 
 
 def _losses(row: Mapping[str, Any], source: str, r: int, need: bool) -> dict[str, float]:
-    losses, loss = row.get("losses"), row.get("loss")
+    losses, loss = _as_mapping(row.get("losses")), row.get("loss")
     if losses is not None and loss is not None:
         raise InputError("give either 'losses' (one per validation domain) or 'loss', not both", file=source, row=r)
     if loss is not None:
