@@ -6,7 +6,10 @@ and scores the fitted law on mixtures it never saw: 256 at 1M, the same 256 at 6
 parameters. Spearman's rho comes from scipy.stats.spearmanr on the law's predictions (`curate
 predict`'s library call), independent of curate's own scoring.
 
-    python bench/mixture_outside.py [--data DIR] [--target pile_cc] [--sweep]
+    python bench/mixture_outside.py [--data DIR] [--target pile_cc] [--sweep] [--write-runs DIR]
+
+`--write-runs DIR` writes the four sets as curate mixture-run files (train_1m.jsonl, test_1M.jsonl,
+test_60M.jsonl, test_1B.jsonl) for `curate calibrate --fit mixture` and `curate predict`.
 
 `--sweep` also scores the exponential law's ridge and Huber settings by 4-fold cross-validation on
 the 512 training runs alone (how the defaults were chosen, without looking at the test runs).
@@ -85,7 +88,17 @@ def main() -> None:
     ap.add_argument("--target", default="pile_cc")
     ap.add_argument("--bootstrap", type=int, default=0)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--write-runs", type=Path, default=None)
     args = ap.parse_args()
+    if args.write_runs is not None:
+        from curate.planner.mixture.runs import write_rows
+
+        write_rows(regmix_rows(args.data / "train_mixture_1m.csv", args.data / "train_pile_loss_1m.csv", "train-1M"),
+                   args.write_runs / "train_1m.jsonl")
+        for s, (mix, loss) in SETS.items():
+            write_rows(regmix_rows(args.data / mix, args.data / loss, f"test-{s}"), args.write_runs / f"test_{s}.jsonl")
+        print(f"wrote {args.write_runs}/train_1m.jsonl and test_{{1M,60M,1B}}.jsonl")
+        return
     train, tests = load(args.data)
     print(f"### mixture laws on RegMix's runs (target {args.target})\n")
     print(f"{len(train)} training runs at 1M, {len(train.domains)} training domains, {len(train.validation)} "

@@ -6,7 +6,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("Pipeline", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample", "generate_sample_data")
+_API = ("Pipeline", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "predict", "sample",
+        "generate_sample_data")
 __all__ = [*_API, "__version__"]
 
 
