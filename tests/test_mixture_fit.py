@@ -174,3 +174,19 @@ def test_linear_matches_an_ordinary_least_squares_with_intercept():
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     cal = calibrate_mixture(runs, "web_val", model="linear", bootstrap=0)
     np.testing.assert_allclose(cal.predicted, X @ coef, rtol=1e-10)
+
+
+def test_api_predict_reads_a_law_path_and_rows(tmp_path):
+    """curate.predict takes a law.json path and rows, as the CLI does; repetition laws by name too."""
+    import curate
+
+    runs = mixture_runs_from_rows(planted_rows(30, 8))
+    path = tmp_path / "law.json"
+    path.write_text(json.dumps(calibrate_mixture(runs, "web_val", model="linear", bootstrap=0).to_dict()))
+    rows = planted_rows(5, 9)
+    result = curate.predict(str(path), rows)
+    assert [r["name"] for r in result.rows()] == [r["name"] for r in rows]
+    assert all("loss" in r for r in result.rows())  # the rows carry the target's validation loss
+    rep = curate.predict("chinchilla", [{"name": "x", "params": 1e9, "tokens": 2e10, "unique_tokens": 1e11}])
+    expected = 1.81686 + 482.006 / 1e9**0.34781 + 2085.434 / 2e10**0.36585  # Besiroglu et al. 2024, no repeats
+    assert rep.rows() == [{"name": "x", "predicted_loss": pytest.approx(expected, rel=1e-12)}]

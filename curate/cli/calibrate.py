@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -67,8 +69,8 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
     """Fit the planner's repetition, base-law or per-bucket constants from proxy runs (JSONL or Parquet).
 
     Every file may be a local path or a URI (read and written with --storage-option, else the environment's options)."""
-    from curate.cli.common import echo_json, read_json
-    from curate.io.write import writable, write_json
+    from curate.cli.common import read_json
+    from curate.io.write import writable
     from curate.planner.calibrate import calibrate
     from curate.planner.lawfile import bucket_definition
     from curate.planner.report import format_calibration, plot_residuals
@@ -93,13 +95,21 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
     cal = calibrate(read_runs(runs_path), fit=fit, base=base, reference=reference,
                     bootstrap=200 if bootstrap is None else bootstrap, seed=seed,
                     holdout=parse_holdout(holdout), tie_exponents=tie_exponents, bucket_definition=definition)
-    doc = cal.to_dict()
+    write_and_report(cal.to_dict(), output, as_json, format_calibration, plot_residuals, plot_path)
+
+
+def write_and_report(doc: dict[str, Any], output: str, as_json: bool, report: Callable[[dict[str, Any]], str],
+                     plot: Callable[[dict[str, Any], str], Any], plot_path: str | None) -> None:
+    """Write law.json, print its report (or the document with --json), and draw the plot if asked."""
+    from curate.cli.common import echo_json
+    from curate.io.write import write_json
+
     write_json(output, doc)
     if as_json:
         echo_json(doc)
     else:
-        click.echo(format_calibration(doc))
+        click.echo(report(doc))
     click.echo(f"wrote {output}", err=True)
     if plot_path:
-        plot_residuals(doc, plot_path)
+        plot(doc, plot_path)
         click.echo(f"wrote {plot_path}", err=True)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import click
-
 
 def calibrate_mixture_command(runs_path: str, output: str, target: str | None, model: str, holdout: str | None,
                               seed: int, bootstrap: int | None, plot_path: str | None, as_json: bool) -> None:
     """Read mixture runs, fit `model` for `target`, write law.json (and the plot); print the report."""
-    from curate.cli.calibrate import parse_holdout
-    from curate.cli.common import echo_json, warn
-    from curate.io.write import write_json
+    from curate.cli.calibrate import parse_holdout, write_and_report
+    from curate.cli.common import warn
     from curate.planner.mixture import calibrate_mixture, read_mixture_runs
     from curate.planner.mixture.calibrate import BOOTSTRAP
     from curate.planner.mixture.report import format_mixture_calibration, plot_predicted_measured
@@ -20,13 +17,4 @@ def calibrate_mixture_command(runs_path: str, output: str, target: str | None, m
         warn(w)
     cal = calibrate_mixture(runs, target=target, model=model, holdout=parse_holdout(holdout), seed=seed,
                             bootstrap=BOOTSTRAP if bootstrap is None else bootstrap)
-    doc = cal.to_dict()
-    write_json(output, doc)
-    if as_json:
-        echo_json(doc)
-    else:
-        click.echo(format_mixture_calibration(doc))
-    click.echo(f"wrote {output}", err=True)
-    if plot_path:
-        plot_predicted_measured(doc, plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+    write_and_report(cal.to_dict(), output, as_json, format_mixture_calibration, plot_predicted_measured, plot_path)
