@@ -51,6 +51,11 @@ def test_calibrate_mixture_bad_target_exits_2_naming_the_keys(runs_jsonl: Path, 
     assert r.stderr.count("\n") == 1 and "(its keys: code_val, web_val)" in r.stderr
     r = curate("calibrate", str(runs_jsonl), "--fit", "mixture", "-o", str(tmp_path / "l.json"))
     assert r.returncode == 2 and "give --target" in r.stderr
+    r = curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--reference", "high",
+               "-o", str(tmp_path / "l.json"))
+    assert r.returncode == 2 and "--reference: not used by --fit mixture" in r.stderr
+    r = curate("calibrate", str(runs_jsonl), "--fit", "repetition", "--target", "web_val", "-o", str(tmp_path / "l.json"))
+    assert r.returncode == 2 and "options of --fit mixture" in r.stderr
 
 
 def test_predict_json_lines_in_input_order_with_warnings(runs_jsonl: Path, tmp_path: Path) -> None:

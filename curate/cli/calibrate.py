@@ -84,8 +84,15 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
 
         if fit != ("mixture",):
             raise ConfigError("--fit mixture is fitted on its own; give it without other fits")
+        unused = [name for name, given in (("--base", base != "datablations"), ("--reference", reference),
+                                           ("--tie-exponents", tie_exponents), ("--buckets", buckets_path),
+                                           ("--classifier", classifier)) if given]
+        if unused:
+            raise ConfigError(f"{', '.join(unused)}: not used by --fit mixture")
         calibrate_mixture_command(runs_path, output, target, model, holdout, seed, bootstrap, plot_path, as_json)
         return
+    if target is not None or model != "exponential":
+        raise ConfigError("--target and --model are options of --fit mixture")
     definition = None
     if buckets_path is not None:
         definition = bucket_definition(read_json(buckets_path, "buckets"),
