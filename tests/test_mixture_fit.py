@@ -190,3 +190,21 @@ def test_api_predict_reads_a_law_path_and_rows(tmp_path):
     rep = curate.predict("chinchilla", [{"name": "x", "params": 1e9, "tokens": 2e10, "unique_tokens": 1e11}])
     expected = 1.81686 + 482.006 / 1e9**0.34781 + 2085.434 / 2e10**0.36585  # Besiroglu et al. 2024, no repeats
     assert rep.rows() == [{"name": "x", "predicted_loss": pytest.approx(expected, rel=1e-12)}]
+
+
+def test_predict_with_a_calibrated_repetition_law_warns_for_unknown_buckets():
+    """A bucket the law was not calibrated for is predicted with utility 1, and said so."""
+    from curate.planner.calibrate import predict_log_loss
+    from curate.planner.lawfile import CalibratedLaw, law_values
+    from curate.planner.laws import DATABLATIONS
+    from curate.planner.runs import runs_from_rows
+
+    law = CalibratedLaw(law=DATABLATIONS, utility={"high": 2.0}, r_d={"high": 8.0})
+    rows = [{"name": "m", "params": 1e8, "buckets": {"high": {"tokens": 1e9, "unique_tokens": 5e8},
+                                                     "low": {"tokens": 1e9, "unique_tokens": 4e9}}}]
+    result = predict(law, rows)
+    assert any("bucket 'low' is not one law" in w for w in result.warnings)
+    values = {**law_values(DATABLATIONS), "utility:high": 2.0, "r_d_star:high": 8.0, "utility:low": 1.0}
+    expected = np.exp(predict_log_loss(values, runs_from_rows(rows, need_loss=False)))
+    np.testing.assert_allclose(result.predicted, expected, rtol=1e-12)
+    assert np.isnan(result.measured[0]) and "loss" not in result.rows()[0]
