@@ -42,7 +42,9 @@ HUBER_DELTA = 0.2
 # on at the gauge centre without costing accuracy.
 RIDGE = 1e-4
 C_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95)  # floors c tried, as a share of the smallest loss
-STARTS = 3  # best grid starts refined by L-BFGS-B
+# Best grid starts refined by L-BFGS-B: on RegMix's runs (pile_cc, github, dm_mathematics, arxiv)
+# refining all 7 reaches the same objective as the best 3 to 1e-9 (relative).
+STARTS = 3
 _MIN = 1e-12
 _T_BOUND = 200.0
 
