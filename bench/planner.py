@@ -8,6 +8,10 @@ of iterations, so it is run to convergence on the first n buckets of the same ge
 (n = 10, 30, 100), and on the 1,000-bucket problems only for a few capped iterations, to show
 its per-iteration cost.
 
+Then the mixture laws (issue 28) on RegMix's 512 real proxy runs over 17 domains
+(bench/data/regmix): the time to fit each model kind, point fit and default options, and to plan
+the best mixture under token caps (wall and CPU seconds, one core: one BLAS and one LightGBM thread).
+
     python bench/planner.py --scale small|full
 """
 
@@ -22,6 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_of, md_table, scale_arg  # noqa: E402
+from mixture_outside import DATA as REGMIX_DATA  # noqa: E402
+from mixture_outside import load as load_regmix  # noqa: E402
 
 from curate.planner import (  # noqa: E402
     DATABLATIONS,
@@ -164,6 +170,40 @@ def calibration_rows(n_plan_buckets: int) -> list[list]:
     return rows
 
 
+def timed(fn):  # noqa: ANN001, ANN201 - (result, wall s, CPU s)
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def mixture_rows() -> list[list]:
+    """Fit every mixture model on RegMix's 512 runs (target Pile-CC), then plan with each law: a run of
+    25B tokens over the 17 domains, unique tokens in The Pile's proportions (RegMix's token
+    distribution, scaled to 30B), at most 4 epochs of any domain."""
+    from curate.planner.mixture import calibrate_mixture
+    from curate.planner.mixture.calibrate import BOOTSTRAP
+    from curate.planner.mixture.optimize import optimize_mixture
+
+    train, _ = load_regmix(REGMIX_DATA)
+    share = train.proportions.mean(axis=0)
+    unique = {d: float(30e9 * s) for d, s in zip(train.domains, share / share.sum())}
+    rows = []
+    for model, bootstrap in (("exponential", 0), ("exponential", BOOTSTRAP), ("linear", 0), ("linear", BOOTSTRAP),
+                             ("gbm", 0)):
+        cal, wall, cpu = timed(lambda m=model, b=bootstrap: calibrate_mixture(train, "pile_cc", model=m, bootstrap=b))
+        label = "point fit" if bootstrap == 0 else f"defaults ({bootstrap} bootstrap draws)"
+        if model == "gbm":
+            label = "defaults (no bootstrap for trees)"
+        rows.append([f"fit {model}: {label}", f"{wall:.2f}", f"{cpu:.2f}",
+                     f"in-sample rho {cal.to_dict()['fit']['in_sample']['spearman']:.4f}"])
+        if bootstrap or model == "gbm":
+            law = cal.law()
+            plan_out, wall, cpu = timed(lambda law=law: optimize_mixture(law, 25e9, unique, max_epochs=4.0))
+            rows.append([f"plan with the {model} law ({plan_out.method.split(':')[0].split(' (')[0]})",
+                         f"{wall:.2f}", f"{cpu:.2f}", f"predicted loss {plan_out.predicted_loss:.4f}"])
+    return rows
+
+
 def main() -> None:
     scale = scale_arg()
     full = scale == "full"
@@ -233,6 +273,11 @@ def main() -> None:
           "the full fit from a grid of starts, then 200 bootstrap draws warm-started from it. Then one plan "
           "under a calibrated law with per-bucket utility and R_D* and 200 draws (every draw replanned).\n")
     print(md_table(["task", "size", "bootstrap", "time (ms)", "check"], calibration_rows(n_big)))
+    print()
+    print("Mixture laws on RegMix's 512 proxy runs (17 training domains, target Pile-CC), one core; plans for "
+          "25B tokens with 4 epochs at most of any domain (SLSQP for exponential and linear, RegMix's top-128 of "
+          "100,000 candidates for gbm).\n")
+    print(md_table(["task", "wall s", "CPU s", "check"], mixture_rows()))
     if failures:
         print("\n**FAILED:** " + "; ".join(failures))
         sys.exit(1)

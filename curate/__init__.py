@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 # prints nothing by itself). The CLI sends it to stderr (curate.cli.common.log_to_stderr).
 logging.getLogger("curate").addHandler(logging.NullHandler())
 
-_API = ("Pipeline", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample", "generate_sample_data")
+_API = ("Pipeline", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "predict", "sample",
+        "generate_sample_data")
 __all__ = [*_API, "__version__"]
 
 

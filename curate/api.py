@@ -30,8 +30,8 @@ from curate.pipeline.spec import build_graph, load_graph
 from curate.store.layout import WorkStore
 from curate.store.storage import Storage
 
-__all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "sample",
-           "generate_sample_data"]
+__all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "predict",
+           "sample", "generate_sample_data"]
 
 
 class Pipeline:
@@ -186,6 +186,16 @@ def calibrate(runs: Any, output: str | Path | None = None, **kwargs: Any) -> Any
     if output is not None:
         write_json(output, result.to_dict())
     return result
+
+
+def predict(law: Any, runs: Any) -> Any:
+    """The predicted loss of every run (a JSONL/Parquet/CSV path or rows) under `law` (a law.json of
+    any kind, a built-in law's name, or a law object), in input order: a
+    :class:`curate.planner.mixture.Predictions` (``.rows()`` is what ``curate predict --json`` prints,
+    ``.warnings`` names runs outside what the law was fitted on)."""
+    from curate.planner.mixture import predict as _predict
+
+    return _predict(law, runs)
 
 
 def sample(input: str | Path, output: str | Path, plan: str | Path, *, run_options: dict[str, Any] | None = None,

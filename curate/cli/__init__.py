@@ -18,6 +18,8 @@ VERBS: dict[str, str] = {
     "classify": "curate.cli.classify:classify_command",
     "plan": "curate.cli.plan:command",
     "calibrate": "curate.cli.calibrate:command",
+    "predict": "curate.cli.predict:command",
+    "mixtures": "curate.cli.mixtures:command",
     "sample": "curate.cli.sample:command",
     "stats": "curate.cli.stats:command",
     "stages": "curate.cli.stages:command",

@@ -12,7 +12,9 @@ A law.json has a ``kind``, and :data:`LAW_KINDS` maps each kind to its reader:
 - ``repetition``: a data-constrained law (Muennighoff et al. 2023: repeated tokens and excess
   parameters decay), with per-bucket utility and R_D* when fitted on buckets;
 - ``base``: a Chinchilla-style base law (Hoffmann et al. 2022, approach 3) fitted on runs of at
-  most one epoch, its repetition constants those of the base it started from.
+  most one epoch, its repetition constants those of the base it started from;
+- ``mixture``: a law over domain proportions (Data Mixing Laws' exponential form, or RegMix's
+  regressors; curate.planner.mixture).
 
 A file without ``kind`` (written before the field existed) is read as ``repetition`` (both kinds
 share one schema). Another kind is added with one entry in ``LAW_KINDS``.
@@ -34,6 +36,7 @@ from curate.store.storage import Storage
 
 LAW_FORMAT = "curate-law/1"
 BASE_KEYS = ("E", "A", "B", "alpha", "beta")
+# law.json kinds besides the repetition law (no ``kind``): "module:function" parsing such a document
 
 
 @dataclass(frozen=True)
@@ -138,13 +141,18 @@ def resolve_law(spec: str | Path | Law | CalibratedLaw, storage: Storage | None 
         return LAWS[str(spec)]
     storage = storage or Storage()
     if str(spec).endswith(".json") or storage.file_exists(spec):  # a local path or a URI
-        return read_law(spec, storage)
+        law = read_law(spec, storage)
+        if not isinstance(law, (Law, CalibratedLaw)):
+            raise ConfigError(f"{spec}: a law of kind '{law.kind}'; the budget planner reads repetition laws")
+        return law
     raise ConfigError(f"unknown law '{spec}' (known: {', '.join(sorted(LAWS))}, or a law.json file)")
 
 
-def read_law(path: str | Path, storage: Storage | None = None) -> CalibratedLaw | Law:
+def read_law(path: str | Path, storage: Storage | None = None) -> Any:
     """Read a law.json written by ``curate calibrate`` (a local path or a URI, read with
-    `storage`, default the environment's options); errors name the file and key."""
+    `storage`, default the environment's options): the reader of its ``kind`` (LAW_KINDS) gives a
+    CalibratedLaw for repetition and base laws, a MixtureLaw for mixture laws; errors name the
+    file and key."""
     try:
         doc = json.loads((storage or Storage()).stage_file(path, "law file").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -194,9 +202,16 @@ def law_kind(fit_kinds: Sequence[str]) -> str:
 
 
 # kind -> reader of a law.json document (the document and its name, e.g. its path)
+def _mixture_law(doc: Mapping[str, Any], name: str) -> Any:
+    from curate.planner.mixture.law import mixture_law_from_dict  # mixture imports this module
+
+    return mixture_law_from_dict(doc, name)
+
+
 LAW_KINDS: dict[str, Callable[[Mapping[str, Any], str], Any]] = {
     "repetition": law_from_dict,
     "base": law_from_dict,
+    "mixture": _mixture_law,  # Data Mixing Laws / RegMix (curate.planner.mixture)
 }
 DEFAULT_KIND = "repetition"  # law.json files written before ``kind`` existed
 

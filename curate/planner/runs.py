@@ -108,8 +108,9 @@ def read_runs(path: str | Path, storage: Storage | None = None) -> Runs:
     return runs_from_rows(read_rows(source, storage or Storage()), source)
 
 
-def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs") -> Runs:
-    """Validate rows (dicts as described in the module docstring) into :class:`Runs`."""
+def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs", need_loss: bool = True) -> Runs:
+    """Validate rows (dicts as described in the module docstring) into :class:`Runs`; without
+    `need_loss` (runs to predict) a row's ``loss`` may be absent (NaN)."""
     if not rows:
         raise InputError("no runs", file=source)
     parsed: list[tuple[str, int | None, float, float, float, dict[str, tuple[float, float]]]] = []
@@ -117,7 +118,7 @@ def runs_from_rows(rows: Sequence[Mapping[str, Any]], source: str = "runs") -> R
         if not isinstance(row, Mapping):
             raise InputError("expected an object", file=source, row=r)
         params = _positive(row, "params", "", source, r)
-        loss = _positive(row, "loss", "", source, r)
+        loss = _positive(row, "loss", "", source, r) if need_loss or row.get("loss") is not None else math.nan
         weight = 1.0 if row.get("weight") is None else _positive(row, "weight", "", source, r)
         buckets = row.get("buckets")
         if buckets is not None and row.get("tokens") is not None:

@@ -24,7 +24,6 @@ from curate.planner import (
 from curate.planner.builtin import builtin_draws, data_file, draws_document
 from curate.planner.laws import CHINCHILLA, DATABLATIONS
 from curate.planner.make_builtin_draws import make_draws
-
 from tests.conftest import CURATE, env_with_repo
 
 BUCKETS = [Bucket("high", 1e9, 2.0), Bucket("mid", 5e9, 1.0), Bucket("low", 2e10, 0.5)]

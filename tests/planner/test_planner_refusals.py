@@ -15,7 +15,6 @@ import curate
 from curate.errors import InfeasibleError
 from curate.planner import Bucket, buckets_to_dict, frontier, plan
 from curate.planner.report import _y_scale, format_frontier, plot_frontier
-
 from tests.conftest import CURATE, env_with_repo
 
 # the demo's buckets (2,000 sample documents after curation: 436K unique tokens)

@@ -1,0 +1,123 @@
+"""The mixture verbs end to end (real subprocesses): draw mixtures, calibrate --fit mixture,
+predict (mixture and repetition laws), and the exit codes of bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import CURATE, env_with_repo
+from .test_mixture_fit import planted_rows
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def curate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CURATE, *args], capture_output=True, text=True, env=env_with_repo(), timeout=300)
+
+
+@pytest.fixture()
+def runs_jsonl(tmp_path: Path) -> Path:
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in planted_rows(40, 0)))
+    return path
+
+
+def test_calibrate_mixture_writes_law_report_and_plot(runs_jsonl: Path, tmp_path: Path) -> None:
+    law, png = tmp_path / "law.json", tmp_path / "fit.png"
+    r = curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--holdout", "8",
+               "--seed", "3", "--bootstrap", "10", "--output", str(law), "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    assert "held out: 8 runs, Spearman" in r.stdout and "web_val: c" in r.stdout
+    doc = json.loads(law.read_text())
+    assert doc["kind"] == "mixture" and doc["model"] == "exponential" and doc["bootstrap"]["draws"] == 10
+    assert len(doc["fit"]["holdout"]["names"]) == 8 and doc["fit"]["holdout"]["spearman"] > 0.9
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    # --json: the document alone on stdout
+    r = curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--model", "linear",
+               "--output", str(law), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["model"] == "linear"
+
+
+def test_calibrate_mixture_bad_target_exits_2_naming_the_keys(runs_jsonl: Path, tmp_path: Path) -> None:
+    r = curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "arxiv", "-o", str(tmp_path / "l.json"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "(its keys: code_val, web_val)" in r.stderr
+    r = curate("calibrate", str(runs_jsonl), "--fit", "mixture", "-o", str(tmp_path / "l.json"))
+    assert r.returncode == 2 and "give --target" in r.stderr
+    r = curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--reference", "high",
+               "-o", str(tmp_path / "l.json"))
+    assert r.returncode == 2 and "--reference: not used by --fit mixture" in r.stderr
+    r = curate("calibrate", str(runs_jsonl), "--fit", "repetition", "--target", "web_val", "-o", str(tmp_path / "l.json"))
+    assert r.returncode == 2 and "options of --fit mixture" in r.stderr
+
+
+def test_predict_json_lines_in_input_order_with_warnings(runs_jsonl: Path, tmp_path: Path) -> None:
+    law = tmp_path / "law.json"
+    assert curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--bootstrap", "0",
+                  "-o", str(law)).returncode == 0
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("name,mixture.web,mixture.code,mixture.books,mixture.math,mixture.poetry\n"
+                      "z-last,0.25,0.25,0.25,0.25,\nalone,1.0,,,,\nnew-domain,0.5,0.2,0.1,0.1,0.1\n")
+    r = curate("predict", str(law), str(unseen), "--json")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["name"] for x in lines] == ["z-last", "alone", "new-domain"]
+    assert all(set(x) == {"name", "predicted_loss"} for x in lines)
+    assert "domain 'web': share above the largest" in r.stderr and "in alone" in r.stderr
+    assert "domain 'poetry' is not one law" in r.stderr
+
+
+def test_predict_repetition_law(tmp_path: Path) -> None:
+    """A built-in repetition law predicts what the planner's law gives (datablations, computed here)."""
+    runs = tmp_path / "rep.jsonl"
+    runs.write_text(json.dumps({"name": "r", "params": 1e8, "tokens": 2e9, "unique_tokens": 1e9, "loss": 3.5}) + "\n")
+    r = curate("predict", "datablations", str(runs), "--json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    # datablations (Muennighoff et al. 2023, eqs. 5-6; README "Parametric Fit" constants), by hand
+    a, b, e, alpha, rd, rn = 6.255414, 7.3049974, 0.6254804, 0.3526596, 15.387756, 5.309743
+    d_eff = 1e9 + 1e9 * rd * (1 - np.exp(-1.0 / rd))  # 2 epochs of 1e9 unique tokens
+    g = (np.exp(a) / np.exp(b)) ** (1 / (2 * alpha))  # alpha = beta
+    un = min(1e8, 1e9 * g * g)  # D_to_N(U) = (U G)^(beta/alpha) G
+    n_eff = un + un * rn * (1 - np.exp(-(1e8 / un - 1) / rn))
+    expected = np.exp(e) + np.exp(a) / n_eff**alpha + np.exp(b) / d_eff**alpha
+    assert row["predicted_loss"] == pytest.approx(expected, rel=1e-9) and row["loss"] == 3.5
+
+
+def test_mixtures_verb_writes_csv_and_jsonl(tmp_path: Path) -> None:
+    buckets = tmp_path / "buckets.json"
+    buckets.write_text(json.dumps({"buckets": [
+        {"name": "web-high", "domain": "web", "unique_tokens": 6e9}, {"name": "web-low", "domain": "web", "unique_tokens": 2e9},
+        {"name": "code-high", "domain": "code", "unique_tokens": 1e9}, {"name": "math-high", "domain": "math", "unique_tokens": 5e8}]}))
+    out = tmp_path / "mixes.csv"
+    r = curate("mixtures", "--buckets", str(buckets), "--n", "64", "--seed", "5", "--minimum", "0.001", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 64 and set(rows[0]) == {"name", "mixture.code", "mixture.math", "mixture.web"}
+    assert all(abs(sum(float(v) for k, v in row.items() if k != "name") - 1) < 1e-9 for row in rows)
+    r2 = curate("mixtures", "--buckets", str(buckets), "--n", "64", "--seed", "5", "--minimum", "0.001")
+    jsonl = [json.loads(x) for x in r2.stdout.splitlines()]
+    assert [x["name"] for x in jsonl] == [row["name"] for row in rows]
+    assert jsonl[0]["mixture"]["web"] == pytest.approx(float(rows[0]["mixture.web"]))
+    # the drawn file is what predict reads
+    bad = tmp_path / "nodomain.json"
+    bad.write_text(json.dumps({"buckets": [{"name": "high", "unique_tokens": 10}]}))
+    r3 = curate("mixtures", "--buckets", str(bad))
+    assert r3.returncode == 2 and "has no 'domain'" in r3.stderr and r3.stderr.count("\n") == 1
+
+
+def test_plan_refuses_a_mixture_law(runs_jsonl: Path, tmp_path: Path) -> None:
+    law = tmp_path / "law.json"
+    assert curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--model", "linear",
+                  "--bootstrap", "0", "-o", str(law)).returncode == 0
+    buckets = tmp_path / "buckets.json"
+    buckets.write_text(json.dumps({"buckets": [{"name": "high", "unique_tokens": 1e9, "utility": 1.0}]}))
+    r = curate("plan", "--buckets", str(buckets), "--compute", "1e20", "--law", str(law))
+    assert r.returncode == 2 and "a law of kind 'mixture'" in r.stderr
