@@ -85,7 +85,7 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    ratio = t_ds / best["seconds"]
+    ratio = c_ds / best["cpu"]  # CPU seconds: on a shared machine wall time measures the neighbours
     print(f"### dedup_stdlib: `curate dedup` on real long documents (Python {sys.version.split()[0]} standard "
           "library)\n")
     print(f"{n_docs:,} files, {mb:,.1f} MB of text ({parquet_bytes / 1e6:,.1f} MB of Parquet), corpus sha256 "
@@ -98,15 +98,15 @@ def main() -> None:
           f"family: 75%), about {slots['low_slots_per_token']:.1f} of the {NUM_PERM} slots per token; "
           f"digest of the whole set = slot-wise minimum of the one-token digests: {slots['full_set']}. "
           "So every token still counts, but once a document's minima are all low a token can only "
-          "change its few low slots, which a kernel can find without computing the rest; curate's "
-          "family draws all 112 values of a token uniformly and independently, so each must be "
-          "computed (see docs/dedup.md).\n")
-    print(md_table(["what", "wall s", "CPU s", "MB/s", "datasketch / this"], [
+          "change its few low slots, and a kernel may skip computing the others; curate's family "
+          "draws all 112 values of a token uniformly and independently, so each must be computed "
+          "(see docs/dedup.md).\n")
+    print(md_table(["what", "wall s", "CPU s", "MB per CPU s", "datasketch CPU / this"], [
         ["`curate dedup --workers 1` (whole command, fresh process, best of 3)", best["seconds"], best["cpu"],
-         mb / best["seconds"], ratio],
+         mb / best["cpu"], ratio],
         ["  of which fixed cost (same command, 1-document input)", fixed["seconds"], fixed["cpu"], "", ""],
-        ["datasketch update_batch + MinHashLSH + union-find (no I/O, no shingling)", t_ds, c_ds, mb / t_ds, 1.0],
-        ["rensa RMinHash + RMinHashLSH + union-find (no I/O, no shingling)", t_rs, c_rs, mb / t_rs, t_ds / t_rs],
+        ["datasketch update_batch + MinHashLSH + union-find (no I/O, no shingling)", t_ds, c_ds, mb / c_ds, 1.0],
+        ["rensa RMinHash + RMinHashLSH + union-find (no I/O, no shingling)", t_rs, c_rs, mb / c_rs, c_ds / c_rs],
     ]))
     print(f"\ncurate removed {n_docs - kept:,} documents, datasketch {ds_removed:,}, rensa {rs_removed:,} "
           "(datasketch and rensa: without the signature check, their own hash families).\n")
@@ -118,7 +118,7 @@ def main() -> None:
     print(f"\nQuality against the exact similarity join ({q['pairs_0.5']:,} pairs with J >= 0.5):\n")
     targets = [
         *signature_targets(sig),
-        ("whole command >= 10x datasketch", ratio >= 10, f"{ratio:.1f}x"),
+        ("whole command >= 10x datasketch (CPU s)", ratio >= 10, f"{ratio:.1f}x"),
         ("recall >= 0.99 at J >= 0.9", q["recall_0.9"] >= 0.99, f"{q['recall_0.9']:.4f}"),
         ("removal precision >= 0.99", q["precision"] >= 0.99, f"{q['precision']:.4f}"),
     ]
