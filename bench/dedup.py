@@ -388,12 +388,12 @@ def true_pairs(texts: object, min_j: float = 0.5, chunk: int = 2000) -> tuple[np
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(jacs)
 
 
-def quality(src: Path, work: Path, verify: bool) -> tuple[list[list], dict[str, float]]:
+def annotated_clusters(src: Path, work: Path, ids: list[str], verify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Run minhash_dedup with annotate_only on `src`: a cluster number per document (in `ids`
+    order) and the positions of the documents it would remove (not their cluster's keeper)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    ids, texts = load(src)
-    row, col, jac = true_pairs(texts)
     ours_whole(src, work, workers=1, annotate_only=True, verify=verify)
     out = pa.concat_tables([pq.read_table(p, columns=["id", "dup_cluster_id"]) for p in sorted(work.glob("part-*"))])
     position = {d: i for i, d in enumerate(ids)}
@@ -401,6 +401,14 @@ def quality(src: Path, work: Path, verify: bool) -> tuple[list[list], dict[str, 
     cluster_ids = np.empty(len(ids), dtype=object)
     cluster_ids[order] = out.column("dup_cluster_id").to_pylist()
     _, cluster = np.unique(cluster_ids.astype(str), return_inverse=True)
+    return cluster, np.flatnonzero(cluster_ids != np.array(ids, dtype=object))
+
+
+def quality(src: Path, work: Path, verify: bool) -> tuple[list[list], dict[str, float]]:
+
+    ids, texts = load(src)
+    row, col, jac = true_pairs(texts)
+    cluster, removed = annotated_clusters(src, work, ids, verify)
     together = cluster[row] == cluster[col]
     bands = [(0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.0), (1.0, 1.01)]
     rows = []
@@ -408,7 +416,6 @@ def quality(src: Path, work: Path, verify: bool) -> tuple[list[list], dict[str, 
         m = (jac >= lo) & (jac < hi)
         label = "1.0 (identical shingles)" if lo == 1.0 else f"[{lo:.2f}, {hi:.2f})"
         rows.append([label, int(m.sum()), float(together[m].mean()) if m.any() else float("nan")])
-    removed = np.flatnonzero(cluster_ids != np.array(ids, dtype=object))
     strong = jac >= 0.7
     has_twin = np.zeros(len(ids), dtype=bool)
     same = together & strong
