@@ -74,27 +74,50 @@ def _jaccard(values, offsets, left, right):
     return out
 
 
+@numba.njit(cache=True)
+def _prefix_length(size, t):
+    return size - np.int64(np.ceil(t * size - 1e-9)) + 1 if size > 0 else 0
+
+
+@numba.njit(cache=True)
+def _prefixes(offsets, rank, t):
+    """(token rank, document) of every document's prefix: its rarest tokens, in document order."""
+    total = 0
+    for d in range(len(offsets) - 1):
+        total += _prefix_length(offsets[d + 1] - offsets[d], t)
+    tokens = np.empty(total, dtype=np.int32)
+    docs = np.empty(total, dtype=np.int32)
+    k = 0
+    for d in range(len(offsets) - 1):
+        lo, hi = offsets[d], offsets[d + 1]
+        p = _prefix_length(hi - lo, t)
+        if p:
+            tokens[k : k + p] = np.sort(rank[lo:hi])[:p]
+            docs[k : k + p] = d
+            k += p
+    return tokens, docs
+
+
 def pairs_at_least(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, Jaccard) of every pair i < j of non-empty sets with Jaccard >= t (0 < t <= 1)."""
     n = len(offsets) - 1
-    sizes = np.diff(offsets).astype(np.int64)
+    offsets = offsets.astype(np.int64)
+    sizes = np.diff(offsets)
     if len(values) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
     _, token, df = np.unique(values, return_inverse=True, return_counts=True)
-    rank_of_token = np.empty(len(df), dtype=np.int64)
-    rank_of_token[np.lexsort((np.arange(len(df)), df))] = np.arange(len(df))  # rarest first
+    rank_of_token = np.empty(len(df), dtype=np.int32)
+    rank_of_token[np.lexsort((np.arange(len(df)), df))] = np.arange(len(df), dtype=np.int32)  # rarest first
     rank = rank_of_token[token]
-    doc = np.repeat(np.arange(n, dtype=np.int64), sizes)
-    by_doc_rank = np.lexsort((rank, doc))  # each document's tokens, rarest first
-    position = np.arange(len(values)) - offsets[doc]
-    prefix = sizes - np.ceil(t * sizes - 1e-9).astype(np.int64) + 1
-    keep = position < prefix[doc]
-    prefix_token = token[by_doc_rank][keep]
-    prefix_doc = doc[keep]
-    order = np.lexsort((prefix_doc, prefix_token))
+    del token, df, rank_of_token
+    prefix_token, prefix_doc = _prefixes(offsets, rank, t)
+    del rank
+    order = np.argsort(prefix_token, kind="stable")  # documents stay in order within a token
     prefix_token, prefix_doc = prefix_token[order], prefix_doc[order]
+    del order
     bounds = np.flatnonzero(np.r_[True, prefix_token[1:] != prefix_token[:-1], True]).astype(np.int64)
+    del prefix_token
     count = _count_candidates(bounds, prefix_doc, sizes, t)
     if count > MAX_CANDIDATES:
         raise RuntimeError(f"{count:,} candidate pairs: too many for this join")
@@ -102,6 +125,6 @@ def pairs_at_least(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[n
     _fill_candidates(bounds, prefix_doc, sizes, t, n, packed)
     packed = np.unique(packed)
     left, right = packed // n, packed % n
-    jac = _jaccard(values, offsets.astype(np.int64), left, right)
+    jac = _jaccard(values, offsets, left, right)
     hit = jac >= t
     return left[hit], right[hit], jac[hit]
