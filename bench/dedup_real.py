@@ -32,14 +32,15 @@ shards of (id, text) so that every system reads the same texts.
   truth of bench/dedup.py on the stdlib and generated corpora): recall at J >= 0.9 and removal
   precision (a J >= 0.7 twin in the cluster).
 
-    python bench/dedup_real.py                       # builds the corpus on first use (~20-40 min)
-    python bench/dedup_real.py --target-bytes 2e7    # a quick run on a small corpus
+    python bench/dedup_real.py --scale full    # builds the 1.2 GB corpus on first use (~10-20 min)
+    python bench/dedup_real.py --scale small   # a smoke run on a 20 MB corpus
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -65,6 +66,11 @@ from dedup import (  # noqa: E402
 from dedup_stdlib import PEERS, dedup_cmd, one_doc_corpus  # noqa: E402
 
 SHARD_TEXT_BYTES = 64 << 20
+# --scale presets: corpus bytes, datasketch / rensa sample fractions, quality sample documents
+SCALES = {
+    "small": {"target_bytes": 2e7, "peer_fractions": "0.1,0.2", "quality_docs": 2000},
+    "full": {"target_bytes": 1.2e9, "peer_fractions": "0.01,0.02", "quality_docs": 50_000},
+}
 
 
 def build_corpus(target: float, kinds: str) -> tuple[Path, dict]:
@@ -194,18 +200,23 @@ def quality(src: Path, work: Path, verify: bool) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target-bytes", type=float, default=1.2e9, help="corpus size for real_corpus.py")
+    parser.add_argument("--scale", choices=list(SCALES), default=os.environ.get("BENCH_SCALE", "small"),
+                        help="presets: small = a 20 MB corpus (a smoke run), full = the 1.2 GB one")
+    parser.add_argument("--target-bytes", type=float, help="corpus size for real_corpus.py")
     parser.add_argument("--kinds", default="doc,html,source",
                         help="real_corpus.py kinds; man pages are left out by default: groff renders ~20,000 "
                              "pages at ~10 ms each, which took hours on the loaded development machine")
     parser.add_argument("--html", choices=["raw", "text"], default="raw",
                         help="HTML pages as their source (default: with what this machine has installed, "
                              "extracted text leaves ~0.75 GB in all) or as curate's extracted text")
-    parser.add_argument("--peer-fractions", default="0.01,0.02", help="sample sizes for datasketch / rensa")
-    parser.add_argument("--quality-docs", type=int, default=50_000)
+    parser.add_argument("--peer-fractions", help="sample sizes for datasketch / rensa, e.g. 0.01,0.02")
+    parser.add_argument("--quality-docs", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of the curate command (best kept)")
     args = parser.parse_args()
+    for name, value in SCALES[args.scale].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
     corpus, manifest = build_corpus(args.target_bytes, args.kinds)
     src = dedup_input(corpus, manifest["sha256"], args.html)
