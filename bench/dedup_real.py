@@ -39,6 +39,7 @@ shards of (id, text) so that every system reads the same texts.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -66,6 +67,7 @@ from dedup import (  # noqa: E402
 from dedup_stdlib import PEERS, dedup_cmd, one_doc_corpus  # noqa: E402
 
 SHARD_TEXT_BYTES = 64 << 20
+MAX_JOIN_CANDIDATES = 100_000_000  # ~3 minutes of exact Jaccard on the loaded development machine
 # --scale presets: corpus bytes, datasketch / rensa sample fractions, quality sample documents
 SCALES = {
     "small": {"target_bytes": 2e7, "peer_fractions": "0.1,0.2", "quality_docs": 2000},
@@ -223,78 +225,124 @@ def main() -> None:
     ids, texts = load(src)
     n_docs, mb = len(ids), text_mb(texts)
     del ids, texts
+    say = functools.partial(print, flush=True)  # section by section: a late failure keeps the figures
+    say(f"### dedup_real: `curate dedup` on {mb / 1e3:,.2f} GB of Debian documentation text\n")
+    say(f"Machine: {machine()}; load average {load_average()} (1 / 5 / 15 min) at the start. {versions(*PEERS)}.\n")
+    kinds = ", ".join(f"{k} {manifest['docs'][k]:,}" for k in manifest["docs"])
+    html = "HTML pages as their HTML source" if args.html == "raw" else "HTML pages as extracted text"
+    say(f"Corpus: bench/real_corpus.py --target-bytes {args.target_bytes:g} --kinds {args.kinds}, sha256 "
+        f"`{manifest['sha256']}`; {n_docs:,} documents ({kinds}), {mb:,.0f} MB of text ({html}).\n")
+    say(f"<details><summary>The {len(manifest['packages'])} Debian packages its documents come from, with "
+        "versions</summary>\n\n" + ", ".join(f"{p} {v}" for p, v in manifest["packages"].items()) + "\n\n</details>\n")
+    targets = []
     tmp = Path(tempfile.mkdtemp(prefix="curate-bench-real-"))
     try:
         fixed_src = one_doc_corpus(src, tmp / "one")
         run_curate(dedup_cmd(fixed_src, tmp / "warm"))  # numba's cache filled outside the timing
         fixed = run_curate(dedup_cmd(fixed_src, tmp / "one-out"))
-        runs = [run_curate(dedup_cmd(src, tmp / "ours")) for _ in range(args.repeat)]
-        best = min(runs, key=lambda r: r["seconds"])
+        best = min((run_curate(dedup_cmd(src, tmp / "ours")) for _ in range(args.repeat)), key=lambda r: r["seconds"])
         shutil.rmtree(tmp / "ours", ignore_errors=True)
+        say(f"`curate dedup --workers 1` on the whole corpus: {best['seconds']:,.1f} s wall, {best['cpu']:,.1f} CPU s "
+            f"(fixed cost, 1-document input: {fixed['seconds']:,.1f} s wall, {fixed['cpu']:,.2f} CPU s).\n")
 
-        fractions = [float(f) for f in args.peer_fractions.split(",")]
-        peer_runs = []
-        for i, frac in enumerate(fractions):
-            peer_runs.append(peers_on_sample(sample(src, tmp / f"peers{i}", int(round(frac * n_docs)), args.seed + i)))
-        sig_src = tmp / "peers0"
-        _, sig_texts = load(sig_src)
+        peer_runs = [peers_on_sample(sample(src, tmp / f"peers{i}", int(round(float(frac) * n_docs)), args.seed + i))
+                     for i, frac in enumerate(args.peer_fractions.split(","))]
+        per_mb = {k: np.mean([r[k] / r["mb"] for r in peer_runs]) for k in ("ds_wall", "ds_cpu", "rs_wall", "rs_cpu")}
+        ds_cpu_full, rs_cpu_full = per_mb["ds_cpu"] * mb, per_mb["rs_cpu"] * mb
+        ratio = ds_cpu_full / best["cpu"]
+        say(md_table(["what", "wall s", "CPU s", "MB per CPU s", "datasketch CPU / this"], [
+            ["`curate dedup --workers 1` (whole command, fresh process)", best["seconds"], best["cpu"],
+             mb / best["cpu"], ratio],
+            ["  of which fixed cost (same command, 1-document input)", fixed["seconds"], fixed["cpu"], "", ""],
+            ["datasketch MinHash + MinHashLSH + union-find, scaled from the samples", per_mb["ds_wall"] * mb,
+             ds_cpu_full, 1 / per_mb["ds_cpu"], 1.0],
+            ["rensa RMinHash + RMinHashLSH + union-find, scaled from the samples", per_mb["rs_wall"] * mb,
+             rs_cpu_full, 1 / per_mb["rs_cpu"], ds_cpu_full / rs_cpu_full],
+        ]))
+        say("\nThe samples datasketch and rensa ran on (seeded, documents drawn uniformly; the scaling above uses "
+            "the mean cost per MB of text; a cost per MB that grows with the sample means the scaled figure is "
+            "a lower bound):\n")
+        say(md_table(["documents", "MB of text", "datasketch CPU s", "datasketch CPU s per MB", "rensa CPU s",
+                      "rensa CPU s per MB", "removed by datasketch / rensa"],
+                     [[r["docs"], r["mb"], r["ds_cpu"], r["ds_cpu"] / r["mb"], r["rs_cpu"], r["rs_cpu"] / r["mb"],
+                       f"{r['ds_removed']:,} / {r['rs_removed']:,}"] for r in peer_runs]))
+        targets.append(("whole command >= 10x datasketch (CPU s, start-up included)", ratio >= 10, f"{ratio:.1f}x"))
+
+        _, sig_texts = load(tmp / "peers0")
         sig_rows, sig = bench_signatures(sig_texts, text_mb(sig_texts), with_datatrove=False)
         del sig_texts
+        say(f"\nSignatures per second per core on the same shingles ({peer_runs[0]['docs']:,}-document sample):\n")
+        say(md_table(SIGNATURE_HEADER, sig_rows))
+        targets = signature_targets(sig) + targets
 
-        q_src = sample(src, tmp / "quality-in", args.quality_docs, args.seed)
-        q = quality(q_src, tmp / "quality", verify=False)
-        qv = quality(q_src, tmp / "quality-verify", verify=True)
+        for label, q_src in quality_samples(src, tmp, args.quality_docs, args.seed):
+            try:
+                q = quality(q_src, tmp / "quality", verify=False)
+                qv = quality(q_src, tmp / "quality-verify", verify=True)
+            except RuntimeError as exc:  # the exact join's candidate budget
+                say(f"\nQuality on {label}: not measured ({exc}).")
+                continue
+            say(f"\nQuality on {label} against the exact similarity join (bench/similarity_join.py, prefix "
+                f"filtering: {q['pairs_0.7']:,} pairs with J >= 0.7, {q['pairs_0.9']:,} with J >= 0.9):\n")
+            say(md_table(["metric", "default", "--verify"], [
+                ["recall, J >= 0.9", q["recall_0.9"], qv["recall_0.9"]],
+                [f"recall, J >= {THRESHOLD}", q["recall_threshold"], qv["recall_threshold"]],
+                ["removal precision (a J >= 0.7 twin in the cluster)", q["precision"], qv["precision"]],
+                ["documents removed (annotate-only run)", q["removed"], qv["removed"]]]))
+            targets += [(f"recall >= 0.99 at J >= 0.9, {label}", q["recall_0.9"] >= 0.99, f"{q['recall_0.9']:.4f}"),
+                        (f"removal precision >= 0.99, {label}", q["precision"] >= 0.99, f"{q['precision']:.4f}"),
+                        (f"removal precision >= 0.99 with --verify, {label}", qv["precision"] >= 0.99,
+                         f"{qv['precision']:.4f}")]
+            shutil.rmtree(tmp / "quality", ignore_errors=True)
+            shutil.rmtree(tmp / "quality-verify", ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        say("\nTargets:\n")
+        for name, ok, value in targets:
+            say(f"- {name}: **{'met' if ok else 'not met'}** ({value})")
+        say(f"\nLoad average at the end: {load_average()}.")
 
-    per_mb = {k: np.mean([r[k] / r["mb"] for r in peer_runs]) for k in ("ds_wall", "ds_cpu", "rs_wall", "rs_cpu")}
-    ds_cpu_full, rs_cpu_full = per_mb["ds_cpu"] * mb, per_mb["rs_cpu"] * mb
-    ratio = ds_cpu_full / best["cpu"]
-    print(f"### dedup_real: `curate dedup` on {mb / 1e3:,.2f} GB of Debian documentation text\n")
-    print(f"Machine: {machine()}; load average {load_average()} (1 / 5 / 15 min) at the end. "
-          f"{versions(*PEERS)}.\n")
-    kinds = ", ".join(f"{k} {manifest['docs'][k]:,}" for k in manifest["docs"])
-    html = "HTML pages as their HTML source" if args.html == "raw" else "HTML pages as extracted text"
-    print(f"Corpus: bench/real_corpus.py --target-bytes {args.target_bytes:g} --kinds {args.kinds}, sha256 "
-          f"`{manifest['sha256']}`; {n_docs:,} documents ({kinds}), {mb:,.0f} MB of text ({html}).\n")
-    print(f"<details><summary>The {len(manifest['packages'])} Debian packages its documents come from, with "
-          "versions</summary>\n\n" + ", ".join(f"{p} {v}" for p, v in manifest["packages"].items())
-          + "\n\n</details>\n")
-    print(md_table(["what", "wall s", "CPU s", "MB/s per CPU s", "datasketch CPU / this"], [
-        ["`curate dedup --workers 1` (whole command, fresh process)", best["seconds"], best["cpu"],
-         mb / best["cpu"], ratio],
-        ["  of which fixed cost (same command, 1-document input)", fixed["seconds"], fixed["cpu"], "", ""],
-        ["datasketch MinHash + MinHashLSH + union-find, scaled from the samples", per_mb["ds_wall"] * mb,
-         ds_cpu_full, 1 / per_mb["ds_cpu"], 1.0],
-        ["rensa RMinHash + RMinHashLSH + union-find, scaled from the samples", per_mb["rs_wall"] * mb,
-         rs_cpu_full, 1 / per_mb["rs_cpu"], ds_cpu_full / rs_cpu_full],
-    ]))
-    print("\nThe samples datasketch and rensa ran on (seeded, documents drawn uniformly; cost per MB "
-          "of text, the scaling above uses their mean):\n")
-    print(md_table(["documents", "MB of text", "datasketch CPU s", "datasketch CPU s per MB", "rensa CPU s",
-                    "rensa CPU s per MB", "removed by datasketch / rensa"],
-                   [[r["docs"], r["mb"], r["ds_cpu"], r["ds_cpu"] / r["mb"], r["rs_cpu"], r["rs_cpu"] / r["mb"],
-                     f"{r['ds_removed']:,} / {r['rs_removed']:,}"] for r in peer_runs]))
-    print(f"\nSignatures per second per core on the same shingles ({peer_runs[0]['docs']:,}-document sample):\n")
-    print(md_table(SIGNATURE_HEADER, sig_rows))
-    print(f"\nQuality on a seeded sample of {args.quality_docs:,} documents against the exact similarity join "
-          f"(bench/similarity_join.py, prefix filtering: {q['pairs_0.7']:,} pairs with J >= 0.7, "
-          f"{q['pairs_0.9']:,} with J >= 0.9):\n")
-    print(md_table(["metric", "default", "--verify"], [
-        ["recall, J >= 0.9", q["recall_0.9"], qv["recall_0.9"]],
-        [f"recall, J >= {THRESHOLD}", q["recall_threshold"], qv["recall_threshold"]],
-        ["removal precision (a J >= 0.7 twin in the cluster)", q["precision"], qv["precision"]],
-        ["documents removed (annotate-only run)", q["removed"], qv["removed"]]]))
-    targets = [
-        *signature_targets(sig),
-        ("whole command >= 10x datasketch (CPU s, start-up included)", ratio >= 10, f"{ratio:.1f}x"),
-        ("recall >= 0.99 at J >= 0.9", q["recall_0.9"] >= 0.99, f"{q['recall_0.9']:.4f}"),
-        ("removal precision >= 0.99", q["precision"] >= 0.99, f"{q['precision']:.4f}"),
-        ("removal precision >= 0.99 with --verify", qv["precision"] >= 0.99, f"{qv['precision']:.4f}"),
-    ]
-    print("\nTargets:\n")
-    for name, ok, value in targets:
-        print(f"- {name}: **{'met' if ok else 'not met'}** ({value})")
+
+def quality_samples(src: Path, tmp: Path, n_docs: int, seed: int):  # -> Iterator[tuple[str, Path]]
+    """The seeded samples the quality is measured on: `n_docs` documents with HTML pages as extracted
+    text, and the largest seeded sample (halving from `n_docs`) whose exact join fits the
+    candidate budget of bench/similarity_join.py as the corpus has it (HTML source)."""
+    from similarity_join import candidate_count
+
+    from curate.text.minhash import shingle_sets
+
+    size = n_docs
+    while size >= 500:
+        raw_src = sample(src, tmp / f"quality-raw-{size}", size, seed)
+        _, texts = load(raw_src)
+        count = candidate_count(*shingle_sets(texts, NGRAM), 0.7)
+        del texts
+        if count <= MAX_JOIN_CANDIDATES:
+            yield f"a seeded sample of {size:,} documents as the corpus has them ({count:,} candidate pairs)", raw_src
+            break
+        print(f"\n(A {size:,}-document sample of the corpus as it is has {count:,} candidate pairs for the exact "
+              f"join at J >= 0.7, beyond the budget of {MAX_JOIN_CANDIDATES:,}: halving.)", flush=True)
+        shutil.rmtree(raw_src, ignore_errors=True)
+        size //= 2
+    text_src = as_text(sample(src, tmp / "quality-text-raw", n_docs, seed), tmp / "quality-text")
+    yield f"a seeded sample of {n_docs:,} documents, HTML pages as extracted text", text_src
+
+
+def as_text(src: Path, dst: Path) -> Path:
+    """`src` with its HTML pages (ids under real_corpus.WARC_URI_BASE) turned into text by curate's
+    WARC extraction (curate.io.warc.html_to_text)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from real_corpus import WARC_URI_BASE
+
+    from curate.io.warc import html_to_text
+
+    ids, texts = load(src)
+    out = [html_to_text(t.encode("utf-8"), "text/html; charset=utf-8") if d.startswith(WARC_URI_BASE) else t
+           for d, t in zip(ids, texts.to_pylist(), strict=True)]
+    dst.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"id": ids, "text": out}), dst / "sample.parquet")
+    return dst
 
 
 if __name__ == "__main__":

@@ -98,14 +98,8 @@ def _prefixes(offsets, rank, t):
     return tokens, docs
 
 
-def pairs_at_least(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, Jaccard) of every pair i < j of non-empty sets with Jaccard >= t (0 < t <= 1)."""
-    n = len(offsets) - 1
-    offsets = offsets.astype(np.int64)
-    sizes = np.diff(offsets)
-    if len(values) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
+def _prefix_groups(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """Documents of every prefix token, token by token: (group bounds, documents)."""
     _, token, df = np.unique(values, return_inverse=True, return_counts=True)
     rank_of_token = np.empty(len(df), dtype=np.int32)
     rank_of_token[np.lexsort((np.arange(len(df)), df))] = np.arange(len(df), dtype=np.int32)  # rarest first
@@ -115,9 +109,28 @@ def pairs_at_least(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[n
     del rank
     order = np.argsort(prefix_token, kind="stable")  # documents stay in order within a token
     prefix_token, prefix_doc = prefix_token[order], prefix_doc[order]
-    del order
     bounds = np.flatnonzero(np.r_[True, prefix_token[1:] != prefix_token[:-1], True]).astype(np.int64)
-    del prefix_token
+    return bounds, prefix_doc
+
+
+def candidate_count(values: np.ndarray, offsets: np.ndarray, t: float) -> int:
+    """How many candidate pairs (with repeats) :func:`pairs_at_least` would verify."""
+    if len(values) == 0:
+        return 0
+    offsets = offsets.astype(np.int64)
+    bounds, docs = _prefix_groups(values, offsets, t)
+    return int(_count_candidates(bounds, docs, np.diff(offsets), t))
+
+
+def pairs_at_least(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, Jaccard) of every pair i < j of non-empty sets with Jaccard >= t (0 < t <= 1)."""
+    n = len(offsets) - 1
+    offsets = offsets.astype(np.int64)
+    sizes = np.diff(offsets)
+    if len(values) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    bounds, prefix_doc = _prefix_groups(values, offsets, t)
     count = _count_candidates(bounds, prefix_doc, sizes, t)
     if count > MAX_CANDIDATES:
         raise RuntimeError(f"{count:,} candidate pairs: too many for this join")
