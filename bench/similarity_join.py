@@ -20,24 +20,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from curate.text.minhash import intersection_sizes
+
 MAX_CANDIDATES = 400_000_000
 
 
 @numba.njit(cache=True)
-def _count_candidates(group_bounds, docs, sizes, t):
-    total = 0
-    for g in range(len(group_bounds) - 1):
-        lo, hi = group_bounds[g], group_bounds[g + 1]
-        for p in range(lo, hi):
-            for q in range(p + 1, hi):
-                a, b = sizes[docs[p]], sizes[docs[q]]
-                if min(a, b) >= t * max(a, b):
-                    total += 1
-    return total
-
-
-@numba.njit(cache=True)
-def _fill_candidates(group_bounds, docs, sizes, t, n_docs, out):
+def _candidates(group_bounds, docs, sizes, t, n_docs, out):
+    """Pairs of documents sharing a prefix token that pass the length filter, packed as
+    i * n_docs + j (i < j, with repeats) into `out`; with an empty `out` only counted."""
     k = 0
     for g in range(len(group_bounds) - 1):
         lo, hi = group_bounds[g], group_bounds[g + 1]
@@ -45,33 +36,10 @@ def _fill_candidates(group_bounds, docs, sizes, t, n_docs, out):
             for q in range(p + 1, hi):
                 a, b = sizes[docs[p]], sizes[docs[q]]
                 if min(a, b) >= t * max(a, b):
-                    i, j = min(docs[p], docs[q]), max(docs[p], docs[q])
-                    out[k] = np.int64(i) * n_docs + j
+                    if len(out):
+                        out[k] = np.int64(min(docs[p], docs[q])) * n_docs + max(docs[p], docs[q])
                     k += 1
     return k
-
-
-@numba.njit(cache=True)
-def _jaccard(values, offsets, left, right):
-    out = np.empty(len(left), dtype=np.float64)
-    for k in range(len(left)):
-        p, p_end = offsets[left[k]], offsets[left[k] + 1]
-        q, q_end = offsets[right[k]], offsets[right[k] + 1]
-        n_a, n_b = p_end - p, q_end - q
-        both = 0
-        while p < p_end and q < q_end:
-            x, y = values[p], values[q]
-            if x == y:
-                both += 1
-                p += 1
-                q += 1
-            elif x < y:
-                p += 1
-            else:
-                q += 1
-        union = n_a + n_b - both
-        out[k] = both / union if union else 0.0
-    return out
 
 
 @numba.njit(cache=True)
@@ -119,7 +87,7 @@ def candidate_count(values: np.ndarray, offsets: np.ndarray, t: float) -> int:
         return 0
     offsets = offsets.astype(np.int64)
     bounds, docs = _prefix_groups(values, offsets, t)
-    return int(_count_candidates(bounds, docs, np.diff(offsets), t))
+    return int(_candidates(bounds, docs, np.diff(offsets), t, len(offsets) - 1, np.zeros(0, dtype=np.int64)))
 
 
 def pairs_at_least(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,13 +99,14 @@ def pairs_at_least(values: np.ndarray, offsets: np.ndarray, t: float) -> tuple[n
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
     bounds, prefix_doc = _prefix_groups(values, offsets, t)
-    count = _count_candidates(bounds, prefix_doc, sizes, t)
+    count = _candidates(bounds, prefix_doc, sizes, t, n, np.zeros(0, dtype=np.int64))
     if count > MAX_CANDIDATES:
         raise RuntimeError(f"{count:,} candidate pairs: too many for this join")
     packed = np.empty(count, dtype=np.int64)
-    _fill_candidates(bounds, prefix_doc, sizes, t, n, packed)
+    _candidates(bounds, prefix_doc, sizes, t, n, packed)
     packed = np.unique(packed)
     left, right = packed // n, packed % n
-    jac = _jaccard(values, offsets, left, right)
+    both = intersection_sizes(values, offsets[left], offsets[left + 1], values, offsets[right], offsets[right + 1])
+    jac = both / (sizes[left] + sizes[right] - both)
     hit = jac >= t
     return left[hit], right[hit], jac[hit]

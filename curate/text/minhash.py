@@ -261,10 +261,10 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _intersection_sizes(va, oa, vb, ob):
-    out = np.zeros(len(oa) - 1, dtype=np.int64)
-    for i in range(len(oa) - 1):
-        p, p_end, q, q_end = oa[i], oa[i + 1], ob[i], ob[i + 1]
+def _intersection_sizes(va, a_start, a_end, vb, b_start, b_end):
+    out = np.zeros(len(a_start), dtype=np.int64)
+    for i in range(len(a_start)):
+        p, p_end, q, q_end = a_start[i], a_end[i], b_start[i], b_end[i]
         count = 0
         while p < p_end and q < q_end:
             x, y = va[p], vb[q]
@@ -280,6 +280,14 @@ def _intersection_sizes(va, oa, vb, ob):
     return out
 
 
+def intersection_sizes(
+    va: np.ndarray, a_start: np.ndarray, a_end: np.ndarray, vb: np.ndarray, b_start: np.ndarray, b_end: np.ndarray
+) -> np.ndarray:
+    """|A_i & B_i| of sorted distinct uint64 sets A_i = va[a_start[i]:a_end[i]], B_i = vb[b_start[i]:b_end[i]]."""
+    as_int = [np.asarray(x, dtype=np.int64) for x in (a_start, a_end, b_start, b_end)]
+    return _intersection_sizes(va, as_int[0], as_int[1], vb, as_int[2], as_int[3])
+
+
 def jaccard_of_sorted_sets(
     va: np.ndarray, oa: np.ndarray, vb: np.ndarray, ob: np.ndarray
 ) -> np.ndarray:
@@ -287,6 +295,6 @@ def jaccard_of_sorted_sets(
 
     Pair i is va[oa[i]:oa[i+1]] vs vb[ob[i]:ob[i+1]]; two empty sets have similarity 0.
     """
-    inter = _intersection_sizes(va, oa.astype(np.int64), vb, ob.astype(np.int64))
+    inter = intersection_sizes(va, oa[:-1], oa[1:], vb, ob[:-1], ob[1:])
     union = np.diff(oa) + np.diff(ob) - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
