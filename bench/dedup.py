@@ -388,13 +388,14 @@ def true_pairs(texts: object, min_j: float = 0.5, chunk: int = 2000) -> tuple[np
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(jacs)
 
 
-def annotated_clusters(src: Path, work: Path, ids: list[str], verify: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Run minhash_dedup with annotate_only on `src`: a cluster number per document (in `ids`
-    order) and the positions of the documents it would remove (not their cluster's keeper)."""
+def annotated_clusters(src: Path, work: Path, ids: list[str], verify: bool,
+                       **params: object) -> tuple[np.ndarray, np.ndarray]:
+    """Run minhash_dedup with annotate_only (and `params`) on `src`: a cluster number per document
+    (in `ids` order) and the positions of the documents it would remove (not their cluster's keeper)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    ours_whole(src, work, workers=1, annotate_only=True, verify=verify)
+    ours_whole(src, work, workers=1, annotate_only=True, verify=verify, **params)
     out = pa.concat_tables([pq.read_table(p, columns=["id", "dup_cluster_id"]) for p in sorted(work.glob("part-*"))])
     position = {d: i for i, d in enumerate(ids)}
     order = np.array([position[d] for d in out.column("id").to_pylist()])
