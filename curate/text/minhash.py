@@ -1,6 +1,7 @@
 """MinHash signatures of word n-gram shingles, computed over a whole Arrow batch in compiled code.
 
-Pipeline per document (one fused numba loop, no intermediate arrays per batch):
+Pipeline per document (one numba kernel per batch; per document only its word hashes and
+shingle keys are kept):
 
 1. words and their XXH64 hashes (seed 0), see :mod:`curate.text.words`;
 2. shingle = n consecutive words (default 5); a document with 1 <= L < n words has one shingle,
@@ -12,8 +13,9 @@ Pipeline per document (one fused numba loop, no intermediate arrays per batch):
    32-bit keys to 32-bit values (M. Thorup, "High Speed Hashing for Integers and Strings",
    arXiv:1504.06804, section 3.3). It costs one 64-bit multiply-add per shingle and hash, against
    a multiply and a modulo by 2^61 - 1 for the classic (a*x + b) mod p family;
-4. signature[k] = min over shingles of h_k (uint32). A document without words has no shingle and
-   the all-ones signature; callers exclude it from LSH.
+4. signature[k] = min over shingles of h_k (uint32), in one of two loop orders chosen by the
+   document's length (_min_by_shingle, _min_by_hash: same integers, see docs/dedup.md). A
+   document without words has no shingle and the all-ones signature; callers exclude it from LSH.
 
 The estimated Jaccard similarity of two documents is the share of equal signature entries.
 """
