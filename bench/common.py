@@ -77,6 +77,31 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
     return best
 
 
+def best_of_cpu(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, float]:
+    """(wall, CPU) seconds of the fastest of `repeat` calls; CPU is this process's user + system
+    time over all its threads (a library that starts threads shows it here)."""
+    best = (float("inf"), float("inf"))
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        best = min(best, (wall, cpu))
+    return best
+
+
+def versions(*dists: str) -> str:
+    """`name version` of each installed distribution, comma-separated (for the record of a run)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in dists:
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name} (not installed)")
+    return ", ".join(out)
+
+
 def tree_rss(proc: Any) -> int:
     """RSS of the psutil process `proc` and all its children, in bytes (children that exit while
     they are read count as nothing)."""

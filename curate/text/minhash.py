@@ -1,6 +1,7 @@
 """MinHash signatures of word n-gram shingles, computed over a whole Arrow batch in compiled code.
 
-Pipeline per document (one fused numba loop, no intermediate arrays per batch):
+Pipeline per document (one numba kernel per batch; per document only its word hashes and
+shingle keys are kept):
 
 1. words and their XXH64 hashes (seed 0), see :mod:`curate.text.words`;
 2. shingle = n consecutive words (default 5); a document with 1 <= L < n words has one shingle,
@@ -12,8 +13,9 @@ Pipeline per document (one fused numba loop, no intermediate arrays per batch):
    32-bit keys to 32-bit values (M. Thorup, "High Speed Hashing for Integers and Strings",
    arXiv:1504.06804, section 3.3). It costs one 64-bit multiply-add per shingle and hash, against
    a multiply and a modulo by 2^61 - 1 for the classic (a*x + b) mod p family;
-4. signature[k] = min over shingles of h_k (uint32). A document without words has no shingle and
-   the all-ones signature; callers exclude it from LSH.
+4. signature[k] = min over shingles of h_k (uint32), in one of two loop orders chosen by the
+   document's length (_min_by_shingle, _min_by_hash: same integers, see docs/dedup.md). A
+   document without words has no shingle and the all-ones signature; callers exclude it from LSH.
 
 The estimated Jaccard similarity of two documents is the share of equal signature entries.
 """
@@ -61,39 +63,105 @@ def _shingle(words, i, n):
     return fmix64(h)
 
 
+# Documents with fewer shingles than this take the per-shingle loop (the 112 hashes of one shingle
+# at a time); longer ones the per-hash loop (one hash over a block of shingles). Measured on the
+# stdlib corpus cut into documents of 5 to 1000 shingles (bench/dedup.py, docs/performance.md).
+_SHORT_DOC = 64
+_KEY_BLOCK = 4096  # shingle keys per pass of the per-hash loop: 16 KB, they stay in L1
+
+
 @numba.njit(inline="always")
-def _update(row, a, b, h):
-    x = h >> _S32
-    for k in range(len(a)):
-        v = (a[k] * x + b[k]) >> _S32
-        row[k] = min(row[k], v)
+def _min_by_shingle(row, keys, start, stop, a_lo, a_hi, b_lo, b_hi):
+    """row[k] = min(row[k], h_k(x)) for the keys x in keys[start:stop], two keys at a time.
+
+    h_k(x) = ((a_k * x + b_k) mod 2^64) >> 32 computed on 32-bit halves, which stays exact: with
+    a = a_hi 2^32 + a_lo, b = b_hi 2^32 + b_lo and x < 2^32, a_lo x + b_lo < 2^64 does not overflow,
+    and h_k(x) = ((a_lo x + b_lo) >> 32) + a_hi x + b_hi mod 2^32. The 32-bit row lets the compiler
+    keep 8 hashes in one AVX2 register where 64-bit arithmetic keeps 4.
+    """
+    i = start
+    while i + 1 < stop:
+        x0 = np.uint64(keys[i])
+        x1 = np.uint64(keys[i + 1])
+        for k in range(len(row)):
+            lo, hi, blo, bhi = np.uint64(a_lo[k]), np.uint64(a_hi[k]), np.uint64(b_lo[k]), np.uint64(b_hi[k])
+            v0 = np.uint32((((lo * x0 + blo) >> _S32) + hi * x0 + bhi) & _MAX)
+            v1 = np.uint32((((lo * x1 + blo) >> _S32) + hi * x1 + bhi) & _MAX)
+            row[k] = min(row[k], min(v0, v1))
+        i += 2
+    if i < stop:
+        x = np.uint64(keys[i])
+        for k in range(len(row)):
+            lo, hi, blo, bhi = np.uint64(a_lo[k]), np.uint64(a_hi[k]), np.uint64(b_lo[k]), np.uint64(b_hi[k])
+            row[k] = min(row[k], np.uint32((((lo * x + blo) >> _S32) + hi * x + bhi) & _MAX))
+
+
+@numba.njit(inline="always")
+def _min_by_hash(row, keys, start, stop, a, b):
+    """The same minimum, looping over the keys inside each hash (two hashes per pass): a min
+    reduction the compiler vectorises over 4 keys, with a_k and b_k held in registers."""
+    n_perm = len(row)
+    for lo_key in range(start, stop, _KEY_BLOCK):
+        block = keys[lo_key : min(lo_key + _KEY_BLOCK, stop)]  # a view: indices from 0 vectorise
+        for k in range(0, n_perm - 1, 2):
+            a0, b0, a1, b1 = a[k], b[k], a[k + 1], b[k + 1]
+            m0 = np.int64(row[k])  # values < 2^32: a signed compare is exact and cheaper in AVX2
+            m1 = np.int64(row[k + 1])
+            for i in range(len(block)):
+                x = np.uint64(block[i])
+                m0 = min(m0, np.int64((a0 * x + b0) >> _S32))
+                m1 = min(m1, np.int64((a1 * x + b1) >> _S32))
+            row[k] = np.uint32(m0)
+            row[k + 1] = np.uint32(m1)
+        if n_perm % 2:
+            k = n_perm - 1
+            m0 = np.int64(row[k])
+            for i in range(len(block)):
+                m0 = min(m0, np.int64((a[k] * np.uint64(block[i]) + b[k]) >> _S32))
+            row[k] = np.uint32(m0)
+
+
+@numba.njit(inline="always")
+def _min_hashes(row, keys, start, stop, a, b, a_lo, a_hi, b_lo, b_hi):
+    """row[k] = min(row[k], min over x in keys[start:stop] of h_k(x)) with the faster loop order."""
+    if stop - start < _SHORT_DOC:
+        _min_by_shingle(row, keys, start, stop, a_lo, a_hi, b_lo, b_hi)
+    else:
+        _min_by_hash(row, keys, start, stop, a, b)
+
+
+def _halves(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Low and high 32-bit halves (uint32) of the permutation parameters: a_lo, a_hi, b_lo, b_hi."""
+    return ((a & _MAX).astype(np.uint32), (a >> _S32).astype(np.uint32),
+            (b & _MAX).astype(np.uint32), (b >> _S32).astype(np.uint32))
 
 
 @numba.njit(cache=True)
-def _signatures(data, offsets, classes, ngram, a, b):
+def _signatures(data, offsets, classes, ngram, a, b, a_lo, a_hi, b_lo, b_hi):
     n_docs = len(offsets) - 1
-    k_perm = len(a)
-    sig = np.empty((n_docs, k_perm), dtype=np.uint32)
+    sig = np.empty((n_docs, len(a)), dtype=np.uint32)
     n_shingles = np.zeros(n_docs, dtype=np.int64)
-    row = np.empty(k_perm, dtype=np.uint64)
     scratch = np.empty(256, dtype=np.uint64)
+    keys = np.empty(256, dtype=np.uint32)
     for d in range(n_docs):
         need = max_words(offsets[d + 1] - offsets[d])
         if need > len(scratch):
             scratch = np.empty(2 * need, dtype=np.uint64)
+            keys = np.empty(2 * need, dtype=np.uint32)
         n_words = hash_words(data, offsets[d], offsets[d + 1], classes, _WORD_SEED, scratch)
-        row[:] = _MAX
         if n_words == 0:
-            pass
+            count = 0
         elif n_words < ngram:
-            _update(row, a, b, _shingle(scratch, 0, n_words))
-            n_shingles[d] = 1
+            keys[0] = np.uint32(_shingle(scratch, 0, n_words) >> _S32)
+            count = 1
         else:
-            for i in range(n_words - ngram + 1):
-                _update(row, a, b, _shingle(scratch, i, ngram))
-            n_shingles[d] = n_words - ngram + 1
-        for k in range(k_perm):
-            sig[d, k] = row[k]
+            count = n_words - ngram + 1
+            for i in range(count):
+                keys[i] = np.uint32(_shingle(scratch, i, ngram) >> _S32)
+        n_shingles[d] = count
+        row = sig[d]
+        row[:] = EMPTY
+        _min_hashes(row, keys, 0, count, a, b, a_lo, a_hi, b_lo, b_hi)
     return sig, n_shingles
 
 
@@ -102,7 +170,26 @@ def signatures(
 ) -> tuple[np.ndarray, np.ndarray]:
     """MinHash signatures (uint32, len(texts) x len(a)) and shingle counts (int64) of a text array."""
     data, offsets = utf8_buffers(texts)
-    return _signatures(data, offsets, char_classes(), np.int64(ngram), a, b)
+    return _signatures(data, offsets, char_classes(), np.int64(ngram), a, b, *_halves(a, b))
+
+
+@numba.njit(cache=True)
+def _signatures_of_keys(keys, offsets, a, b, a_lo, a_hi, b_lo, b_hi):
+    sig = np.empty((len(offsets) - 1, len(a)), dtype=np.uint32)
+    for d in range(len(offsets) - 1):
+        row = sig[d]
+        row[:] = EMPTY
+        _min_hashes(row, keys, offsets[d], offsets[d + 1], a, b, a_lo, a_hi, b_lo, b_hi)
+    return sig
+
+
+def signatures_of_shingle_hashes(
+    values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Signatures of documents given as 64-bit shingle hashes (values, int64 offsets of len + 1),
+    with the compiled MinHash loop alone: what :func:`signatures` does after hashing the words."""
+    keys = (np.asarray(values, dtype=np.uint64) >> _S32).astype(np.uint32)
+    return _signatures_of_keys(keys, np.asarray(offsets, dtype=np.int64), a, b, *_halves(a, b))
 
 
 @numba.njit(cache=True)
@@ -176,10 +263,10 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _intersection_sizes(va, oa, vb, ob):
-    out = np.zeros(len(oa) - 1, dtype=np.int64)
-    for i in range(len(oa) - 1):
-        p, p_end, q, q_end = oa[i], oa[i + 1], ob[i], ob[i + 1]
+def _intersection_sizes(va, a_start, a_end, vb, b_start, b_end):
+    out = np.zeros(len(a_start), dtype=np.int64)
+    for i in range(len(a_start)):
+        p, p_end, q, q_end = a_start[i], a_end[i], b_start[i], b_end[i]
         count = 0
         while p < p_end and q < q_end:
             x, y = va[p], vb[q]
@@ -195,6 +282,14 @@ def _intersection_sizes(va, oa, vb, ob):
     return out
 
 
+def intersection_sizes(
+    va: np.ndarray, a_start: np.ndarray, a_end: np.ndarray, vb: np.ndarray, b_start: np.ndarray, b_end: np.ndarray
+) -> np.ndarray:
+    """|A_i & B_i| of sorted distinct uint64 sets A_i = va[a_start[i]:a_end[i]], B_i = vb[b_start[i]:b_end[i]]."""
+    as_int = [np.asarray(x, dtype=np.int64) for x in (a_start, a_end, b_start, b_end)]
+    return _intersection_sizes(va, as_int[0], as_int[1], vb, as_int[2], as_int[3])
+
+
 def jaccard_of_sorted_sets(
     va: np.ndarray, oa: np.ndarray, vb: np.ndarray, ob: np.ndarray
 ) -> np.ndarray:
@@ -202,7 +297,7 @@ def jaccard_of_sorted_sets(
 
     Pair i is va[oa[i]:oa[i+1]] vs vb[ob[i]:ob[i+1]]; two empty sets have similarity 0.
     """
-    inter = _intersection_sizes(va, oa.astype(np.int64), vb, ob.astype(np.int64))
+    inter = intersection_sizes(va, oa[:-1], oa[1:], vb, ob[:-1], ob[1:])
     union = np.diff(oa) + np.diff(ob) - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
