@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from curate.io.conform import RowError
+
 CSV = "csv"
 HF_ARROW = "hf_arrow"
 WARC = "warc"
@@ -44,9 +46,10 @@ def file_schema(path: Path, fmt: str, delimiter: str | None = None) -> pa.Schema
     return hf_arrow.file_schema(path)
 
 
-def batches(path: Path, fmt: str, names: list[str], delimiter: str | None = None,
+def batches(path: Path, fmt: str, names: list[str], on_row_error: RowError, delimiter: str | None = None,
             block_bytes: int | None = None) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """(table of the `names` columns, row numbers) per batch of one file of format `fmt`."""
+    """(table of the `names` columns, row numbers) per batch of one file of format `fmt`; rows a
+    format can tell are damaged (a WARC record) go to `on_row_error`."""
     if fmt == CSV:
         from curate.io import delimited
 
@@ -55,7 +58,7 @@ def batches(path: Path, fmt: str, names: list[str], delimiter: str | None = None
     if fmt == WARC:
         from curate.io import warc
 
-        yield from warc.batches(path, names)
+        yield from warc.batches(path, names, on_row_error)
         return
     from curate.io import hf_arrow
 

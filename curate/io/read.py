@@ -280,7 +280,8 @@ def _read_other(task: Task, target: pa.Schema, columns: ColumnMap, block_bytes: 
     names = [f.name for f in input_schema(wanted, columns)]
     try:
         local = _local(task.path, task.storage)
-        for table, rows in formats.batches(local, task.fmt, names, columns.csv_delimiter, block_bytes):
+        for table, rows in formats.batches(local, task.fmt, names, on_row_error, columns.csv_delimiter,
+                                              block_bytes):
             yield parquet.drop_invalid_utf8(with_rows(conform_input(table, wanted, columns, task.rel), rows),
                                             on_row_error)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, pa.ArrowNotImplementedError) as exc:
