@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from curate import schema
 from curate.errors import InputError
+from curate.io.jsonl_lines import MAX_LINE_BYTES, line_limit
 
 # Column the reader adds to every table: the row's 0-based position in its file (for error
 # messages and duplicate-id lookups). The runner drops it before any stage sees the table.
@@ -26,11 +27,16 @@ RowError = Callable[[int, str, str], None]
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Which input columns hold the id and the text."""
+    """Which input columns hold the id and the text, and how files are cut into rows."""
 
     id: str = schema.ID
     text: str = schema.TEXT
     csv_delimiter: str | None = None  # None: by suffix (.csv comma, .tsv tab)
+    max_doc_bytes: int | None = None  # sets the longest JSON Lines line read (None: only Arrow's cap)
+
+    def line_limit(self) -> int:
+        """The longest JSON Lines line read (curate.io.jsonl_lines); longer lines are too_large errors."""
+        return MAX_LINE_BYTES if self.max_doc_bytes is None else line_limit(self.max_doc_bytes)
 
     def rename(self, names: list[str]) -> list[str]:
         """Input column names -> unified names (id/text canonical; a displaced `id`/`text` gets
