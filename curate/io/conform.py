@@ -15,9 +15,10 @@ from curate.io.jsonl_lines import MAX_LINE_BYTES, line_limit
 
 # Column the reader adds to every table: the row's 0-based position in its file (for error
 # messages and duplicate-id lookups). The runner drops it before any stage sees the table.
-ROW = "__row"
+ROW = schema.INTERNAL_PREFIX + "row"
 # Prefix of an input column named like a canonical column it does not hold (an input `text`
-# column when --text-column names another): kept, renamed.
+# column when --text-column names another), or like a routing column (a run's `reject_reason`
+# read again): kept, renamed.
 RENAMED = "orig_"
 AUTO_ID = "auto"  # --id-column auto: ids made from file and row (curate.io.auto_ids)
 # What a reader calls for each row it cannot read: (row, reason, message); raises under the fail
@@ -40,7 +41,8 @@ class ColumnMap:
 
     def rename(self, names: list[str]) -> list[str]:
         """Input column names -> unified names (id/text canonical; a displaced `id`/`text` gets
-        the `orig_` prefix)."""
+        the `orig_` prefix, a routing column one more: `reject_reason` -> `orig_reject_reason` ->
+        `orig_orig_reject_reason`, a one-to-one map)."""
         return [self._renamed(n) for n in names]
 
     def _renamed(self, name: str) -> str:
@@ -48,7 +50,7 @@ class ColumnMap:
             return schema.ID
         if name == self.text:
             return schema.TEXT
-        if name in (schema.ID, schema.TEXT):
+        if name in (schema.ID, schema.TEXT) or _is_routing(name):
             return RENAMED + name
         return name
 
@@ -59,6 +61,8 @@ class ColumnMap:
                 return mapped
             if name == RENAMED + canonical and mapped != canonical:
                 return canonical
+        if name.startswith(RENAMED) and _is_routing(name):
+            return name[len(RENAMED):]
         return name
 
     def check_unique(self, names: list[str], rel: str) -> None:
@@ -69,6 +73,20 @@ class ColumnMap:
                 raise InputError(f"columns '{seen[renamed]}' and '{original}' both map to '{renamed}'", file=rel,
                                  reason="bad_schema")
             seen[renamed] = original
+
+    def check_not_internal(self, names: list[str], rel: str) -> None:
+        """A file with a column named like curate's own bookkeeping (``_curate_*``)."""
+        for name in names:
+            if name.startswith(schema.INTERNAL_PREFIX):
+                raise InputError(f"column '{name}' has the prefix {schema.INTERNAL_PREFIX} that curate keeps for its "
+                                 "own columns: rename it", file=rel, reason="bad_schema")
+
+
+def _is_routing(name: str) -> bool:
+    """A routing column's name with any number of `orig_` prefixes (reject_reason, orig_reject_reason...)."""
+    while name.startswith(RENAMED):
+        name = name[len(RENAMED):]
+    return name in schema.ROUTING_COLUMNS
 
 
 def input_schema(target: pa.Schema, columns: ColumnMap) -> pa.Schema:

@@ -204,6 +204,8 @@ def file_schema(path: str | Path, fmt: str, rel: str, columns: ColumnMap | None 
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputError(f"unreadable {fmt} file: {short(exc)}", file=rel) from None
     columns.check_unique(sch.names, rel)
+    if fmt != formats.WARC:  # the WARC reader's columns are curate's own (schema.READ_REASON)
+        columns.check_not_internal(sch.names, rel)
     return sch
 
 
@@ -233,6 +235,12 @@ def unify_schemas(schemas: list[tuple[str, pa.Schema]], columns: ColumnMap) -> p
             missing_in = next(rel for rel, sch in schemas if flag not in sch.names)
             raise InputError(f"missing required column '{flag}' (use --{required}-column to map another name)",
                              file=missing_in)
+    for rel, sch in schemas:
+        for f, name in zip(sch, columns.rename(sch.names)):
+            kind = schema.STAGE_COLUMN_KINDS.get(name)
+            if kind and not (kind[1](f.type) or pa.types.is_null(f.type)):
+                raise InputError(f"column '{f.name}' is {f.type}, but curate's stages make and read '{name}' as "
+                                 f"{kind[0]}: rename the column", file=rel, reason="bad_schema")
     text_type = types[schema.TEXT]
     if not (schema.is_string_type(text_type) or pa.types.is_null(text_type)):
         bad = next(rel for rel, sch in schemas if columns.text in sch.names

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from curate import schema
 from curate.io import warc_records
 from curate.io.conform import RowError
 
@@ -39,7 +40,7 @@ DOCUMENT_RECORDS = ("response", "conversion")
 BATCH_RECORDS = 1000
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.string()), ("date", pa.string()),
-                    ("content_type", pa.string()), ("http_status", pa.int32()), ("reject_reason", pa.string())])
+                    ("content_type", pa.string()), ("http_status", pa.int32()), (schema.READ_REASON, pa.string())])
 
 
 def file_schema(path: Path) -> pa.Schema:
@@ -75,7 +76,7 @@ def _document(record) -> dict:
     """One document row from a response or conversion record."""
     headers = record.rec_headers
     row = {"id": headers.get_header("WARC-Record-ID"), "url": headers.get_header("WARC-Target-URI"),
-           "date": headers.get_header("WARC-Date"), "text": None, "http_status": None, "reject_reason": None}
+           "date": headers.get_header("WARC-Date"), "text": None, "http_status": None, schema.READ_REASON: None}
     if record.rec_type == "conversion":  # WET: Common Crawl's extracted text
         row["content_type"] = headers.get_header("Content-Type")
         row["text"] = record.content_stream().read().decode("utf-8", errors="replace")
@@ -85,14 +86,14 @@ def _document(record) -> dict:
     row["content_type"] = content_type
     row["http_status"] = int(status) if status and str(status).isdigit() else None
     if row["http_status"] != 200:
-        row["reject_reason"] = REASON_HTTP_STATUS
+        row[schema.READ_REASON] = REASON_HTTP_STATUS
     elif _media_type(content_type) not in HTML_TYPES:
-        row["reject_reason"] = REASON_NOT_HTML
+        row[schema.READ_REASON] = REASON_NOT_HTML
     else:
         text = html_to_text(record.content_stream().read(), content_type)
         row["text"] = text
         if not text.strip():
-            row["reject_reason"] = REASON_NO_TEXT
+            row[schema.READ_REASON] = REASON_NO_TEXT
     return row
 
 
