@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate import schema
-from curate.errors import InputError
+from curate.errors import ConfigError, InputError
 from curate.io.jsonl_lines import MAX_LINE_BYTES, line_limit
 
 # Column the reader adds to every table: the row's 0-based position in its file (for error
@@ -34,6 +34,14 @@ class ColumnMap:
     text: str = schema.TEXT
     csv_delimiter: str | None = None  # None: by suffix (.csv comma, .tsv tab)
     max_doc_bytes: int | None = None  # sets the longest JSON Lines line read (None: only Arrow's cap)
+
+    def __post_init__(self) -> None:
+        if self.id == self.text:
+            raise ConfigError(f"--id-column and --text-column both name column '{self.text}': the id and the text "
+                              "must be two columns (--id-column auto makes ids from file and row)")
+        if self.csv_delimiter is not None and (len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n'):
+            raise ConfigError(f"--csv-delimiter must be one character other than a quote or a line end, got "
+                              f"{self.csv_delimiter!r}")
 
     def line_limit(self) -> int:
         """The longest JSON Lines line read (curate.io.jsonl_lines); longer lines are too_large errors."""

@@ -165,7 +165,7 @@ def run_graph(graph: Graph, input_path: str | Path, output: str | Path, executor
     tasks = reader.plan_tasks(files, settings.target_task_bytes, store.storage)
     unified, file_errors = _read_schemas(tasks, settings)
     if not unified.names:
-        raise InputError("no readable input shard", file=str(input_path))
+        raise reader.nothing_readable("no readable input shard", str(input_path), file_errors)
     graph.check_columns(set(unified.names))  # before the output is touched
     for warning in graph.warnings:
         log(f"warning: {warning}")
