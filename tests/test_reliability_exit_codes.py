@@ -19,7 +19,7 @@ import pytest
 
 from curate.cli.common import storage_error
 from curate.pipeline.ownership import LEASE
-from tests.conftest import ROOT, SAMPLE, env_with_repo, shard_ids, write_parquet
+from tests.conftest import ROOT, SAMPLE, env_with_repo, shard_ids, tmpfs, write_parquet
 from tests.hostile import run
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
@@ -151,13 +151,8 @@ def test_duckdb_io_errors_on_a_full_disk_are_storage_errors() -> None:
 
 @pytest.fixture()
 def small_tmpfs(tmp_path: Path):
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with tmpfs(tmp_path / "disk", "16m") as mnt:
+        yield mnt
 
 
 def test_a_full_disk_in_the_minhash_combine_is_exit_2_and_resume_recovers(tmp_path: Path, small_tmpfs: Path) -> None:
