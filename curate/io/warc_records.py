@@ -22,12 +22,13 @@ Whether a file is gzip is decided by its first bytes (the gzip magic), as warcio
 
 from __future__ import annotations
 
+import functools
 import io
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 TRUNCATED = "truncated_record"
 DAMAGED = "damaged_record"
@@ -75,7 +76,6 @@ def _read_record(stream: BinaryIO, wanted: Callable[[str | None], bool], remaini
                  ) -> tuple[str | None, bytes | None] | None:
     """(WARC-Type, bytes if wanted) of the record at the stream's position, None at a clean end;
     _Fault if it is damaged. `remaining`: bytes left in the stream when known (a plain file)."""
-    from warcio.recordloader import ArcWarcRecordLoader
     from warcio.statusandheaders import StatusAndHeadersParserException
 
     first = stream.readline(MAX_HEADER_BYTES)
@@ -95,7 +95,7 @@ def _read_record(stream: BinaryIO, wanted: Callable[[str | None], bool], remaini
         lines.append(line)
     header = b"".join(lines)
     try:
-        headers = ArcWarcRecordLoader().warc_parser.parse(io.BytesIO(header))
+        headers = _header_parser().parse(io.BytesIO(header))
     except (StatusAndHeadersParserException, ValueError, EOFError) as exc:
         raise _Fault(DAMAGED, f"unparseable header: {exc}") from None
     declared = headers.get_header("Content-Length")
@@ -114,6 +114,15 @@ def _read_record(stream: BinaryIO, wanted: Callable[[str | None], bool], remaini
         raise _Fault(DAMAGED, f"Content-Length {length} is wrong: the block is not followed by the CRLF CRLF "
                               f"that ends a record (found {end!r})")
     return rec_type, (header + block if keep else None)
+
+
+@functools.cache
+def _header_parser() -> Any:
+    """warcio's parser of WARC header blocks (warcio is the optional ``warc`` extra: imported on use)."""
+    from warcio.recordloader import ArcWarcRecordLoader
+    from warcio.statusandheaders import StatusAndHeadersParser
+
+    return StatusAndHeadersParser(ArcWarcRecordLoader.WARC_TYPES)
 
 
 def _read_block(stream: BinaryIO, length: int, keep: bool) -> tuple[bytes, int]:
