@@ -22,13 +22,12 @@ Whether a file is gzip is decided by its first bytes (the gzip magic), as warcio
 
 from __future__ import annotations
 
-import functools
 import io
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 TRUNCATED = "truncated_record"
 DAMAGED = "damaged_record"
@@ -76,8 +75,6 @@ def _read_record(stream: BinaryIO, wanted: Callable[[str | None], bool], remaini
                  ) -> tuple[str | None, bytes | None] | None:
     """(WARC-Type, bytes if wanted) of the record at the stream's position, None at a clean end;
     _Fault if it is damaged. `remaining`: bytes left in the stream when known (a plain file)."""
-    from warcio.statusandheaders import StatusAndHeadersParserException
-
     first = stream.readline(MAX_HEADER_BYTES)
     if not first:
         return None
@@ -94,15 +91,11 @@ def _read_record(stream: BinaryIO, wanted: Callable[[str | None], bool], remaini
             raise _Fault(DAMAGED, f"a header longer than {MAX_HEADER_BYTES} bytes")
         lines.append(line)
     header = b"".join(lines)
-    try:
-        headers = _header_parser().parse(io.BytesIO(header))
-    except (StatusAndHeadersParserException, ValueError, EOFError) as exc:
-        raise _Fault(DAMAGED, f"unparseable header: {exc}") from None
-    declared = headers.get_header("Content-Length")
-    if declared is None or not declared.strip().isdigit():
+    declared = _header_value(lines, b"content-length")
+    if declared is None or not (declared.isascii() and declared.isdigit()):
         raise _Fault(DAMAGED, f"no valid Content-Length (got {declared!r})")
     length = int(declared)
-    rec_type = headers.get_header("WARC-Type")
+    rec_type = _header_value(lines, b"warc-type")
     keep = wanted(rec_type)
     if remaining is not None and length > remaining - size:
         raise _Fault(TRUNCATED, f"the file ends {remaining - size} bytes into a block of Content-Length {length}")
@@ -116,13 +109,15 @@ def _read_record(stream: BinaryIO, wanted: Callable[[str | None], bool], remaini
     return rec_type, (header + block if keep else None)
 
 
-@functools.cache
-def _header_parser() -> Any:
-    """warcio's parser of WARC header blocks (warcio is the optional ``warc`` extra: imported on use)."""
-    from warcio.recordloader import ArcWarcRecordLoader
-    from warcio.statusandheaders import StatusAndHeadersParser
-
-    return StatusAndHeadersParser(ArcWarcRecordLoader.WARC_TYPES)
+def _header_value(lines: list[bytes], name: bytes) -> str | None:
+    """The value of header `name` (lower case) among a record's header lines (WARC 1.1, section
+    4: ``name ":" value``, names case-insensitive). Only the two fields framing needs are read here;
+    warcio parses the whole header of each document record."""
+    for line in lines[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip().decode("utf-8", "replace")
+    return None
 
 
 def _read_block(stream: BinaryIO, length: int, keep: bool) -> tuple[bytes, int]:
