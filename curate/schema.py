@@ -32,9 +32,30 @@ REJECT_REASON = "reject_reason"
 REJECT_STAGE = "reject_stage"
 # Rows read from another stage's rejected output arrive kept, their reason in this column.
 UPSTREAM_REJECT_REASON = "upstream_reject_reason"
+# An input may hold the routing columns (a run's _rejected/ shards read by a later run): the reader
+# renames them with one more `orig_` prefix (curate.io.conform.ColumnMap), so that their values
+# stay data and never route a row.
+ROUTING_COLUMNS = (REJECT_REASON, REJECT_STAGE, UPSTREAM_REJECT_REASON)
+
+# Columns curate adds for its own bookkeeping and removes before anything is written out carry
+# this prefix; an input column with it is refused (curate.io.read.file_schema).
+INTERNAL_PREFIX = "_curate_"
 # A stage with named outputs (route) names each kept row's output in this column; the runner
 # splits the rows by it and drops it.
-ROUTE = "_route"
+ROUTE = "_curate_route"
+# A reader's own reject reason for a record that is no document (a WARC redirect or PDF); the read
+# checks turn it into REJECT_REASON.
+READ_REASON = "_curate_read_reason"
+
+# Columns curate's stages make and also read back when the input already has them (a run over an
+# earlier run's output): an input column of that name must hold values of this kind, else the run
+# is refused naming it (curate.io.read.unify_schemas) instead of failing inside the stage.
+STAGE_COLUMN_KINDS = {
+    DUP_COUNT: ("an integer", pa.types.is_integer),  # exact_dedup, minhash_dedup, sample
+    QUALITY_SCORE: ("a number", lambda t: pa.types.is_integer(t) or pa.types.is_floating(t)),  # minhash_dedup
+    DUP_CLUSTER_ID: ("a string or an integer",
+                     lambda t: is_string_type(t) or pa.types.is_integer(t)),  # minhash_dedup
+}
 
 # Ground-truth columns written by `curate sample-data`.
 TRUE_DOMAIN = "true_domain"

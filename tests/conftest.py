@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,6 +58,20 @@ def meta_file(out: Path, name: str) -> Path:
 def shard_ids(out: Path) -> list[list[str]]:
     """The ids of each output shard, in order: the determinism contract."""
     return [pq.read_table(p, columns=["id"]).column("id").to_pylist() for p in sorted(out.glob("part-*.parquet"))]
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (mount's syntax: 256k, 16m) mounted at `path` while the block runs; the
+    test is skipped where mounting is not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"environment: cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def env_with_repo() -> dict:

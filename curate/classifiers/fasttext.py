@@ -110,16 +110,25 @@ class Classifier:
         :mod:`curate.classifiers.model_file`) or not a supervised fastText model."""
         import fasttext
 
-        from curate.classifiers.model_file import check_model_file  # numba: loaded on first use
+        from curate.classifiers.model_file import (  # numba: loaded on first use
+            CBOW,
+            SKIPGRAM,
+            SUPERVISED,
+            check_model_file,
+        )
 
         storage = storage or Storage()
         if not storage.file_exists(path):
             raise ConfigError(f"{what} file not found: {path}")
         local = storage.stage_file(path, f"{what} file")
         try:
-            check_model_file(local)  # fastText itself loads a short or corrupt file silently, or hangs
+            layout = check_model_file(local)  # fastText itself loads a short or corrupt file silently, or hangs
         except ConfigError as exc:
             raise ConfigError(str(exc).replace(str(local), str(path))) from None
+        if layout.model != SUPERVISED:  # word vectors: get_labels() lists their words, predict() raises
+            kind = {CBOW: "cbow", SKIPGRAM: "skipgram"}.get(layout.model, f"model type {layout.model}")
+            raise ConfigError(f"{what} {path} is an unsupervised fastText model ({kind} word vectors), not a "
+                              "supervised classifier")
         try:
             model = fasttext.load_model(str(local))
         except (ValueError, RuntimeError, MemoryError) as exc:

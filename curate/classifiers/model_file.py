@@ -32,6 +32,7 @@ from curate.errors import ConfigError
 MAGIC = 793712314  # FASTTEXT_FILEFORMAT_MAGIC_INT32 (fasttext.cc)
 VERSIONS = (11, 12)  # FASTTEXT_VERSION is 12; 11 has the same layout (only maxn is reinterpreted)
 KSUB = 256  # centroids per sub-quantizer: ProductQuantizer's ksub_ = 1 << nbits_, nbits_ = 8
+CBOW, SKIPGRAM = 1, 2  # model_name::cbow, model_name::sg (args.h): word vectors, no labels
 SUPERVISED = 3  # model_name::sup (args.h); its output matrix has one row per label
 _HEADER = struct.Struct("<2i")  # magic version
 _ARGS = struct.Struct("<12id")  # dim ws epoch minCount neg wordNgrams loss model bucket minn maxn lrUpdateRate t

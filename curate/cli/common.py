@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from curate.errors import CurateError
+from curate.errors import CurateError, printable
+from curate.store.files import json_default
 
 if TYPE_CHECKING:
     from curate.store.storage import Storage
-from curate.store.files import json_default
 
 
 class _LineFormatter(logging.Formatter):
@@ -50,36 +51,57 @@ def log_to_stderr(quiet: bool = False) -> None:
     logger.setLevel(logging.CRITICAL if quiet else logging.INFO)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or a container's stop), raised in the main thread like Ctrl-C's
+    KeyboardInterrupt so that the same cleanup runs: pending work cancelled, workers stopped, the
+    output's lease released."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def run_cli(group: click.Group, argv: list[str]) -> None:
-    """Run the click group; user errors print one line and exit 2, internal errors exit 1."""
+    """Run the click group; user errors print one line and exit 2, internal errors exit 1,
+    Ctrl-C exits 130 and SIGTERM 143, both after the run's cleanup."""
     log_to_stderr()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        _run(group, argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(group: click.Group, argv: list[str]) -> None:
     try:
         group.main(args=argv, prog_name="curate", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort
         if isinstance(exc.__context__, KeyboardInterrupt):
-            _interrupted()
+            _interrupted(exc.__context__)
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:  # usage errors: click's own formatting, exit 2
         exc.show()
         sys.exit(2)
-    except KeyboardInterrupt:
-        _interrupted()
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except CurateError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - the contract: internal failure = exit 1
         storage = storage_error(exc)
         if storage is None:
             raise_internal(exc, argv)
         click.echo(f"error: {storage}", err=True)
         sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - the contract: internal failure = exit 1
-        raise_internal(exc, argv)
     sys.exit(0)
 
 
-def _interrupted() -> None:
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    if isinstance(exc, Terminated):
+        click.echo("terminated (SIGTERM); finished work is kept: run the same command with --resume to continue",
+                   err=True)
+        sys.exit(128 + signal.SIGTERM)
     click.echo("interrupted; finished work is kept: run the same command with --resume to continue", err=True)
     sys.exit(130)
 
@@ -99,23 +121,34 @@ _ENVIRONMENT_WORDS = ("Permission denied", "No space left", "Read-only file syst
                       "Is a directory", "Disk quota", "File name too long", "File exists")
 
 
-def storage_error(exc: OSError) -> str | None:
-    """One line naming the path for an OSError the environment caused, else None.
+def storage_error(exc: BaseException) -> str | None:
+    """One line naming the path for an error the environment caused, else None.
 
     Python's own OSErrors carry errno and the file name; pyarrow's carry only a message that
-    names the path, matched here by the system's wording of the same errnos."""
+    names the path, and so do DuckDB's IOExceptions (a spill or COPY on a full disk: "IO Error:
+    Could not write file ...: No space left on device"), matched here by the system's wording of
+    the same errnos."""
     import errno
 
-    name = errno.errorcode.get(exc.errno or 0, "")
-    if name in _ENVIRONMENT_ERRNOS:
-        where = exc.filename if exc.filename is not None else "a file of the run"
-        hint = " (free some space, then --resume continues)" if name in ("ENOSPC", "EDQUOT") else ""
-        return f"cannot write or read {where}: {exc.strerror or exc}{hint}"
+    if isinstance(exc, OSError):
+        name = errno.errorcode.get(exc.errno or 0, "")
+        if name in _ENVIRONMENT_ERRNOS:
+            where = exc.filename if exc.filename is not None else "a file of the run"
+            hint = " (free some space, then --resume continues)" if name in ("ENOSPC", "EDQUOT") else ""
+            return f"cannot write or read {where}: {exc.strerror or exc}{hint}"
+    elif not _is_duckdb_io_error(exc):
+        return None
     text = str(exc)
     if any(w in text for w in _ENVIRONMENT_WORDS):
         hint = " (free some space, then --resume continues)" if "space" in text or "quota" in text else ""
-        return f"{text}{hint}"
+        return printable(f"{text}{hint}")
     return None
+
+
+def _is_duckdb_io_error(exc: BaseException) -> bool:
+    """Whether `exc` is DuckDB's IOException; one raised in a worker arrives unpickled as
+    ``_duckdb.IOException`` without ``duckdb`` itself imported here. Neither imported: not DuckDB's."""
+    return any(isinstance(exc, getattr(sys.modules.get(name), "IOException", ())) for name in ("duckdb", "_duckdb"))
 
 
 def _env_debug() -> bool:

@@ -82,27 +82,43 @@ class LocalExecutor(Executor):
 class _Shared:
     """Arguments every item of one imap call shares (the run plan): pickled once into a file that
     each worker loads once, so the per-task message stays small however large the plan (with
-    20,000 tasks, pickling the plan for every task made a run quadratic in the file count)."""
+    20,000 tasks, pickling the plan for every task made a run quadratic in the file count).
+
+    On Linux the file has no name from the start (``O_TMPFILE``, through
+    :func:`tempfile.TemporaryFile`): workers open it as ``/proc/<driver>/fd/<fd>``, and the kernel
+    frees it when the driver closes it or dies, so a killed run leaves nothing in the temporary
+    directory. Elsewhere it is a named file, removed when the call ends."""
 
     def __init__(self, items: list[tuple]) -> None:
         first = items[0]
         n = min(len(it) for it in items)
         self.positions = [i for i, a in enumerate(first[:n]) if not _inline(a) and all(it[i] is a for it in items)]
         self.key, self.path = "", ""
+        self._file: Any = None
         if self.positions:
             self.key = uuid.uuid4().hex
-            fd, self.path = tempfile.mkstemp(prefix="curate-shared-", suffix=".pkl")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump((self.positions, [first[i] for i in self.positions]), fh,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+            fds = f"/proc/{os.getpid()}/fd"
+            if os.path.isdir(fds):
+                self._file = tempfile.TemporaryFile(prefix="curate-shared-")
+                self.path = f"{fds}/{self._file.fileno()}"
+                fh = self._file
+            else:
+                fd, self.path = tempfile.mkstemp(prefix="curate-shared-", suffix=".pkl")
+                fh = os.fdopen(fd, "wb")
+            pickle.dump((self.positions, [first[i] for i in self.positions]), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            if self._file is None:
+                fh.close()
 
     def strip(self, args: tuple) -> tuple:
         return tuple(a for i, a in enumerate(args) if i not in self.positions)
 
     def remove(self) -> None:
-        if self.path:
+        if self._file is not None:
+            self._file.close()
+        elif self.path:
             os.unlink(self.path)
-            self.path = ""
+        self._file, self.path = None, ""
 
 
 def _inline(value: Any) -> bool:
@@ -130,8 +146,10 @@ def _call_with_shared(fn: Callable[..., Any], key: str, path: str, rest: tuple) 
 def _die_with_parent() -> None:
     """Worker initializer: on Linux, ask the kernel to SIGKILL this worker when the process that
     started it dies, so that a crashed or killed run leaves no orphaned workers behind. Ctrl-C
-    (SIGINT to the whole group) is the driver's to handle: it stops the run with exit 130."""
+    (SIGINT to the whole group) and SIGTERM are the driver's to handle: it stops the run with exit
+    130 or 143 after its cleanup."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -10,13 +10,15 @@ import numpy as np
 import pyarrow as pa
 
 from curate import schema
-from curate.errors import InputError
+from curate.errors import ConfigError, InputError
+from curate.io.jsonl_lines import MAX_LINE_BYTES, line_limit
 
 # Column the reader adds to every table: the row's 0-based position in its file (for error
 # messages and duplicate-id lookups). The runner drops it before any stage sees the table.
-ROW = "__row"
+ROW = schema.INTERNAL_PREFIX + "row"
 # Prefix of an input column named like a canonical column it does not hold (an input `text`
-# column when --text-column names another): kept, renamed.
+# column when --text-column names another), or like a routing column (a run's `reject_reason`
+# read again): kept, renamed.
 RENAMED = "orig_"
 AUTO_ID = "auto"  # --id-column auto: ids made from file and row (curate.io.auto_ids)
 # What a reader calls for each row it cannot read: (row, reason, message); raises under the fail
@@ -26,15 +28,29 @@ RowError = Callable[[int, str, str], None]
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Which input columns hold the id and the text."""
+    """Which input columns hold the id and the text, and how files are cut into rows."""
 
     id: str = schema.ID
     text: str = schema.TEXT
     csv_delimiter: str | None = None  # None: by suffix (.csv comma, .tsv tab)
+    max_doc_bytes: int | None = None  # sets the longest JSON Lines line read (None: only Arrow's cap)
+
+    def __post_init__(self) -> None:
+        if self.id == self.text:
+            raise ConfigError(f"--id-column and --text-column both name column '{self.text}': the id and the text "
+                              "must be two columns (--id-column auto makes ids from file and row)")
+        if self.csv_delimiter is not None and (len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n'):
+            raise ConfigError(f"--csv-delimiter must be one character other than a quote or a line end, got "
+                              f"{self.csv_delimiter!r}")
+
+    def line_limit(self) -> int:
+        """The longest JSON Lines line read (curate.io.jsonl_lines); longer lines are too_large errors."""
+        return MAX_LINE_BYTES if self.max_doc_bytes is None else line_limit(self.max_doc_bytes)
 
     def rename(self, names: list[str]) -> list[str]:
         """Input column names -> unified names (id/text canonical; a displaced `id`/`text` gets
-        the `orig_` prefix)."""
+        the `orig_` prefix, a routing column one more: `reject_reason` -> `orig_reject_reason` ->
+        `orig_orig_reject_reason`, a one-to-one map)."""
         return [self._renamed(n) for n in names]
 
     def _renamed(self, name: str) -> str:
@@ -42,7 +58,7 @@ class ColumnMap:
             return schema.ID
         if name == self.text:
             return schema.TEXT
-        if name in (schema.ID, schema.TEXT):
+        if name in (schema.ID, schema.TEXT) or _is_routing(name):
             return RENAMED + name
         return name
 
@@ -53,6 +69,8 @@ class ColumnMap:
                 return mapped
             if name == RENAMED + canonical and mapped != canonical:
                 return canonical
+        if name.startswith(RENAMED) and _is_routing(name):
+            return name[len(RENAMED):]
         return name
 
     def check_unique(self, names: list[str], rel: str) -> None:
@@ -63,6 +81,20 @@ class ColumnMap:
                 raise InputError(f"columns '{seen[renamed]}' and '{original}' both map to '{renamed}'", file=rel,
                                  reason="bad_schema")
             seen[renamed] = original
+
+    def check_not_internal(self, names: list[str], rel: str) -> None:
+        """A file with a column named like curate's own bookkeeping (``_curate_*``)."""
+        for name in names:
+            if name.startswith(schema.INTERNAL_PREFIX):
+                raise InputError(f"column '{name}' has the prefix {schema.INTERNAL_PREFIX} that curate keeps for its "
+                                 "own columns: rename it", file=rel, reason="bad_schema")
+
+
+def _is_routing(name: str) -> bool:
+    """A routing column's name with any number of `orig_` prefixes (reject_reason, orig_reject_reason...)."""
+    while name.startswith(RENAMED):
+        name = name[len(RENAMED):]
+    return name in schema.ROUTING_COLUMNS
 
 
 def input_schema(target: pa.Schema, columns: ColumnMap) -> pa.Schema:

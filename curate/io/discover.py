@@ -4,7 +4,8 @@ Each entry is read (a shard), skipped by rule (a name starting with ``_`` or ``.
 ``_stats.json``, ``_rejected/``, hidden and temporary files, so a curate output can be the next
 run's input), counted as a file of unknown type, or reported as a problem: a directory that
 cannot be listed, a broken symlink, a symlink loop, a second path to a file or directory already
-found (through a symlink), or a special file (FIFO, socket, device), which is never opened.
+found (through a symlink), a special file (FIFO, socket, device), which is never opened, or a
+name that is not valid UTF-8 (Arrow and the output's JSON and Parquet hold names as UTF-8).
 Symlinks are followed; loops are detected by (device, inode) of the directories on the way down.
 """
 
@@ -34,6 +35,20 @@ class Walk:
     unknown: list[str] = field(default_factory=list)
 
 
+def is_utf8(name: str) -> bool:
+    """Whether a name from the file system (undecodable bytes held as surrogate escapes) is UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(name: str) -> str:
+    """A file system name, its undecodable bytes written as ``\\xNN``, for messages."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _special_kind(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "a FIFO"
@@ -61,6 +76,9 @@ def walk(root: Path, is_shard: Callable[[Path], bool], on_problem: Problem = rai
             if entry.name.startswith(("_", ".")):
                 continue
             sub = f"{rel}/{entry.name}" if rel else entry.name
+            if not is_utf8(entry.name):
+                on_problem(shown(sub), "bad_file_name", "the name is not valid UTF-8: rename it")
+                continue
             try:
                 st = os.stat(entry.path)
             except OSError as exc:

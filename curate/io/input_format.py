@@ -57,6 +57,9 @@ class InputFormat:
     streams_remote: ClassVar[bool] = False
     # File names of the format's own metadata that sit among its data files and are not data.
     sidecars: ClassVar[frozenset[str]] = frozenset()
+    # Columns named like curate's own (``_curate_*``) that the format's reader makes itself (the
+    # reason a WARC record is no page); any other such column in a file is refused.
+    own_columns: ClassVar[frozenset[str]] = frozenset()
 
     def matches(self, name: str) -> bool:
         """Whether a file name (lower case, without directories) is this format's."""
@@ -108,8 +111,10 @@ class LocalBatchFormat(InputFormat):
     def file_schema(self, local: Path, columns: ColumnMap) -> pa.Schema:
         raise NotImplementedError
 
-    def batches(self, local: Path, names: list[str], options: ReadOptions) -> Iterator[tuple[pa.Table, Any]]:
-        """(table of the `names` columns the file has, row number of each row) per batch."""
+    def batches(self, local: Path, names: list[str], options: ReadOptions,
+                on_row_error: RowError) -> Iterator[tuple[pa.Table, Any]]:
+        """(table of the `names` columns the file has, row number of each row) per batch; rows
+        the format can tell are damaged (a WARC record) go to `on_row_error`."""
         raise NotImplementedError
 
     def schema(self, path: str, rel: str, options: ReadOptions, storage: Storage) -> pa.Schema:
@@ -125,7 +130,7 @@ class LocalBatchFormat(InputFormat):
         file_names = [f.name for f in input_schema(wanted, options.columns)]
         try:
             local = self.local_file(path, storage)
-            for table, rows in self.batches(local, file_names, options):
+            for table, rows in self.batches(local, file_names, options, on_row_error):
                 yield drop_invalid_utf8(with_rows(conform_input(table, wanted, options.columns, rel), rows),
                                         on_row_error)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, pa.ArrowNotImplementedError) as exc:

@@ -30,6 +30,7 @@ from curate.io import jsonl_scan as scan
 from curate.io import lattice
 from curate.io.compressed import open_input
 from curate.io.conform import ColumnMap, RowError, conform_input, input_schema, short, with_rows
+from curate.io.jsonl_lines import LineBlocks, LongLine
 from curate.store.storage import Storage
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -58,6 +59,7 @@ class _Block:
     ends: np.ndarray
     status: np.ndarray
     rows: np.ndarray  # row number of each non-blank line (0-based among non-blank lines)
+    lengths: np.ndarray  # bytes of each line (newline excluded), also of a line too long to be held
 
     def line(self, i: int) -> bytes:
         return self.data[self.starts[i]:self.ends[i]].tobytes()
@@ -73,35 +75,32 @@ class _Block:
         return self.data[mask].tobytes() + b"\n"
 
 
-def _blocks(path: str | Path, block_bytes: int, storage: Storage | None) -> Iterator[_Block]:
+def _blocks(path: str | Path, block_bytes: int, max_line_bytes: int, storage: Storage | None) -> Iterator[_Block]:
+    """The file's blocks of whole lines, scanned; a line longer than `max_line_bytes` is a
+    TOO_LARGE line (a block of its own when it was too long to be held: no bytes, one line)."""
     row = 0
     first = True
-    carry = b""
     with open_input(path, storage) as stream:
-        while True:
-            chunk = stream.read(block_bytes)
-            if chunk:
-                data = carry + chunk
-                cut = data.rfind(b"\n")
-                if cut < 0:  # a line longer than the block: keep reading
-                    carry = data
-                    continue
-                data, carry = memoryview(data)[:cut], data[cut + 1:]  # no copy of the block
-            else:
-                data, carry = memoryview(carry), b""
-                if not data:
-                    return
+        for data in LineBlocks(stream, block_bytes, max_line_bytes):
+            if isinstance(data, LongLine):
+                starts = ends = np.zeros(1, dtype=np.int64)
+                yield _Block(memoryview(b""), np.zeros(0, dtype=np.uint8), starts, ends,
+                             np.array([scan.TOO_LARGE], dtype=np.int8), np.array([row], dtype=np.int64),
+                             np.array([data.nbytes], dtype=np.int64))
+                row += 1
+                first = False
+                continue
             if first and data[:len(_BOM)] == _BOM:
                 data = data[len(_BOM):]
             first = False
             buf = np.frombuffer(data, dtype=np.uint8)
             starts, ends, status = scan.scan_lines(buf)
+            lengths = ends - starts
+            status[(status != scan.BLANK) & (lengths > max_line_bytes)] = scan.TOO_LARGE
             nonblank = status != scan.BLANK
             rows = row + np.cumsum(nonblank) - 1
             row += int(nonblank.sum())
-            yield _Block(data, buf, starts, ends, status, rows)
-            if not chunk:
-                return
+            yield _Block(data, buf, starts, ends, status, rows, lengths)
 
 
 def _arrow(buf: bytes | memoryview, options: pajson.ParseOptions) -> pa.Table:
@@ -214,7 +213,7 @@ def file_schema(path: str | Path, rel: str, columns: ColumnMap, block_bytes: int
     types = _ColumnTypes(columns)
     options = pajson.ParseOptions(newlines_in_values=False)
     try:
-        for block in _blocks(path, block_bytes, storage):
+        for block in _blocks(path, block_bytes, columns.line_limit(), storage):
             ok = np.flatnonzero(block.status == scan.OK)
             if not len(ok):
                 continue
@@ -254,9 +253,13 @@ def read(path: str | Path, rel: str, target: pa.Schema, columns: ColumnMap, bloc
                 raise pa.ArrowInvalid(f"id of type {t}")
 
     try:
-        for block in _blocks(path, block_bytes, storage):
+        for block in _blocks(path, block_bytes, columns.line_limit(), storage):
             faults = []
-            for i in np.flatnonzero(block.status > scan.BLANK):
+            for i in np.flatnonzero(block.status == scan.TOO_LARGE):
+                faults.append((int(i), schema.REASON_TOO_LARGE, f"a line of {int(block.lengths[i]):,} bytes, longer "
+                               f"than the read limit of {columns.line_limit():,} bytes (it follows --max-doc-bytes): "
+                               "not parsed"))
+            for i in np.flatnonzero((block.status > scan.BLANK) & (block.status != scan.TOO_LARGE)):
                 reason, message = _SCAN_FAULTS[int(block.status[i])]
                 faults.append((int(i), reason, _with_column(message, block.line(int(i)), int(block.status[i]))))
             ok = np.flatnonzero(block.status == scan.OK)

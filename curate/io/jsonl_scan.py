@@ -22,6 +22,7 @@ INT_RANGE = 5
 SURROGATE = 6
 INVALID_UTF8 = 7
 UNBALANCED = 8
+TOO_LARGE = 9  # set by the reader (curate.io.jsonl) for a line past the read limit, not by the scan
 
 # Deepest container nesting a row may have (the top-level object is depth 1). Each JSON list
 # becomes two Parquet schema levels, and Arrow's Parquet reader refuses a schema nested past its

@@ -102,12 +102,16 @@ def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_p
     warning through `warn` with their count, or an InputError with `strict`.
     """
     loc = parse(input_path)
+    problems: list[dict[str, str]] = []  # entries left out under --on-error skip, for the message
     if not loc.is_local:
         found = _walk_remote(loc, storage or Storage())
         root_name = loc.uri
     else:
         root = Path(loc.path)
         root_name = str(root)
+        if not walker.is_utf8(root_name):
+            raise InputError("the path is not valid UTF-8: rename it", file=walker.shown(root_name),
+                             reason="bad_file_name")
         if not root.exists() and not root.is_symlink():
             raise InputError("input does not exist", file=str(root))
         if not root.is_dir():
@@ -117,7 +121,11 @@ def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_p
             if file_format(root) is None:
                 raise InputError(f"unsupported file type (expected one of {_suffixes()})", file=str(root))
             return [(str(root), root.name)]
-        found = walker.walk(root, lambda p: file_format(p) is not None, on_problem)
+        def noted(rel: str, reason: str, message: str) -> None:
+            problems.append({"file": rel, "message": message})
+            on_problem(rel, reason, message)
+
+        found = walker.walk(root, lambda p: file_format(p) is not None, noted)
     if found.unknown:
         examples = ", ".join(f"'{u}'" for u in found.unknown[:3])
         message = (f"{len(found.unknown)} file(s) of unknown type (not {_suffixes()}), e.g. {examples}")
@@ -126,8 +134,18 @@ def discover(input_path: str | Path, on_problem: walker.Problem = walker.raise_p
         if warn is not None:
             warn(f"{message}: not read")
     if not found.shards:
-        raise InputError(f"no input shards ({_suffixes()}) found", file=root_name)
+        raise nothing_readable(f"no input shards ({_suffixes()}) found", root_name, problems)
     return [(str(path), rel) for path, rel in found.shards]
+
+
+def nothing_readable(message: str, where: str, problems: list[dict]) -> InputError:
+    """The error of a run left with no shard to read: `message`, and why, from the first of the
+    `problems` (file, message) that left entries out under --on-error skip."""
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        message = f"{message}: {first['file']}: {first['message']}{more}"
+    return InputError(message, file=where)
 
 
 def _walk_remote(loc: Location, storage: Storage) -> walker.Walk:
@@ -187,6 +205,7 @@ def file_schema(path: str | Path, fmt: str, rel: str, columns: ColumnMap | None 
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputError(f"unreadable {fmt} file: {short(exc)}", file=rel) from None
     columns.check_unique(sch.names, rel)
+    columns.check_not_internal([n for n in sch.names if n not in input_format(fmt).own_columns], rel)
     return sch
 
 
@@ -216,6 +235,12 @@ def unify_schemas(schemas: list[tuple[str, pa.Schema]], columns: ColumnMap) -> p
             missing_in = next(rel for rel, sch in schemas if flag not in sch.names)
             raise InputError(f"missing required column '{flag}' (use --{required}-column to map another name)",
                              file=missing_in)
+    for rel, sch in schemas:
+        for f, name in zip(sch, columns.rename(sch.names)):
+            kind = schema.STAGE_COLUMN_KINDS.get(name)
+            if kind and not (kind[1](f.type) or pa.types.is_null(f.type)):
+                raise InputError(f"column '{f.name}' is {f.type}, but curate's stages make and read '{name}' as "
+                                 f"{kind[0]}: rename the column", file=rel, reason="bad_schema")
     text_type = types[schema.TEXT]
     if not (schema.is_string_type(text_type) or pa.types.is_null(text_type)):
         bad = next(rel for rel, sch in schemas if columns.text in sch.names

@@ -82,9 +82,9 @@ def validate_read(table: pa.Table, settings: RunSettings, dups: dict[int, tuple[
     too_large = pc.fill_null(pc.greater(pc.binary_length(text), settings.max_doc_bytes), False)
     reason = pc.if_else(empty, pa.scalar(schema.REASON_EMPTY_TEXT),
                         pc.if_else(too_large, pa.scalar(schema.REASON_TOO_LARGE), pa.scalar(None, pa.string())))
-    if schema.REJECT_REASON in table.column_names:  # a reader's own reason (a WARC record that is no page) first
-        reason = pc.coalesce(table.column(schema.REJECT_REASON), reason)
-        table = table.drop_columns([schema.REJECT_REASON])
+    if schema.READ_REASON in table.column_names:  # a reader's own reason (a WARC record that is no page) first
+        reason = pc.coalesce(table.column(schema.READ_REASON), reason)
+        table = table.drop_columns([schema.READ_REASON])
     return table.append_column(schema.REJECT_REASON, reason).drop_columns([reader.ROW])
 
 

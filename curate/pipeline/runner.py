@@ -82,7 +82,7 @@ def plan_run(graph: Graph, input_path: str, run: Run) -> tuple[RunPlan, int]:
     tasks = reader.plan_tasks(files, settings.target_task_bytes, run.storage)
     unified, reports.file_errors = read_schemas(tasks, settings)
     if not unified.names:
-        raise InputError("no readable input shard", file=str(input_path))
+        raise reader.nothing_readable("no readable input shard", str(input_path), reports.file_errors)
     check_columns(graph, set(unified.names))  # before the output is touched
     for warning in unread_outputs(graph):
         run.logger.warning("%s", warning)

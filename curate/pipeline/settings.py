@@ -77,7 +77,7 @@ class RunSettings:
 
     @property
     def columns(self) -> reader.ColumnMap:
-        return reader.ColumnMap(self.id_column, self.text_column, self.csv_delimiter)
+        return reader.ColumnMap(self.id_column, self.text_column, self.csv_delimiter, self.max_doc_bytes)
 
     @classmethod
     def names(cls) -> list[str]:

@@ -13,6 +13,7 @@ import yaml
 
 from curate import schema
 from curate.errors import ConfigError
+from curate.pipeline import yaml_limits
 from curate.pipeline.graph import INPUT_NODE, KEPT, Graph, Node, StreamRef, where_in
 from curate.pipeline.registry import get_stage_class
 from curate.pipeline.settings import RunSettings
@@ -80,7 +81,7 @@ def load_graph(path: str | Path, storage: Storage) -> Graph:
     text = storage.read_text(path)
     path = Path(parse(path).path)  # for messages and the default name
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml_limits.load(text, _LineLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("stages"), list) or not data["stages"]:

@@ -37,9 +37,9 @@ BOS_NAMES = ("<|begin_of_text|>", "<s>", "<bos>")
 def load_tokenizer(path: str) -> Any:
     """The tokenizer in `path`, loaded once per process and run."""
     def load() -> Any:
-        from tokenizers import Tokenizer
+        from curate.text.tokenizer_file import load_tokenizer_file
 
-        return Tokenizer.from_file(path)
+        return load_tokenizer_file(path)
 
     return cache.cached(("sink-tokenizer", str(Path(path).absolute())), load)
 

@@ -56,6 +56,6 @@ class TokenCount(MapStage):
         return set_column(table, schema.N_TOKENS, pa.array(counts, pa.int64()))
 
     def _load(self, storage: Storage) -> Any:
-        from tokenizers import Tokenizer
+        from curate.text.tokenizer_file import load_tokenizer_file
 
-        return Tokenizer.from_file(str(storage.stage_file(self.tokenizer, "tokenizer file")))
+        return load_tokenizer_file(str(storage.stage_file(self.tokenizer, "tokenizer file")), self.tokenizer)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import ROOT, env_with_repo, shard_ids, write_parquet
+from tests.conftest import ROOT, env_with_repo, shard_ids, tmpfs, write_parquet
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
 FOUNDATION = str(ROOT / "pipelines" / "foundation.yaml")
@@ -45,13 +45,8 @@ def test_output_that_is_a_file_is_exit_2_naming_it(sample_dir: Path, tmp_path: P
 
 @pytest.fixture()
 def tiny_disk(tmp_path: Path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"environment: cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with tmpfs(tmp_path / "tiny", "256k") as mnt:
+        yield mnt
 
 
 def test_disk_full_is_exit_2_and_resume_recovers(sample_dir: Path, tmp_path: Path, tiny_disk: Path) -> None:

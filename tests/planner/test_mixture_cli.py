@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import CURATE, env_with_repo
+
 from .test_mixture_fit import planted_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

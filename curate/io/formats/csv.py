@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate.io.compressed import CODECS
-from curate.io.conform import ColumnMap
+from curate.io.conform import ColumnMap, RowError
 from curate.io.input_format import LocalBatchFormat, ReadOptions, register
 
 
@@ -25,7 +25,8 @@ class CsvFormat(LocalBatchFormat):
 
         return delimited.file_schema(local, columns.csv_delimiter)
 
-    def batches(self, local: Path, names: list[str], options: ReadOptions) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    def batches(self, local: Path, names: list[str], options: ReadOptions,
+                on_row_error: RowError) -> Iterator[tuple[pa.Table, np.ndarray]]:
         from curate.io import delimited
 
         return delimited.batches(local, names, options.columns.csv_delimiter, options.block_bytes)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from curate.io.conform import ColumnMap
+from curate.io.conform import ColumnMap, RowError
 from curate.io.hf_arrow import SIDECARS
 from curate.io.input_format import LocalBatchFormat, ReadOptions, register
 
@@ -25,7 +25,8 @@ class HfArrowFormat(LocalBatchFormat):
 
         return hf_arrow.file_schema(local)
 
-    def batches(self, local: Path, names: list[str], options: ReadOptions) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    def batches(self, local: Path, names: list[str], options: ReadOptions,
+                on_row_error: RowError) -> Iterator[tuple[pa.Table, np.ndarray]]:
         from curate.io import hf_arrow
 
         return hf_arrow.batches(local, names)

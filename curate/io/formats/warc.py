@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from curate.io.conform import ColumnMap
+from curate import schema
+from curate.io.conform import ColumnMap, RowError
 from curate.io.input_format import LocalBatchFormat, ReadOptions, register
 
 
@@ -17,6 +18,7 @@ class WarcFormat(LocalBatchFormat):
     name = "warc"
     # Common Crawl names its WET files *.warc.wet.gz
     suffixes = (".warc", ".warc.gz", ".wet", ".wet.gz")
+    own_columns = frozenset({schema.READ_REASON})
     help = ("Common Crawl WARC (response records, HTML to text with resiliparse) and WET (conversion "
             "records); pip install 'curate[warc]'.")
 
@@ -25,7 +27,8 @@ class WarcFormat(LocalBatchFormat):
 
         return warc.file_schema(local)
 
-    def batches(self, local: Path, names: list[str], options: ReadOptions) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    def batches(self, local: Path, names: list[str], options: ReadOptions,
+                on_row_error: RowError) -> Iterator[tuple[pa.Table, np.ndarray]]:
         from curate.io import warc
 
-        return warc.batches(local, names)
+        return warc.batches(local, names, on_row_error)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from curate.io.conform import ColumnMap
+from curate.io.conform import ColumnMap, RowError
 from curate.io.input_format import LocalBatchFormat, ReadOptions
 
 
@@ -21,7 +21,8 @@ class LinesFormat(LocalBatchFormat):
     def file_schema(self, local: Path, columns: ColumnMap) -> pa.Schema:
         return pa.schema([("id", pa.string()), ("text", pa.string())])
 
-    def batches(self, local: Path, names: list[str], options: ReadOptions) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    def batches(self, local: Path, names: list[str], options: ReadOptions,
+                on_row_error: RowError) -> Iterator[tuple[pa.Table, np.ndarray]]:
         lines = [(i, line) for i, line in enumerate(local.read_text(encoding="utf-8").splitlines()) if line.strip()]
         rows = np.arange(len(lines), dtype=np.int64)
         table = pa.table({"id": [f"{local.name}:{i}" for i, _ in lines], "text": [t for _, t in lines]})
