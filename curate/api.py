@@ -157,21 +157,27 @@ def train_classifier(*args: Any, **kwargs: Any) -> Any:
     return _train(*args, **kwargs)
 
 
-def plan(buckets: Any, compute: float, *, allow_extrapolation: bool = False, **kwargs: Any) -> Any:
+def plan(buckets: Any, compute: float, *, allow_extrapolation: bool = False,
+         storage_options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """Epochs per quality bucket and model size for a compute budget (see curate.planner.plan).
 
     `buckets`: Bucket objects, a buckets.json document, or a buckets.json path or URI (as ``curate
-    plan --buckets``); `law` a name or a law.json path or URI. As ``curate plan``, a plan that is not
-    sensible (saturated, a model more than 10x outside the law's fit range, under one token per
-    parameter) raises InfeasibleError with advice unless `allow_extrapolation`.
+    plan --buckets``); `law` a name or a law.json path or URI (files at URIs read with
+    `storage_options`). As ``curate plan``, a plan that is not sensible (saturated, a model more
+    than 10x outside the law's fit range, under one token per parameter) raises InfeasibleError
+    with advice unless `allow_extrapolation`.
     """
     from curate.planner import plan as _plan
+    from curate.planner.sources import load_buckets
 
-    return _plan(buckets, compute, allow_extrapolation=allow_extrapolation, **kwargs)
+    buckets, law = load_buckets(buckets, kwargs.pop("law", "datablations"), Storage(dict(storage_options or {})))
+    return _plan(buckets, compute, allow_extrapolation=allow_extrapolation, law=law, **kwargs)
 
 
-def calibrate(runs: Any, output: str | Path | None = None, **kwargs: Any) -> Any:
-    """Fit planner constants from proxy runs (a JSONL/Parquet path or rows); write law.json if `output`.
+def calibrate(runs: Any, output: str | Path | None = None, *, storage_options: dict[str, Any] | None = None,
+              **kwargs: Any) -> Any:
+    """Fit planner constants from proxy runs (a path or URI of any input format, or rows); write
+    law.json if `output`. Files at URIs are read and written with `storage_options`.
 
     Returns a :class:`curate.planner.calibrate.Calibration` (``.to_dict()`` is law.json, ``.law()``
     what ``plan(..., law=...)`` takes). Keyword arguments as ``curate.planner.calibrate.calibrate``.
@@ -180,22 +186,23 @@ def calibrate(runs: Any, output: str | Path | None = None, **kwargs: Any) -> Any
     from curate.planner.runs import Runs, read_runs, runs_from_rows
     from curate.store.atomic import write_json
 
+    storage = Storage(dict(storage_options or {}))
     if not isinstance(runs, Runs):
-        runs = read_runs(runs) if isinstance(runs, (str, Path)) else runs_from_rows(list(runs))
+        runs = read_runs(runs, storage) if isinstance(runs, (str, Path)) else runs_from_rows(list(runs))
     result = _calibrate(runs, **kwargs)
     if output is not None:
-        write_json(output, result.to_dict())
+        write_json(output, result.to_dict(), storage)
     return result
 
 
-def predict(law: Any, runs: Any) -> Any:
-    """The predicted loss of every run (a JSONL/Parquet/CSV path or rows) under `law` (a law.json of
-    any kind, a built-in law's name, or a law object), in input order: a
+def predict(law: Any, runs: Any, *, storage_options: dict[str, Any] | None = None) -> Any:
+    """The predicted loss of every run (a path or URI of any input format, or rows) under `law` (a
+    law.json of any kind, a built-in law's name, or a law object), in input order: a
     :class:`curate.planner.mixture.Predictions` (``.rows()`` is what ``curate predict --json`` prints,
     ``.warnings`` names runs outside what the law was fitted on)."""
     from curate.planner.mixture import predict as _predict
 
-    return _predict(law, runs)
+    return _predict(law, runs, Storage(dict(storage_options or {})))
 
 
 def sample(input: str | Path, output: str | Path, plan: str | Path, *, run_options: dict[str, Any] | None = None,

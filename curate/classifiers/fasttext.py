@@ -80,9 +80,9 @@ def train(train_file: str | Path, params: TrainParams) -> Any:
         raise
 
 
-def save(model: Any, path: str | Path) -> None:
+def save(model: Any, path: str | Path, storage: Storage | None = None) -> None:
     """Write the model binary atomically (a reader never sees half a model)."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, storage) as tmp:
         model.save_model(str(tmp))
 
 

@@ -29,6 +29,7 @@ from curate.classifiers.preprocess import PREPROCESSING, preprocess
 from curate.errors import ConfigError, InputError
 from curate.io import read as reader
 from curate.store.atomic import writable, write_json
+from curate.store.storage import Storage
 from curate.text.id_hash import id_uniforms
 
 EVAL_CHUNK = 20_000  # held-out lines scored per fastText call
@@ -37,14 +38,16 @@ LOW_RECALL = 0.5  # a label recalled less often than this gets a warning
 
 
 def labelled_batches(input_path: str | Path, label_column: str, text_column: str = schema.TEXT,
-                     id_column: str = schema.ID) -> Iterator[tuple[str, pa.Table]]:
-    """(file, table with id, text, label and the reader's row column) for every batch of the input."""
+                     id_column: str = schema.ID, storage: Storage | None = None) -> Iterator[tuple[str, pa.Table]]:
+    """(file, table with id, text, label and the reader's row column) for every batch of the input
+    (a local path or a URI read with `storage`, default the environment's options)."""
+    storage = storage or Storage()
     columns = reader.ColumnMap(id_column, text_column)
-    tasks = reader.plan_tasks(reader.discover(input_path))
+    tasks = reader.plan_tasks(reader.discover(input_path, storage=storage), storage=storage)
     seen: dict[str, tuple[str, pa.Schema]] = {}
     for t in tasks:
         if t.rel not in seen:
-            seen[t.rel] = (t.rel, reader.file_schema(t.path, t.fmt, t.rel, columns))
+            seen[t.rel] = (t.rel, reader.file_schema(t.path, t.fmt, t.rel, columns, storage=storage))
     target = reader.unify_schemas(list(seen.values()), columns)
     if label_column in (id_column, text_column):
         raise ConfigError(f"--label-column '{label_column}' is also the id or text column")
@@ -75,13 +78,15 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
                      id_column: str = schema.ID, valid_fraction: float = 0.1,
                      params: ft.TrainParams | None = None, log: Callable[[str], None] | None = None,
                      balance: str = balance_mod.DEFAULT, max_labels: int = MAX_LABELS,
-                     warn: Callable[[str], None] | None = None, **param_overrides: Any) -> dict[str, Any]:
+                     warn: Callable[[str], None] | None = None, storage: Storage | None = None,
+                     **param_overrides: Any) -> dict[str, Any]:
     """Train a supervised fastText model on the labelled shards in `input`; write `output` (the
     model, atomically) and its JSON card; return the card. `balance` is one of
     :data:`curate.classifiers.balance.MODES`; a label column with more than `max_labels` distinct
     values is refused before training. `warn` gets the card's warnings (labels with a held-out
     recall below ``LOW_RECALL``). `param_overrides` are TrainParams fields (epochs, lr,
-    word_ngrams, dim, bucket, minn, maxn, min_count, loss, seed, threads)."""
+    word_ngrams, dim, bucket, minn, maxn, min_count, loss, seed, threads). Files at URIs are read
+    and written with `storage` (default: the environment's options)."""
     started = time.time()
     params = params or ft.TrainParams()
     if param_overrides:
@@ -97,7 +102,7 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
     if not 0.0 <= valid_fraction < 1.0:
         raise ConfigError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
     output = str(output)  # a local path or a URI: written through a local file, then uploaded
-    writable(output)
+    writable(output, storage)
     say = log or (lambda _msg: None)
 
     counts = {"train": Counter(), "valid": Counter()}
@@ -106,7 +111,7 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
         train_file = Path(tmp) / "train.txt"
         valid_file = Path(tmp) / "valid.tsv"
         with open(train_file, "w", encoding="utf-8") as tf, open(valid_file, "w", encoding="utf-8") as vf:
-            for rel, table in labelled_batches(input, label_column, text_column, id_column):
+            for rel, table in labelled_batches(input, label_column, text_column, id_column, storage):
                 labels = _labels(table, label_column, rel)
                 lines = preprocess(table.column(schema.TEXT))
                 has_label = pc.is_valid(labels)
@@ -153,7 +158,7 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
     warnings = low_recall_warnings(metrics)
     for message in warnings:
         (warn or say)(message)
-    ft.save(model, output)
+    ft.save(model, output, storage)
     card = {
         "model": output.rsplit("/", 1)[-1],
         "format": "fastText supervised",
@@ -176,7 +181,7 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
         "seconds": round(time.time() - started, 3),
         "curate_version": __version__,
     }
-    write_json(card_path(output), card)
+    write_json(card_path(output), card, storage)
     return card
 
 

@@ -84,7 +84,7 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
 
     for written in (output, plot_path):
         if written is not None:
-            writable(written)
+            writable(written, cli_storage())
     if "mixture" in fit:
         from curate.cli.mixture_calibrate import calibrate_mixture_command
 
@@ -115,15 +115,14 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
 def write_and_report(doc: dict[str, Any], output: str, as_json: bool, report: Callable[[dict[str, Any]], str],
                      plot: Callable[[dict[str, Any], str], Any], plot_path: str | None) -> None:
     """Write law.json, print its report (or the document with --json), and draw the plot if asked."""
-    from curate.cli.common import echo_json
+    from curate.cli.common import cli_storage, echo_json, write_plot
     from curate.store.atomic import write_json
 
-    write_json(output, doc)
+    write_json(output, doc, cli_storage())
     if as_json:
         echo_json(doc)
     else:
         click.echo(report(doc))
     click.echo(f"wrote {output}", err=True)
     if plot_path:
-        plot(doc, plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+        write_plot(lambda tmp: plot(doc, tmp), plot_path)

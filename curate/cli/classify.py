@@ -59,11 +59,12 @@ def train_command(input_dir: str, label_column: str, output: str, text_column: s
     """
     from curate.classifiers.metrics import format_report
     from curate.classifiers.train import card_path, train_classifier
-    from curate.cli.common import echo_json, warn
+    from curate.cli.common import cli_storage, echo_json, warn
 
     card = train_classifier(input_dir, label_column, output, text_column=text_column, id_column=id_column,
                             valid_fraction=valid_fraction, params=TrainParams(**params), balance=balance,
-                            max_labels=max_labels, log=lambda m: click.echo(m, err=True), warn=warn)
+                            max_labels=max_labels, log=lambda m: click.echo(m, err=True), warn=warn,
+                            storage=cli_storage())
     if as_json:
         echo_json(card)
         return

@@ -168,6 +168,16 @@ def cli_storage() -> Storage:
     return found if found is not None else Storage()
 
 
+def write_plot(draw: Any, path: str) -> None:
+    """Draw a plot into `path` (a local path or a URI, written atomically with the verb's storage):
+    `draw` gets a local file to write."""
+    from curate.store.atomic import atomic_path
+
+    with atomic_path(path, cli_storage()) as tmp:
+        draw(tmp)
+    click.echo(f"wrote {path}", err=True)
+
+
 def storage_option(f: Any) -> Any:
     """``--storage-option KEY=VALUE`` (repeatable) for a verb that names files outside a run
     (calibrate, plan, stats, train-classifier): the options open every file the verb names, from

@@ -37,12 +37,12 @@ def command(buckets_path: str, n: int, seed: int, temperature: float, min_streng
     the results with `curate calibrate --fit mixture`."""
     import json
 
-    from curate.cli.common import read_json, run_file, warn
+    from curate.cli.common import cli_storage, read_json, run_file, warn
     from curate.planner.mixture.runs import write_rows
     from curate.store.atomic import writable
 
     if output is not None:
-        writable(output)
+        writable(output, cli_storage())
     path = run_file(buckets_path, "buckets.json")
     natural, warnings = draw.natural_distribution(read_json(path, "buckets"), path)
     for w in warnings:
@@ -53,5 +53,5 @@ def command(buckets_path: str, n: int, seed: int, temperature: float, min_streng
         for row in rows:
             click.echo(json.dumps(row))
         return
-    write_rows(rows, output)
+    write_rows(rows, output, cli_storage())
     click.echo(f"wrote {len(rows)} mixtures over {len(natural)} domains to {output}", err=True)

@@ -13,9 +13,10 @@ from curate.errors import ConfigError
 
 def read_buckets(path: str | Path, law: str = "datablations") -> tuple[list[Any], Any]:
     """Read and validate a buckets.json file (a local path or a URI) for planning under `law`; errors name the file."""
+    from curate.cli.common import cli_storage
     from curate.planner import load_buckets
 
-    return load_buckets(str(path), law)
+    return load_buckets(str(path), law, cli_storage())
 
 
 def parse_frontier(spec: str) -> list[float]:
@@ -84,7 +85,7 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
             frontier_spec: str | None, plot_path: str | None, as_json: bool, allow_extrapolation: bool,
             ranges: bool | None) -> None:
     """Plan how many epochs of each quality bucket to train on, and how large a model, for a compute budget."""
-    from curate.cli.common import echo_json, warn
+    from curate.cli.common import echo_json, warn, write_plot
     from curate.planner import frontier, plan
     from curate.planner.report import format_frontier, plot_frontier
 
@@ -107,8 +108,7 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
         for w in last.warnings:
             warn(f"at {last.compute:.3g} FLOPs: {w}")
         if plot_path:
-            plot_frontier(plans, plot_path)
-            click.echo(f"wrote {plot_path}", err=True)
+            write_plot(lambda tmp: plot_frontier(plans, tmp), plot_path)
         return
     if compute is None:
         raise ConfigError("--compute is required (or use --frontier LO:HI[:POINTS])")
@@ -118,7 +118,7 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
 
 def _show(the_plan: Any, as_json: bool, plot_path: str | None) -> None:
     """Print a plan (table, or JSON alone on stdout), its warnings on stderr, and plot it if asked."""
-    from curate.cli.common import echo_json, warn
+    from curate.cli.common import echo_json, warn, write_plot
     from curate.planner.report import format_plan, plot_plan
 
     if as_json:
@@ -128,5 +128,4 @@ def _show(the_plan: Any, as_json: bool, plot_path: str | None) -> None:
     for w in the_plan.warnings:
         warn(w)
     if plot_path:
-        plot_plan(the_plan, plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+        write_plot(lambda tmp: plot_plan(the_plan, tmp), plot_path)

@@ -9,6 +9,7 @@ import click
 
 from curate.cli.common import storage_option
 from curate.errors import InputError
+from curate.store.storage import Storage
 
 
 @click.command("stats")
@@ -46,16 +47,16 @@ def command(directory: str, as_json: bool) -> None:
     for s in stats["stages"]:
         if s.get("summary"):
             click.echo(f"\n{s['stage']}: " + json.dumps(s["summary"], indent=None)[:2000])
-    click.echo(f"\n{_work_line(directory)}")
+    click.echo(f"\n{_work_line(directory, storage)}")
 
 
-def _work_line(directory: str) -> str:
+def _work_line(directory: str, storage: Storage) -> str:
     """How much the intermediate passes under _work/ hold (what --clean-work removes)."""
     import humanize
 
     from curate.store.layout import WorkStore
 
-    store = WorkStore.open(directory)
+    store = WorkStore.open(directory, storage)
     if not store.files.exists(store.work):
         return "_work/: removed"
     return (f"_work/: {humanize.naturalsize(store.work_bytes())} of intermediate passes "

@@ -33,9 +33,11 @@ def load_buckets(source: BucketsSource, law: str | Law | CalibratedLaw,
                  storage: Storage | None = None) -> tuple[list[Bucket], Law | CalibratedLaw]:
     """(buckets, resolved law) from buckets, a buckets.json document, or a buckets.json path or URI.
 
-    A document or file is checked against a calibrated law's bucket definition, as the CLI does."""
+    A document or file is checked against a calibrated law's bucket definition, as the CLI does.
+    Files (a buckets.json, a law.json) at URIs are read with `storage`."""
+    law = resolve_law(law, storage)
     if isinstance(source, (str, os.PathLike)):
         return buckets_for_law(read_buckets_json(source, storage), law, str(source))
     if isinstance(source, Mapping):
         return buckets_for_law(source, law, "buckets")
-    return list(source), resolve_law(law)
+    return list(source), law

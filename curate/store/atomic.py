@@ -10,40 +10,36 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from curate.store.files import json_default
+from curate.store.files import json_default, temp_name
 from curate.store.layout import WorkStore
-from curate.store.storage import parse
+from curate.store.storage import Storage, parse
 
 COPY_BYTES = 8 << 20  # bytes read from the local file per write to the upload
 
 
-def temp_name(path: Path) -> Path:
-    """A unique temporary sibling of `path` (hidden, so readers never pick it up)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def writable(path: str | Path) -> WorkStore:
-    """The store `path` is written to: a bad URI, a missing extra or a read-only scheme (hf://)
-    is a ConfigError now, before the work whose result goes there."""
-    return WorkStore.open(parse(path).uri)
+def writable(path: str | Path, storage: Storage | None = None) -> WorkStore:
+    """The store `path` is written to, with `storage` (default: the environment's options): a bad
+    URI, a missing extra or a read-only scheme (hf://) is a ConfigError now, before the work whose
+    result goes there."""
+    return WorkStore.open(parse(path).uri, storage)
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, storage: Storage | None = None) -> Iterator[Path]:
     """Yield a local temporary path to write (tools such as fastText and matplotlib write only
-    local files); on success it becomes `path`, a local path or a URI; on failure it is removed
-    and nothing appears under `path`."""
+    local files); on success it becomes `path`, a local path or a URI (uploaded with `storage`,
+    default the environment's options); on failure it is removed and nothing appears under
+    `path`."""
     loc = parse(path)
     if loc.is_local:
         target = Path(loc.path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(target)
+        tmp = Path(temp_name(str(target)))
         try:
             yield tmp
             os.replace(tmp, target)
@@ -51,7 +47,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             if tmp.exists():
                 tmp.unlink()
         return
-    store = writable(path)
+    store = writable(path, storage)
     with tempfile.TemporaryDirectory(prefix="curate-upload-", dir=store.storage.scratch_dir()) as tmp_dir:
         tmp = Path(tmp_dir) / loc.path.rsplit("/", 1)[-1]
         yield tmp
@@ -59,7 +55,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             shutil.copyfileobj(src, out, COPY_BYTES)
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    """Write `data` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
+def write_json(path: str | Path, data: Any, storage: Storage | None = None) -> None:
+    """Write `data` as indented JSON, atomically (a URI with `storage`)."""
+    with atomic_path(path, storage) as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=json_default) + "\n", encoding="utf-8")

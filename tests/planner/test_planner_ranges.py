@@ -87,7 +87,7 @@ def test_law_json_kind_is_written_read_and_checked(tmp_path: Path) -> None:
     (tmp_path / "old.json").write_text(json.dumps(old))
     assert read_law(tmp_path / "old.json").law.r_d == pytest.approx(doc["r_d_star"])
     (tmp_path / "odd.json").write_text(json.dumps({**doc, "kind": "kaplan"}))
-    with pytest.raises(ConfigError, match=r"odd\.json: unknown law kind 'kaplan' \(known kinds: base, repetition\)"):
+    with pytest.raises(ConfigError, match=r"odd\.json: unknown law kind 'kaplan' \(known kinds: base, mixture, repetition\)"):
         read_law(tmp_path / "odd.json")
     buckets = tmp_path / "buckets.json"
     buckets.write_text(json.dumps(buckets_to_dict(BUCKETS)))

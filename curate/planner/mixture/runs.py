@@ -296,12 +296,13 @@ def _optional(row: Mapping[str, Any], key: str, source: str, r: int) -> float:
     return math.nan if value is None else _number(value, key, source, r)
 
 
-def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path, storage: Storage | None = None) -> None:
     """Write mixture-run rows as ``.csv`` (nested values under dotted columns, as read back by
-    :func:`read_mixture_runs`) or JSON Lines (any other name), atomically; a local path or a URI."""
+    :func:`read_mixture_runs`) or JSON Lines (any other name), atomically; a local path or a URI
+    (written with `storage`, default the environment's options)."""
     from curate.store.atomic import atomic_path
 
-    with atomic_path(path) as tmp:
+    with atomic_path(path, storage) as tmp:
         if not str(path).lower().endswith(".csv"):
             tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
             return
