@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.report.histogram import SERIES, Histogram, nice_ticks
+from curate.run_report.histogram import SERIES, Histogram, nice_ticks
 
 FONT = 11  # px, the charts' text
 COLOURS = {SERIES[0]: "#4c78a8", SERIES[1]: "#e45756", SERIES[2]: "#c7c1bd"}
@@ -98,12 +98,13 @@ def histogram_chart(h: Histogram, width: int = 340, height: int = 180) -> str:
         x0, x1 = x_of(edges[b]), x_of(edges[b + 1])
         shrink = min(1.0, peak / totals[b]) if totals[b] else 1.0
         y = top + ph
-        tip = _bin_title(h, b)
+        body.append(f'<g class="bin"><title>{esc(_bin_title(h, b))}</title>')
         for s, series in enumerate(SERIES):
             bar_h = ph * int(stack[s, b]) * shrink / peak
             if bar_h > 0:
                 y -= bar_h
-                body.append(_rect(x0 + 0.5, y, x1 - x0 - 1, bar_h, COLOURS[series], tip))
+                body.append(_rect(x0 + 0.5, y, x1 - x0 - 1, bar_h, COLOURS[series]))
+        body.append("</g>")
         if shrink < 1.0:
             body.append(f'<path d="M{x0:.1f},{top + 7:.1f} L{x1:.1f},{top + 3:.1f} M{x0:.1f},{top + 11:.1f} '
                         f'L{x1:.1f},{top + 7:.1f}" stroke="#fff" stroke-width="2"/>')

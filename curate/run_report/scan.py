@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate import schema
-from curate.report.run_files import RunFiles
-from curate.report.signals import Signals
+from curate.run_report.run_files import RunFiles
+from curate.run_report.signals import Signals
 from curate.text.id_hash import id_hashes
 
 EXAMPLE_CHARS = 600  # characters of an example document shown

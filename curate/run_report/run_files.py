@@ -34,6 +34,8 @@ class RunFiles:
             if files.exists(store.manifest) or files.exists(store.stats_file):
                 raise InputError("the run has not finished (no _SUCCESS): finish it with the same `curate run` "
                                  "and --resume, then report", file=store.display)
+            if not files.exists(store.root):
+                raise InputError("no such directory", file=store.display)
             raise InputError("not a curate output (no _SUCCESS, no _stats.json)", file=store.display)
         try:
             stats = files.read_json(store.stats_file)

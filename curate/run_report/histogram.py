@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curate.report.signals import Cutoff, SignalSpec
+from curate.run_report.signals import Cutoff, SignalSpec
 
 SERIES = ("kept", "rejected by this signal's rules", "rejected for another reason")
 MAX_BINS = 30

@@ -9,7 +9,7 @@ from typing import Any
 
 import humanize
 
-from curate.report.svg import BAR, MUTED, REJECTED, compact, esc
+from curate.run_report.svg import BAR, MUTED, REJECTED, compact, esc
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 210, 44, 36, 18
 ERRORED = "#f58518"

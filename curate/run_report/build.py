@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.report.histogram import Constant, Histogram, histogram
-from curate.report.page import Page, render
-from curate.report.run_files import RunFiles
-from curate.report.scan import scan_run
-from curate.report.signals import find_signals
+from curate.run_report import EXAMPLES, MAX_ROWS
+from curate.run_report.histogram import Constant, Histogram, histogram
+from curate.run_report.page import Page, render
+from curate.run_report.run_files import RunFiles
+from curate.run_report.scan import scan_run
+from curate.run_report.signals import find_signals
 from curate.store.atomic import atomic_path
 from curate.store.storage import Storage
-
-MAX_ROWS = 200_000  # documents sampled for the histograms (totals per reason always read every row)
-EXAMPLES = 3  # example documents per reason
 
 
 def write_report(output: str | Path, file: str | Path | None = None, storage: Storage | None = None, *,

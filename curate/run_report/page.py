@@ -13,10 +13,10 @@ from typing import Any
 import humanize
 
 from curate import schema
-from curate.report.graph_svg import graph_chart
-from curate.report.histogram import SERIES, Constant, Histogram
-from curate.report.scan import ReasonTotal, Scan
-from curate.report.svg import (
+from curate.run_report.graph_svg import graph_chart
+from curate.run_report.histogram import SERIES, Constant, Histogram
+from curate.run_report.scan import ReasonTotal, Scan
+from curate.run_report.svg import (
     BAR,
     BUCKET_CUT,
     COLOURS,
@@ -92,7 +92,7 @@ footer { color: var(--muted); font-size: 12px; text-align: center; }
 
 @dataclass
 class Page:
-    """Everything the page shows, read and computed by curate.report.build."""
+    """Everything the page shows, read and computed by curate.run_report.build."""
 
     output: str
     stats: dict[str, Any]
