@@ -153,7 +153,6 @@ def _edge(src: _Box, dst: _Box, label: str, docs: int, peak: int) -> str:
     return path + f'<text x="{at[0]:.1f}" y="{at[1]:.1f}" class="muted">{esc(label)} ({docs:,})</text>'
 
 
-
 def _draw(box: _Box) -> str:
     stroke = SINK if box.kind == "sink" else "#9aa5b1"
     fill = "#f1faf3" if box.kind == "sink" else "#ffffff" if box.kind == "node" else "#f4f6f8"

@@ -29,15 +29,25 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def compact(value: float) -> str:
-    """A number in a few characters, for axis ticks: 0.25, 12, 3.4k, 1.2M."""
+def compact(value: float, digits: int = 3) -> str:
+    """A number in a few characters (`digits` significant ones), for axis ticks: 0.25, 12, 3.4k, 1.2M."""
     v = float(value)
     for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= size:
-            return f"{v / size:.3g}{unit}"
+            return f"{v / size:.{digits}g}{unit}"
     if v == round(v):
         return str(int(round(v)))
-    return f"{v:.3g}"
+    return f"{v:.{digits}g}"
+
+
+def tick_labels(ticks: np.ndarray) -> list[str]:
+    """Labels for an axis's ticks: as compact as keeps them apart (ticks 0.9975 and 0.998 on a
+    narrow range need four digits where three would print 0.998 twice)."""
+    for digits in range(3, 16):
+        labels = [compact(t, digits) for t in ticks]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [repr(float(t)) for t in ticks]
 
 
 def _svg(width: float, height: float, body: list[str], label: str) -> str:
@@ -146,11 +156,14 @@ def _x_ticks(h: Histogram, x_of: Scale, baseline: float) -> list[str]:
     if h.integer:
         lo, hi = lo + 0.5, hi - 0.5
     out = []
-    for t in nice_ticks(lo, hi, 5, h.integer):
+    ticks = nice_ticks(lo, hi, 5, h.integer)
+    for t, label in zip(ticks, tick_labels(ticks)):
         x = x_of(t)
         out.append(f'<line x1="{x:.1f}" y1="{baseline}" x2="{x:.1f}" y2="{baseline + 4}" stroke="{MUTED}"/>')
-        out.append(_text(x, baseline + 15, compact(t), "middle", "muted"))
+        out.append(_text(x, baseline + 15, label, "middle", "muted"))
     return out
+
+
 def _cutoff_marks(h: Histogram, x_of: Scale, top: float, ph: float) -> list[str]:
     """A dashed line per cut-off, at the boundary between kept and rejected values (between two
     whole units for an integer signal), labelled above the plot, staggered when close."""

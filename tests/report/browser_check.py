@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from curate.store.layout import WorkStore
 from tests.conftest import CURATE, PIPELINES, ROOT, SAMPLE
 from tests.report.html_page import parse, table_rows, value
 
@@ -35,7 +36,7 @@ def chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
 
 
 def ensure_run(out: Path) -> None:
-    if (out / "_SUCCESS").exists():
+    if Path(WorkStore.open(out).success_file).exists():
         return
     subprocess.run([*CURATE, "run", str(PIPELINES / "default.yaml"), "--input", str(SAMPLE), "--output", str(out),
                     "--overwrite", "--workers", "2", "--quiet"], cwd=ROOT, check=True)
@@ -60,7 +61,7 @@ def main(out: Path, screenshot: Path) -> None:
     url = Path(page).resolve().as_uri()
     with tempfile.TemporaryDirectory(prefix="curate-chromium-") as profile:
         dom = chromium(["--dump-dom", url], Path(profile)).stdout
-        checked = check_tables(dom, json.loads((out / "_stats.json").read_text()))
+        checked = check_tables(dom, json.loads(Path(WorkStore.open(out).stats_file).read_text()))
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         chromium([f"--screenshot={screenshot.resolve()}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url],
                  Path(profile))

@@ -8,6 +8,7 @@ import pytest
 
 from curate.run_report.histogram import Constant, Histogram, histogram, nice_ticks
 from curate.run_report.signals import Cutoff, SignalSpec, find_signals
+from curate.run_report.svg import tick_labels
 
 
 def _hist(values: list[float] | np.ndarray, reasons: list[str] | None = None, integer: bool = False,
@@ -77,3 +78,10 @@ def test_cutoffs_come_from_the_resolved_parameters_and_bucket_files() -> None:
     assert [c.describe() for c in signals.specs["quality_score"].cutoffs] == ["high ≥ 0.8", "mid ≥ 0.5"]
     assert signals.produced is not None and "n_tokens" in signals.produced
     assert "gopher_quality_reject" in signals.produced
+
+
+def test_tick_labels_stay_apart_on_a_narrow_range() -> None:
+    ticks = nice_ticks(0.99869, 1.0)
+    assert ticks.tolist() == [0.999, 0.9995, 1.0]
+    assert tick_labels(ticks) == ["0.999", "0.9995", "1"]  # three digits would print 1 twice
+    assert tick_labels(nice_ticks(0, 12_000)) == ["0", "5k", "10k"]

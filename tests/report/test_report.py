@@ -42,7 +42,19 @@ def page(demo_run: Path) -> tuple[str, Element]:
 
 
 def _stats(out: Path) -> dict:
-    return json.loads((out / "_stats.json").read_text())
+    return json.loads(Path(WorkStore.open(out).stats_file).read_text())
+
+
+def _rejected(out: Path, node: str = "*") -> str:
+    """The glob of a node's `_rejected/` shards, wherever the store keeps them."""
+    return f"{Path(WorkStore.open(out).rejected(node, 0)).parent}/*.parquet"
+
+
+def _meta(out: Path, name: str) -> dict:
+    """The one metadata file `name` (plan.json, buckets.json) a node of the run wrote."""
+    pattern = Path(WorkStore.open(out).meta("*", name))
+    (found,) = pattern.parent.parent.glob(f"*/{name}")
+    return json.loads(found.read_text())
 
 
 def _sql(query: str) -> list[tuple]:
@@ -102,7 +114,7 @@ def test_removed_per_reason_matches_the_stats_and_the_rejected_rows(demo_run: Pa
     # bytes (UTF-8) and tokens read independently from the rejected shards
     for node in {k[0] for k in got}:
         truth = _sql(f"select reject_reason, count(*), sum(strlen(text)), sum(n_tokens) "
-                     f"from '{demo_run}/_rejected/{node}/*.parquet' group by 1")
+                     f"from '{_rejected(demo_run, node)}' group by 1")
         for reason, docs, size, tokens in truth:
             assert got[(node, reason)] == (docs, size, tokens)
         stage = next(s for s in stats["stages"] if s["stage"] == node)
@@ -133,7 +145,7 @@ def test_signal_histograms_count_every_document_once_with_the_runs_cutoffs(demo_
     assert "max 100,000 (off the chart)" in figure.by_class("note")[0].text
     # the classifier's score exists only for documents that passed the filter; its buckets' cuts are drawn
     quality = _figure(tree, "quality_score")
-    buckets = json.loads(next(demo_run.glob("_meta/*/buckets.json")).read_text())
+    buckets = _meta(demo_run, "buckets.json")
     assert sum(b["kept"] + b["rule"] + b["other"] for b in _bins(quality)) == stats["docs_in"] - filtered_total(stats)
     assert [t.text for t in quality.by_class("cutoff-label")] == [
         f"{b['name']} ≥ {cut:.4g}" for b, cut in sorted(zip(buckets["buckets"], buckets["cuts"]), key=lambda p: p[1])]
@@ -160,11 +172,11 @@ def test_near_duplicate_clusters_match_the_minhash_summary(demo_run: Path, page:
 
 def test_the_plan_and_buckets_are_the_files_the_run_wrote(demo_run: Path, page: tuple[str, Element]) -> None:
     _, tree = page
-    plan = json.loads(next(demo_run.glob("_meta/*/plan.json")).read_text())
+    plan = _meta(demo_run, "plan.json")
     rows = table_rows(tree.by_id("plan-table"))
     assert [(r[0].text, value(r[1]), value(r[3]), value(r[4])) for r in rows] == [
         (b["name"], b["unique_tokens"], b["epochs"], b["tokens"]) for b in plan["buckets"]]
-    buckets = json.loads(next(demo_run.glob("_meta/*/buckets.json")).read_text())
+    buckets = _meta(demo_run, "buckets.json")
     rows = table_rows(tree.by_id("buckets-table"))
     assert [(r[0].text, value(r[1]), value(r[2])) for r in rows] == [
         (b["name"], b["docs"], b["unique_tokens"]) for b in buckets["buckets"]]
@@ -179,7 +191,7 @@ def test_examples_are_the_first_rejected_documents_truncated(demo_run: Path, pag
     for d in details:
         summary = d.iter("summary")[0]
         reason, node = summary.parts[0].strip(), re.search(r"\((\w+)\)", summary.text).group(1)
-        truth = _sql(f"select id, text from read_parquet('{demo_run}/_rejected/{node}/*.parquet', filename=true, "
+        truth = _sql(f"select id, text from read_parquet('{_rejected(demo_run, node)}', filename=true, "
                      f"file_row_number=true) where reject_reason = '{reason}' order by filename, file_row_number "
                      "limit 3")
         shown = [(e.by_class("meta")[0].text.split(" · ")[0], e.iter("pre")[0].text) for e in d.by_class("example")]
@@ -198,7 +210,7 @@ def test_api_writes_elsewhere_and_a_sample_is_chosen_by_id_hash(demo_run: Path, 
     expected = sum(s["rejected_total"] for s in stats["stages"]) + sum(s["docs"] for s in stats["sinks"].values())
     limit = int(300 / expected * (2**64 - 1))
     ids = {r[0] for r in _sql(f"select distinct id from read_parquet(['{demo_run}/curated/*.parquet', "
-                              f"'{demo_run}/mixture/*.parquet', '{demo_run}/_rejected/*/*.parquet'], union_by_name=true)")}
+                              f"'{demo_run}/mixture/*.parquet', '{_rejected(demo_run)}'], union_by_name=true)")}
     sampled = sum(1 for i in ids if xxhash.xxh64_intdigest(i.encode(), stats["seed"]) <= limit)
     bins = _bins(_figure(tree, "gopher_quality_word_count"))
     assert sum(b["kept"] + b["rule"] + b["other"] for b in bins) == sampled < len(ids)
@@ -208,7 +220,7 @@ def test_api_writes_elsewhere_and_a_sample_is_chosen_by_id_hash(demo_run: Path, 
 def test_an_unfinished_run_is_refused_in_one_line(demo_run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(demo_run, copy)
-    (copy / "_SUCCESS").unlink()
+    Path(WorkStore.open(copy).success_file).unlink()
     report = Path(WorkStore.open(copy).report_file)
     report.unlink(missing_ok=True)
     r = subprocess.run([*CURATE, "report", str(copy)], cwd=ROOT, capture_output=True, text=True)
