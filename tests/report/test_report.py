@@ -255,3 +255,20 @@ def test_reasons_without_rejected_rows_and_hostile_text(tmp_path: Path) -> None:
     assert (row[0].text, value(row[2]), value(row[4])) == ("length_filter", 2, None)
     assert "--keep-rejected" in tree.by_id("removed").text and not tree.by_id("examples").iter("details")
     assert not tree.iter("figure")  # length_filter writes no signal column
+
+
+def test_without_a_manifest_every_numeric_column_is_drawn_and_no_cutoff(tmp_path: Path) -> None:
+    """--clean-work removes the manifest, the only record of the rules' resolved parameters: the
+    page still draws the signals (every numeric column) and says the cut-offs are unknown."""
+    import curate
+
+    pipe = Pipeline("clean").add("heuristics", sets=["gopher_quality"]).add("filter")
+    pipe.run(SAMPLE, tmp_path / "out", workers=1, keep_rejected=True, clean_work=True)
+    assert not Path(WorkStore.open(tmp_path / "out").manifest).exists()
+    tree = parse(Path(curate.report(tmp_path / "out")).read_text(encoding="utf-8"))
+    columns = {f.attrs["data-column"] for f in tree.iter("figure")}
+    assert "gopher_quality_word_count" in columns
+    assert not tree.by_class("cutoff-label")
+    assert "--clean-work" in tree.by_id("signals").by_class("lead")[0].text
+    reasons = {r[1].text: value(r[2]) for r in table_rows(tree.by_id("reasons-table"))}
+    assert reasons == next(s for s in _stats(tmp_path / "out")["stages"] if s["stage"] == "filter")["rejected"]
