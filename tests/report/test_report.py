@@ -217,6 +217,16 @@ def test_api_writes_elsewhere_and_a_sample_is_chosen_by_id_hash(demo_run: Path, 
     assert "a sample of" in tree.by_id("signals").by_class("lead")[0].text
 
 
+def test_cli_output_and_json(demo_run: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.html"
+    r = subprocess.run([*CURATE, "report", str(demo_run), "--output", str(target), "--examples", "1", "--json"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"report": str(target)}
+    tree = parse(target.read_text(encoding="utf-8"))
+    assert all(len(d.by_class("example")) == 1 for d in tree.by_id("examples").iter("details"))
+
+
 def test_an_unfinished_run_is_refused_in_one_line(demo_run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(demo_run, copy)
