@@ -29,7 +29,7 @@ COMPAT_VENV ?= /tmp/compat-venv
 COMPAT_OUT  ?= out/compat
 COMPAT_PKGS ?= torch==2.13.0 megatron-core==0.16.1 datatrove==0.10.1 tokenizers pyarrow
 
-.PHONY: help venv demo test test-fast bench compat models public-models run dedup plan sample stats sample-data lint clean
+.PHONY: help venv demo test test-fast bench compat report-check models public-models run dedup plan sample stats sample-data lint clean
 
 help:
 	@echo "make demo    - run pipelines/default.yaml on sample_data/ into out/demo/"
@@ -37,6 +37,7 @@ help:
 	@echo "make test-fast - the suite without fault-injection, Ray, S3 and benchmark-comparison tests"
 	@echo "make bench   - run bench/ (BENCH_SCALE=small|full) and append to BENCHMARKS.md"
 	@echo "make compat  - re-create the tokenized golden fixtures with megatron-core and datatrove, and read curate's output with their readers"
+	@echo "make report-check - the demo run's curate report in headless Chromium (installed from Debian's packages): tables read back, docs/img/report.png taken"
 	@echo "make run PIPELINE=... INPUT=... OUTPUT=... [WORKERS=2] [EXTRA='--resume']"
 	@echo "make dedup INPUT=... OUTPUT=... [THRESHOLD=0.8]"
 	@echo "make plan BUCKETS=buckets.json COMPUTE=1e21 PARAMS= - PARAMS empty searches N (default: the demo's 8e5)"
@@ -99,6 +100,14 @@ compat: $(STAMP) $(COMPAT_VENV)/.compat-stamp
 	$(COMPAT_VENV)/bin/python tests/compat/read_back.py $(COMPAT_OUT)
 	$(PY) -m pytest -q tests/sinks/test_sinks.py
 	git status --short tests/fixtures
+
+# `curate report` in a real browser (tests/report/browser_check.py): Debian's Chromium, installed
+# here if missing, loads the report of the demo run headless; the tables it built are checked
+# against _stats.json and the README's screenshot is taken.
+REPORT_OUT ?= out/report-check
+report-check: $(STAMP) models
+	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+	$(PY) -m tests.report.browser_check $(REPORT_OUT) docs/img/report.png
 
 run: $(CORE)
 	$(CURATE) run $(PIPELINE) --input $(INPUT) --output $(OUTPUT) --workers $(WORKERS) $(EXTRA)

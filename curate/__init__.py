@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 logging.getLogger("curate").addHandler(logging.NullHandler())
 
 _API = ("Pipeline", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "predict", "sample",
-        "generate_sample_data")
+        "report", "generate_sample_data")
 __all__ = [*_API, "__version__"]
 
 

@@ -31,7 +31,7 @@ from curate.store.layout import WorkStore
 from curate.store.storage import Storage
 
 __all__ = ["Pipeline", "RunResult", "run", "dedup", "classify", "train_classifier", "plan", "calibrate", "predict",
-           "sample", "generate_sample_data"]
+           "sample", "report", "generate_sample_data"]
 
 
 class Pipeline:
@@ -210,6 +210,20 @@ def sample(input: str | Path, output: str | Path, plan: str | Path, *, run_optio
     """Materialize a plan.json as a training mixture (the `sample` stage)."""
     return Pipeline.from_stages([("sample", {"plan": str(plan), **params})], name="sample").run(
         input, output, **(run_options or {}))
+
+
+def report(output: str | Path, file: str | Path | None = None, *, storage_options: dict[str, Any] | None = None,
+           max_rows: int | None = None, examples: int | None = None) -> str:
+    """Write the HTML report of the finished run in `output` (a local path or a URI) to `file`, by
+    default the run's own report file, and return where it went; as ``curate report``. Files at
+    URIs are read and written with `storage_options`. InputError if the run has not finished.
+    `max_rows`: documents sampled for the histograms; `examples`: documents shown per reason."""
+    from curate.run_report import EXAMPLES, MAX_ROWS
+    from curate.run_report.build import write_report
+
+    return write_report(output, file, Storage(dict(storage_options or {})),
+                        max_rows=MAX_ROWS if max_rows is None else max_rows,
+                        examples=EXAMPLES if examples is None else examples)
 
 
 def generate_sample_data(out_dir: str | Path, n_docs: int = 2000, seed: int = 0, **kwargs: Any) -> dict[str, Any]:

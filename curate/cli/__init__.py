@@ -22,6 +22,7 @@ VERBS: dict[str, str] = {
     "mixtures": "curate.cli.mixtures:command",
     "sample": "curate.cli.sample:command",
     "stats": "curate.cli.stats:command",
+    "report": "curate.cli.report:command",
     "stages": "curate.cli.stages:command",
     "formats": "curate.cli.formats:formats_command",
     "executors": "curate.cli.formats:executors_command",

@@ -108,6 +108,11 @@ class WorkStore:
     def success_file(self) -> str:
         return f"{self.root}/_SUCCESS"
 
+    @property
+    def report_file(self) -> str:
+        """The run's HTML report (``curate report``), beside its other files that are no sink."""
+        return f"{self.root}/report.html"
+
     # ---- run bookkeeping -----------------------------------------------------------------
     @property
     def manifest(self) -> str:

@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "curate.io": 3, "curate.text": 3, "curate.sample_data": 3, "curate.sample_pages": 3,
     "curate.classifiers": 4, "curate.executors": 4, "curate.sinks": 4, "curate.planner": 4,
     "curate.pipeline": 5,
-    "curate.stages": 6,
+    "curate.stages": 6, "curate.run_report": 6,
     "curate.api": 7, "curate.train_models": 7,
     "curate.cli": 8,
     "curate": 9,  # the package itself: its __init__ is the public face (the API, imported lazily)
