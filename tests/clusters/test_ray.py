@@ -32,6 +32,7 @@ from curate.pipeline.stage import (
     reject_rows,
     set_column,
 )
+from curate.store.state import StageStore
 from tests.clusters.loopback import (
     assert_same_run,
     descendants,
@@ -68,9 +69,11 @@ class WorkerPid(MapStage):
         return set_column(table, "worker_pid", pa.array([os.getpid()] * table.num_rows, pa.int64()))
 
 
-def _chars_of_partial(path: Path) -> tuple[int, int]:
-    """Combine fan-out unit (runs as a Ray task): documents and characters of one partial file."""
-    chars = pq.read_table(path, columns=["chars"]).column("chars")
+def _chars_of_partial(job: tuple[StageStore, int]) -> tuple[int, int]:
+    """Combine fan-out unit (runs as a Ray task, on any node): documents and characters of one
+    task's partial file, read through the work store (never a path on the driver's disk)."""
+    store, task = job
+    chars = store.files.read_table(store.partial(task), columns=["chars"]).column("chars")
     return len(chars), int(pc.sum(chars).as_py() or 0)
 
 
@@ -85,7 +88,7 @@ class ShortVsMean(GlobalStage):
         return pa.table({"chars": pc.utf8_length(table.column(schema.TEXT)).cast(pa.int64())})
 
     def combine(self, ctx: CombineContext) -> None:
-        parts = ctx.map(_chars_of_partial, ctx.partials)
+        parts = ctx.map(_chars_of_partial, [(ctx.store, t) for t in range(ctx.n_tasks)])
         docs, chars = sum(p[0] for p in parts), sum(p[1] for p in parts)
         mean = chars / max(docs, 1)
         ctx.store.write_json("mean", {"mean": mean})
