@@ -288,8 +288,8 @@ def test_a_changed_remote_input_makes_resume_refuse(s3_server: str, s3_bucket: s
 def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
         default_pipeline: Path, local_default_run: Path, s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
     """A head and two workers on loopback, each with its own temp dir; input, output, models and
-    the pipeline YAML on S3; the driver's working directory deleted right after it submits.
-    (Ray itself reads the driver's directory once, in ray.init, to put it on the workers' path.)"""
+    the pipeline YAML on S3; the driver's working directory is deleted before the driver starts,
+    so nothing it does (joining the cluster included) can depend on that directory."""
     pytest.importorskip("ray")
     import tempfile
 
@@ -316,18 +316,18 @@ def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
         tree = [p for n in nodes for p in descendants(n.pid)]
         driver_cwd = tmp_path / "driver"
         driver_cwd.mkdir()
-        driver = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", f"s3://{s3_bucket}/default.yaml",
-                                   "--input", f"s3://{s3_bucket}/in", "--output", f"s3://{s3_bucket}/out",
-                                   "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--quiet"],
-                                  cwd=driver_cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # right after submission (the driver joined the cluster and took the output's lease, so
-        # its tasks are being sent): from here on nothing may depend on that directory
-        deadline = time.time() + 300
-        while not fs.exists(f"{s3_bucket}/out/_LEASE.json") and driver.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
-        shutil.rmtree(driver_cwd)
-        _, err = driver.communicate(timeout=900)
-        assert driver.returncode == 0, err
+        # the shell removes its own directory, then becomes the driver: deleted at a fixed point
+        # (before curate starts), not at a moment that races the run. No empty PYTHONPATH entry
+        # (the working directory): Python itself cannot start with one that is gone.
+        path = os.pathsep.join(filter(None, env["PYTHONPATH"].split(os.pathsep)))
+        driver = subprocess.run(["sh", "-c", 'rmdir "$PWD" && exec "$@"', "sh", sys.executable, "-m", "curate.cli",
+                                 "run", f"s3://{s3_bucket}/default.yaml", "--input", f"s3://{s3_bucket}/in",
+                                 "--output", f"s3://{s3_bucket}/out", "--executor", "ray",
+                                 "--ray-address", f"127.0.0.1:{port}", "--quiet"],
+                                cwd=driver_cwd, env={**env, "PYTHONPATH": path, "CURATE_DEBUG": "1"}, capture_output=True, text=True,
+                                timeout=900)
+        assert not driver_cwd.exists()
+        assert driver.returncode == 0, driver.stderr
         got = tmp_path / "got"
         fs.get(f"{s3_bucket}/out/", str(got), recursive=True)
         assert_same_run(local_default_run, got)
