@@ -155,7 +155,7 @@ def test_default_pipeline_survives_a_killed_worker_and_writes_the_local_runs_byt
     # the first band job on the worker node was killed (its count reached 1); Ray ran it again
     assert cluster.faults(KILLED_JOB) > 1
     _assert_same_bytes(local, tmp_path / "got")
-    stages = {s["stage"]: s for s in json.loads((local / "_stats.json").read_text())["stages"]}
+    stages = {s["stage"]: s for s in _stats(local)["stages"]}
     assert stages["minhash_dedup"]["summary"]["band_edges"] > 0  # the band jobs found candidates
     assert stages["sample"]["summary"]["rows_out"] > 0  # and the sampler's scatter jobs wrote copies
 
@@ -170,5 +170,5 @@ def test_dedup_with_exact_check_writes_the_local_runs_bytes(cluster: Cluster, tm
     _on_the_cluster(cluster, [*args, "--input", f"s3://{cluster.bucket}/in"], tmp_path,
                     f"s3://{cluster.bucket}/dedup", tmp_path / "got")
     _assert_same_bytes(local, tmp_path / "got")
-    summary = json.loads((local / "_stats.json").read_text())["stages"][-1]["summary"]
+    summary = _stats(local)["stages"][-1]["summary"]
     assert summary["pair_check"] == "exact" and summary["near_duplicates"] > 0
