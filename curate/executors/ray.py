@@ -13,7 +13,9 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from curate.errors import ConfigError
@@ -78,6 +80,28 @@ def start_local_ray(cpus: int) -> None:
             os.environ["PYTHONPATH"] = saved
 
 
+@contextmanager
+def existing_working_directory() -> Iterator[None]:
+    """Run the body (ray.init) from the temp directory when this process's working directory was
+    deleted, then come back to it. Ray's ray.init reads the working directory (os.getcwd) to put
+    it on the workers' import path, and a local Ray's node processes start in it; a deleted one
+    makes both fail with FileNotFoundError. curate never needs it: the driver resolves local
+    paths to absolute ones and passes URIs as they are. Coming back keeps a later relative path
+    failing as it would have, instead of silently naming a file in the temp directory."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        here = os.open(".", os.O_RDONLY)  # the deleted directory: still openable while we are in it
+        try:
+            os.chdir(tempfile.gettempdir())
+            yield
+        finally:
+            os.fchdir(here)
+            os.close(here)
+    else:
+        yield
+
+
 def check_reachable(address: str, timeout: float = 5.0) -> None:
     """Fail fast when nothing listens at HOST:PORT: ray.init would retry connecting for minutes."""
     host, sep, port = address.rpartition(":")
@@ -118,16 +142,17 @@ class RayExecutor(Executor):
         self._ray = ray
         self._owns_ray = False
         if not ray.is_initialized():
-            if address:
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                check_reachable(address)
-                try:
-                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING,
-                             configure_logging=False)
-                except ConnectionError as exc:
-                    raise ConfigError(f"cannot join the Ray cluster at '{address}': {exc}") from None
-            else:
-                start_local_ray(max(1, workers or os.cpu_count() or 1))
+            with existing_working_directory():
+                if address:
+                    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                    check_reachable(address)
+                    try:
+                        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING,
+                                 configure_logging=False)
+                    except ConnectionError as exc:
+                        raise ConfigError(f"cannot join the Ray cluster at '{address}': {exc}") from None
+                else:
+                    start_local_ray(max(1, workers or os.cpu_count() or 1))
             self._owns_ray = True
         cluster_cpus = int(ray.cluster_resources().get("CPU", 0))
         if cluster_cpus < 1:

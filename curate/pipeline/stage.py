@@ -148,7 +148,8 @@ class CombineContext:
     @property
     def partials(self) -> list[Path]:
         """One local Parquet file per task (possibly zero rows), in task order, for DuckDB or
-        pyarrow to read."""
+        pyarrow to read in the combine itself. They are files of the driver's node: a ``map`` job
+        may run on another node, so give it the store and ``store.partial(task)`` instead."""
         if self._partials is None:
             self._partials = self.store.local_files([self.store.partial(t) for t in range(self.n_tasks)])
         return self._partials

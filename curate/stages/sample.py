@@ -262,7 +262,11 @@ class Sample(ReshapingStage):
             raise ConfigError("stage 'sample': 'buckets', 'n_params' and 'max_epochs' only apply with 'compute'")
 
     def dependency_files(self, storage: Storage) -> list[str]:
-        law_file = [self.law] if storage.file_exists(self.law) else []  # a law.json from `curate calibrate`
+        from curate.planner import LAWS
+
+        # a law.json from `curate calibrate`; a law's name is no file (and probing it as one would
+        # read the working directory, which a driver on object storage need not have)
+        law_file = [self.law] if self.law not in LAWS and storage.file_exists(self.law) else []
         return [p for p in (self.plan, self.buckets) if p is not None] + law_file
 
     def check_upstream(self, upstream: list[Stage]) -> None:

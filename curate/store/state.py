@@ -4,8 +4,11 @@ path of their own."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.store.cache import cached
-from curate.store.files import Files
+from curate.store.files import Files, temp_name
 from curate.store.layout import WorkStore, part_path
 from curate.store.storage import Storage
 
@@ -156,8 +159,48 @@ class StageStore:
         return self.store.local_dir("stages", self.node, "scratch")
 
     def local_files(self, paths: list[str]) -> list[Path]:
-        """Real local files with the content of `paths` (themselves on the local disk)."""
-        return [self.files.local_copy(p, self.scratch / "inputs" / p.strip("/").replace("/", "__")) for p in paths]
+        """Real local files with the content of `paths` (in the store), on the node that asks: the
+        files themselves on the local disk, else copies in this node's scratch, made once per run
+        and node (every job of the run on the node shares them). Copies an earlier run left on
+        the node are removed first: a rerun may have rewritten the files under the same names."""
+        if self.files.is_local:
+            return [Path(p) for p in paths]
+        copies = self.scratch / "inputs"
+        mine = copies / self.store.run_id
+        if not mine.is_dir() and copies.is_dir():
+            for old in copies.iterdir():
+                if old.name != mine.name:
+                    shutil.rmtree(old, ignore_errors=True)
+        return [self.files.local_copy(p, mine / p.strip("/").replace("/", "__")) for p in paths]
+
+    # ---- files a combine's fan-out jobs hand on ---------------------------------------------
+    def shared_file(self, name: str) -> str:
+        """A file in the store that one job of this node's combine writes and other jobs, or the
+        combine itself, read (the MinHash band edges): whichever node wrote it, every node reads
+        it. It lives with the state, so a restarted combine starts without it."""
+        return self._state(f"shared/{name}")
+
+    @contextmanager
+    def local_output(self, path: str) -> Iterator[Path]:
+        """A local file to write `path` of the store with a tool that writes only local files
+        (DuckDB's COPY, a ParquetWriter): published under `path` when the block exits normally,
+        never otherwise. On the local disk it is a hidden sibling of `path`, renamed into place;
+        elsewhere a file in this node's scratch, uploaded whole, then removed."""
+        if self.files.is_local:
+            self.files.mkdir(path.rpartition("/")[0])
+            local = Path(temp_name(path))
+        else:
+            local = self.scratch / "outgoing" / f"{uuid.uuid4().hex}-{path.rpartition('/')[2]}"
+            local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            yield local
+            if self.files.is_local:
+                os.replace(local, path)
+            else:
+                with open(local, "rb") as src, self.files.output(path) as out:
+                    shutil.copyfileobj(src, out, 8 << 20)
+        finally:
+            local.unlink(missing_ok=True)
 
     def duckdb(self, memory_mb: int | None = None, threads: int = 1) -> Any:
         """A DuckDB connection capped in memory that spills to this node's scratch."""

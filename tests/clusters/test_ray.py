@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,15 @@ from curate.pipeline.stage import (
     reject_rows,
     set_column,
 )
+from curate.store.state import StageStore
+from tests.clusters.loopback import (
+    assert_same_run,
+    descendants,
+    free_port,
+    kill_tree,
+    ray_node,
+    stop_nodes,
+)
 from tests.conftest import (
     CURATE,
     PIPELINES,
@@ -41,15 +49,12 @@ from tests.conftest import (
     meta_file,
     read_output,
     shard_ids,
-    sink_dirs,
     write_parquet,
 )
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
-
-TIMINGS = {"seconds", "wall_seconds"}
 
 
 
@@ -64,9 +69,11 @@ class WorkerPid(MapStage):
         return set_column(table, "worker_pid", pa.array([os.getpid()] * table.num_rows, pa.int64()))
 
 
-def _chars_of_partial(path: Path) -> tuple[int, int]:
-    """Combine fan-out unit (runs as a Ray task): documents and characters of one partial file."""
-    chars = pq.read_table(path, columns=["chars"]).column("chars")
+def _chars_of_partial(job: tuple[StageStore, int]) -> tuple[int, int]:
+    """Combine fan-out unit (runs as a Ray task, on any node): documents and characters of one
+    task's partial file, read through the work store (never a path on the driver's disk)."""
+    store, task = job
+    chars = store.files.read_table(store.partial(task), columns=["chars"]).column("chars")
     return len(chars), int(pc.sum(chars).as_py() or 0)
 
 
@@ -81,7 +88,7 @@ class ShortVsMean(GlobalStage):
         return pa.table({"chars": pc.utf8_length(table.column(schema.TEXT)).cast(pa.int64())})
 
     def combine(self, ctx: CombineContext) -> None:
-        parts = ctx.map(_chars_of_partial, ctx.partials)
+        parts = ctx.map(_chars_of_partial, [(ctx.store, t) for t in range(ctx.n_tasks)])
         docs, chars = sum(p[0] for p in parts), sum(p[1] for p in parts)
         mean = chars / max(docs, 1)
         ctx.store.write_json("mean", {"mean": mean})
@@ -103,35 +110,6 @@ def read_output_files(paths: list[Path]) -> pa.Table:
     return pa.concat_tables([pq.read_table(p) for p in paths])
 
 
-def _without_timings(obj):
-    if isinstance(obj, dict):
-        return {k: _without_timings(v) for k, v in obj.items() if k not in TIMINGS}
-    if isinstance(obj, list):
-        return [_without_timings(v) for v in obj]
-    return obj
-
-
-def _assert_same_run(a: Path, b: Path) -> None:
-    """Same kept ids in the same order per shard, same columns and values, same rejects, same
-    `_stats.json` (timings aside)."""
-    sinks = sink_dirs(a)
-    assert [p.relative_to(a) for p in sinks.values()] == [p.relative_to(b) for p in sink_dirs(b).values()]
-    for sink in sinks.values():
-        mine = b / sink.relative_to(a)
-        assert shard_ids(sink) == shard_ids(mine)
-        ta, tb = read_output(sink), read_output(mine)
-        assert ta.schema == tb.schema
-        assert ta.equals(tb)
-    rejected_a = sorted(p.relative_to(a) for p in a.glob("_rejected/*/*.parquet"))
-    assert rejected_a == sorted(p.relative_to(b) for p in b.glob("_rejected/*/*.parquet"))
-    for rel in rejected_a:
-        assert pq.read_table(a / rel).equals(pq.read_table(b / rel)), rel
-    stats_a = json.loads((a / "_stats.json").read_text())
-    stats_b = json.loads((b / "_stats.json").read_text())
-    assert _without_timings(stats_a) == _without_timings(stats_b)
-    assert (a / "_SUCCESS").exists() and (b / "_SUCCESS").exists()
-
-
 # --------------------------------------------------------------------------- tests
 def test_foundation_pipeline_gives_the_local_executors_output(sample_dir: Path, tmp_path: Path) -> None:
     pipe = Pipeline.from_yaml(PIPELINES / "foundation.yaml")
@@ -140,7 +118,7 @@ def test_foundation_pipeline_gives_the_local_executors_output(sample_dir: Path, 
     assert on_ray.stats["tasks"] > 2  # more tasks than workers: results arrive out of order
     assert on_ray.stats["docs_out"] == local.stats["docs_out"] > 0
     assert any(s["rejected_total"] for s in on_ray.stages)
-    _assert_same_run(tmp_path / "local", tmp_path / "ray")
+    assert_same_run(tmp_path / "local", tmp_path / "ray")
 
 
 def test_default_pipeline_gives_the_local_executors_output(default_pipeline: Path, sample_dir: Path,
@@ -149,7 +127,7 @@ def test_default_pipeline_gives_the_local_executors_output(default_pipeline: Pat
     pipe.run(sample_dir, tmp_path / "local", workers=2)
     on_ray = pipe.run(sample_dir, tmp_path / "ray", workers=2, executor="ray")
     assert [s["stage"] for s in on_ray.stages][-3:] == ["minhash_dedup", "quality_buckets", "sample"]
-    _assert_same_run(tmp_path / "local", tmp_path / "ray")
+    assert_same_run(tmp_path / "local", tmp_path / "ray")
     for name in ("buckets.json", "plan.json"):
         assert meta_file(tmp_path / "ray", name).read_text() == meta_file(tmp_path / "local", name).read_text()
 
@@ -191,7 +169,7 @@ def test_relative_paths_mean_the_drivers_working_directory(sample_dir: Path, tmp
     pipe = Pipeline.from_stages(["normalize", ("length_filter", {"min_chars": 100})])
     pipe.run(sample_dir.name, "ray-out", workers=2, executor="ray")
     pipe.run(sample_dir.name, "local-out", workers=2)
-    _assert_same_run(tmp_path / "local-out", tmp_path / "ray-out")
+    assert_same_run(tmp_path / "local-out", tmp_path / "ray-out")
 
 
 def test_a_shared_argument_is_put_into_the_object_store_once() -> None:
@@ -240,27 +218,6 @@ def test_asking_for_ray_without_ray_installed_is_a_one_line_config_error(tmp_pat
 # --------------------------------------------------------------------------- subprocesses
 
 
-def _descendants(pid: int) -> list:
-    import psutil
-
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _kill_tree(procs: list, timeout: float = 30) -> None:
-    """SIGKILL the given processes (by pid, each one we started) and wait until they are gone."""
-    import psutil
-
-    for p in procs:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=timeout)
-
-
 @pytest.mark.slow
 def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Path, tmp_path: Path) -> None:
     pipe = tmp_path / "killable.yaml"
@@ -275,16 +232,16 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
     try:
         deadline = time.time() + 180
         while time.time() < deadline and driver.poll() is None:
-            tree = _descendants(driver.pid) or tree
+            tree = descendants(driver.pid) or tree
             if len(list(crashed.glob("_work/units/*/done/*.json"))) >= 3:
                 break
             time.sleep(0.05)
         assert driver.poll() is None, driver.stderr.read().decode()
-        tree = _descendants(driver.pid) or tree
+        tree = descendants(driver.pid) or tree
         driver.send_signal(signal.SIGKILL)
         driver.wait()
     finally:
-        _kill_tree(tree)  # Ray's node processes and workers that the killed driver started
+        kill_tree(tree)  # Ray's node processes and workers that the killed driver started
     assert not (crashed / "_SUCCESS").exists()
     done_before = len(list(crashed.glob("_work/units/*/done/*.json")))
     assert 3 <= done_before < len(list(clean.glob("_work/units/*/done/*.json")))  # killed midway
@@ -292,37 +249,23 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["docs_out"] > 0  # stdout stays pure JSON with Ray
-    _assert_same_run(clean, crashed)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    assert_same_run(clean, crashed)
 
 
 @pytest.mark.slow
 def test_joining_a_running_cluster_by_address(sample_dir: Path, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = env_with_repo()  # a cluster node must be able to import curate (and custom stages)
     env["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray_cli = str(Path(sys.executable).parent / "ray")
     # a private temp dir (short: it holds Unix sockets), so that the head's session files and its
     # `ray_current_cluster` record stay out of /tmp/ray, where plain ray.init() would find them
     temp_dir = tempfile.mkdtemp(prefix="curate-ray-")
-    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
-                             "--node-ip-address", "127.0.0.1", "--include-dashboard", "false", "--disable-usage-stats",
-                             "--temp-dir", temp_dir],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    nodes: list[subprocess.Popen] = []
     tree: list = []
     try:
-        started = []
-        for line in head.stdout:  # `ray start --block` prints this once the head accepts drivers
-            started.append(line)
-            if "Ray runtime started" in line:
-                break
-        assert head.poll() is None, "".join(started)
-        tree = _descendants(head.pid)
+        nodes.append(ray_node(["--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", temp_dir],
+                              env, tmp_path, cpus=2))
+        tree = descendants(nodes[0].pid)
         local = tmp_path / "local"
         Pipeline.from_yaml(PIPELINES / "foundation.yaml").run(sample_dir, local, workers=2)
         joined = subprocess.run([*CURATE, "run", str(PIPELINES / "foundation.yaml"), "--input", str(sample_dir),
@@ -330,11 +273,8 @@ def test_joining_a_running_cluster_by_address(sample_dir: Path, tmp_path: Path) 
                                  "--ray-address", f"127.0.0.1:{port}", "--quiet"],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert joined.returncode == 0, joined.stderr
-        _assert_same_run(local, tmp_path / "joined")
-        assert head.poll() is None  # the driver left the cluster running
+        assert_same_run(local, tmp_path / "joined")
+        assert nodes[0].poll() is None  # the driver left the cluster running
     finally:
-        tree = _descendants(head.pid) or tree
-        head.send_signal(signal.SIGKILL)
-        head.wait()
-        _kill_tree(tree)
+        stop_nodes(nodes, tree)
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -31,21 +31,20 @@ from curate.pipeline.ownership import claim
 from curate.store.layout import WorkStore
 from curate.store.shards import ShardWriter
 from curate.store.storage import Storage
+from tests.clusters.loopback import (
+    assert_same_run,
+    descendants,
+    free_port,
+    models_on_s3,
+    ray_node,
+    s3_view,
+    stop_nodes,
+    upload,
+)
 from tests.conftest import ROOT, SAMPLE, env_with_repo, read_output, shard_ids
 
 s3fs = pytest.importorskip("s3fs")
 pytest.importorskip("moto")
-
-
-def _fs(endpoint: str):
-    """The test's own view of the store (no listing cache: curate's processes write it)."""
-    return s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True, use_listings_cache=False)
-
-
-def _upload(fs, local: Path, prefix: str) -> None:
-    for p in sorted(local.rglob("*")):
-        if p.is_file():
-            fs.put_file(str(p), f"{prefix}/{p.relative_to(local).as_posix()}")
 
 
 def _s3_shard_ids(fs, prefix: str) -> list[list[str]]:
@@ -63,8 +62,8 @@ def local_default_run(default_pipeline: Path, tmp_path_factory: pytest.TempPathF
 def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_cwd(
         default_pipeline: Path, local_default_run: Path, s3_server: str, s3_bucket: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    fs = _fs(s3_server)
-    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    fs = s3_view(s3_server)
+    upload(fs, SAMPLE, f"{s3_bucket}/in")
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
@@ -102,8 +101,8 @@ def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_c
 
 def test_kill_9_mid_run_then_resume_on_s3_equals_a_clean_run(default_pipeline: Path, local_default_run: Path,
                                                              s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
-    fs = _fs(s3_server)
-    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    fs = s3_view(s3_server)
+    upload(fs, SAMPLE, f"{s3_bucket}/in")
     args = [sys.executable, "-m", "curate.cli", "run", str(default_pipeline), "--input", f"s3://{s3_bucket}/in",
             "--output", f"s3://{s3_bucket}/out", "--workers", "2", "--quiet"]
     env = {**env_with_repo(), "CURATE_FAULT": "task_done:6", "CURATE_FAULT_DIR": str(tmp_path)}
@@ -165,7 +164,7 @@ def test_a_failed_write_aborts_its_upload(s3_server: str, s3_bucket: str) -> Non
     with pytest.raises(RuntimeError), store.files.output(store.meta("sample", "plan.json")) as out:
         out.write(b"{}" * (6 << 20))  # more than one part
         raise RuntimeError("stage failed")
-    fs = _fs(s3_server)
+    fs = s3_view(s3_server)
     assert fs.find(s3_bucket) == []
     import boto3
 
@@ -184,8 +183,8 @@ def _hostile_input(root: Path) -> None:
 
 def test_on_error_skip_lists_hostile_remote_shards_by_uri(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
     _hostile_input(tmp_path / "in")
-    fs = _fs(s3_server)
-    _upload(fs, tmp_path / "in", f"{s3_bucket}/in")
+    fs = s3_view(s3_server)
+    upload(fs, tmp_path / "in", f"{s3_bucket}/in")
     result = Pipeline("p").add("normalize").run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1,
                                                  on_error="skip")
     errors = [json.loads(line) for line in fs.cat(f"{s3_bucket}/out/_errors.jsonl").decode().splitlines()]
@@ -208,7 +207,7 @@ def test_a_nested_remote_prefix_is_discovered_in_the_order_of_its_local_copy(s3_
             pq.write_table(pa.table({"id": [rel], "text": ["t"]}), path)
         else:
             path.write_text('{"id": "z", "text": "t"}\n')
-    _upload(_fs(s3_server), local, f"{s3_bucket}/deep/in")
+    upload(s3_view(s3_server), local, f"{s3_bucket}/deep/in")
     warnings: list[str] = []
     remote = reader.discover(f"s3://{s3_bucket}/deep/in", warn=warnings.append, storage=Storage())
     here = reader.discover(local)
@@ -256,8 +255,8 @@ def test_remote_stage_files_and_pipeline_yaml(default_pipeline: Path, local_defa
     """Models and the pipeline YAML on the store too: the run reads them from there."""
     import yaml
 
-    fs = _fs(s3_server)
-    spec = _models_on_s3(fs, default_pipeline, s3_bucket)
+    fs = s3_view(s3_server)
+    spec = models_on_s3(fs, default_pipeline, s3_bucket)
     fs.pipe(f"{s3_bucket}/default.yaml", yaml.safe_dump(spec, sort_keys=False).encode())
     shutil.copytree(SAMPLE, tmp_path / "in", ignore=shutil.ignore_patterns("*.md"))
     out = tmp_path / "out"
@@ -272,8 +271,8 @@ def test_remote_stage_files_and_pipeline_yaml(default_pipeline: Path, local_defa
 
 
 def test_a_changed_remote_input_makes_resume_refuse(s3_server: str, s3_bucket: str) -> None:
-    fs = _fs(s3_server)
-    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    fs = s3_view(s3_server)
+    upload(fs, SAMPLE, f"{s3_bucket}/in")
     pipe = Pipeline("p").add("normalize")
     pipe.run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1)
     fs.rm(f"{s3_bucket}/out/_SUCCESS")
@@ -284,101 +283,56 @@ def test_a_changed_remote_input_makes_resume_refuse(s3_server: str, s3_bucket: s
         pipe.run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1, resume=True)
 
 
-def _models_on_s3(fs, default_pipeline: Path, bucket: str) -> dict:
-    """The default pipeline's spec with its models (and their cards) copied to the store."""
-    import yaml
-
-    spec = yaml.safe_load(default_pipeline.read_text())
-    for stage in spec["stages"]:
-        params = stage.get("params") or {}
-        if "model" in params:
-            model = Path(params["model"])
-            for f in (model, model.with_suffix(".json")):
-                if f.exists():
-                    fs.put_file(str(f), f"{bucket}/models/{f.name}")
-            params["model"] = f"s3://{bucket}/models/{model.name}"
-    return spec
-
-
-def _ray_node(args: list[str], env: dict, cwd: Path) -> subprocess.Popen:
-    """`ray start --block ...` (a head or a worker node), returned once the node is up."""
-    ray_cli = str(Path(sys.executable).parent / "ray")
-    proc = subprocess.Popen([ray_cli, "start", "--block", "--num-cpus", "1", "--object-store-memory", str(80 << 20),
-                             "--node-ip-address", "127.0.0.1", "--disable-usage-stats", *args],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if "Ray runtime started" in line:
-            break
-    assert proc.poll() is None, "".join(seen)
-    return proc
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.ray
 def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
         default_pipeline: Path, local_default_run: Path, s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
     """A head and two workers on loopback, each with its own temp dir; input, output, models and
-    the pipeline YAML on S3; the driver's working directory deleted right after it submits.
-    (Ray itself reads the driver's directory once, in ray.init, to put it on the workers' path.)"""
+    the pipeline YAML on S3; the driver's working directory is deleted before the driver starts,
+    so nothing it does (joining the cluster included) can depend on that directory."""
     pytest.importorskip("ray")
     import tempfile
 
     import yaml
 
-    from tests.clusters.test_ray import _assert_same_run, _descendants, _kill_tree
-
-    fs = _fs(s3_server)
-    _upload(fs, SAMPLE, f"{s3_bucket}/in")
+    fs = s3_view(s3_server)
+    upload(fs, SAMPLE, f"{s3_bucket}/in")
     fs.pipe(f"{s3_bucket}/default.yaml",
-            yaml.safe_dump(_models_on_s3(fs, default_pipeline, s3_bucket), sort_keys=False).encode())
+            yaml.safe_dump(models_on_s3(fs, default_pipeline, s3_bucket), sort_keys=False).encode())
     # a private cluster on loopback: no token authentication (Ray would otherwise share one token
     # file in ~/.ray between every cluster on the machine, and drivers would need RAY_AUTH_MODE)
     env = {**env_with_repo(), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    port = _free_port()
+    port = free_port()
     nodes: list[subprocess.Popen] = []
     temp_dirs = [tempfile.mkdtemp(prefix=f"curate-ray{i}-") for i in range(3)]  # short: Unix sockets
     tree: list = []
     try:
-        nodes.append(_ray_node(["--head", "--port", str(port), "--include-dashboard", "false",
+        nodes.append(ray_node(["--head", "--port", str(port), "--include-dashboard", "false",
                                 "--temp-dir", temp_dirs[0]], env, tmp_path))
         for i in (1, 2):
-            nodes.append(_ray_node(["--address", f"127.0.0.1:{port}", "--temp-dir", temp_dirs[i],
-                                    "--dashboard-agent-listen-port", str(_free_port()),
-                                    "--metrics-export-port", str(_free_port())], env, tmp_path))
-        tree = [p for n in nodes for p in _descendants(n.pid)]
+            nodes.append(ray_node(["--address", f"127.0.0.1:{port}", "--temp-dir", temp_dirs[i],
+                                    "--dashboard-agent-listen-port", str(free_port()),
+                                    "--metrics-export-port", str(free_port())], env, tmp_path))
+        tree = [p for n in nodes for p in descendants(n.pid)]
         driver_cwd = tmp_path / "driver"
         driver_cwd.mkdir()
-        driver = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", f"s3://{s3_bucket}/default.yaml",
-                                   "--input", f"s3://{s3_bucket}/in", "--output", f"s3://{s3_bucket}/out",
-                                   "--executor", "ray", "--ray-address", f"127.0.0.1:{port}", "--quiet"],
-                                  cwd=driver_cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # right after submission (the driver joined the cluster and took the output's lease, so
-        # its tasks are being sent): from here on nothing may depend on that directory
-        deadline = time.time() + 300
-        while not fs.exists(f"{s3_bucket}/out/_LEASE.json") and driver.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
-        shutil.rmtree(driver_cwd)
-        _, err = driver.communicate(timeout=900)
-        assert driver.returncode == 0, err
+        # the shell removes its own directory, then becomes the driver: deleted at a fixed point
+        # (before curate starts), not at a moment that races the run. No empty PYTHONPATH entry
+        # (the working directory): Python itself cannot start with one that is gone.
+        path = os.pathsep.join(filter(None, env["PYTHONPATH"].split(os.pathsep)))
+        driver = subprocess.run(["sh", "-c", 'rmdir "$PWD" && exec "$@"', "sh", sys.executable, "-m", "curate.cli",
+                                 "run", f"s3://{s3_bucket}/default.yaml", "--input", f"s3://{s3_bucket}/in",
+                                 "--output", f"s3://{s3_bucket}/out", "--executor", "ray",
+                                 "--ray-address", f"127.0.0.1:{port}", "--quiet"],
+                                cwd=driver_cwd, env={**env, "PYTHONPATH": path, "CURATE_DEBUG": "1"}, capture_output=True, text=True,
+                                timeout=900)
+        assert not driver_cwd.exists()
+        assert driver.returncode == 0, driver.stderr
         got = tmp_path / "got"
         fs.get(f"{s3_bucket}/out/", str(got), recursive=True)
-        _assert_same_run(local_default_run, got)
+        assert_same_run(local_default_run, got)
     finally:
-        tree = [p for n in nodes for p in _descendants(n.pid)] or tree
-        for n in nodes:
-            n.kill()
-            n.wait()
-        _kill_tree(tree)
+        stop_nodes(nodes, tree)
         for d in temp_dirs:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -396,7 +350,7 @@ def test_compressed_jsonl_and_csv_read_from_s3_as_from_local_disk(s3_server: str
     (local / "a.jsonl.gz").write_bytes(gzip.compress(lines.encode()))
     (local / "b.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines.replace('"g', '"z').encode()))
     (local / "c.csv").write_text("id,text\n" + "".join(f"c{i},csv row {i}\n" for i in range(30)))
-    _upload(_fs(s3_server), local, f"{s3_bucket}/in")
+    upload(s3_view(s3_server), local, f"{s3_bucket}/in")
     scratch = tmp_path / "scratch"
     pipe = Pipeline("p").add("normalize")
     remote = pipe.run(f"s3://{s3_bucket}/in", tmp_path / "from-s3", workers=1, scratch=str(scratch))
@@ -410,7 +364,7 @@ def test_plan_bad_words_and_benchmark_files_on_s3_give_the_local_result(s3_serve
                                                                         tmp_path: Path) -> None:
     """The sampler's plan, c4_clean's bad-words list and a decontamination benchmark read from the
     store give what the same files on disk give."""
-    fs = _fs(s3_server)
+    fs = s3_view(s3_server)
     words = [f"word{i}" for i in range(40)]
     texts = ["\n".join(" ".join(words[j: j + 6]) + "." for j in range(i % 7, i % 7 + 30, 6))
              + ("\nThe casino is open all night." if i % 5 == 0 else "") for i in range(60)]
@@ -462,8 +416,8 @@ def test_a_benchmark_directory_on_s3_decontaminates_as_its_local_copy(s3_server:
     pq.write_table(pa.table({"text": [passage[2]]}), bench / "nested" / "deeper" / "c.parquet")
     (bench / "nested" / "_skipped.txt").write_text(passage[3])  # skipped by name, locally and remotely
     (bench / "notes.md").write_text(passage[3])  # not a benchmark format
-    fs = _fs(s3_server)
-    _upload(fs, bench, f"{s3_bucket}/bench")
+    fs = s3_view(s3_server)
+    upload(fs, bench, f"{s3_bucket}/bench")
     texts = [f"intro {p} outro" for p in passage] + ["nothing shared here"]
     src = tmp_path / "in"
     src.mkdir()
@@ -496,8 +450,8 @@ def test_a_ut1_block_list_folder_on_s3_blocks_as_its_local_copy(s3_server: str, 
     (ut1 / "README").write_text("not a category")
     (tmp_path / "allow.txt").write_text("ok.badsite.com\n")
     (tmp_path / "banned.txt").write_text("xxx\n")
-    fs = _fs(s3_server)
-    _upload(fs, ut1, f"{s3_bucket}/lists/blacklists")
+    fs = s3_view(s3_server)
+    upload(fs, ut1, f"{s3_bucket}/lists/blacklists")
     for name in ("allow.txt", "banned.txt"):
         fs.put_file(str(tmp_path / name), f"{s3_bucket}/lists/{name}")
     urls = ["https://badsite.com/x", "https://ok.badsite.com/", "https://x.wild.org/", "https://good.com/bad/page",
@@ -568,8 +522,8 @@ def test_calibrate_reads_runs_buckets_and_classifier_from_s3_and_writes_law_and_
         "score_column": "quality_score", "method": "thresholds", "cuts": [0.7, 0.3],
         "buckets": [{"name": n, "unique_tokens": 1e9} for n in ("high", "mid", "low")]}))
     (local / "quality.bin").write_bytes(b"model bytes")
-    fs = _fs(s3_server)
-    _upload(fs, local, f"{s3_bucket}/files")
+    fs = s3_view(s3_server)
+    upload(fs, local, f"{s3_bucket}/files")
 
     def calibrate(files: str, out: str) -> subprocess.CompletedProcess:
         return _curate("calibrate", f"{files}/runs.jsonl", "--fit", "buckets", "--reference", "high", "--bootstrap",
@@ -611,8 +565,8 @@ def test_train_classifier_and_classify_on_s3_give_the_local_model_and_scores(s3_
         docs = pa.table(labelled_docs(400, seed=s, id_prefix=f"s{s}-"))
         rare = pa.array([t == "sport" or i % 4 == 0 for i, t in enumerate(docs.column("topic").to_pylist())])
         pq.write_table(docs.filter(rare), local / "part" / f"shard-{s}.parquet")
-    fs = _fs(s3_server)
-    _upload(fs, local, f"{s3_bucket}/topics")
+    fs = s3_view(s3_server)
+    upload(fs, local, f"{s3_bucket}/topics")
     trained = _curate("train-classifier", "--input", f"s3://{s3_bucket}/topics", "--label-column", "topic",
                       "--output", f"s3://{s3_bucket}/models/topic.bin", "--balance", "weight",
                       *(a for k, v in SMALL.items() for a in (f"--{k}", str(v))))
@@ -660,7 +614,7 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
     from curate.cli.common import run_file
     from curate.errors import InputError
 
-    fs = _fs(s3_server)
+    fs = s3_view(s3_server)
     out = f"s3://{s3_bucket}/out"
     plan = json.dumps({"buckets": [{"name": "high", "epochs": 2.0}, {"name": "low", "epochs": 0.5}]})
     fs.pipe(f"{s3_bucket}/out/_meta/sample/plan.json", plan.encode())
@@ -701,7 +655,7 @@ def test_a_file_written_to_a_uri_appears_whole_or_not_at_all(s3_server: str, s3_
     writer succeeds."""
     from curate.store.atomic import atomic_path
 
-    fs = _fs(s3_server)
+    fs = s3_view(s3_server)
     uri = f"s3://{s3_bucket}/files/model.bin"
     with pytest.raises(RuntimeError), atomic_path(uri) as tmp:
         tmp.write_bytes(b"half a model")

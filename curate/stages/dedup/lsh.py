@@ -7,15 +7,15 @@ Datasets", 3rd ed., section 3.4.2); the curve is steepest near (1/b)^(1/r).
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from curate.errors import ConfigError
+from curate.faults import checkpoint
 from curate.store.duck import connect, sql_list, sql_path
+from curate.store.state import StageStore
 
 MIN_DETECTION = 0.9  # required P(candidate | J = threshold) when bands x rows are chosen for the user
 
@@ -82,22 +82,27 @@ def choose_bands(threshold: float, num_perm: int, bands: int | None = None, rows
     return max(splits, key=lambda c: (c.p_detect, -c.bands))
 
 
-def duckdb_connection(temp_dir: Path, memory_mb: int) -> Any:
-    """This process's single-threaded DuckDB connection for band and check jobs, reused across
-    the jobs of one run (see curate.store.duck.connect)."""
-    return connect(temp_dir, memory_mb, threads=1, reuse=True)
+def duckdb_connection(store: StageStore, memory_mb: int) -> Any:
+    """This process's single-threaded DuckDB connection for band and check jobs, spilling to the
+    scratch of the node that runs the job, reused across the jobs of one run (see
+    curate.store.duck.connect)."""
+    return connect(store.scratch / "duckdb_tmp", memory_mb, threads=1, reuse=True)
 
 
 @dataclass(frozen=True)
 class BandJob:
-    """One band's work: group the partials' `column` by key and write k - 1 edges per bucket."""
+    """One band's work: group the partials' `column` by key and write k - 1 edges per bucket.
 
+    Every path is in the work store (`store`'s storage), never on the driver's disk: the job may
+    run on any node of a cluster that shares nothing but that storage.
+    """
+
+    store: StageStore
     partials: tuple[str, ...]
     column: str
     task_column: str
     row_column: str
     out_path: str
-    temp_dir: str
     memory_mb: int
 
 
@@ -105,23 +110,25 @@ def band_edges(job: BandJob) -> int:
     """Write (src, dst) edges linking every member of a band bucket to its smallest member.
 
     Documents are packed as task << 32 | row, so "smallest" follows the global document order.
-    DuckDB aggregates and joins out of core under `memory_mb`. Returns the number of edges.
+    DuckDB reads the partials from this node's copies (:meth:`StageStore.local_files`) and
+    aggregates and joins out of core under `memory_mb`; the edges go to the store. Returns the
+    number of edges.
     """
-    out = Path(job.out_path)
-    tmp = out.with_name(out.name + ".tmp")
-    con = duckdb_connection(Path(job.temp_dir), job.memory_mb)
+    partials = job.store.local_files(list(job.partials))
+    checkpoint("minhash_band")
+    con = duckdb_connection(job.store, job.memory_mb)
     doc = f"(CAST({job.task_column} AS BIGINT) << 32) | CAST({job.row_column} AS BIGINT)"
-    sql = f"""
-        COPY (
-            WITH b AS NOT MATERIALIZED (
-                SELECT {job.column} AS k, {doc} AS doc
-                FROM read_parquet({sql_list(list(job.partials))})
-                WHERE {job.column} IS NOT NULL
-            ),
-            r AS (SELECT k, min(doc) AS root FROM b GROUP BY k HAVING count(*) > 1)
-            SELECT b.doc AS src, r.root AS dst FROM b JOIN r USING (k) WHERE b.doc <> r.root
-        ) TO '{sql_path(tmp)}' (FORMAT parquet, COMPRESSION zstd)
-    """
-    n_edges = con.execute(sql).fetchone()[0]
-    os.replace(tmp, out)
+    with job.store.local_output(job.out_path) as out:
+        sql = f"""
+            COPY (
+                WITH b AS NOT MATERIALIZED (
+                    SELECT {job.column} AS k, {doc} AS doc
+                    FROM read_parquet({sql_list(partials)})
+                    WHERE {job.column} IS NOT NULL
+                ),
+                r AS (SELECT k, min(doc) AS root FROM b GROUP BY k HAVING count(*) > 1)
+                SELECT b.doc AS src, r.root AS dst FROM b JOIN r USING (k) WHERE b.doc <> r.root
+            ) TO '{sql_path(out)}' (FORMAT parquet, COMPRESSION zstd)
+        """
+        n_edges = con.execute(sql).fetchone()[0]
     return int(n_edges)

@@ -7,19 +7,19 @@ summarize  per batch: MinHash signatures (compiled kernel, :mod:`curate.text.min
 combine    one job per band (``ctx.map``): DuckDB groups the band's keys out of core and writes
            k - 1 edges per bucket (every member to the bucket's smallest member); optional exact
            Jaccard verification of those edges; union-find; keep rule; state files, one per task.
+           The jobs may run on any node: they read the partials and hand on their edges through
+           the work store (local copies on their own node where DuckDB needs files).
 apply      per batch: read this task's state file; annotate dup_cluster_id / dup_count and reject
            the non-kept members of each cluster with reason ``near_duplicate``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate import schema
 from curate.pipeline.registry import register
@@ -36,6 +36,7 @@ from curate.stages.dedup.clusters import UnionFind, choose_keepers
 from curate.stages.dedup.lsh import BandChoice, BandJob, band_edges, choose_bands
 from curate.stages.dedup.verify import EdgeCheck, check_edges, signature_cutoff
 from curate.stages.state import row_positions
+from curate.store.state import StageStore
 
 # Columns of the partial (work) files written by summarize; internal to this stage.
 P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT, P_SHINGLES, P_SIGNATURE = (
@@ -158,8 +159,9 @@ class MinHashDedup(GlobalStage):
     def combine(self, ctx: CombineContext) -> None:
         choice = self.band_choice
         ctx.logger.info("%s", choice.describe(self.threshold))
-        partials = [str(p) for p in ctx.partials]
-        counts = np.array([pq.ParquetFile(p).metadata.num_rows for p in partials], dtype=np.int64)
+        store = ctx.store
+        partials = [store.partial(t) for t in range(ctx.n_tasks)]  # in the store: the jobs run anywhere
+        counts = np.array([store.files.num_rows(p) for p in partials], dtype=np.int64)
         offsets = np.zeros(len(partials) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         n_docs = int(offsets[-1])
@@ -171,14 +173,10 @@ class MinHashDedup(GlobalStage):
             "documents": n_docs,
             "pair_check": self.check_mode,
         }
-        edges_dir = ctx.store.scratch / "edges"  # the scratch starts empty on every (re)start
-        temp_dir = ctx.store.scratch / "duckdb_tmp"
-        edges_dir.mkdir(parents=True, exist_ok=True)
-
-        edge_files = self._band_edges(ctx, partials, edges_dir, temp_dir, summary) if n_docs else []
+        edge_files = self._band_edges(ctx, partials, summary) if n_docs else []
         if self.check_mode != "none" and edge_files:
-            edge_files = self._check_edges(ctx, partials, edge_files, edges_dir, temp_dir, summary)
-        roots = _components(n_docs, edge_files, offsets)
+            edge_files = self._check_edges(ctx, partials, edge_files, summary)
+        roots = _components(store, n_docs, edge_files, offsets)
         sizes = np.bincount(roots, minlength=n_docs)
         in_cluster = sizes[roots] > 1
         n_members = int(in_cluster.sum())
@@ -194,27 +192,26 @@ class MinHashDedup(GlobalStage):
                         n_members - n_clusters)
         ctx.summary.update(summary)
 
-    def _band_edges(self, ctx: CombineContext, partials: list[str], edges_dir: Path, temp_dir: Path,
-                    summary: dict[str, Any]) -> list[str]:
-        """One job per band (in parallel through ctx.map); returns the edge files."""
+    def _band_edges(self, ctx: CombineContext, partials: list[str], summary: dict[str, Any]) -> list[str]:
+        """One job per band (in parallel through ctx.map); returns the edge files (in the store)."""
         jobs = [
-            BandJob(tuple(partials), band_column(j), P_TASK, P_ROW, str(edges_dir / f"band-{j:03d}.parquet"),
-                    str(temp_dir), self.memory_mb)
+            BandJob(ctx.store, tuple(partials), band_column(j), P_TASK, P_ROW,
+                    ctx.store.shared_file(f"edges/band-{j:03d}.parquet"), self.memory_mb)
             for j in range(self.band_choice.bands)
         ]
         summary["band_edges"] = int(sum(ctx.map(band_edges, jobs)))
         return [job.out_path for job in jobs]
 
-    def _check_edges(self, ctx: CombineContext, partials: list[str], edge_files: list[str], edges_dir: Path,
-                     temp_dir: Path, summary: dict[str, Any]) -> list[str]:
+    def _check_edges(self, ctx: CombineContext, partials: list[str], edge_files: list[str],
+                     summary: dict[str, Any]) -> list[str]:
         """Signature or exact check of the distinct candidate edges, in one chunk per worker."""
         n_chunks = max(1, ctx.workers)
         exact = self.check_mode == "exact"
         cutoff = self.threshold if exact else signature_cutoff(self.threshold, self.num_perm)
         jobs = [
-            EdgeCheck(self.check_mode, tuple(edge_files), tuple(partials), P_TASK, P_ROW,
+            EdgeCheck(ctx.store, self.check_mode, tuple(edge_files), tuple(partials), P_TASK, P_ROW,
                       P_SHINGLES if exact else P_SIGNATURE, i, n_chunks, cutoff,
-                      str(edges_dir / f"checked-{i:03d}.parquet"), str(temp_dir), self.memory_mb)
+                      ctx.store.shared_file(f"edges/checked-{i:03d}.parquet"), self.memory_mb)
             for i in range(n_chunks)
         ]
         results = ctx.map(check_edges, jobs)
@@ -231,7 +228,7 @@ class MinHashDedup(GlobalStage):
             lo, hi = offsets[task], offsets[task + 1]
             if not in_cluster[lo:hi].any():
                 continue
-            tbl = pq.read_table(path, columns=[P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT])
+            tbl = ctx.store.files.read_table(path, columns=[P_TASK, P_ROW, P_ID, P_LENGTH, P_QUALITY, P_COUNT])
             gid = lo + tbl.column(P_ROW).to_numpy()
             mask = in_cluster[gid]
             tbl = tbl.filter(pa.array(mask))
@@ -310,11 +307,12 @@ def _optional_column(table: pa.Table, name: str, type_: pa.DataType, fill: Any) 
     return pa.nulls(table.num_rows, type_) if fill is None else pa.array(np.full(table.num_rows, fill), type_)
 
 
-def _components(n_docs: int, edge_files: list[str], offsets: np.ndarray) -> np.ndarray:
-    """Union-find over the edge files, read in batches: the root (smallest member) of every document."""
+def _components(store: StageStore, n_docs: int, edge_files: list[str], offsets: np.ndarray) -> np.ndarray:
+    """Union-find over the edge files (in the store), read in batches: the root (smallest member)
+    of every document."""
     union = UnionFind(n_docs)
     for path in edge_files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["src", "dst"]):
+        for batch in store.files.parquet_file(path).iter_batches(batch_size=1 << 20, columns=["src", "dst"]):
             union.union(_dense(batch.column(0), offsets), _dense(batch.column(1), offsets))
     return union.roots()
 

@@ -15,9 +15,7 @@ batch.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 
 from curate.stages.dedup.lsh import duckdb_connection
 from curate.store.duck import sql_list
+from curate.store.state import StageStore
 
 EDGE_SCHEMA = pa.schema([("src", pa.int64()), ("dst", pa.int64())])
 # Standard deviations below the threshold at which the signature check cuts. Chosen on the
@@ -49,9 +48,11 @@ class EdgeCheck:
     """Check the edges of `edge_files` whose src % n_chunks == chunk; write survivors to out_path.
 
     mode "exact" compares sorted uint64 lists (Jaccard >= cutoff); mode "signature" compares
-    fixed-width binary signatures of uint32 values (share of equal entries >= cutoff).
+    fixed-width binary signatures of uint32 values (share of equal entries >= cutoff). Every
+    path is in the work store (`store`'s storage), as for :class:`~curate.stages.dedup.lsh.BandJob`.
     """
 
+    store: StageStore
     mode: str
     edge_files: tuple[str, ...]
     partials: tuple[str, ...]
@@ -62,7 +63,6 @@ class EdgeCheck:
     n_chunks: int
     cutoff: float
     out_path: str
-    temp_dir: str
     memory_mb: int
     batch_rows: int = 8192
 
@@ -93,23 +93,25 @@ def _similarity(mode: str, a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray
 
 
 def check_edges(job: EdgeCheck) -> tuple[int, int]:
-    """Run one chunk of checks; return (distinct candidate edges, edges kept)."""
-    out = Path(job.out_path)
-    tmp = out.with_name(out.name + ".tmp")
+    """Run one chunk of checks; return (distinct candidate edges, edges kept). DuckDB reads this
+    node's copies of the edge files and partials; the kept edges go to the store."""
+    store = job.store
+    local = store.local_files([*job.edge_files, *job.partials])
+    edge_files, partials = local[: len(job.edge_files)], local[len(job.edge_files):]
     doc = f"(CAST({job.task_column} AS BIGINT) << 32) | CAST({job.row_column} AS BIGINT)"
     sql = f"""
         WITH e AS (
-            SELECT DISTINCT src, dst FROM read_parquet({sql_list(list(job.edge_files))})
+            SELECT DISTINCT src, dst FROM read_parquet({sql_list(edge_files)})
             WHERE src % {int(job.n_chunks)} = {int(job.chunk)}
         ),
-        s AS NOT MATERIALIZED (SELECT {doc} AS doc, {job.value_column} AS v FROM read_parquet({sql_list(list(job.partials))}))
+        s AS NOT MATERIALIZED (SELECT {doc} AS doc, {job.value_column} AS v FROM read_parquet({sql_list(partials)}))
         SELECT e.src, e.dst, s1.v AS a, s2.v AS b
         FROM e JOIN s AS s1 ON e.src = s1.doc JOIN s AS s2 ON e.dst = s2.doc
     """
-    con = duckdb_connection(Path(job.temp_dir), job.memory_mb)
+    con = duckdb_connection(store, job.memory_mb)
     n_in = n_out = 0
     reader = con.sql(sql).to_arrow_reader(job.batch_rows)
-    with pq.ParquetWriter(str(tmp), EDGE_SCHEMA, compression="zstd") as writer:
+    with store.local_output(job.out_path) as out, pq.ParquetWriter(str(out), EDGE_SCHEMA, compression="zstd") as writer:
         for batch in reader:
             if batch.num_rows == 0:
                 continue
@@ -119,5 +121,4 @@ def check_edges(job: EdgeCheck) -> tuple[int, int]:
             src = batch.column("src").to_numpy()[keep]
             dst = batch.column("dst").to_numpy()[keep]
             writer.write_table(pa.table([pa.array(src, pa.int64()), pa.array(dst, pa.int64())], schema=EDGE_SCHEMA))
-    os.replace(tmp, out)
     return n_in, n_out
