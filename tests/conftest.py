@@ -77,7 +77,8 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
 def env_with_repo() -> dict:
     """Environment for `curate` subprocesses that can import test-only stages from tests/."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    # no empty entry: it would mean the working directory, which a test may have deleted
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 

@@ -317,14 +317,12 @@ def test_default_pipeline_on_a_three_node_ray_cluster_without_shared_disk(
         driver_cwd = tmp_path / "driver"
         driver_cwd.mkdir()
         # the shell removes its own directory, then becomes the driver: deleted at a fixed point
-        # (before curate starts), not at a moment that races the run. No empty PYTHONPATH entry
-        # (the working directory): Python itself cannot start with one that is gone.
-        path = os.pathsep.join(filter(None, env["PYTHONPATH"].split(os.pathsep)))
+        # (before curate starts), not at a moment that races the run
         driver = subprocess.run(["sh", "-c", 'rmdir "$PWD" && exec "$@"', "sh", sys.executable, "-m", "curate.cli",
                                  "run", f"s3://{s3_bucket}/default.yaml", "--input", f"s3://{s3_bucket}/in",
                                  "--output", f"s3://{s3_bucket}/out", "--executor", "ray",
                                  "--ray-address", f"127.0.0.1:{port}", "--quiet"],
-                                cwd=driver_cwd, env={**env, "PYTHONPATH": path, "CURATE_DEBUG": "1"}, capture_output=True, text=True,
+                                cwd=driver_cwd, env={**env, "CURATE_DEBUG": "1"}, capture_output=True, text=True,
                                 timeout=900)
         assert not driver_cwd.exists()
         assert driver.returncode == 0, driver.stderr
