@@ -161,6 +161,8 @@ def finish(plan: RunPlan, run: Run, lease: Lease) -> RunResult:
     """Merge the per-task stats, check every node's accounting, write the run's result files
     (``_SUCCESS`` last, once everything before it is durable)."""
     store = run.store
+    for name, spec in plan.graph.sink_specs.items():
+        spec.finish(store.files, store.sink_dir(name), len(plan.tasks))
     stats = run_stats(plan, run)
     errors = run.reports.errors()
     if errors:
