@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from pathlib import Path
 
 EOS = "<|endoftext|>"
@@ -16,6 +17,9 @@ TEXTS = [
     "Data-constrained scaling laws say repeated tokens are worth less than fresh ones.",
     "import numpy as np\nprint(np.arange(10).sum())\n",
 ] * 20
+# the sink fixtures' 63 documents (sample data and hand-written ones) give the trainers variety
+TEXTS += [json.loads(line)["text"] for line in
+          (Path(__file__).resolve().parent / "fixtures" / "sinks" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def train_bpe(path: Path, vocab_size: int = 400) -> Path:
@@ -63,12 +67,12 @@ def _byte_level_alphabet() -> dict[str, int]:
 def write_tiktoken(bpe_json: Path, path: Path) -> dict[bytes, int]:
     """A tiktoken BPE file (``base64-token rank`` a line) with the byte-level BPE's tokens: the 256
     bytes first, in byte order, then the merged tokens in the order the BPE learned them."""
-    import json
-
     vocab = json.loads(bpe_json.read_text(encoding="utf-8"))["model"]["vocab"]
     to_byte = _byte_level_alphabet()
     ranks: dict[bytes, int] = {bytes([b]): b for b in range(256)}
     for token, _ in sorted(vocab.items(), key=lambda kv: kv[1]):
+        if token == EOS:  # a special token, not a byte sequence
+            continue
         data = bytes(to_byte[c] for c in token)
         if data not in ranks:
             ranks[data] = len(ranks)

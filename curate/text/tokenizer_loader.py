@@ -146,6 +146,8 @@ class TiktokenTokenizer(LoadedTokenizer):
         super().__init__(source, int(self.encoding.n_vocab))
 
     def token_id(self, text: str) -> int | None:
+        if text in self.encoding.special_tokens_set:  # a special token before a vocabulary entry of that text
+            return int(self.encoding.encode(text, allowed_special={text})[0])
         try:
             return int(self.encoding.encode_single_token(text))
         except KeyError:
@@ -313,6 +315,7 @@ def _tiktoken_file(source: TokenizerSource) -> Any:
     if not named:
         params["special_tokens"] = {DEFAULT_TIKTOKEN_SPECIAL: max(ranks.values()) + 1}
     params["name"] = source.setting
+    params.pop("explicit_n_vocab", None)  # the size of tiktoken's own file, not of this one
     return tiktoken.Encoding(**params)
 
 
