@@ -2,8 +2,8 @@
 tokens), shared by the fixture writer, curate's writer and the read-back (no curate imports: it
 runs in the compat environment too).
 
-Three tasks, the middle one empty: task 0 holds the first 30 documents of
-``tests/fixtures/sinks/corpus.jsonl``, task 1 none, task 2 the rest. Tokenized with the fixture's
+Three tasks, the middle one empty: task 0 holds the first half of the documents (of
+``tests/fixtures/sinks/corpus.jsonl``, or of the word documents), task 1 none, task 2 the rest. Tokenized with the fixture's
 1,000-entry BPE (uint16 tokens) and with a 70,000-entry word-level vocabulary (int32 / uint32
 tokens), built here from code, so no large file is committed.
 """
@@ -17,7 +17,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sinks"
 FORMATS = FIXTURES / "formats"
 EOS = "<|endoftext|>"
 WORDS_VOCAB = 70000
-SPLIT_AT = 30
 
 
 def corpus_rows() -> list[dict[str, str]]:
@@ -25,14 +24,15 @@ def corpus_rows() -> list[dict[str, str]]:
 
 
 def task_rows(rows: list[dict]) -> list[list[dict]]:
-    """Task i's rows: the first 30, none, the rest."""
-    return [rows[:SPLIT_AT], [], rows[SPLIT_AT:]]
+    """Task i's rows: the first half, none, the rest."""
+    half = len(rows) // 2
+    return [rows[:half], [], rows[half:]]
 
 
 def words_rows() -> list[dict[str, str]]:
     """Documents of the word-level vocabulary, ids spread over its whole range (past uint16)."""
-    return [{"id": f"w-{i}", "text": " ".join(f"w{(i * 7919 + j * 104729) % (WORDS_VOCAB - 2)}" for j in range(5 + i))}
-            for i in range(12)]
+    return [{"id": f"w-{i}", "text": " ".join(f"w{(i * 7919 + j * 104729) % (WORDS_VOCAB - 2)}" for j in range(20 + i))}
+            for i in range(40)]
 
 
 def words_tokenizer(path: Path) -> Path:

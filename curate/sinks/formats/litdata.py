@@ -23,7 +23,10 @@ from curate.store.files import Files
 
 # litdata/constants.py: _NUMPY_DTYPES_MAPPING numbers the numpy scalar types in this order; the
 # data format names the token type by its number there
-LITDATA_NUMPY_DTYPE_INDEX = {np.dtype("uint16"): 4, np.dtype("int32"): 7}
+LITDATA_NUMPY_DTYPE_INDEX = {np.dtype("uint16"): 5, np.dtype("int32"): 2}
+# the chunk size bound the index states: one chunk per task, never cut (litdata's writer was given
+# this bound for the golden files)
+LITDATA_CHUNK_BYTES = 1 << 31
 # a single leaf (one array per item), as litdata's treespec_dumps writes it
 LITDATA_LEAF_SPEC = '[1, {"type": null, "context": null, "children_spec": []}]'
 
@@ -54,7 +57,7 @@ class LitdataFormat(TokenizedFormat):
             n = item_count(files, f"{directory}/{name}")
             dim = (size - 4 * (n + 2)) // dtype.itemsize
             chunks.append({"chunk_bytes": size, "chunk_size": n, "dim": dim, "filename": name})
-        config = {"chunk_bytes": max((c["chunk_bytes"] for c in chunks), default=0), "chunk_size": None,
+        config = {"chunk_bytes": LITDATA_CHUNK_BYTES, "chunk_size": None,
                   "compression": None, "data_format": [f"no_header_numpy:{LITDATA_NUMPY_DTYPE_INDEX[dtype.newbyteorder('=')]}"],
                   "data_spec": LITDATA_LEAF_SPEC, "encryption": None, "item_loader": "TokensLoader"}
         write_index(files, f"{directory}/index.json", {"chunks": chunks, "config": config})

@@ -38,21 +38,25 @@ class NumpyTokenShard:
     """Streams one task's tokens into ``.npy`` and its documents' offsets into ``.csv.gz``."""
 
     def __init__(self, files: Files, prefix: str, encoder: TokenEncoder) -> None:
+        self.files, self.prefix = files, prefix
         self.encoder, self.dtype = encoder, numpy_dtype(encoder.vocab_size)
-        self._tokens = AtomicStream(files, prefix + ".npy")
-        self._docs = AtomicStream(files, prefix + ".csv.gz", "gzip")
+        self._tokens: AtomicStream | None = None  # opened with the first tokens: an empty task opens nothing
+        self._docs: AtomicStream | None = None
         self.n_docs = self.n_tokens = 0
 
     def write(self, table: pa.Table) -> None:
         if not table.num_rows:
             return
         tokens, lengths = self.encoder.encode(table.column(schema.TEXT))
+        if self._tokens is None:
+            self._tokens = AtomicStream(self.files, self.prefix + ".npy")
+            self._docs = AtomicStream(self.files, self.prefix + ".csv.gz", "gzip")
         self._tokens.write(tokens.astype(self.dtype).data)
         ends = self.n_tokens + np.cumsum(lengths)
         lines = io.StringIO()
         csv.writer(lines, lineterminator="\n").writerows(
             zip((ends - lengths).tolist(), ends.tolist(), table.column(schema.ID).to_pylist()))
-        self._docs.write(lines.getvalue().encode("utf-8"))
+        self._docs.write(lines.getvalue().encode("utf-8"))  # type: ignore[union-attr]
         self.n_docs += table.num_rows
         self.n_tokens += int(lengths.sum())
 
@@ -60,12 +64,14 @@ class NumpyTokenShard:
         if not self.n_tokens:
             self.abort()
             return {"docs": self.n_docs, "bytes": 0, "shards": 0, "tokens": 0}
+        assert self._tokens is not None and self._docs is not None
         size = self._tokens.commit() + self._docs.commit()
         return {"docs": self.n_docs, "bytes": size, "shards": 1, "tokens": self.n_tokens}
 
     def abort(self) -> None:
-        self._tokens.abort()
-        self._docs.abort()
+        for stream in (self._tokens, self._docs):
+            if stream is not None:
+                stream.abort()
 
 
 @register
