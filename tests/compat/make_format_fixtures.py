@@ -15,6 +15,7 @@ tests/fixtures/README.md). For each case of tests/compat/formats.py (the 1,000-e
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -53,6 +54,10 @@ def litdata(tokenizer: Path, tasks: list[list[dict]], out: Path) -> None:
     BinaryWriter(str(out), chunk_bytes=LITDATA_CHUNK_BYTES, item_loader=TokensLoader())._merge_no_wait()
     for p in out.glob("*.index.json"):
         p.unlink()
+    # the merge stamps the index with the time ("updated_at"); without it the fixture is the same every run
+    index = json.loads((out / "index.json").read_text())
+    index.pop("updated_at", None)
+    (out / "index.json").write_text(json.dumps(index, sort_keys=True))
 
 
 def mds(tokenizer: Path, tasks: list[list[dict]], out: Path) -> None:
@@ -89,7 +94,9 @@ def hf(tasks: list[list[dict]], out: Path) -> None:
 
     schema = pa.schema([("id", pa.string()), ("text", pa.string())])
     for t, rows in enumerate(tasks):
-        datasets.Dataset(pa.Table.from_pylist(rows, schema=schema)).save_to_disk(str(out / f"task{t}"))
+        # a set fingerprint: save_to_disk records it in state.json, and a random one would change every run
+        datasets.Dataset(pa.Table.from_pylist(rows, schema=schema), fingerprint=f"task{t}").save_to_disk(
+            str(out / f"task{t}"))
 
 
 def main() -> int:

@@ -6,8 +6,10 @@ tests/fixtures/README.md):
   token stream of its chunk, cut as TokensLoader cuts it (blocks do not cross chunks);
 * mosaicml-streaming ``StreamingDataset(local=..., shuffle=False)``: one sample per document, in
   order, its tokens the document's;
-* the numpy files memory-mapped as nanoGPT's ``train.py`` and OLMo's ``MemMapDataset`` do
-  (``np.memmap(path, dtype, mode="r")``), with the dtype of ``metadata.json``, cut by ``.csv.gz``;
+* the numpy files memory-mapped as nanoGPT's ``train.py`` does (``np.memmap(path, dtype,
+  mode="r")``), with the dtype of ``metadata.json``, cut by ``.csv.gz``, and read by OLMo-core's
+  ``NumpyFSLDataset`` (fixed-length training instances over the files, in order) with
+  ``generate_doc_lengths`` (document boundaries from the EOS tokens);
 * ``datasets.load_from_disk``: every row, in order.
 """
 
@@ -76,6 +78,33 @@ def numpy_tokens(out: Path, per_task: list[list[list[int]]], rows: list[list[dic
     return f"numpy memmap ({dtype.name}): {n} documents in {len(files)} files, all equal"
 
 
+def olmo(out: Path, per_task: list[list[list[int]]]) -> str:
+    import torch
+    from olmo_core.data import NumpyFSLDataset
+
+    meta = json.loads((out / "metadata.json").read_text())
+    seq = 32
+    with tempfile.TemporaryDirectory() as work:
+        ds = NumpyFSLDataset(*[str(out / f["file"]) for f in meta["files"]], sequence_length=seq,
+                             pad_token_id=meta["eos_id"], eos_token_id=meta["eos_id"], vocab_size=meta["vocab_size"],
+                             dtype=np.dtype(meta["dtype"]).type, generate_doc_lengths=True)
+        ds.work_dir = Path(work)
+        ds.prepare()
+        got = [ds[i] for i in range(len(ds))]
+    expected = []
+    for docs in per_task:  # instances do not cross files
+        if docs:
+            stream = np.concatenate([np.array(d) for d in docs])
+            expected += [stream[i * seq:(i + 1) * seq] for i in range(len(stream) // seq)]
+    assert [g["input_ids"].tolist() for g in got] == [e.tolist() for e in expected]
+    for g, e in zip(got, expected):  # document lengths: the runs ended by each EOS
+        ends = np.flatnonzero(e == meta["eos_id"]) + 1
+        lengths = np.diff(np.concatenate([[0], ends, [seq] if not len(ends) or ends[-1] != seq else []])).tolist()
+        assert g["doc_lens"][g["doc_lens"] > 0].tolist() == lengths
+    assert isinstance(got[0]["input_ids"], torch.Tensor)
+    return f"OLMo-core NumpyFSLDataset: {len(got)} instances of {seq} tokens with document lengths, all equal"
+
+
 def hf(out: Path, rows: list[list[dict]]) -> str:
     import datasets
 
@@ -90,6 +119,7 @@ def main(out: str) -> int:
         print(case, litdata(Path(out) / case / "litdata", per_task))
         print(case, mds(Path(out) / case / "mds", per_task))
         print(case, numpy_tokens(Path(out) / case / "numpy", per_task, tasks))
+        print(case, olmo(Path(out) / case / "numpy", per_task))
         if case == "bpe":
             print(case, hf(Path(out) / case / "hf", tasks))
     return 0

@@ -57,7 +57,10 @@ class LitdataFormat(TokenizedFormat):
             n = item_count(files, f"{directory}/{name}")
             dim = (size - 4 * (n + 2)) // dtype.itemsize
             chunks.append({"chunk_bytes": size, "chunk_size": n, "dim": dim, "filename": name})
-        config = {"chunk_bytes": LITDATA_CHUNK_BYTES, "chunk_size": None,
-                  "compression": None, "data_format": [f"no_header_numpy:{LITDATA_NUMPY_DTYPE_INDEX[dtype.newbyteorder('=')]}"],
-                  "data_spec": LITDATA_LEAF_SPEC, "encryption": None, "item_loader": "TokensLoader"}
+        # the writer's config as litdata 0.2.76's BinaryWriter.get_config states it
+        config = {"chunk_bytes": LITDATA_CHUNK_BYTES, "chunk_size": None, "compression": None,
+                  "compression_batch_size": None, "compression_level": None,
+                  "data_format": [f"no_header_numpy:{LITDATA_NUMPY_DTYPE_INDEX[dtype.newbyteorder('=')]}"],
+                  "data_spec": LITDATA_LEAF_SPEC, "encryption": None, "ipc_compression": None,
+                  "item_loader": "TokensLoader", "types": "json"}
         write_index(files, f"{directory}/index.json", {"chunks": chunks, "config": config})
