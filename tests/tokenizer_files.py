@@ -22,8 +22,8 @@ TEXTS += [json.loads(line)["text"] for line in
           (Path(__file__).resolve().parent / "fixtures" / "sinks" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
-def train_bpe(path: Path, vocab_size: int = 400) -> Path:
-    """A byte-level BPE ``tokenizer.json`` with ``<|endoftext|>``."""
+def train_bpe(path: Path, vocab_size: int = 400, texts: list[str] | None = None) -> Path:
+    """A byte-level BPE ``tokenizer.json`` with ``<|endoftext|>``, trained on `texts` (default: the test texts)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -31,19 +31,22 @@ def train_bpe(path: Path, vocab_size: int = 400) -> Path:
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(TEXTS, trainer=trainer)
+    tok.train_from_iterator(texts or TEXTS, trainer=trainer)
     path.parent.mkdir(parents=True, exist_ok=True)
     tok.save(str(path))
     return path
 
 
-def train_sentencepiece(path: Path, vocab_size: int = 300) -> Path:
-    """A SentencePiece unigram model (``<s>``, ``</s>``, ``<unk>``) trained on the test texts."""
+def train_sentencepiece(path: Path, vocab_size: int = 300, texts: list[str] | None = None) -> Path:
+    """A SentencePiece unigram model (``<s>``, ``</s>``, ``<unk>``) trained on `texts` (default: the
+    test texts)."""
     import sentencepiece as spm
 
     model = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(TEXTS), model_writer=model, vocab_size=vocab_size,
-                                   character_coverage=1.0, num_threads=1, minloglevel=2)
+    texts = texts or TEXTS
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size,
+                                   character_coverage=1.0, num_threads=1, minloglevel=2,
+                                   max_sentence_length=1 << 20, input_sentence_size=len(texts))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(model.getvalue())
     return path
