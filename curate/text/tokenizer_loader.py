@@ -154,8 +154,16 @@ class TiktokenTokenizer(LoadedTokenizer):
             return None
 
     def encode_lists(self, texts: list[str]) -> list[Any]:
-        encode = self.encoding.encode_ordinary
-        return [encode(t) for t in texts]
+        """uint32 arrays straight from tiktoken's token buffer (no Python list per text); with no
+        special token allowed or refused, the text is taken literally, as ``encode_ordinary`` does."""
+        encode = self.encoding.encode_to_numpy
+        return [encode(t, allowed_special=set(), disallowed_special=()) for t in texts]
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        arrays = self.encode_lists(texts)
+        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        flat = np.concatenate(arrays).astype(np.int64) if arrays else np.zeros(0, dtype=np.int64)
+        return flat, lengths
 
 
 _LOADERS = {"hf": HfTokenizer, "sentencepiece": SentencePieceTokenizer, "tiktoken": TiktokenTokenizer}
