@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from curate import schema
 from curate.errors import ConfigError
-from curate.sinks.base import write_file
-from curate.sinks.tokens import TokenEncoder
+from curate.sinks.base import SinkWriter, write_file
+from curate.sinks.tokens import TokenEncoder, TokenizedFormat
 from curate.store.files import Files
+
+if TYPE_CHECKING:
+    from curate.sinks.spec import SinkSpec
 
 UINT32_LIMIT = 1 << 32
 
@@ -93,3 +96,21 @@ class ChunkedTokenShard:
 
     def abort(self) -> None:
         self._tokens, self._lengths = [], []
+
+
+class ChunkedTokenFormat(TokenizedFormat):
+    """A sink format whose task shards are :class:`ChunkedTokenShard` files: `shard` writes them,
+    with the token type :meth:`token_dtype` gives for the tokenizer's vocabulary."""
+
+    shard: type[ChunkedTokenShard]
+
+    def token_dtype(self, vocab_size: int) -> np.dtype:
+        raise NotImplementedError
+
+    def spec_dtype(self, spec: SinkSpec) -> np.dtype:
+        """The token type of this sink (its tokenizer's vocabulary size)."""
+        return self.token_dtype(self.encoder(spec).vocab_size)
+
+    def open(self, spec: SinkSpec, files: Files, prefix: str) -> SinkWriter:
+        encoder = self.encoder(spec)
+        return self.shard(files, prefix + self.suffixes[0], encoder, self.token_dtype(encoder.vocab_size))

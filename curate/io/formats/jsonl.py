@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from curate.schema import ID
 from curate.io import dolma, jsonl
 from curate.io.compressed import CODECS, codec_suffix
 from curate.io.conform import AUTO_ID, ROW, ColumnMap, RowError
 from curate.io.conform import project as project_schema
 from curate.io.input_format import InputFormat, ReadOptions, Split, register
 from curate.io.json_lines import check_json_lines
+from curate.schema import ID
 from curate.store.storage import Storage
 
 

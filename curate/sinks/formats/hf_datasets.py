@@ -112,7 +112,8 @@ class HfDatasetsFormat(SinkFormat):
                  "_format_columns": None, "_format_kwargs": {}, "_format_type": None, "_output_all_columns": False,
                  "_split": None}
         files.write_bytes(f"{directory}/state.json", json.dumps(state, indent=2, sort_keys=True).encode("utf-8"))
-        from datasets.utils.py_utils import asdict  # datasets' own, which turns Features into plain data
+        # datasets' own asdict, which turns Features into plain data
+        from datasets.utils.py_utils import asdict
 
         info = asdict(datasets.DatasetInfo(features=features))
         files.write_bytes(f"{directory}/dataset_info.json",

@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.sinks.base import SinkWriter
 from curate.sinks.sink_format import register
 from curate.sinks.spec import SinkSpec
-from curate.sinks.token_chunks import ChunkedTokenShard, existing_shards, item_count, offset_table, write_index
-from curate.sinks.tokens import TokenizedFormat
+from curate.sinks.token_chunks import (
+    ChunkedTokenFormat,
+    ChunkedTokenShard,
+    existing_shards,
+    item_count,
+    offset_table,
+    write_index,
+)
 from curate.store.files import Files
 
 # litdata/constants.py: _NUMPY_DTYPES_MAPPING numbers the numpy scalar types in this order; the
@@ -41,17 +46,18 @@ class LitdataChunk(ChunkedTokenShard):
 
 
 @register
-class LitdataFormat(TokenizedFormat):
+class LitdataFormat(ChunkedTokenFormat):
     name = "litdata"
     help = "litdata chunks (.bin + index.json) of token arrays, as litgpt pretrains from (StreamingDataset + TokensLoader)."
     suffixes = (".bin",)
 
-    def open(self, spec: SinkSpec, files: Files, prefix: str) -> SinkWriter:
-        encoder = self.encoder(spec)
-        return LitdataChunk(files, prefix + ".bin", encoder, litdata_dtype(encoder.vocab_size))
+    shard = LitdataChunk
+
+    def token_dtype(self, vocab_size: int) -> np.dtype:
+        return litdata_dtype(vocab_size)
 
     def finish(self, spec: SinkSpec, files: Files, directory: str, n_tasks: int) -> None:
-        dtype = litdata_dtype(self.encoder(spec).vocab_size)
+        dtype = self.spec_dtype(spec)
         chunks = []
         for name, size in existing_shards(files, directory, ".bin", n_tasks):
             n = item_count(files, f"{directory}/{name}")

@@ -19,11 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from curate.sinks.base import SinkWriter
 from curate.sinks.sink_format import register
 from curate.sinks.spec import SinkSpec
-from curate.sinks.token_chunks import ChunkedTokenShard, existing_shards, item_count, offset_table, write_index
-from curate.sinks.tokens import TokenizedFormat
+from curate.sinks.token_chunks import (
+    ChunkedTokenFormat,
+    ChunkedTokenShard,
+    existing_shards,
+    item_count,
+    offset_table,
+    write_index,
+)
 from curate.store.files import Files
 
 MDS_VERSION = 2
@@ -67,17 +72,18 @@ class MdsShard(ChunkedTokenShard):
 
 
 @register
-class MdsFormat(TokenizedFormat):
+class MdsFormat(ChunkedTokenFormat):
     name = "mds"
     help = "MosaicML MDS shards (.mds + index.json), one tokens sample per document, for mosaicml-streaming's StreamingDataset."
     suffixes = (".mds",)
 
-    def open(self, spec: SinkSpec, files: Files, prefix: str) -> SinkWriter:
-        encoder = self.encoder(spec)
-        return MdsShard(files, prefix + ".mds", encoder, mds_dtype(encoder.vocab_size))
+    shard = MdsShard
+
+    def token_dtype(self, vocab_size: int) -> np.dtype:
+        return mds_dtype(vocab_size)
 
     def finish(self, spec: SinkSpec, files: Files, directory: str, n_tasks: int) -> None:
-        config = shard_config(mds_dtype(self.encoder(spec).vocab_size))
+        config = shard_config(self.spec_dtype(spec))
         shards = [{**config, "raw_data": {"basename": name, "bytes": size, "hashes": {}},
                    "samples": item_count(files, f"{directory}/{name}"), "zip_data": None}
                   for name, size in existing_shards(files, directory, ".mds", n_tasks)]
