@@ -24,10 +24,11 @@ PLAN     ?= out/demo/_meta/sample/plan.json
 MODELS   ?= models
 BENCH_SCALE ?= small
 PYTEST_ARGS ?=
-# a throwaway environment with torch, megatron-core and datatrove, only for `make compat`
+# a throwaway environment with torch, megatron-core, datatrove, litdata, mosaicml-streaming,
+# datasets and OLMo-core, only for `make compat` (pinned in tests/compat/requirements.txt)
 COMPAT_VENV ?= /tmp/compat-venv
 COMPAT_OUT  ?= out/compat
-COMPAT_PKGS ?= torch==2.13.0 megatron-core==0.16.1 datatrove==0.10.1 tokenizers pyarrow
+COMPAT_REQS ?= tests/compat/requirements.txt
 
 .PHONY: help venv demo test test-fast bench compat report-check models public-models run dedup plan sample stats sample-data lint clean
 
@@ -36,7 +37,7 @@ help:
 	@echo "make test    - run the test suite (every test; a missing extra fails)"
 	@echo "make test-fast - the suite without fault-injection, Ray, S3 and benchmark-comparison tests"
 	@echo "make bench   - run bench/ (BENCH_SCALE=small|full) and append to BENCHMARKS.md"
-	@echo "make compat  - re-create the tokenized golden fixtures with megatron-core and datatrove, and read curate's output with their readers"
+	@echo "make compat  - re-create the tokenized golden fixtures with megatron-core, datatrove, litdata, mosaicml-streaming, numpy and datasets, and read curate's output with their readers"
 	@echo "make report-check - the demo run's curate report in headless Chromium (installed from Debian's packages): tables read back, docs/img/report.png taken"
 	@echo "make run PIPELINE=... INPUT=... OUTPUT=... [WORKERS=2] [EXTRA='--resume']"
 	@echo "make dedup INPUT=... OUTPUT=... [THRESHOLD=0.8]"
@@ -88,17 +89,20 @@ bench: $(STAMP)
 
 # Golden tokenized fixtures (tests/fixtures/README.md): made by megatron-core's and datatrove's own
 # writers in $(COMPAT_VENV); curate's shards of the same corpus are then read by their readers.
-$(COMPAT_VENV)/.compat-stamp:
+$(COMPAT_VENV)/.compat-stamp: $(COMPAT_REQS)
 	$(PYTHON) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/pip install --quiet $(COMPAT_PKGS)
+	$(COMPAT_VENV)/bin/pip install --quiet --no-deps -r $(COMPAT_REQS)
 	touch $@
 
 compat: $(STAMP) $(COMPAT_VENV)/.compat-stamp
 	$(COMPAT_VENV)/bin/python tests/compat/make_fixtures.py
+	$(COMPAT_VENV)/bin/python tests/compat/make_format_fixtures.py
 	rm -rf $(COMPAT_OUT)
 	$(PY) -m tests.compat.write_curate $(COMPAT_OUT)
+	$(PY) -m tests.compat.write_formats $(COMPAT_OUT)/formats
 	$(COMPAT_VENV)/bin/python tests/compat/read_back.py $(COMPAT_OUT)
-	$(PY) -m pytest -q tests/sinks/test_sinks.py
+	$(COMPAT_VENV)/bin/python tests/compat/read_back_formats.py $(COMPAT_OUT)/formats
+	$(PY) -m pytest -q tests/sinks/test_sinks.py tests/sinks/test_trainer_formats.py
 	git status --short tests/fixtures
 
 # `curate report` in a real browser (tests/report/browser_check.py): Debian's Chromium, installed

@@ -19,7 +19,7 @@ from common import ROOT, git_rev, machine  # noqa: E402
 
 BENCHES = ["io", "jsonl_read", "dedup", "quality", "cleaning", "pii", "url_filter", "planner", "executors", "runner", "passes_io",
            "many_files", "html_extract", "dedup_stdlib", "dedup_real", "pipeline", "scale",
-           "tokenized_sinks"]
+           "tokenized_sinks", "tokenizer_loader"]
 
 
 def main() -> int:

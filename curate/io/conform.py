@@ -34,6 +34,8 @@ class ColumnMap:
     text: str = schema.TEXT
     csv_delimiter: str | None = None  # None: by suffix (.csv comma, .tsv tab)
     max_doc_bytes: int | None = None  # sets the longest JSON Lines line read (None: only Arrow's cap)
+    split: str | None = None  # a DatasetDict's split to read (None: every split, in a `split` column)
+    attributes: tuple[str, ...] | None = None  # dolma attribute sets merged as columns (None: every one)
 
     def __post_init__(self) -> None:
         if self.id == self.text:

@@ -73,6 +73,11 @@ class InputFormat:
         size = Path(loc.path).stat().st_size if loc.is_local else storage.info(loc).size or 0
         return [Split(None, 0, size)]
 
+    def wanted(self, path: str, columns: ColumnMap, storage: Storage) -> bool:
+        """Whether the file is read at all with these options (a DatasetDict split not chosen
+        with --split, a dolma attribute file: read with its documents); True by default."""
+        return True
+
     def schema(self, path: str, rel: str, options: ReadOptions, storage: Storage) -> pa.Schema:
         """The file's schema, as its columns are named in the file."""
         raise NotImplementedError

@@ -181,14 +181,17 @@ def _walk_remote(loc: Location, storage: Storage) -> walker.Walk:
 
 
 def plan_tasks(files: list[tuple[str, str]], target_task_bytes: int = DEFAULT_TARGET_TASK_BYTES,
-               storage: Storage | None = None) -> list[Task]:
-    """Split files into tasks, as each file's format cuts it (Parquet: runs of row groups)."""
+               storage: Storage | None = None, columns: ColumnMap | None = None) -> list[Task]:
+    """Split files into tasks, as each file's format cuts it (Parquet: runs of row groups),
+    leaving out the files a format does not read with these options (InputFormat.wanted)."""
     tasks: list[Task] = []
     storage = storage or Storage()
     for path, rel in files:
         path = str(path)
         fmt = format_of(path)
         assert fmt is not None, path  # discover found only files of a registered format
+        if not fmt.wanted(path, columns or ColumnMap(), storage):
+            continue
         for split in fmt.splits(path, storage, target_task_bytes):
             tasks.append(Task(len(tasks), path, rel, fmt.name, split.row_groups, split.first_row, split.nbytes,
                               storage))

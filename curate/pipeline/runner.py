@@ -79,7 +79,7 @@ def plan_run(graph: Graph, input_path: str, run: Run) -> tuple[RunPlan, int]:
         reports.entry_errors.append({"file": rel, "row": None, "reason": reason, "message": message})
 
     files = reader.discover(input_path, entry_problem, settings.strict_inputs, run.logger.warning, run.storage)
-    tasks = reader.plan_tasks(files, settings.target_task_bytes, run.storage)
+    tasks = reader.plan_tasks(files, settings.target_task_bytes, run.storage, settings.columns)
     unified, reports.file_errors = read_schemas(tasks, settings)
     if not unified.names:
         raise reader.nothing_readable("no readable input shard", str(input_path), reports.file_errors)
@@ -161,6 +161,8 @@ def finish(plan: RunPlan, run: Run, lease: Lease) -> RunResult:
     """Merge the per-task stats, check every node's accounting, write the run's result files
     (``_SUCCESS`` last, once everything before it is durable)."""
     store = run.store
+    for name, spec in plan.graph.sink_specs.items():
+        spec.finish(store.files, store.sink_dir(name), len(plan.tasks))
     stats = run_stats(plan, run)
     errors = run.reports.errors()
     if errors:

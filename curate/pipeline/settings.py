@@ -52,6 +52,11 @@ class RunSettings:
     text_column: str = _setting("text", "Input column holding the text.")
     csv_delimiter: str | None = _setting(None, "Field delimiter of CSV/TSV inputs (one character); default ',' "
                                          "for .csv, tab for .tsv.")
+    split: str | None = _setting(None, "Of a Hugging Face DatasetDict saved to disk, read only this split "
+                                 "(default: every split, named in a `split` column).")
+    attributes: str | None = _setting(None, "Of a dolma dataset (documents/ beside attributes/), merge only these "
+                                      "attribute sets as columns, comma-separated folder names under attributes/ "
+                                      "(default: every set there).")
     clean_work: bool = _setting(False, "After _SUCCESS, remove OUTPUT/_work (the intermediate passes; a later "
                                 "--resume then recomputes everything).", flag=True, fingerprint=False)
     storage_options: dict[str, Any] | None = _setting(None, "Option of the s3/gs/hf filesystems (fsspec "
@@ -77,7 +82,9 @@ class RunSettings:
 
     @property
     def columns(self) -> reader.ColumnMap:
-        return reader.ColumnMap(self.id_column, self.text_column, self.csv_delimiter, self.max_doc_bytes)
+        attributes = tuple(a.strip() for a in self.attributes.split(",") if a.strip()) if self.attributes else None
+        return reader.ColumnMap(self.id_column, self.text_column, self.csv_delimiter, self.max_doc_bytes,
+                                self.split, attributes)
 
     @classmethod
     def names(cls) -> list[str]:

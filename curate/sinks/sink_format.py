@@ -57,6 +57,11 @@ class SinkFormat:
         """The writer of one task's shard, whose files are `prefix` + each suffix."""
         raise NotImplementedError
 
+    def finish(self, spec: SinkSpec, files: Files, directory: str, n_tasks: int) -> None:
+        """Write what describes the whole sink once every task's shard is written (an index that
+        lists the shards, for the formats whose readers need one); nothing by default. Called at
+        the end of every run that completes, so it must give the same files however often it runs."""
+
 
 SINK_FORMATS: Registry[type[SinkFormat]] = Registry("sink format", "curate.sinks.formats", "curate.sink_formats")
 register = SINK_FORMATS.register

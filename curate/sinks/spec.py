@@ -102,6 +102,10 @@ class SinkSpec:
         prefix = f"{directory}/part-{task_index:05d}"
         return [prefix + s for s in self.format_spec.shard_suffixes(self)]
 
+    def finish(self, files: Files, directory: str, n_tasks: int) -> None:
+        """Write the sink's own index files once all `n_tasks` shards are written."""
+        self.format_spec.finish(self, files, directory, n_tasks)
+
     def open(self, files: Files, directory: str, task_index: int) -> SinkWriter:
         """A writer of task `task_index`'s shard in `directory` (the sink's folder)."""
         return self.format_spec.open(self, files, f"{directory}/part-{task_index:05d}")

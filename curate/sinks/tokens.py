@@ -1,16 +1,16 @@
-"""Batch tokenization for the tokenized sinks: a Hugging Face ``tokenizer.json`` through the
-``tokenizers`` package, loaded once per worker process, with optional BOS / EOS tokens.
+"""Batch tokenization for the tokenized sinks: any tokenizer curate's one loader reads
+(:mod:`curate.text.tokenizer_loader`: a ``tokenizer.json``, a model folder, a Hub id in the
+local cache, a SentencePiece ``.model``, a tiktoken file or cached encoding), loaded once per
+worker process, with optional BOS / EOS tokens.
 
-Documents are encoded without the tokenizer's own post-processor (``add_special_tokens=False``);
-the sink adds exactly the BOS / EOS tokens it is configured with, so the same tokenizer gives
-the same tokens whatever template its file carries.
+Documents are encoded without the tokenizer's own special tokens (``add_special_tokens=False``
+for a Hugging Face tokenizer); the sink adds exactly the BOS / EOS tokens it is configured with,
+so the same tokenizer gives the same tokens whatever template its file carries.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from curate import schema
 from curate.errors import ConfigError
 from curate.sinks.sink_format import SinkFormat
-from curate.store import cache
+from curate.text.tokenizer_loader import LoadedTokenizer, load_tokenizer, resolve
 
 if TYPE_CHECKING:
     from curate.sinks.spec import SinkSpec
@@ -34,26 +34,16 @@ EOS_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>")
 BOS_NAMES = ("<|begin_of_text|>", "<s>", "<bos>")
 
 
-def load_tokenizer(path: str) -> Any:
-    """The tokenizer in `path`, loaded once per process and run."""
-    def load() -> Any:
-        from curate.text.tokenizer_file import load_tokenizer_file
-
-        return load_tokenizer_file(path)
-
-    return cache.cached(("sink-tokenizer", str(Path(path).absolute())), load)
-
-
-def special_token(tokenizer: Any, setting: bool | str, names: tuple[str, ...], what: str, where: str) -> int | None:
+def special_token(tokenizer: LoadedTokenizer, setting: bool | str, names: tuple[str, ...], what: str, where: str) -> int | None:
     """The id of the token a sink's ``eos:`` / ``bos:`` setting names: None for false, the first
     of `names` the vocabulary has for true, or the token with that exact text."""
     if setting is False:
         return None
     candidates = names if setting is True else (str(setting),)
     for name in candidates:
-        token_id = tokenizer.token_to_id(name)
+        token_id = tokenizer.token_id(name)
         if token_id is not None:
-            return int(token_id)
+            return token_id
     if setting is True:
         raise ConfigError(f"{where}: the tokenizer has none of the usual {what} tokens ({', '.join(names)}); "
                           f"name it, e.g. {what}: \"<|endoftext|>\"")
@@ -64,28 +54,27 @@ def special_token(tokenizer: Any, setting: bool | str, names: tuple[str, ...], w
 class TokenEncoder:
     """Encodes a text column into one flat token array plus the token count of every document."""
 
-    tokenizer: Any
+    tokenizer: LoadedTokenizer
     eos_id: int | None
     bos_id: int | None
 
     @classmethod
-    def open(cls, path: str, eos: bool | str, bos: bool | str, where: str) -> TokenEncoder:
-        tok = load_tokenizer(path)
+    def open(cls, setting: str, eos: bool | str, bos: bool | str, where: str) -> TokenEncoder:
+        try:
+            tok = load_tokenizer(setting)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
         return cls(tok, special_token(tok, eos, EOS_NAMES, "eos", where),
                    special_token(tok, bos, BOS_NAMES, "bos", where))
 
     @property
     def vocab_size(self) -> int:
         """Vocabulary size including added tokens (what megatron-core and datatrove size tokens by)."""
-        return int(self.tokenizer.get_vocab_size(with_added_tokens=True))
+        return self.tokenizer.vocab_size
 
     def encode(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         """(tokens of all documents back to back, int64; tokens per document, int64)."""
-        texts = pc.fill_null(text, "").to_pylist()
-        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        body = np.fromiter((len(e) for e in encodings), dtype=np.int64, count=len(encodings))
-        flat = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), dtype=np.int64,
-                           count=int(body.sum()))
+        flat, body = self.tokenizer.encode(pc.fill_null(text, "").to_pylist())
         extra = (self.bos_id is not None) + (self.eos_id is not None)
         if not extra:
             return flat, body
@@ -104,7 +93,7 @@ class TokenEncoder:
 
 
 class TokenizedFormat(SinkFormat):
-    """What the tokenized sink formats share: a ``tokenizer`` (a ``tokenizer.json``) and the
+    """What the tokenized sink formats share: a ``tokenizer`` (anything the loader reads) and the
     ``eos`` / ``bos`` tokens added around every document; the writer reads the ``text`` column."""
 
     options = {"tokenizer": (str,), "eos": (bool, str), "bos": (bool, str)}
@@ -118,15 +107,16 @@ class TokenizedFormat(SinkFormat):
 
     def check(self, spec: SinkSpec, storage: Storage) -> None:
         """The tokenizer loads and has the configured BOS / EOS tokens."""
-        if not Path(spec.options["tokenizer"]).is_file():
-            raise ConfigError(f"{spec.where}: tokenizer file not found: {spec.options['tokenizer']}")
         self.encoder(spec)
 
     def required_columns(self, spec: SinkSpec) -> tuple[str, ...]:
         return (schema.TEXT,)
 
     def dependency_files(self, spec: SinkSpec) -> list[str]:
-        return [spec.options["tokenizer"]]
+        try:
+            return list(resolve(spec.options["tokenizer"]).files)
+        except ConfigError:
+            return []  # check() reports it
 
     def encoder(self, spec: SinkSpec) -> TokenEncoder:
         return TokenEncoder.open(spec.options["tokenizer"], spec.options["eos"], spec.options["bos"], spec.where)

@@ -236,7 +236,7 @@ def test_abort_leaves_nothing(fmt: str, root: str) -> None:
 @pytest.mark.parametrize(("value", "message"), [
     (["a"], "sink 'x': expects a node name or a mapping"),
     ({"format": "jsonl"}, "sink 'x': needs 'from: NODE'"),
-    ({"from": "a", "format": "csv"}, "sink 'x': unknown format 'csv' \\(known: datatrove, jsonl, jsonl.gz, jsonl.zst, megatron, parquet"),
+    ({"from": "a", "format": "csv"}, "sink 'x': unknown format 'csv' \\(known: datatrove, hf, jsonl, jsonl.gz, jsonl.zst, litdata, mds, megatron, numpy, parquet"),
     ({"from": "a", "format": "jsonl", "compression": "zstd"}, "unknown key\\(s\\) compression for format 'jsonl'"),
     ({"from": "a", "format": "megatron"}, "format 'megatron' needs 'tokenizer:'"),
     ({"from": "a", "format": "megatron", "tokenizer": "t.json", "eos": 1}, "'eos' expects true/false or str"),
