@@ -63,9 +63,12 @@ def test_disk_full_is_exit_2_and_resume_recovers(sample_dir: Path, tmp_path: Pat
     assert shard_ids(out) == shard_ids(clean)
 
 
-def _start_killable(sample_dir: Path, tmp_path: Path, workers: int) -> tuple[subprocess.Popen, Path]:
+def _start_killable(sample_dir: Path, tmp_path: Path, workers: int,
+                    seconds_per_batch: float = 0.05) -> tuple[subprocess.Popen, Path]:
+    """The killable pipeline in flight (its first task done); a slower stage keeps it in flight
+    longer on a loaded machine."""
     pipe = tmp_path / "killable.yaml"
-    pipe.write_text(KILLABLE_PIPELINE)
+    pipe.write_text(KILLABLE_PIPELINE.replace("seconds: 0.05", f"seconds: {seconds_per_batch}"))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", str(pipe), "--input", str(sample_dir),
                              "--output", str(out), "--workers", str(workers), "--quiet"], cwd=ROOT,
@@ -77,7 +80,9 @@ def _start_killable(sample_dir: Path, tmp_path: Path, workers: int) -> tuple[sub
 
 
 def test_sigint_is_130_with_a_hint_to_resume(sample_dir: Path, tmp_path: Path) -> None:
-    proc, out = _start_killable(sample_dir, tmp_path, workers=2)
+    # 1 s per batch: the run cannot finish between its first task and the signal, however loaded
+    # the machine (with 0.05 s it sometimes did, and exited 0)
+    proc, out = _start_killable(sample_dir, tmp_path, workers=2, seconds_per_batch=1.0)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
     assert proc.wait(timeout=120) == 130
     err = proc.stderr.read()
