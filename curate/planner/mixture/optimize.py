@@ -219,7 +219,7 @@ def search_shares(objective: MixtureObjective, cap: np.ndarray, prior: np.ndarra
         m = len(cap)
         raw = [prior, np.full(m, 1.0 / m), *np.eye(m), *rng.dirichlet(np.ones(m), RANDOM_STARTS)]
         starts = sorted({tuple(np.round(project_capped_simplex(v, cap), 12)) for v in raw})
-        x = slsqp(objective, cap, [np.array(s) for s in starts])
+        x = _tidy(slsqp(objective, cap, [np.array(s) for s in starts]))
         return x, [], "SLSQP (scipy.optimize) with the law's gradient, best of several starts"
     pool = CandidatePool.draw(objective, cap, prior, seed, candidates)
     x = pool.best(objective.model, top_k)
@@ -248,6 +248,12 @@ def slsqp(objective: MixtureObjective, cap: np.ndarray, starts: Sequence[np.ndar
             best_x, best_f = x, value
     assert best_x is not None
     return best_x
+
+
+def _tidy(x: np.ndarray) -> np.ndarray:
+    """Shares below 1e-12 (SLSQP's rounding at a bound) set to 0, the rest renormalised."""
+    x = np.where(x < 1e-12, 0.0, x)
+    return x / x.sum()
 
 
 @dataclass(frozen=True)

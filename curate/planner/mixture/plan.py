@@ -32,7 +32,7 @@ from curate.errors import ConfigError
 from curate.planner import guard, limits
 from curate.planner.budget import Bucket, BucketPlan, Plan, buckets_for_law, plan_warnings
 from curate.planner.lawfile import CalibratedLaw, resolve_law
-from curate.planner.laws import Law, effective_tokens, repeat_value
+from curate.planner.laws import R_D_STAR, Law, effective_tokens, repeat_value
 from curate.planner.mixture.law import MixtureLaw
 from curate.planner.mixture.optimize import (
     CANDIDATES,
@@ -130,11 +130,11 @@ def plan_mixture(law: MixtureLaw | str | os.PathLike[str], buckets: Mapping[str,
     else:
         x, notes, method = search_shares(objective, cap, prior, search, seed, candidates, top_k)
     result = evaluate(mixture, objective, x, method, notes)
-    rows = _rows(used, supplies, x, D)
+    rows = _rows(found, supplies, x, D)
     extra = _extras(base, mixture, result, supplies, x, search, law_obj)
     if ranges and mixture.draws and given is None:
         rows, extra["domains"] = _share_ranges(mixture, objective, cap, prior, x, search, seed, candidates, top_k,
-                                               supplies, used, rows, extra["domains"])
+                                               supplies, found, rows, extra["domains"])
     if ranges and result.loss_range is not None:
         extra["ranges"] = {**(extra.get("ranges") or {}), "draws": len(mixture.draws), "level": _LEVEL,
                            "source": f"bootstrap draws of law '{mixture.name}' (predicted loss, shares, epochs); "
@@ -195,7 +195,8 @@ def _rows(used: Sequence[DomainBucket], supplies: Sequence[DomainSupply], x: np.
             tokens[name], r_d[name] = float(t), float(rd)
     out = []
     for m in used:
-        b, t, rd = m.bucket, tokens[m.bucket.name], r_d[m.bucket.name]
+        b = m.bucket
+        t, rd = tokens.get(b.name, 0.0), r_d.get(b.name, R_D_STAR if b.r_d is None else b.r_d)  # out of the law: none
         rv = float(repeat_value(t, b.unique_tokens, rd)) if b.unique_tokens > 0 else 0.0
         out.append(BucketPlan(name=b.name, unique_tokens=b.unique_tokens, utility=b.utility, tokens=t,
                               epochs=t / b.unique_tokens if b.unique_tokens > 0 else 0.0,
