@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from curate.errors import ConfigError, InfeasibleError
+from curate.planner.budget import Plan
 
 _IPF_ITERATIONS = 10_000
 _IPF_TOLERANCE = 1e-12
@@ -156,6 +157,12 @@ def fixed_mixture(specs: Sequence[PhaseSpec]) -> dict[str, float] | None:
             out[k] = out.get(k, 0.0) + v * (s.until - start)
         start = s.until
     return out
+
+
+def with_phases(plan: Plan, specs: Sequence[PhaseSpec]) -> Plan:
+    """The plan with ``phases`` in its extras: its tokens per bucket scheduled by `specs`."""
+    scheduled = [ScheduledBucket(b.name, b.tokens, b.domain, b.quality) for b in plan.buckets]
+    return replace(plan, extra={**plan.extra, "phases": [p.to_dict(scheduled) for p in schedule(scheduled, specs)]})
 
 
 def schedule(buckets: Sequence[ScheduledBucket], specs: Sequence[PhaseSpec]) -> list[Phase]:

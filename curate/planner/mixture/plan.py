@@ -47,7 +47,7 @@ from curate.planner.mixture.optimize import (
     slsqp,
 )
 from curate.planner.mixture.supply import DomainSupply
-from curate.planner.phases import PhaseSpec, ScheduledBucket, fixed_mixture, parse_phases, schedule
+from curate.planner.phases import PhaseSpec, fixed_mixture, parse_phases, with_phases
 from curate.planner.plans import buckets_with_law, plan, repetition_series
 from curate.planner.sources import read_buckets_json
 from curate.store.storage import Storage
@@ -140,16 +140,14 @@ def plan_mixture(law: MixtureLaw | str | os.PathLike[str], buckets: Mapping[str,
                            "source": f"bootstrap draws of law '{mixture.name}' (predicted loss, shares, epochs); "
                                      "params: the repetition law's",
                            "predicted_loss": result.loss_range}
-    if specs:
-        scheduled = [ScheduledBucket(r.name, r.tokens, r.domain, r.quality) for r in rows]
-        extra["phases"] = [p.to_dict(scheduled) for p in schedule(scheduled, specs)]
     warnings += [w for w in base.warnings if not w.startswith("bucket '")]  # the base plan's own buckets: replanned
     warnings += _bucket_warnings(rows, base, resolved, law_obj)
     warnings += result.warnings
     u_used = float(sum(r.utility * min(r.tokens, r.unique_tokens) for r in rows))
-    return replace(base, law=mixture.name, predicted_loss=result.predicted_loss, lam=math.nan, buckets=tuple(rows),
-                   warnings=tuple(warnings), effective_data=float(result.effective_tokens.sum()),
-                   unique_tokens_used=u_used, first_epoch_premium=0.0, extra=extra)
+    planned = replace(base, law=mixture.name, predicted_loss=result.predicted_loss, lam=math.nan, buckets=tuple(rows),
+                      warnings=tuple(warnings), effective_data=float(result.effective_tokens.sum()),
+                      unique_tokens_used=u_used, first_epoch_premium=0.0, extra=extra)
+    return with_phases(planned, specs) if specs else planned
 
 
 def _mixture_law(law: Any, storage: Storage | None) -> MixtureLaw:
