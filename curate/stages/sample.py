@@ -370,9 +370,14 @@ class Sample(ReshapingStage):
             from curate.planner.mixture.plan import plan_mixture
 
             return plan_mixture(law, doc, self.compute, params=self.n_params, max_epochs=self.max_epochs,
-                                seed=ctx.seed, storage=storage)
+                                phases=self.phases, seed=ctx.seed, storage=storage)
         buckets, law = buckets_for_law(doc, law, str(where))
-        return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=law)
+        planned = plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=law)
+        if self.phases is None:
+            return planned
+        from curate.planner.phases import parse_phases, with_phases
+
+        return with_phases(planned, parse_phases(self.phases, "stage 'sample': phases"))
 
     def combine(self, ctx: CombineContext) -> None:
         the_plan = self._resolve_plan(ctx)

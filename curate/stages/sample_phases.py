@@ -20,6 +20,9 @@ import numpy as np
 from curate.planner.phases import ScheduledBucket, parse_phases, schedule
 
 
+_GROUPINGS = (("domain", "domains"), ("quality", "qualities"))
+
+
 @dataclass(frozen=True)
 class BucketInfo:
     """A plan bucket as the sampler reports it: name, domain and quality (None in a plan without
@@ -87,10 +90,10 @@ def mixture_report(buckets: Sequence[BucketInfo], phases: PhaseFractions, bucket
     np.add.at(written, (bucket_of_row, phase_of_row), tokens_of_row.astype(np.float64))
     planned = np.array([b.planned for b in buckets])[:, None] * phases.fractions
     out: dict[str, Any] = {}
-    for key in ("domain", "quality"):
+    for key, plural in _GROUPINGS:
         groups = _groups(buckets, key)
         if groups:
-            out[f"{key}s"] = _shares(groups, written.sum(axis=1), planned.sum(axis=1))
+            out[plural] = _shares(groups, written.sum(axis=1), planned.sum(axis=1))
     per_phase = []
     start = 0.0
     for p, until in enumerate(phases.until):
@@ -98,10 +101,10 @@ def mixture_report(buckets: Sequence[BucketInfo], phases: PhaseFractions, bucket
                                  "written_tokens": float(written[:, p].sum()),
                                  "buckets": _shares({b.name: [i] for i, b in enumerate(buckets)}, written[:, p],
                                                     planned[:, p])}
-        for key in ("domain", "quality"):
+        for key, plural in _GROUPINGS:
             groups = _groups(buckets, key)
             if groups:
-                entry[f"{key}s"] = _shares(groups, written[:, p], planned[:, p])
+                entry[plural] = _shares(groups, written[:, p], planned[:, p])
         per_phase.append(entry)
         start = until
     out["phases"] = per_phase
