@@ -54,15 +54,15 @@ def format_plan(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def phase_table(phases: Sequence[Mapping[str, Any]]) -> str:
+def phase_table(phases: Sequence[Mapping[str, Any]], by: str | None = None) -> str:
     """One row per phase: its stretch of the run, its tokens, its rule and its share of every
-    domain (of every bucket in a plan without domains)."""
-    by = "domains" if all("domains" in p for p in phases) else "buckets"
+    group `by` ("domains", "qualities"; default: domains, or buckets in a plan without domains)."""
+    by = by or ("domains" if all("domains" in p for p in phases) else "buckets")
     keys = list(phases[0][by])
     rows = []
     for i, p in enumerate(phases):
         total = p["tokens"]
-        shares = [(p[by][k]["share"] if by == "domains" else (p[by][k] / total if total > 0 else 0.0)) for k in keys]
+        shares = [(p[by][k]["share"] if by != "buckets" else (p[by][k] / total if total > 0 else 0.0)) for k in keys]
         rule = ("upsample " + ", ".join(f"{k} x{v:g}" for k, v in p["upsample"].items()) if p.get("upsample") else
                 "proportions given" if p.get("proportions") else "plan's proportions")
         rows.append([f"{i + 1}: {p['start']:.3g}-{p['until']:.3g}", human(total), rule, *(f"{x:.1%}" for x in shares)])

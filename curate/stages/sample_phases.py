@@ -19,7 +19,6 @@ import numpy as np
 
 from curate.planner.phases import ScheduledBucket, parse_phases, schedule
 
-
 _GROUPINGS = (("domain", "domains"), ("quality", "qualities"))
 
 

@@ -111,32 +111,50 @@ def format_mixture_plan(plan: Plan) -> str:
                           "effective share"], rows), "", bucket_table(plan)]
     if x.get("phases"):
         lines += ["", phase_table(x["phases"])]
+        if all("qualities" in p for p in x["phases"]):
+            lines += ["", phase_table(x["phases"], by="qualities")]
     return "\n".join(lines)
 
 
+def _stacked(ax, columns: list[tuple[str, list[float]]], names: list[str], colors) -> None:  # noqa: ANN001
+    """Stacked bars, one per column (a label and one share per name), one colour per name."""
+    bottom = [0.0] * len(columns)
+    for j, name in enumerate(names):
+        heights = [c[1][j] for c in columns]
+        ax.bar(range(len(columns)), heights, bottom=bottom, color=colors(j % 20), label=name)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    ax.set_xticks(range(len(columns)), [c[0] for c in columns])
+    ax.set_ylabel("share of tokens")
+    ax.legend(fontsize="x-small", ncol=max(1, len(names) // 8), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
 def plot_mixture_plan(plan: Plan, path: Any) -> Any:
-    """Two panels: each phase's share of every domain next to the domains' share of the unique
-    tokens (the natural distribution), and the epochs of every (domain, quality) bucket."""
-    plt, fig, (ax1, ax2) = _figure(2)
+    """Each phase's share of every domain next to the domains' share of the unique tokens (the
+    natural distribution); with phases, each phase's share of every quality (what upsampling moves);
+    and the epochs of every (domain, quality) bucket."""
+    phases = plan.extra.get("phases") or []
+    by_quality = bool(phases) and all("qualities" in p for p in phases)
+    plt, fig, axes = _figure(3 if by_quality else 2)
+    ax1, ax2 = axes[0], axes[-1]
+    buckets = plan.buckets
+    fig.set_size_inches(max(8.0, 0.28 * len(buckets)), fig.get_size_inches()[1])
     domains = plan.extra["domains"]
     names = list(domains)
     natural_total = sum(v["unique_tokens"] for v in domains.values()) or 1.0
-    columns = [("unique tokens", [domains[d]["unique_tokens"] / natural_total for d in names]),
-               ("whole run", [domains[d]["share"] for d in names])]
-    for i, p in enumerate(plan.extra.get("phases") or []):
-        columns.append((f"phase {i + 1} (to {p['until']:.2g})", [p["domains"][d]["share"] for d in names]))
+    phase_labels = [f"phase {i + 1} (to {p['until']:.2g})" for i, p in enumerate(phases)]
     colors = plt.get_cmap("tab20")
-    bottom = [0.0] * len(columns)
-    for j, d in enumerate(names):
-        heights = [c[1][j] for c in columns]
-        ax1.bar(range(len(columns)), heights, bottom=bottom, color=colors(j % 20), label=d)
-        bottom = [b + h for b, h in zip(bottom, heights)]
-    ax1.set_xticks(range(len(columns)), [c[0] for c in columns])
-    ax1.set_ylabel("share of tokens")
-    ax1.set_title(f"{plan.law}: C={plan.compute:.3g} FLOPs, N={human(plan.params)}, D={human(plan.tokens)}, "
-                  f"loss={plan.predicted_loss:.4f}")
-    ax1.legend(fontsize="x-small", ncol=max(1, len(names) // 8), loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    buckets = plan.buckets
+    _stacked(ax1, [("unique tokens", [domains[d]["unique_tokens"] / natural_total for d in names]),
+                   ("whole run", [domains[d]["share"] for d in names]),
+                   *((label, [p["domains"][d]["share"] for d in names]) for label, p in zip(phase_labels, phases))],
+             names, colors)
+    ax1.set_title(f"{Path(plan.law).name}: C={plan.compute:.3g} FLOPs, N={human(plan.params)}, "
+                  f"D={human(plan.tokens)}, loss={plan.predicted_loss:.4f}")
+    if by_quality:
+        qualities = list(phases[0]["qualities"])
+        whole = {q: sum(b.tokens for b in buckets if b.quality == q) / (plan.tokens or 1.0) for q in qualities}
+        _stacked(axes[1], [("whole run", [whole[q] for q in qualities]),
+                           *((label, [p["qualities"][q]["share"] for q in qualities])
+                             for label, p in zip(phase_labels, phases))], qualities, plt.get_cmap("Set2"))
     order = {d: j for j, d in enumerate(names)}
     yerr = None
     if all(b.epochs_range for b in buckets):
