@@ -144,6 +144,10 @@ def test_plan_with_a_mixture_law(runs_jsonl: Path, tmp_path: Path) -> None:
     assert png.read_bytes().startswith(PNG_MAGIC)
     text = curate(*args)
     assert text.returncode == 0 and "tokens lost to repetition" in text.stdout and "effective share" in text.stdout
+    # the last table: each phase's share of every quality, upsampled 'high' larger in the last phase
+    quality_rows = [line for line in text.stdout.splitlines() if line.startswith(("1: 0-0.85", "2: 0.85-1"))][-2:]
+    high = [p["qualities"]["high"]["share"] for p in doc["phases"]]
+    assert high[1] > high[0] and all(f"{h:.1%}" in row for h, row in zip(high, quality_rows))
     saved = tmp_path / "plan.json"
     saved.write_text(r.stdout)
     shown = curate("plan", "--from-plan", str(saved))
