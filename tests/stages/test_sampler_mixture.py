@@ -1,7 +1,8 @@
 """The sampler writes a mixture plan: buckets by domain and quality (quality_buckets with by:
 domain), a plan from a mixture law with two phases, written phase by phase; per phase and per
 domain the written token shares are within 1% of the plan's (or one document), on the local
-executor and on Ray; repeats stay spaced; `curate sample --mixture` writes proxy-run sets."""
+executor and on Ray; every output shard holds its phases' share of every domain (one document);
+repeats stay spaced; `curate sample --mixture` writes proxy-run sets."""
 
 from __future__ import annotations
 
@@ -97,6 +98,16 @@ def _check_shares(corpus, out: Path, stats: dict) -> None:
             assert abs(report["share"] - report["planned_share"]) * report["planned_tokens"] <= max(
                 0.01 * report["planned_tokens"], largest)
         start = phase["until"]
+    # output shard i (a contiguous slice of the order) holds its share of every domain: each row
+    # expects its phase's shares, and a shard's domains add up to them within one document each
+    bounds = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in sorted(out.glob("part-*.parquet"))])
+    assert len(bounds) > 2  # more than one shard
+    phase_of = np.searchsorted([p["until"] for p in plan["phases"]], mid, side="right")
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for d in DOMAINS:
+            want = sum(tok[lo:hi][phase_of[lo:hi] == p].sum() * phase["domains"][d]["share"]
+                       for p, phase in enumerate(plan["phases"]))
+            assert abs(tok[lo:hi][dom[lo:hi] == d].sum() - want) <= largest, (lo, d)
     # the last phase upsamples the high buckets: their share of it is larger than of the first
     high = [stats["summary"]["phases"][p]["qualities"]["high"]["share"] for p in (0, 1)]
     assert high[1] > 1.5 * high[0]
