@@ -10,7 +10,9 @@ its per-iteration cost.
 
 Then the mixture laws (issue 28) on RegMix's 512 real proxy runs over 17 domains
 (bench/data/regmix): the time to fit each model kind, point fit and default options, and to plan
-the best mixture under token caps (wall and CPU seconds, one core: one BLAS and one LightGBM thread).
+domains and quality together (`curate plan --law mixture.json`: 17 domains x 3 quality buckets, two
+phases, ranges over the law's bootstrap draws) (wall and CPU seconds, one core: one BLAS and one
+LightGBM thread).
 
     python bench/planner.py --scale small|full
 """
@@ -176,17 +178,24 @@ def timed(fn):  # noqa: ANN001, ANN201 - (result, wall s, CPU s)
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
+MIXTURE_PHASES = [{"until": 0.85}, {"until": 1.0, "upsample": {"high": 3}}]
+
+
 def mixture_rows() -> list[list]:
-    """Fit every mixture model on RegMix's 512 runs (target Pile-CC), then plan with each law: a run of
-    25B tokens over the 17 domains, unique tokens in The Pile's proportions (RegMix's token
-    distribution, scaled to 30B), at most 4 epochs of any domain."""
+    """Fit every mixture model on RegMix's 512 runs (target Pile-CC), then plan with each law: a run
+    of 25B tokens for a 1B-parameter model over 17 domains x 3 quality buckets (30B unique tokens in
+    the mean shares of RegMix's mixtures, split 20/30/50% into high/medium/low; the same buckets as
+    docs/mixture_example_buckets.json), at most 4 epochs of any bucket, two phases."""
     from curate.planner.mixture import calibrate_mixture
     from curate.planner.mixture.calibrate import BOOTSTRAP
-    from curate.planner.mixture.optimize import optimize_mixture
+    from curate.planner.mixture.plan import plan_mixture
 
     train, _ = load_regmix(REGMIX_DATA)
     share = train.proportions.mean(axis=0)
-    unique = {d: float(30e9 * s) for d, s in zip(train.domains, share / share.sum())}
+    share = share / share.sum()
+    buckets = {"buckets": [{"name": f"{d}/{q}", "domain": d, "quality": q, "unique_tokens": 30e9 * s * f}
+                           for d, s in zip(train.domains, share) for q, f in (("high", 0.2), ("medium", 0.3),
+                                                                                ("low", 0.5))]}
     rows = []
     for model, bootstrap in (("exponential", 0), ("exponential", BOOTSTRAP), ("linear", 0), ("linear", BOOTSTRAP),
                              ("gbm", 0)):
@@ -198,9 +207,12 @@ def mixture_rows() -> list[list]:
                      f"in-sample rho {cal.to_dict()['fit']['in_sample']['spearman']:.4f}"])
         if bootstrap or model == "gbm":
             law = cal.law()
-            plan_out, wall, cpu = timed(lambda law=law: optimize_mixture(law, 25e9, unique, max_epochs=4.0))
-            rows.append([f"plan with the {model} law ({plan_out.method.split(':')[0].split(' (')[0]})",
-                         f"{wall:.2f}", f"{cpu:.2f}", f"predicted loss {plan_out.predicted_loss:.4f}"])
+            planned, wall, cpu = timed(lambda law=law: plan_mixture(law, buckets, 6 * 1e9 * 25e9, tokens=25e9,
+                                                                    max_epochs=4.0, phases=MIXTURE_PHASES))
+            draws = len(law.draws)
+            rows.append([f"plan 17 domains x 3 buckets with the {model} law ({planned.extra['search']}"
+                         + (f", shares re-optimised under {draws} draws" if draws else "") + ")",
+                         f"{wall:.2f}", f"{cpu:.2f}", f"predicted loss {planned.predicted_loss:.4f}"])
     return rows
 
 
@@ -274,9 +286,9 @@ def main() -> None:
           "under a calibrated law with per-bucket utility and R_D* and 200 draws (every draw replanned).\n")
     print(md_table(["task", "size", "bootstrap", "time (ms)", "check"], calibration_rows(n_big)))
     print()
-    print("Mixture laws on RegMix's 512 proxy runs (17 training domains, target Pile-CC), one core; plans for "
-          "25B tokens with 4 epochs at most of any domain (SLSQP for exponential and linear, RegMix's top-128 of "
-          "100,000 candidates for gbm).\n")
+    print("Mixture laws on RegMix's 512 proxy runs (17 training domains, target Pile-CC), one core; plans of "
+          "25B tokens for a 1B model over 17 domains x 3 quality buckets, 4 epochs at most, two phases (SLSQP for "
+          "the exponential law, RegMix's top-128 of 100,000 candidates for the regressors).\n")
     print(md_table(["task", "wall s", "CPU s", "check"], mixture_rows()))
     if failures:
         print("\n**FAILED:** " + "; ".join(failures))

@@ -71,10 +71,17 @@ class BucketPlan:
     marginal_value: float
     repeat_value: float
     epochs_range: list[float] | None = None  # [lo, hi] over a calibrated law's bootstrap draws
+    domain: str | None = None  # a mixture plan's buckets: the (domain, quality) pair
+    quality: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The bucket entry of plan.json: every field, in declaration order."""
-        return asdict(self)
+        """The bucket entry of plan.json: every field, in declaration order (domain and quality
+        only in a mixture plan's buckets)."""
+        out = asdict(self)
+        for key in ("domain", "quality"):
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ class Plan:
             "params": self.params,
             "tokens": self.tokens,
             "predicted_loss": self.predicted_loss if math.isfinite(self.predicted_loss) else None,
-            "lambda": self.lam,
+            "lambda": self.lam if math.isfinite(self.lam) else None,
             "buckets": [b.to_dict() for b in self.buckets],
             "warnings": list(self.warnings),
             "max_epochs": self.max_epochs,
@@ -148,6 +155,8 @@ class Plan:
                     marginal_value=_number(b, "marginal_value", "plan", default=0.0),
                     repeat_value=_number(b, "repeat_value", "plan", default=0.0),
                     epochs_range=_range(b.get("epochs_range"), f"plan: bucket '{b['name']}'"),
+                    domain=_label(b, "domain", f"plan: bucket '{b['name']}'"),
+                    quality=_label(b, "quality", f"plan: bucket '{b['name']}'"),
                 )
             )
         known = {
@@ -171,6 +180,13 @@ class Plan:
             first_epoch_premium=float(data.get("first_epoch_premium") or 0.0),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+def _label(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not (isinstance(value, str) and value):
+        raise ConfigError(f"{where}: '{key}' must be a non-empty string, got {value!r}")
+    return value
 
 
 def _range(value: Any, where: str) -> list[float] | None:

@@ -57,8 +57,8 @@ def plan(
     given, resolved = load_buckets(buckets, law)
     calibrated = resolved if isinstance(resolved, CalibratedLaw) else None
     law_obj = calibrated.law if calibrated else resolved
-    buckets = _with_law(given, calibrated)
-    series, source = _repetition_series(resolved)
+    buckets = buckets_with_law(given, calibrated)
+    series, source = repetition_series(resolved)
     pools = [b.name for b in buckets]
     result, cap, cap_from = _plan_with_cap(buckets, compute, params, max_epochs, law_obj, series, source, pools)
     evidence = guard.evidence_at(series, result.params, source, pools)
@@ -127,7 +127,7 @@ def frontier(
     return [plan(given, c, params=params, max_epochs=max_epochs, law=resolved, ranges=ranges) for c in computes]
 
 
-def _with_law(buckets: Sequence[Bucket], calibrated: CalibratedLaw | None) -> list[Bucket]:
+def buckets_with_law(buckets: Sequence[Bucket], calibrated: CalibratedLaw | None) -> list[Bucket]:
     """The buckets with a calibrated law's utility and R_D* (unchanged without bucket fits)."""
     if calibrated is None or not calibrated.has_buckets:
         return list(buckets)
@@ -142,7 +142,7 @@ def _with_law(buckets: Sequence[Bucket], calibrated: CalibratedLaw | None) -> li
 # The default epoch cap
 
 
-def _repetition_series(resolved: Law | CalibratedLaw) -> tuple[list[guard.Series], str]:
+def repetition_series(resolved: Law | CalibratedLaw) -> tuple[list[guard.Series], str]:
     """The repetition series of the runs a law was fitted on, and their name for messages."""
     if isinstance(resolved, CalibratedLaw):
         return list(resolved.series), f"the runs law '{resolved.name}' was calibrated on"
@@ -218,7 +218,7 @@ def _draws(resolved: Law | CalibratedLaw, buckets: Sequence[Bucket]) -> list[tup
         out = []
         for values in resolved.draws:
             draw = resolved.with_values(values)
-            out.append((_with_law(buckets, draw), draw.law))
+            out.append((buckets_with_law(buckets, draw), draw.law))
         return out
     return [(list(buckets), law) for law in builtin_draws(resolved)]
 

@@ -48,6 +48,30 @@ def format_plan(plan: Plan) -> str:
         lines.append("")
     else:
         lines += [f"tokens: {human(plan.tokens)}", ""]
+    lines.append(bucket_table(plan))
+    if plan.extra.get("phases"):
+        lines += ["", phase_table(plan.extra["phases"])]
+    return "\n".join(lines)
+
+
+def phase_table(phases: Sequence[Mapping[str, Any]], by: str | None = None) -> str:
+    """One row per phase: its stretch of the run, its tokens, its rule and its share of every
+    group `by` ("domains", "qualities"; default: domains, or buckets in a plan without domains)."""
+    by = by or ("domains" if all("domains" in p for p in phases) else "buckets")
+    keys = list(phases[0][by])
+    rows = []
+    for i, p in enumerate(phases):
+        total = p["tokens"]
+        shares = [(p[by][k]["share"] if by != "buckets" else (p[by][k] / total if total > 0 else 0.0)) for k in keys]
+        rule = ("upsample " + ", ".join(f"{k} x{v:g}" for k, v in p["upsample"].items()) if p.get("upsample") else
+                "proportions given" if p.get("proportions") else "plan's proportions")
+        rows.append([f"{i + 1}: {p['start']:.3g}-{p['until']:.3g}", human(total), rule, *(f"{x:.1%}" for x in shares)])
+    return _table(["phase", "tokens", "rule", *keys], rows)
+
+
+def bucket_table(plan: Plan) -> str:
+    """The per-bucket table of a plan: utility, unique tokens, tokens, epochs (and their range when
+    the plan has ranges), effective tokens, marginal value and share of the run."""
     with_ranges = any(b.epochs_range for b in plan.buckets)
     header = ["bucket", "utility", "unique", "tokens", "epochs", *(["epochs range"] if with_ranges else []),
               "effective", "marginal", "share"]
@@ -65,8 +89,7 @@ def format_plan(plan: Plan) -> str:
         ]
         for b in plan.buckets
     ]
-    lines.append(_table(header, rows))
-    return "\n".join(lines)
+    return _table(header, rows)
 
 
 def entry_budgets(plans: Sequence[Plan]) -> dict[str, float | None]:

@@ -16,6 +16,13 @@ rows (dedup, prune): its counts are then exactly the documents the sampler will 
 
 ``buckets.json`` (the planner's input) lists per bucket the documents, the unique tokens
 (``n_tokens`` summed), the mean score and the ``utility`` (per bucket, default 1.0).
+
+``by: domain`` (any column naming each document's domain, e.g. the domain classifier's) makes
+one bucket per (domain, quality) pair, named ``<domain>/<quality>`` and carrying its ``domain``
+and ``quality``: what ``curate mixtures`` and the mixture planner read. Quantile cuts are then
+taken within each domain (each domain's best third is its ``high``: a quality classifier's scores
+need not be comparable across domains), thresholds are the same in every domain, and a null
+domain counts as the domain ``unknown``.
 """
 
 from __future__ import annotations
@@ -32,8 +39,9 @@ from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext, set_column
 
-_SCORE, _TOKENS = "score", "tokens"
+_SCORE, _TOKENS, _DOMAIN = "score", "tokens", "domain"
 _STATE = "cuts"
+NULL_DOMAIN = "unknown"  # the domain of documents whose `by` column is null
 
 
 def scores_of(table: pa.Table, column: str, stage: str, hint: str) -> np.ndarray:
@@ -78,11 +86,13 @@ class QualityBuckets(GlobalStage):
         "utility": Param((dict, list, float), None, "utility per bucket: {name: value}, a list in bucket "
                          "order, or one number for all (default 1.0)", nullable=True),
         "tokens_column": Param(str, schema.N_TOKENS, "token-count column summed into unique_tokens"),
+        "by": Param(str, None, "column naming each document's domain (e.g. domain): one bucket per (domain, quality) "
+                    "pair, named <domain>/<quality>, quantile cuts within each domain", nullable=True),
         "output": Param(str, "buckets.json", "file written under the output directory"),
     }
 
     def required_columns(self) -> tuple[str, ...]:
-        return (schema.ID, schema.TEXT, self.score_column, self.tokens_column)
+        return (schema.ID, schema.TEXT, self.score_column, self.tokens_column, *((self.by,) if self.by else ()))
 
     def validate(self) -> None:
         names = self.names
@@ -140,7 +150,18 @@ class QualityBuckets(GlobalStage):
             raise ConfigError(f"stage 'quality_buckets': column '{self.tokens_column}' not found; add the "
                               "token_count stage before it (buckets.json counts unique tokens)")
         tokens = pc.fill_null(table.column(self.tokens_column), 0).cast(pa.int64())
-        return pa.table({_SCORE: pa.array(scores, pa.float64()), _TOKENS: tokens})
+        cols = {_SCORE: pa.array(scores, pa.float64()), _TOKENS: tokens}
+        if self.by is not None:
+            cols[_DOMAIN] = self._domains(table)
+        return pa.table(cols)
+
+    def _domains(self, table: pa.Table) -> pa.Array | pa.ChunkedArray:
+        """The `by` column as strings, null as :data:`NULL_DOMAIN`."""
+        if self.by not in table.column_names:
+            raise ConfigError(f"stage 'quality_buckets': 'by' column '{self.by}' not found (have: "
+                              f"{', '.join(table.column_names)}); classify the domain first (e.g. a classify stage "
+                              "with column: domain)")
+        return pc.fill_null(table.column(self.by).cast(pa.string()), NULL_DOMAIN)
 
     def combine(self, ctx: CombineContext) -> None:
         parts = [pq.read_table(p) for p in ctx.partials]
@@ -149,7 +170,46 @@ class QualityBuckets(GlobalStage):
         tokens = (np.concatenate([t.column(_TOKENS).to_numpy() for t in parts]) if parts
                   else np.zeros(0, dtype=np.int64))
         method = "thresholds" if self.thresholds is not None else "quantiles"
-        cuts = [float(t) for t in self.thresholds] if method == "thresholds" else quantile_cuts(scores, self.levels())
+        if self.by is None:
+            cuts = self._cuts(scores)
+            buckets = self._buckets(scores, tokens, cuts)
+            state: dict = {"cuts": cuts}
+            shown_cuts: object = _shown(cuts)
+        else:
+            domain = (pa.chunked_array([t.column(_DOMAIN) for t in parts], pa.string()).to_numpy(zero_copy_only=False)
+                      if parts else np.zeros(0, dtype=object))
+            per_domain = {d: self._cuts(scores[domain == d]) for d in sorted(set(domain.tolist()))}
+            buckets = []
+            for d, cuts in per_domain.items():
+                mine = domain == d
+                buckets += [{"name": f"{d}/{b['name']}", "domain": d, "quality": b["name"], **_without_name(b)}
+                            for b in self._buckets(scores[mine], tokens[mine], cuts)]
+            state = {"by_domain": per_domain}
+            shown_cuts = ([_shown(c) for c in per_domain.values()][0] if method == "thresholds" and per_domain
+                          else {d: _shown(c) for d, c in per_domain.items()})
+        scored = ~np.isnan(scores)
+        doc = {
+            "score_column": self.score_column,
+            "method": method,
+            **({"quantiles": self.levels()} if method == "quantiles" else {}),
+            **({"by": self.by} if self.by is not None else {}),
+            "cuts": shown_cuts,
+            "docs": int(len(scores)),
+            "unscored_docs": int((~scored).sum()),
+            "buckets": buckets,
+        }
+        ctx.store.write_json(_STATE, state)
+        ctx.store.write_meta(self.output, doc)
+        ctx.summary.update({"cuts": doc["cuts"], "docs": {b["name"]: b["docs"] for b in buckets},
+                            "unique_tokens": {b["name"]: b["unique_tokens"] for b in buckets}})
+
+    def _cuts(self, scores: np.ndarray) -> list[float]:
+        if self.thresholds is not None:
+            return [float(t) for t in self.thresholds]
+        return quantile_cuts(scores, self.levels())
+
+    def _buckets(self, scores: np.ndarray, tokens: np.ndarray, cuts: list[float]) -> list[dict]:
+        """buckets.json's entry per quality bucket of these documents."""
         k = len(self.names)
         idx = assign(scores, cuts)
         docs = np.bincount(idx, minlength=k)
@@ -159,33 +219,34 @@ class QualityBuckets(GlobalStage):
         score_sum = np.bincount(idx[scored], weights=scores[scored], minlength=k)
         scored_n = np.bincount(idx[scored], minlength=k)
         utilities = self.utilities()
-        buckets = []
-        for i, name in enumerate(self.names):
-            buckets.append({
-                "name": name,
-                "docs": int(docs[i]),
-                "unique_tokens": int(tok[i]),
-                "mean_score": float(score_sum[i] / scored_n[i]) if scored_n[i] else None,
-                "utility": utilities[i],
-                "min_score": cuts[i] if i < len(cuts) and math.isfinite(cuts[i]) else None,
-            })
-        doc = {
-            "score_column": self.score_column,
-            "method": method,
-            **({"quantiles": self.levels()} if method == "quantiles" else {}),
-            "cuts": [c if math.isfinite(c) else None for c in cuts],
-            "docs": int(len(scores)),
-            "unscored_docs": int((~scored).sum()),
-            "buckets": buckets,
-        }
-        ctx.store.write_json(_STATE, {"cuts": cuts})
-        ctx.store.write_meta(self.output, doc)
-        ctx.summary.update({"cuts": doc["cuts"], "docs": {b["name"]: b["docs"] for b in buckets},
-                            "unique_tokens": {b["name"]: b["unique_tokens"] for b in buckets}})
+        return [{
+            "name": name,
+            "docs": int(docs[i]),
+            "unique_tokens": int(tok[i]),
+            "mean_score": float(score_sum[i] / scored_n[i]) if scored_n[i] else None,
+            "utility": utilities[i],
+            "min_score": cuts[i] if i < len(cuts) and math.isfinite(cuts[i]) else None,
+        } for i, name in enumerate(self.names)]
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         assert ctx.store is not None
-        cuts = ctx.store.read_json(_STATE)["cuts"]
-        idx = assign(self._scores(table), cuts)
-        names = pa.array(self.names, pa.string())
-        return set_column(table, schema.QUALITY_BUCKET, names.take(pa.array(idx)))
+        state = ctx.store.read_json(_STATE)
+        scores = self._scores(table)
+        if self.by is None:
+            names = pa.array(self.names, pa.string())
+            return set_column(table, schema.QUALITY_BUCKET, names.take(pa.array(assign(scores, state["cuts"]))))
+        domain = self._domains(table).to_numpy(zero_copy_only=False)
+        out = np.empty(table.num_rows, dtype=object)
+        for d, cuts in state["by_domain"].items():
+            mine = domain == d
+            out[mine] = [f"{d}/{self.names[i]}" for i in assign(scores[mine], cuts)]
+        return set_column(table, schema.QUALITY_BUCKET, pa.array(out, pa.string()))
+
+
+def _shown(cuts: list[float]) -> list[float | None]:
+    """Cut values as buckets.json shows them (an infinite cut, no scored document, as null)."""
+    return [c if math.isfinite(c) else None for c in cuts]
+
+
+def _without_name(bucket: dict) -> dict:
+    return {k: v for k, v in bucket.items() if k != "name"}

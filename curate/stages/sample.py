@@ -1,5 +1,9 @@
 """sample: write a plan (epochs per quality bucket) out as one globally ordered training mixture.
 
+A mixture plan (``curate plan --law mixture.json``: buckets per (domain, quality) pair) is
+written the same way; its phases are written one after the other (curate.stages.sample_phases),
+and the summary gives tokens per domain, quality bucket and phase.
+
 summarize keeps, per document, only a seeded hash of its id, its bucket, tokens, score, dup count
 and where it lives (task, row). combine plans (or reads a plan.json), decides how many copies of
 each document to write and in which global position, and writes the state; apply_task (a
@@ -44,6 +48,7 @@ from curate.pipeline.stage import (
     TaskContext,
     set_column,
 )
+from curate.stages.sample_phases import BucketInfo, mixture_report, phase_fractions, phase_of_copies
 from curate.store.state import StageStore
 from curate.store.storage import Storage
 
@@ -147,6 +152,27 @@ def interleave(streams: list[np.ndarray], tokens: np.ndarray) -> np.ndarray:
     return np.stack([b[order], pos[order]], axis=1)
 
 
+def interleave_phases(streams: list[np.ndarray], phases: list[np.ndarray], tokens: np.ndarray,
+                      n_phases: int) -> tuple[np.ndarray, np.ndarray]:
+    """Phase after phase, each phase's copies of every bucket spread evenly (:func:`interleave`).
+
+    `phases[b]` gives the phase of every copy of stream b. Returns, per output position, (stream
+    index, position in stream), and the phase of every output position."""
+    orders, phase_rows = [], []
+    for p in range(n_phases):
+        picks = [np.flatnonzero(ph == p) for ph in phases]
+        sub = interleave([s[i] for s, i in zip(streams, picks, strict=True)], tokens)
+        if not sub.size:
+            continue
+        offsets = np.concatenate([[0], np.cumsum([i.size for i in picks])]).astype(np.int64)
+        flat = np.concatenate(picks).astype(np.int64)
+        orders.append(np.stack([sub[:, 0], flat[offsets[sub[:, 0]] + sub[:, 1]]], axis=1))
+        phase_rows.append(np.full(len(sub), p, dtype=np.int32))
+    if not orders:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int32)
+    return np.concatenate(orders), np.concatenate(phase_rows)
+
+
 def min_repeat_gap(docs: np.ndarray, epochs: np.ndarray, pass_sizes: np.ndarray) -> float | None:
     """Smallest distance between consecutive copies of a document in a stream, in passes."""
     if docs.size == 0:
@@ -215,8 +241,8 @@ class Sample(ReshapingStage):
     requires = (schema.ID, schema.TEXT, schema.QUALITY_BUCKET)  # + tokens_column, score_column: required_columns
     produces = (schema.EPOCH_INDEX,)
     params = {
-        "plan": Param(str, None, "plan.json to materialize (from `curate plan --json`); else give compute", path=True,
-                      nullable=True),
+        "plan": Param((str, dict), None, "plan.json to materialize (from `curate plan --json`; or the plan itself, "
+                      "a mapping); else give compute", path=True, nullable=True),
         "compute": Param((float, str), None, "compute budget in FLOPs: plan here from buckets.json "
                          "(C = 6 N D)", nullable=True),
         "buckets": Param(str, None, "buckets.json for planning; default: the one quality_buckets wrote in the "
@@ -226,7 +252,10 @@ class Sample(ReshapingStage):
         "max_epochs": Param(float, None, "at most this many epochs of any bucket when planning", nullable=True,
                             min=0.0),
         "law": Param(str, "datablations", "loss law for planning: datablations, chinchilla or a law.json from "
-                     "`curate calibrate`"),
+                     "`curate calibrate`; a mixture law.json plans domain shares (buckets by domain and quality)"),
+        "phases": Param(list, None, "phases of the run, written in order: [{until: 0.85}, {until: 1.0, upsample: "
+                        "{high: 3}}] or proportions per phase; default: the plan's own phases, else one",
+                        nullable=True),
         "fraction_by": Param(str, "score", "which documents the fractional pass takes: the highest-scored or "
                              "a seeded random choice", choices=("score", "random")),
         "score_column": Param(str, schema.QUALITY_SCORE, "score column for fraction_by: score"),
@@ -260,6 +289,10 @@ class Sample(ReshapingStage):
             raise ConfigError("stage 'sample': give either 'plan' (a plan.json) or 'compute' (plan from buckets.json)")
         if self.plan is not None and any(self.config[k] is not None for k in ("buckets", "n_params", "max_epochs")):
             raise ConfigError("stage 'sample': 'buckets', 'n_params' and 'max_epochs' only apply with 'compute'")
+        if self.phases is not None:
+            from curate.planner.phases import parse_phases
+
+            parse_phases(self.phases, "stage 'sample': phases")
 
     def dependency_files(self, storage: Storage) -> list[str]:
         from curate.planner import LAWS
@@ -267,7 +300,7 @@ class Sample(ReshapingStage):
         # a law.json from `curate calibrate`; a law's name is no file (and probing it as one would
         # read the working directory, which a driver on object storage need not have)
         law_file = [self.law] if self.law not in LAWS and storage.file_exists(self.law) else []
-        return [p for p in (self.plan, self.buckets) if p is not None] + law_file
+        return [p for p in (self.plan, self.buckets) if isinstance(p, str)] + law_file
 
     def check_upstream(self, upstream: list[Stage]) -> None:
         if self.plan is None and self.buckets is None and not any(s.name == "quality_buckets" for s in upstream):
@@ -275,12 +308,10 @@ class Sample(ReshapingStage):
                               "is none: add one before it, or give 'buckets' (or a ready 'plan')")
 
     def check(self, storage: Storage) -> None:
-        if self.plan is not None:
+        if isinstance(self.plan, str):
             _read_json(self.plan, "plan", storage)
-        else:
-            from curate.planner import resolve_law
-
-            resolve_law(self.law, storage)  # an unknown name or unreadable law.json fails before the run starts
+        elif self.plan is None:
+            _planning_law(self.law, storage)  # an unknown name or unreadable law.json fails before the run starts
 
     # ---- summarize ---------------------------------------------------------------------
     def kernels(self) -> list[Any]:
@@ -324,9 +355,11 @@ class Sample(ReshapingStage):
 
     # ---- combine -----------------------------------------------------------------------
     def _resolve_plan(self, ctx: CombineContext) -> Any:
-        from curate.planner import Plan, buckets_for_law, plan, resolve_law
+        from curate.planner import Plan, buckets_for_law, plan
 
         storage = ctx.store.storage
+        if isinstance(self.plan, dict):
+            return Plan.from_dict(self.plan)
         if self.plan is not None:
             return Plan.from_dict(_read_json(self.plan, "plan", storage))
         if self.buckets is not None:
@@ -336,17 +369,29 @@ class Sample(ReshapingStage):
             if doc is None:
                 raise ConfigError(f"stage 'sample': no quality_buckets stage upstream wrote buckets.json ({where}); "
                                   "put quality_buckets before sample, or give 'buckets' (or a ready 'plan')")
-        buckets, law = buckets_for_law(doc, resolve_law(self.law, storage), str(where))
-        return plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=law)
+        law = _planning_law(self.law, storage)
+        if getattr(law, "kind", None) == "mixture":
+            from curate.planner.mixture.plan import plan_mixture
+
+            return plan_mixture(law, doc, self.compute, params=self.n_params, max_epochs=self.max_epochs,
+                                phases=self.phases, seed=ctx.seed, storage=storage)
+        buckets, law = buckets_for_law(doc, law, str(where))
+        planned = plan(buckets, self.compute, params=self.n_params, max_epochs=self.max_epochs, law=law)
+        if self.phases is None:
+            return planned
+        from curate.planner.phases import parse_phases, with_phases
+
+        return with_phases(planned, parse_phases(self.phases, "stage 'sample': phases"))
 
     def combine(self, ctx: CombineContext) -> None:
         the_plan = self._resolve_plan(ctx)
         ctx.store.write_meta(self.output, the_plan.to_dict())
         if self.plot and the_plan.buckets and the_plan.params > 0:
+            from curate.planner.mixture.report import plot_mixture_plan
             from curate.planner.report import plot_plan
 
             png = io.BytesIO()
-            plot_plan(the_plan, png)
+            (plot_mixture_plan if the_plan.extra.get("kind") == "mixture" else plot_plan)(the_plan, png)
             ctx.store.write_meta(Path(self.output).stem + ".png", png.getvalue())
         for w in the_plan.warnings:
             ctx.logger.warning("sample: plan warning: %s", w)
@@ -398,7 +443,12 @@ class Sample(ReshapingStage):
                 "min_repeat_gap_passes": min_repeat_gap(local, ep, pass_sizes),
             }
 
-        order = interleave(streams, tokens)  # (bucket, position in its stream) per output row
+        infos = [BucketInfo(bp.name, bp.domain, bp.quality, per_bucket[bp.name]["planned_tokens"])
+                 for bp in the_plan.buckets]
+        phases = phase_fractions(infos, the_plan.extra.get("phases"), self.phases, "stage 'sample'")
+        stream_phases = [phase_of_copies(tokens[s], phases.fractions[b]) for b, s in enumerate(streams)]
+        # (bucket, position in its stream) per output row, phase after phase
+        order, out_phase = interleave_phases(streams, stream_phases, tokens, len(phases.until))
         offsets = np.concatenate([[0], np.cumsum([s.size for s in streams])]).astype(np.int64)
         flat_docs = np.concatenate(streams) if streams else np.zeros(0, dtype=np.int64)
         flat_epochs = np.concatenate(stream_epochs) if stream_epochs else np.zeros(0, dtype=np.int32)
@@ -425,6 +475,8 @@ class Sample(ReshapingStage):
             "buckets": per_bucket,
             "planned_tokens": float(sum(v["planned_tokens"] for v in per_bucket.values())),
             "written_tokens": float(sum(v["written_tokens"] for v in per_bucket.values())),
+            **mixture_report(infos, phases, order[:, 0] if order.size else np.zeros(0, np.int64),
+                             tokens[out_docs], out_phase),
         })
         if n_docs != int((copies > 0).sum()) + not_sampled + unplanned:  # pragma: no cover - invariant
             raise AssertionError("sample: documents lost in accounting")
@@ -501,6 +553,20 @@ class Sample(ReshapingStage):
             if ctx.task_index in dests:
                 parts.append(pf.read_row_group(dests.index(ctx.task_index)))
         return parts
+
+
+def _planning_law(law: str, storage: Storage) -> Any:
+    """The law to plan with: a built-in name, a repetition law.json, or a mixture law.json."""
+    from curate.planner import resolve_law
+    from curate.planner.laws import LAWS
+
+    if law not in LAWS and storage.file_exists(law):
+        from curate.planner.lawfile import read_law
+
+        found = read_law(law, storage)
+        if getattr(found, "kind", None) == "mixture":
+            return found
+    return resolve_law(law, storage)
 
 
 def _read_json(path: str | Path, what: str, storage: Storage) -> Any:

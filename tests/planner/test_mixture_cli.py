@@ -114,11 +114,72 @@ def test_mixtures_verb_writes_csv_and_jsonl(tmp_path: Path) -> None:
     assert r3.returncode == 2 and "has no 'domain'" in r3.stderr and r3.stderr.count("\n") == 1
 
 
-def test_plan_refuses_a_mixture_law(runs_jsonl: Path, tmp_path: Path) -> None:
-    law = tmp_path / "law.json"
+def _domain_buckets(path: Path) -> Path:
+    """buckets.json by domain and quality, as quality_buckets with by: domain writes it."""
+    unique = {"web": 3e10, "code": 2e9, "books": 4e9, "math": 5e8}
+    path.write_text(json.dumps({"buckets": [
+        {"name": f"{d}/{q}", "domain": d, "quality": q, "unique_tokens": u * f, "utility": 1.0}
+        for d, u in unique.items() for q, f in (("high", 0.2), ("medium", 0.3), ("low", 0.5))]}))
+    return path
+
+
+def test_plan_with_a_mixture_law(runs_jsonl: Path, tmp_path: Path) -> None:
+    """curate plan --law mixture.json: shares per domain, epochs per (domain, quality) bucket, phases;
+    the JSON is a plan.json the sampler reads back; --from-plan shows it; bad requests exit 2."""
+    law, png = tmp_path / "law.json", tmp_path / "plan.png"
+    assert curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--bootstrap", "8",
+                  "-o", str(law)).returncode == 0
+    buckets = _domain_buckets(tmp_path / "buckets.json")
+    args = ["plan", "--buckets", str(buckets), "--law", str(law), "--compute", "6e19", "--tokens", "1e10",
+            "--phases", "[{until: 0.85}, {until: 1.0, upsample: {high: 3}}]"]
+    r = curate(*args, "--json", "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["kind"] == "mixture" and doc["tokens"] == pytest.approx(1e10) and doc["params"] == pytest.approx(1e9)
+    assert sum(v["share"] for v in doc["domains"].values()) == pytest.approx(1.0)
+    assert {b["domain"] for b in doc["buckets"]} == {"web", "code", "books", "math"}
+    assert all(b["tokens"] <= doc["max_epochs"] * b["unique_tokens"] * (1 + 1e-9) for b in doc["buckets"])
+    assert [p["until"] for p in doc["phases"]] == [0.85, 1.0]
+    assert doc["ranges"]["draws"] == 8 and all("share_range" in v for v in doc["domains"].values())
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    text = curate(*args)
+    assert text.returncode == 0 and "tokens lost to repetition" in text.stdout and "effective share" in text.stdout
+    # the last table: each phase's share of every quality, upsampled 'high' larger in the last phase
+    quality_rows = [line for line in text.stdout.splitlines() if line.startswith(("1: 0-0.85", "2: 0.85-1"))][-2:]
+    high = [p["qualities"]["high"]["share"] for p in doc["phases"]]
+    assert high[1] > high[0] and all(f"{h:.1%}" in row for h, row in zip(high, quality_rows))
+    saved = tmp_path / "plan.json"
+    saved.write_text(r.stdout)
+    shown = curate("plan", "--from-plan", str(saved))
+    assert shown.returncode == 0 and "domain" in shown.stdout and "phase" in shown.stdout
+    # a linear law: RegMix's seeded top-k search
+    lin = tmp_path / "linear.json"
     assert curate("calibrate", str(runs_jsonl), "--fit", "mixture", "--target", "web_val", "--model", "linear",
-                  "--bootstrap", "0", "-o", str(law)).returncode == 0
+                  "--bootstrap", "0", "-o", str(lin)).returncode == 0
+    r = curate("plan", "--buckets", str(buckets), "--law", str(lin), "--compute", "6e19", "--tokens", "1e10", "--json",
+               "--seed", "4")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["search"] == "topk"
+    # exit 2, one line: buckets without domains, a frontier, unsatisfiable phases
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"buckets": [{"name": "high", "unique_tokens": 1e9, "utility": 1.0}]}))
+    for bad in (["plan", "--buckets", str(flat), "--compute", "6e19", "--law", str(law)],
+                ["plan", "--buckets", str(buckets), "--frontier", "1e18:1e20", "--law", str(law)],
+                [*args[:-2], "--phases", "[{until: 0.5}]"]):
+        r = curate(*bad)
+        assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1, (bad, r.stderr)
+
+
+def test_plan_phases_for_quality_buckets(tmp_path: Path) -> None:
     buckets = tmp_path / "buckets.json"
-    buckets.write_text(json.dumps({"buckets": [{"name": "high", "unique_tokens": 1e9, "utility": 1.0}]}))
-    r = curate("plan", "--buckets", str(buckets), "--compute", "1e20", "--law", str(law))
-    assert r.returncode == 2 and "a law of kind 'mixture'" in r.stderr
+    buckets.write_text(json.dumps({"buckets": [{"name": "high", "unique_tokens": 2e9}, {"name": "low", "unique_tokens": 2e10}]}))
+    r = curate("plan", "--buckets", str(buckets), "--compute", "6e19", "--tokens", "1e10", "--no-ranges", "--json",
+               "--phases", "[{until: 0.9}, {until: 1.0, upsample: {high: 4}}]")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    first, last = doc["phases"]
+    assert first["tokens"] == pytest.approx(0.9 * doc["tokens"]) and last["start"] == 0.9
+    high = [p["buckets"]["high"] / p["tokens"] for p in doc["phases"]]
+    assert high[1] > high[0]
+    for b in doc["buckets"]:
+        assert first["buckets"][b["name"]] + last["buckets"][b["name"]] == pytest.approx(b["tokens"])
