@@ -57,19 +57,24 @@ class Terminated(KeyboardInterrupt):
     output's lease released."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _stopping(signum: int, frame: Any) -> None:
+    """Ctrl-C or SIGTERM: say so at once, then stop the way Ctrl-C does (the executor tells its
+    workers to stop, their partial files are removed, the lease is released)."""
+    sys.stderr.write("stopping..." + (" (SIGTERM)" if signum == signal.SIGTERM else "") + "\n")
+    sys.stderr.flush()
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def run_cli(group: click.Group, argv: list[str]) -> None:
     """Run the click group; user errors print one line and exit 2, internal errors exit 1,
     Ctrl-C exits 130 and SIGTERM 143, both after the run's cleanup."""
     log_to_stderr()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {sig: signal.signal(sig, _stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _run(group, argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(group: click.Group, argv: list[str]) -> None:

@@ -83,7 +83,7 @@ def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
     """Call `run(input, output, run_options)` (an API helper) with the CLI options; print the
     summary table (stderr) or JSON (stdout)."""
     from curate.cli.common import echo_json, log_to_stderr
-    from curate.pipeline.stats import format_table
+    from curate.pipeline.stats import format_heavy_removals, format_table
 
     quiet = opts["quiet"]
     log_to_stderr(quiet)
@@ -93,6 +93,8 @@ def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
     elif not quiet:
         click.echo(format_table(result.stages), err=True)
         for line in sink_lines(result.output, result.stats):
+            click.echo(line, err=True)
+        for line in format_heavy_removals(result.stats.get("heavy_removals", [])):
             click.echo(line, err=True)
     if result.errors:
         click.echo(f"skipped {len(result.errors)} bad row(s)/file(s) (on-error=skip); see "
