@@ -4,6 +4,7 @@ the exit is 130 (143) with the hint to resume; a resumed run then finishes."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -97,6 +98,23 @@ def test_stop_tells_workers_to_stop_and_removes_partial_files(sample_dir: Path, 
 def test_a_stopped_run_resumes_to_the_output_of_an_uninterrupted_run(sample_dir: Path, tmp_path: Path) -> None:
     proc, pipe, out, _ = _start_stuck(tmp_path, sample_dir, 2)
     assert _stop(proc, signal.SIGINT) == 130
+    # curate stats on the unfinished run: finished tasks per pass, and what --resume will do
+    tasks = len(list(sample_dir.glob("*.parquet")))
+    shown = subprocess.run([sys.executable, "-m", "curate.cli", "stats", str(out)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"unfinished run of pipeline stuck: {tasks} task(s), 2 pass(es)"
+    assert lines[1].startswith("  pass 1/2: read ids -> _ids") and lines[1].endswith(f"{tasks}/{tasks} tasks done")
+    assert lines[2].split() == ["combine", "_ids", "done"]
+    assert lines[3].startswith("  pass 2/2: read -> normalize -> slow -> length_filter")
+    assert lines[3].endswith(f"0/{tasks} tasks done")
+    assert lines[4] == (f"--resume (the same command with --resume added) will: skip the {tasks} finished unit "
+                        f"task(s); run the {tasks} unfinished unit task(s) of pass 2; write _stats.json and _SUCCESS")
+    progress = json.loads(subprocess.run([sys.executable, "-m", "curate.cli", "stats", str(out), "--json"], cwd=ROOT,
+                                         capture_output=True, text=True, timeout=120).stdout)
+    assert progress["finished"] is False and progress["tasks"] == tasks
+    assert [[u["done"] for u in p["units"]] for p in progress["passes"]] == [[tasks], [0]]
     quick = {**env_with_repo(), "SLOW_SECONDS": "0"}
     resumed = subprocess.run(_curate(pipe, sample_dir, out, 2, "--resume", "--quiet"), cwd=ROOT, env=quick,
                              capture_output=True, text=True, timeout=600)
