@@ -20,8 +20,8 @@ def run_options(f: Callable) -> Callable:
     opts = [
         click.option("--input", "input_dir", required=True,
                      help="Input shard directory, prefix or one file (a local path or an s3://, gs://, hf:// "
-                     "URI): Parquet, JSON Lines (.jsonl/.json, .gz/.zst/.bz2/.xz), CSV/TSV, Hugging Face "
-                     "datasets saved to disk (.arrow)."),
+                     "URI): Parquet, JSON Lines (.jsonl/.json, .gz/.zst/.bz2/.xz), CSV/TSV, WARC and WET (.warc.gz, .wet.gz; "
+                     "HTML pages' text), Hugging Face datasets saved to disk (.arrow)."),
         click.option("--output", "output_dir", required=True,
                      help="Output directory or prefix (a local path or an s3://, gs:// URI)."),
         click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
