@@ -53,6 +53,12 @@ def _gbm_fit(tmp: Path) -> list[str]:
             str(tmp / "law.json")]
 
 
+def _spacy_sentences(tmp: Path) -> list[str]:
+    pipeline = tmp / "c4.yaml"
+    pipeline.write_text("stages:\n  - stage: c4\n    params: {sentence_splitter: spacy}\n")
+    return ["run", str(pipeline), "--input", str(tmp), "--output", "/nonexistent-output-never-made"]
+
+
 def _run_on(uri: str, *extra: str) -> list[str]:
     return ["run", FOUNDATION, "--input", uri, "--output", "/nonexistent-output-never-made", *extra]
 
@@ -67,6 +73,7 @@ CASES = [
     ("s3fs", "s3", lambda tmp: _run_on("s3://bucket/corpus/")),
     ("gcsfs", "gcs", lambda tmp: _run_on("gs://bucket/corpus/")),
     ("huggingface_hub", "hf", lambda tmp: _run_on("hf://datasets/someone/corpus")),
+    ("spacy", "spacy", _spacy_sentences),
 ]
 
 
