@@ -37,8 +37,9 @@ from quality import BATCH_ROWS, SETS, datatrove_filters, run_datatrove, run_ours
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 
-def load_normalized(corpus: Path, limit: int | None) -> Any:
-    """The corpus read by curate (all three formats) and normalized: a table with id and text."""
+def load_normalized(corpus: Path, limit: int | None, stride: int = 1) -> Any:
+    """The corpus read by curate (all three formats) and normalized: a table with id and text
+    (every `stride`-th document by id, then the first `limit`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -51,6 +52,7 @@ def load_normalized(corpus: Path, limit: int | None) -> Any:
              if not any(p.startswith(("_", ".")) for p in f.relative_to(out).parts)]
     table = pa.concat_tables(pq.read_table(f, columns=["id", "text"]) for f in parts)
     table = table.sort_by("id")
+    table = table.take(list(range(0, table.num_rows, stride))) if stride > 1 else table
     return table.slice(0, limit) if limit else table
 
 
@@ -214,9 +216,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parent / ".cache" / "real-corpus")
     parser.add_argument("--docs", type=int, default=None, help="first N documents by id (default: all)")
+    parser.add_argument("--stride", type=int, default=1, help="every K-th document by id (a sample of all kinds)")
     args = parser.parse_args()
     pa.set_cpu_count(1)
-    table = load_normalized(args.corpus, args.docs)
+    table = load_normalized(args.corpus, args.docs, args.stride)
     ids = table.column("id").to_pylist()
     texts = table.column("text").to_pylist()
     mb = sum(len(t.encode()) for t in texts) / 1e6
