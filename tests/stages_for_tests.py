@@ -38,13 +38,18 @@ stages:
 
 
 class Slow(MapStage):
-    """Sleeps per batch so that a test can kill the run while it is in flight."""
+    """Sleeps per batch so that a test can kill the run while it is in flight (from the batch at
+    row `after_rows` of each task on: the batches before it already reach the task's writers)."""
 
     name = "slow"
-    params = {"seconds": Param(float, 0.05, "sleep per batch", min=0)}
+    params = {"seconds": Param(float, 0.05, "sleep per batch", min=0),
+              "after_rows": Param(int, 0, "sleep only from this row of each task on", min=0),
+              "seconds_env": Param(str, "", "an environment variable that, when set, replaces `seconds` (a "
+                                   "resumed run of the same pipeline can then be quick)")}
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
-        time.sleep(self.seconds)
+        if ctx.row_offset >= self.after_rows:
+            time.sleep(float(os.environ.get(self.seconds_env, self.seconds)) if self.seconds_env else self.seconds)
         return table
 
 

@@ -42,7 +42,7 @@ def labelled_batches(input_path: str | Path, label_column: str, text_column: str
     """(file, table with id, text, label and the reader's row column) for every batch of the input
     (a local path or a URI read with `storage`, default the environment's options)."""
     storage = storage or Storage()
-    columns = reader.ColumnMap(id_column, text_column)
+    columns = reader.ColumnMap(id_column, text_column, paths=(label_column,))  # metadata.kind: a struct's field
     tasks = reader.plan_tasks(reader.discover(input_path, storage=storage), storage=storage)
     seen: dict[str, tuple[str, pa.Schema]] = {}
     for t in tasks:

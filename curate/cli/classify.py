@@ -21,12 +21,13 @@ _D = TrainParams()
 @click.option("--input", "input_dir", required=True, type=StoredPath(dir_okay=True),
               help="Labelled shard directory or prefix (or one file; a local path or a URI), in any input "
                    "format (see README, Inputs).")
-@click.option("--label-column", required=True, help="Column holding each document's label (one word; null = skip).")
+@click.option("--label-column", required=True, help="Column holding each document's label (one word; null = skip); a dotted path "
+              "(metadata.kind) reads a struct column's field.")
 @click.option("--output", required=True,
               help="Model file to write (MODEL.bin, a local path or a URI); its JSON card goes to MODEL.json "
                    "beside it.")
-@click.option("--text-column", default="text", help="Column holding the text.")
-@click.option("--id-column", default="id", help="Column holding the document id (hashed for the split).")
+@click.option("--text-column", default="text", help="Column holding the text (a dotted path reads a struct's field).")
+@click.option("--id-column", default="id", help="Column holding the document id (hashed for the split; a dotted path reads a struct's field).")
 @click.option("--valid-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1,
               help="Share of documents held out (by seeded hash of the id) for the reported metrics.")
 @click.option("--epochs", type=click.IntRange(min=1), default=_D.epochs, help="Passes over the training data.")

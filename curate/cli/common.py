@@ -57,19 +57,24 @@ class Terminated(KeyboardInterrupt):
     output's lease released."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _stopping(signum: int, frame: Any) -> None:
+    """Ctrl-C or SIGTERM: say so at once, then stop the way Ctrl-C does (the executor tells its
+    workers to stop, their partial files are removed, the lease is released)."""
+    sys.stderr.write("stopping..." + (" (SIGTERM)" if signum == signal.SIGTERM else "") + "\n")
+    sys.stderr.flush()
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def run_cli(group: click.Group, argv: list[str]) -> None:
     """Run the click group; user errors print one line and exit 2, internal errors exit 1,
     Ctrl-C exits 130 and SIGTERM 143, both after the run's cleanup."""
     log_to_stderr()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {sig: signal.signal(sig, _stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _run(group, argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(group: click.Group, argv: list[str]) -> None:
@@ -88,6 +93,12 @@ def _run(group: click.Group, argv: list[str]) -> None:
     except CurateError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except ImportError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise_internal(exc, argv)
+        click.echo(f"error: {extra[0]} is not installed: pip install 'curate[{extra[1]}]'", err=True)
+        sys.exit(2)
     except Exception as exc:  # noqa: BLE001 - the contract: internal failure = exit 1
         storage = storage_error(exc)
         if storage is None:
@@ -104,6 +115,33 @@ def _interrupted(exc: KeyboardInterrupt) -> None:
         sys.exit(128 + signal.SIGTERM)
     click.echo("interrupted; finished work is kept: run the same command with --resume to continue", err=True)
     sys.exit(130)
+
+
+# extras for development (the test suite, the benchmarks) are not what a user is told to install
+_DEV_EXTRAS = ("test", "bench")
+
+
+def missing_extra(exc: ImportError) -> tuple[str, str] | None:
+    """(module, extra) when `exc` is a module of one of curate's optional extras that is not
+    installed (wherever it was imported: here or in a worker), from the extras curate's own
+    package metadata declares; None for any other import failure (a bug)."""
+    import re
+    from importlib import metadata
+
+    module = (exc.name or "").split(".")[0]
+    if not module:
+        return None
+    try:
+        requirements = metadata.requires("curate") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", requirement)
+        if name and extra and extra.group(1) not in _DEV_EXTRAS and \
+                name.group().lower().replace("-", "_").replace(".", "_") == module.lower():
+            return module, extra.group(1)
+    return None
 
 
 def raise_internal(exc: BaseException, argv: list[str]) -> None:

@@ -20,8 +20,8 @@ def run_options(f: Callable) -> Callable:
     opts = [
         click.option("--input", "input_dir", required=True,
                      help="Input shard directory, prefix or one file (a local path or an s3://, gs://, hf:// "
-                     "URI): Parquet, JSON Lines (.jsonl/.json, .gz/.zst/.bz2/.xz), CSV/TSV, Hugging Face "
-                     "datasets saved to disk (.arrow)."),
+                     "URI): Parquet, JSON Lines (.jsonl/.json, .gz/.zst/.bz2/.xz), CSV/TSV, WARC and WET (.warc.gz, .wet.gz; "
+                     "HTML pages' text), Hugging Face datasets saved to disk (.arrow)."),
         click.option("--output", "output_dir", required=True,
                      help="Output directory or prefix (a local path or an s3://, gs:// URI)."),
         click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
@@ -83,7 +83,7 @@ def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
     """Call `run(input, output, run_options)` (an API helper) with the CLI options; print the
     summary table (stderr) or JSON (stdout)."""
     from curate.cli.common import echo_json, log_to_stderr
-    from curate.pipeline.stats import format_table
+    from curate.pipeline.stats import format_heavy_removals, format_table
 
     quiet = opts["quiet"]
     log_to_stderr(quiet)
@@ -93,6 +93,8 @@ def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
     elif not quiet:
         click.echo(format_table(result.stages), err=True)
         for line in sink_lines(result.output, result.stats):
+            click.echo(line, err=True)
+        for line in format_heavy_removals(result.stats.get("heavy_removals", [])):
             click.echo(line, err=True)
     if result.errors:
         click.echo(f"skipped {len(result.errors)} bad row(s)/file(s) (on-error=skip); see "

@@ -1,38 +1,46 @@
-"""`curate stats DIR`: show a run's _stats.json: the graph as a tree with its counts, the sinks,
-and the per-stage table."""
+"""`curate stats DIR`: show a run's _stats.json (the graph as a tree with its counts, the sinks,
+the per-stage table, the stages that removed most of their input); for an unfinished run, the
+finished tasks per pass and what ``--resume`` will do."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from curate.cli.common import storage_option
 from curate.errors import InputError
-from curate.store.storage import Storage
+from curate.store.layout import WorkStore
 
 
 @click.command("stats")
 @storage_option
 @click.argument("directory")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw _stats.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw _stats.json (unfinished: the progress).")
 def command(directory: str, as_json: bool) -> None:
-    """Show the per-stage summary of the run in DIRECTORY (a local path or a URI)."""
+    """Show the per-stage summary of the run in DIRECTORY (a local path or a URI), or how far an
+    unfinished run got."""
     from curate.cli.common import cli_storage, echo_json
-    from curate.pipeline.stats import format_table, format_tree
 
     storage = cli_storage()
     storage.check(directory)
-    path = f"{str(directory).rstrip('/')}/_stats.json"
-    if not storage.exists(path):
-        raise InputError("no _stats.json (not a curate output, or the run did not finish)", file=str(directory))
-    stats = json.loads(storage.read_text(path))
+    store = WorkStore.open(directory, storage)
+    if not store.files.exists(store.stats_file):
+        _unfinished(store, as_json)
+        return
+    stats = store.files.read_json(store.stats_file)
     if as_json:
         echo_json(stats)
         return
-    click.echo(f"pipeline {stats.get('pipeline')}: {stats.get('docs_in', 0):,} docs in, "
-               f"{stats.get('docs_out', 0):,} out, {stats.get('errors', 0)} errors, "
-               f"{stats.get('wall_seconds', 0):.1f}s")
+    _finished(stats, store)
+
+
+def _finished(stats: dict[str, Any], store: WorkStore) -> None:
+    from curate.pipeline.stats import format_heavy_removals, format_table, format_tree
+
+    click.echo(f"pipeline {stats.get('pipeline')}: {stats.get('docs_in', 0):,} docs in, {_docs_out(stats)}, "
+               f"{stats.get('errors', 0)} errors, {stats.get('wall_seconds', 0):.1f}s")
     if stats.get("graph"):
         click.echo("\ngraph (docs in -> kept / rejected / errored):")
         click.echo(format_tree(stats["graph"], stats["stages"]))
@@ -47,16 +55,42 @@ def command(directory: str, as_json: bool) -> None:
     for s in stats["stages"]:
         if s.get("summary"):
             click.echo(f"\n{s['stage']}: " + json.dumps(s["summary"], indent=None)[:2000])
-    click.echo(f"\n{_work_line(directory, storage)}")
+    removals = format_heavy_removals(stats.get("heavy_removals", []))
+    if removals:
+        click.echo("")
+        click.echo("\n".join(removals))
+    click.echo(f"\n{_work_line(store)}")
 
 
-def _work_line(directory: str, storage: Storage) -> str:
+def _docs_out(stats: dict[str, Any]) -> str:
+    """Documents out: one count for one sink, one per sink for several (their sum means nothing:
+    a mixture sink repeats documents the curated sink holds once)."""
+    sinks = stats.get("sinks") or {}
+    if len(sinks) <= 1:
+        return f"{stats.get('docs_out', 0):,} out"
+    return "out: " + ", ".join(f"{name} {sink['docs']:,}" for name, sink in sinks.items())
+
+
+def _unfinished(store: WorkStore, as_json: bool) -> None:
+    """An OUTPUT without _stats.json: how far the run got and what --resume will do."""
+    from curate.cli.common import echo_json
+    from curate.pipeline.unfinished import format_progress, progress, resume_plan
+
+    prog = progress(store)
+    if prog is None:
+        state = "the run stopped before its first pass" if store.files.exists(store.manifest) else \
+            "not a curate output, or a run that stopped before it started"
+        raise InputError(f"no _stats.json ({state})", file=store.display)
+    if as_json:
+        echo_json({"finished": False, **prog, "resume": resume_plan(prog)})
+        return
+    click.echo("\n".join(format_progress(prog)))
+
+
+def _work_line(store: WorkStore) -> str:
     """How much the intermediate passes under _work/ hold (what --clean-work removes)."""
     import humanize
 
-    from curate.store.layout import WorkStore
-
-    store = WorkStore.open(directory, storage)
     if not store.files.exists(store.work):
         return "_work/: removed"
     return (f"_work/: {humanize.naturalsize(store.work_bytes())} of intermediate passes "

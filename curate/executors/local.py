@@ -8,6 +8,7 @@ import pickle
 import signal
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -16,6 +17,19 @@ from typing import Any
 
 from curate.errors import WorkerLost
 from curate.executors.base import Executor, register
+
+# Ctrl-C or SIGTERM in the driver: how long stopped workers get to abort their unit of work
+# (removing the files it was writing) before they are killed; the run exits within this plus the
+# driver's own clean-up.
+STOP_GRACE_SECONDS = 3.0
+# The signal the driver sends a worker to stop its unit of work (never sent by anyone else: a
+# SIGINT or SIGTERM to the whole process group is the driver's to handle).
+STOP_SIGNAL = signal.SIGUSR1
+
+
+class WorkerStopped(BaseException):
+    """Raised in a worker's unit of work when the driver stops the run: the unit's writers abort
+    (their partial files are removed) and the worker exits."""
 
 
 @register
@@ -66,12 +80,35 @@ class LocalExecutor(Executor):
                     except BrokenProcessPool as exc:
                         raise WorkerLost(f"a worker process died ({exc})", [args, *pending.values()]) from None
                     yield args, result
-        except BaseException:
+        except BaseException as exc:
             for fut in pending:
                 fut.cancel()
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (curate.cli.common.Terminated)
+                self.stop()
             raise
         finally:
             shared.remove()
+
+    def stop(self) -> None:
+        """Stop at once: pending units are cancelled, running ones told to stop (they abort, which
+        removes the files they were writing, and exit); a worker still alive after
+        STOP_GRACE_SECONDS is killed."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())  # ProcessPoolExecutor's own
+        for proc in processes:
+            try:
+                os.kill(proc.pid, STOP_SIGNAL)
+            except (ProcessLookupError, TypeError):
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for proc in processes:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -128,8 +165,31 @@ def _inline(value: Any) -> bool:
 _WORKER_SHARED: dict[str, tuple[list[int], list[Any]]] = {}
 
 
+_RUNNING = [False]  # whether this worker is inside a unit of work (its stop signal raises there)
+
+
+def _stop_requested(signum: int, frame: Any) -> None:
+    """Worker side of :meth:`LocalExecutor.stop`: inside a unit of work, raise so that it aborts
+    (its writers remove their partial files); between units, exit at once."""
+    if _RUNNING[0]:
+        raise WorkerStopped()
+    os._exit(0)
+
+
 def _call_with_shared(fn: Callable[..., Any], key: str, path: str, rest: tuple) -> Any:
-    """Worker side: put the shared arguments (loaded once per worker and call) back in place."""
+    """Worker side: run one unit of work; a stop from the driver ends the worker once the unit
+    has aborted."""
+    _RUNNING[0] = True
+    try:
+        return _call(fn, key, path, rest)
+    except WorkerStopped:
+        os._exit(0)
+    finally:
+        _RUNNING[0] = False
+
+
+def _call(fn: Callable[..., Any], key: str, path: str, rest: tuple) -> Any:
+    """Put the shared arguments (loaded once per worker and call) back in place and call `fn`."""
     if not key:
         return fn(*rest)
     if key not in _WORKER_SHARED:
@@ -147,9 +207,10 @@ def _die_with_parent() -> None:
     """Worker initializer: on Linux, ask the kernel to SIGKILL this worker when the process that
     started it dies, so that a crashed or killed run leaves no orphaned workers behind. Ctrl-C
     (SIGINT to the whole group) and SIGTERM are the driver's to handle: it stops the run with exit
-    130 or 143 after its cleanup."""
+    130 or 143 after its cleanup, and tells the workers to stop with STOP_SIGNAL."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(STOP_SIGNAL, _stop_requested)
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -1,5 +1,6 @@
-"""What every input format shares: the id/text column mapping, conforming a table to the unified
-schema, the row-number column, and one-line exception text for messages."""
+"""What every input format shares: the id/text column mapping (dotted paths into struct columns
+included), conforming a table to the unified schema, the row-number column, and one-line
+exception text for messages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate import schema
 from curate.errors import ConfigError, InputError
@@ -28,7 +30,11 @@ RowError = Callable[[int, str, str], None]
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Which input columns hold the id and the text, and how files are cut into rows."""
+    """Which input columns hold the id and the text, and how files are cut into rows.
+
+    A dotted name (``metadata.source``) is a path into a struct column where the files have one
+    (dolma keeps a document's attributes under ``metadata``), else a column of that exact name:
+    the value is lifted out into a column of its own (see :func:`lift_schema`)."""
 
     id: str = schema.ID
     text: str = schema.TEXT
@@ -36,6 +42,7 @@ class ColumnMap:
     max_doc_bytes: int | None = None  # sets the longest JSON Lines line read (None: only Arrow's cap)
     split: str | None = None  # a DatasetDict's split to read (None: every split, in a `split` column)
     attributes: tuple[str, ...] | None = None  # dolma attribute sets merged as columns (None: every one)
+    paths: tuple[str, ...] = ()  # more dotted names to lift out of struct columns (a label column)
 
     def __post_init__(self) -> None:
         if self.id == self.text:
@@ -44,6 +51,12 @@ class ColumnMap:
         if self.csv_delimiter is not None and (len(self.csv_delimiter) != 1 or self.csv_delimiter in '"\r\n'):
             raise ConfigError(f"--csv-delimiter must be one character other than a quote or a line end, got "
                               f"{self.csv_delimiter!r}")
+
+    @property
+    def lifted(self) -> tuple[str, ...]:
+        """The dotted names among the id, text and extra columns: each may be a struct path."""
+        names = (self.id, self.text, *self.paths)
+        return tuple(dict.fromkeys(n for n in names if "." in n and n != AUTO_ID))
 
     def line_limit(self) -> int:
         """The longest JSON Lines line read (curate.io.jsonl_lines); longer lines are too_large errors."""
@@ -99,6 +112,63 @@ def _is_routing(name: str) -> bool:
     return name in schema.ROUTING_COLUMNS
 
 
+def _split_path(name: str) -> tuple[str, list[str]]:
+    root, *rest = name.split(".")
+    return root, rest
+
+
+def path_type(root_type: pa.DataType, rest: list[str]) -> pa.DataType | None:
+    """The type at `rest` (field names) inside a struct type, or None where there is no such field."""
+    t = root_type
+    for part in rest:
+        if not pa.types.is_struct(t) or t.get_field_index(part) < 0:
+            return None
+        t = t.field(part).type
+    return t
+
+
+def lift_schema(sch: pa.Schema, columns: ColumnMap, rel: str) -> pa.Schema:
+    """A file's schema with a field for every dotted name of `columns` that is a path into one of
+    its struct columns (typed as the value there); a file with both such a path and a column
+    named like it is refused as ambiguous."""
+    for name in columns.lifted:
+        root, rest = _split_path(name)
+        t = path_type(sch.field(root).type, rest) if root in sch.names else None
+        if t is None:
+            continue
+        if name in sch.names:
+            raise InputError(f"'{name}' is both a column and a field of the struct column '{root}': rename the "
+                             "column", file=rel, reason="bad_schema")
+        sch = sch.append(pa.field(name, t))
+    return sch
+
+
+def lift_columns(table: pa.Table, columns: ColumnMap) -> pa.Table:
+    """Add the values :func:`lift_schema` announced: each dotted path read out of its struct
+    column (a null struct gives a null value) into a column named by the path."""
+    for name in columns.lifted:
+        root, rest = _split_path(name)
+        if root not in table.column_names:
+            continue
+        struct = table.column(root)
+        if path_type(struct.type, rest) is None:
+            continue
+        if name in table.column_names:
+            if struct.null_count == len(struct):  # a reader's placeholder for a struct the file lacks
+                continue
+            table = table.drop_columns([name])
+        table = table.append_column(name, pc.struct_field(struct, rest))
+    return table
+
+
+def path_roots(names: list[str], target: pa.Schema, columns: ColumnMap) -> list[str]:
+    """The struct columns of `target` that hold a dotted name's value, for a reader asked for
+    `names` only (the id check reads the ids alone): reading a path needs its root."""
+    wanted = {columns.input_name(n) for n in names}
+    roots = [_split_path(n)[0] for n in columns.lifted if n in wanted]
+    return [r for r in dict.fromkeys(roots) if r in target.names and r not in names]
+
+
 def input_schema(target: pa.Schema, columns: ColumnMap) -> pa.Schema:
     """`target` with the names the files use (the user's id/text columns, displaced names restored)."""
     return pa.schema([f.with_name(columns.input_name(f.name)) for f in target])
@@ -113,7 +183,9 @@ def with_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
 
 
 def conform_input(table: pa.Table, target: pa.Schema, columns: ColumnMap, rel: str) -> pa.Table:
-    """Rename id/text, cast to the unified schema and add missing columns as nulls."""
+    """Lift dotted paths out of struct columns, rename id/text, cast to the unified schema and add
+    missing columns as nulls."""
+    table = lift_columns(table, columns) if columns.lifted else table
     table = table.rename_columns(columns.rename(table.column_names))
     cols = []
     for field in target:

@@ -35,6 +35,8 @@ from curate.io.conform import (
     ColumnMap,
     RowError,
     conform_input,
+    lift_schema,
+    path_roots,
     short,
 )
 from curate.io.input_format import (
@@ -207,8 +209,9 @@ def file_schema(path: str | Path, fmt: str, rel: str, columns: ColumnMap | None 
         sch = input_format(fmt).schema(str(path), rel, options, storage or Storage())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise InputError(f"unreadable {fmt} file: {short(exc)}", file=rel) from None
-    columns.check_unique(sch.names, rel)
     columns.check_not_internal([n for n in sch.names if n not in input_format(fmt).own_columns], rel)
+    sch = lift_schema(sch, columns, rel) if columns.lifted else sch
+    columns.check_unique(sch.names, rel)
     return sch
 
 
@@ -267,6 +270,8 @@ def read_task(task: Task, target: pa.Schema, columns: ColumnMap, batch_rows: int
     if on_row_error is None:
         def on_row_error(row: int, reason: str, message: str) -> None:
             raise InputError(message, file=task.rel, row=row, reason=reason)
+    if project is not None and columns.lifted:  # a dotted id or text is read out of its struct column
+        project = [*project, *path_roots(project, target, columns)]
     options = ReadOptions(columns, batch_rows, block_bytes)
     tables = task.format.read(task.path, task.rel, task.split, target, options, project, on_row_error,
                               task.storage or Storage())

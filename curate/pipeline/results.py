@@ -16,6 +16,10 @@ from curate.pipeline.stats import StageStats, merge_stats
 from curate.pipeline.task import RunPlan
 
 SUMMARIZE = ":summarize"
+# A stage that rejects more than this share of the rows that reached it is named in _stats.json's
+# "heavy_removals" and in the end-of-run summary (issue 30: the default rules kept 2% of real
+# documentation and the run said nothing).
+HEAVY_REMOVAL_SHARE = 0.5
 
 
 @dataclass
@@ -113,7 +117,30 @@ def run_stats(plan: RunPlan, run: Run) -> dict[str, Any]:
         "sinks": sinks,
         "graph": graph_tree(plan.graph),
         "stages": [s.to_dict() for s in merged],
+        "heavy_removals": heavy_removals(merged, rejects_read(plan.graph)),
     }
+
+
+def rejects_read(graph: Graph) -> set[str]:
+    """The nodes whose rejected rows another node reads (``NAME.rejected``): not thrown away."""
+    return {ref.node for n in graph.nodes for ref in n.inputs if ref.port == REJECTED}
+
+
+def heavy_removals(stages: list[StageStats], kept_elsewhere: set[str] | None = None) -> list[dict[str, Any]]:
+    """Every stage (the read included) that rejected more than half of the rows that reached it,
+    with its most frequent reason (the rule: ``set:rule`` for ``filter``), that reason's share of
+    the stage's input, and the id of its first rejected row; stages in `kept_elsewhere`, whose
+    rejected rows another node reads, are left out."""
+    found = []
+    for s in stages:
+        removed = s.rejected_total
+        if not s.docs_in or removed <= HEAVY_REMOVAL_SHARE * s.docs_in or s.stage in (kept_elsewhere or ()):
+            continue
+        reason, count = max(s.rejected.items(), key=lambda item: (item[1], item[0]))
+        found.append({"stage": s.stage, "docs_in": s.docs_in, "removed": removed,
+                      "share": round(removed / s.docs_in, 4), "top_reason": reason, "top_reason_removed": count,
+                      "top_reason_share": round(count / s.docs_in, 4), "example_id": s.examples.get(reason)})
+    return found
 
 
 def check_max_errors(run: Run, errors: list[dict[str, Any]], final: bool = True) -> None:

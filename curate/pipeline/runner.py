@@ -33,6 +33,7 @@ from curate.pipeline.results import RunResult, check_max_errors, run_stats
 from curate.pipeline.run import Run
 from curate.pipeline.stage import CombineContext
 from curate.pipeline.task import RunPlan, run_unit_task
+from curate.pipeline.unfinished import schedule_record
 from curate.pipeline.validate import check_columns, check_files, unread_outputs
 from curate.store.cache import begin_run
 from curate.store.storage import parse
@@ -53,6 +54,7 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     plan, n_files = plan_run(graph, input_path, run)
     with claim(run.store, input_path, run.resume, run.overwrite) as lease:
         open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings))
+        run.store.files.write_json(run.store.schedule_file, schedule_record(plan, unit_label))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,
                         plan.schedule.passes, run.executor.workers)
         # before the pool starts: its workers load the kernels instead of each compiling them

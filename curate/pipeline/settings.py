@@ -48,8 +48,9 @@ class RunSettings:
     strict_inputs: bool = _setting(False, "Files of unknown type under --input: exit 2 instead of one warning.",
                                    flag=True)
     id_column: str = _setting("id", "Input column holding the document id; 'auto' makes ids from file and row "
-                              "(PATH:ROW).")
-    text_column: str = _setting("text", "Input column holding the text.")
+                              "(PATH:ROW); a dotted path (metadata.id) reads a struct column's field.")
+    text_column: str = _setting("text", "Input column holding the text; a dotted path (doc.body) reads a struct "
+                                "column's field.")
     csv_delimiter: str | None = _setting(None, "Field delimiter of CSV/TSV inputs (one character); default ',' "
                                          "for .csv, tab for .tsv.")
     split: str | None = _setting(None, "Of a Hugging Face DatasetDict saved to disk, read only this split "

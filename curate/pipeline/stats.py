@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate import schema
 from curate.errors import AccountingError
 
 
@@ -26,14 +30,20 @@ class StageStats:
     counters: dict[str, float] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, int] = field(default_factory=dict)  # kept rows per named output (a route's)
+    examples: dict[str, str] = field(default_factory=dict)  # reject reason -> the id of its first row
+
 
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
 
-    def add_rejected(self, reason: str, n: int) -> None:
+    def add_rejected(self, reason: str, n: int, example: str | None = None) -> None:
+        """Count `n` rows rejected for `reason`; `example` (a row's id) is kept for the reason's
+        first rows only, so the merged stats name the first task's first such row."""
         if n:
             self.rejected[reason] = self.rejected.get(reason, 0) + n
+            if example is not None:
+                self.examples.setdefault(reason, example)
 
     def merge(self, other: StageStats) -> None:
         self.docs_in += other.docs_in
@@ -48,6 +58,8 @@ class StageStats:
             self.counters[k] = self.counters.get(k, 0) + v
         for k, n in other.outputs.items():
             self.outputs[k] = self.outputs.get(k, 0) + n
+        for reason, example in other.examples.items():
+            self.examples.setdefault(reason, example)
         self.summary.update(other.summary)
 
     def check(self) -> None:
@@ -75,6 +87,8 @@ class StageStats:
             d["summary"] = self.summary
         if self.outputs:
             d["outputs"] = dict(self.outputs)
+        if self.examples:
+            d["examples"] = dict(sorted(self.examples.items()))
         return d
 
     @classmethod
@@ -82,7 +96,23 @@ class StageStats:
         return cls(stage=d["stage"], kind=d.get("kind", "map"), docs_in=d["docs_in"], docs_out=d["docs_out"],
                    bytes_in=d["bytes_in"], bytes_out=d["bytes_out"], rejected=dict(d["rejected"]),
                    errored=d["errored"], seconds=d["seconds"], counters=dict(d.get("counters", {})),
-                   summary=dict(d.get("summary", {})), outputs=dict(d.get("outputs", {})))
+                   summary=dict(d.get("summary", {})), outputs=dict(d.get("outputs", {})),
+                   examples=dict(d.get("examples", {})))
+
+
+def first_ids(rejected: pa.Table, reasons: list[str]) -> dict[str, str]:
+    """The id of the first row of `rejected` with each of `reasons` (its reject reason), for the
+    example a removal warning names; none when the rows have no id column."""
+    if schema.ID not in rejected.column_names:
+        return {}
+    found: dict[str, str] = {}
+    column = rejected.column(schema.REJECT_REASON)
+    for reason in reasons:
+        index = pc.index(column, reason).as_py()
+        value = rejected.column(schema.ID)[index].as_py() if index >= 0 else None
+        if value is not None:
+            found[reason] = str(value)
+    return found
 
 
 def merge_stats(per_task: list[list[StageStats]], order: list[str]) -> list[StageStats]:
@@ -150,3 +180,18 @@ def format_table(stages: list[dict[str, Any]]) -> str:
         for stage, reason, n in reasons:
             lines.append(f"  {stage:<20} {reason:<40} {n:>10,}")
     return "\n".join(lines)
+
+
+def format_heavy_removals(removals: list[dict[str, Any]]) -> list[str]:
+    """One warning line per entry of ``_stats.json``'s ``heavy_removals``: which stage threw most
+    of its input away, why (its top reason), and a document to look at."""
+    lines = []
+    for r in removals:
+        example = f", e.g. id {r['example_id']}" if r.get("example_id") is not None else ""
+        lines.append(f"warning: stage '{r['stage']}' removed {r['share']:.1%} of the documents that reached it "
+                     f"({r['removed']:,} of {r['docs_in']:,}); top reason {r['top_reason']}: "
+                     f"{r['top_reason_removed']:,} ({r['top_reason_share']:.1%}){example}")
+    if lines:
+        lines.append("  (--keep-rejected keeps the removed documents under _rejected/<stage>/; docs/heuristics.md "
+                     "\"Which pipeline for which data\" says why web-text rules remove most code and documentation)")
+    return lines

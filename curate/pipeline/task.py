@@ -38,7 +38,7 @@ from curate.pipeline.input_rows import (
 from curate.pipeline.passes import APPLY, ID_PORT, IDS, READ, STREAMS, UNION_PORT, Schedule
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import Stage, TaskContext
-from curate.pipeline.stats import StageStats
+from curate.pipeline.stats import StageStats, first_ids
 from curate.pipeline.streams import (
     Batch,
     KeptStream,
@@ -108,11 +108,13 @@ class _Stats:
             self.by_name[name] = StageStats(stage=name, kind=kind)
         return self.by_name[name]
 
-    def record(self, st: StageStats, kept: pa.Table, counts: dict[str, int]) -> None:
+    def record(self, st: StageStats, kept: pa.Table, counts: dict[str, int], rejected: pa.Table | None) -> None:
         st.docs_out += kept.num_rows
         st.bytes_out += text_bytes(kept)
+        new = [reason for reason in counts if reason not in st.examples]
+        examples = first_ids(rejected, new) if new and rejected is not None else {}
         for reason, n in counts.items():
-            st.add_rejected(reason, n)
+            st.add_rejected(reason, n, examples.get(reason))
 
 
 class _Outputs:
@@ -259,7 +261,7 @@ class _UnitRun:
             rs.docs_in += b.rows_in
             rs.bytes_in += b.bytes_in
             rs.errored += b.errored
-            self.stats.record(rs, b.kept, b.counts)
+            self.stats.record(rs, b.kept, b.counts, b.rejected)
             rs.seconds += b.seconds
             self.outs.reject(READ_STAGE, b.rejected)
             self.outs.emit(StreamRef(INPUT_NODE), b.kept, b.kept_pos)
@@ -301,7 +303,7 @@ class _UnitRun:
             pos = np.arange(offset, offset + table.num_rows, dtype=np.int64)
             offset += table.num_rows
             kept, kept_pos, rejected, rej_pos, counts = split_rejected(table, pos)
-            self.stats.record(st, kept, counts)
+            self.stats.record(st, kept, counts, rejected)
             self._emit_ports(node, kept, kept_pos, rejected, rej_pos)
             yield kept, kept_pos
 
@@ -322,7 +324,7 @@ class _UnitRun:
         if n_out != n_in:
             raise AccountingError(f"stage '{node.name}' returned {n_out} rows for {n_in} input rows in "
                                   f"{self.task.label}; stages must mark rows with reject_reason, never drop them")
-        self.stats.record(st, kept, counts)
+        self.stats.record(st, kept, counts, rejected)
         return self._emit_ports(node, kept, kept_pos, rejected, rej_pos)
 
     def _emit_ports(self, node: Node, kept: pa.Table, kept_pos: np.ndarray, rejected: pa.Table | None,

@@ -12,6 +12,7 @@ Every name below is relative to OUTPUT::
     _work/manifest.json                          what makes a resumed run the same run
     _work/streams/<stream>/part-NNNNN.parquet    task N's rows of a stream a later unit reads back
     _work/units/<unit>/done/part-NNNNN.json      task N finished <unit>: its stats, sink counts, errors
+    _work/schedule.json                          the run's passes, units and tasks (for curate stats)
     _work/stages/<node>/partials/part-NNNNN.parquet   a global node's summarize output for task N
     _work/stages/<node>/state/                   its combine's output (``<kind>-NNNNN.parquet`` per
                                                  task, ``NAME.json``) and ``_DONE``
@@ -122,8 +123,18 @@ class WorkStore:
         """Task `task`'s rows of a stream a later unit reads back (`stream`: its folder name)."""
         return part_path(f"{self.work}/streams/{stream}", task)
 
+    def done_dir(self, unit: str) -> str:
+        """Where the done markers of `unit` live, one ``part-NNNNN.json`` per finished task."""
+        return f"{self.work}/units/{unit}/done"
+
     def done_marker(self, unit: str, task: int) -> str:
-        return part_path(f"{self.work}/units/{unit}/done", task, "json")
+        return part_path(self.done_dir(unit), task, "json")
+
+    @property
+    def schedule_file(self) -> str:
+        """The run's passes, units and task count, written when it starts (``curate stats`` on an
+        unfinished run counts the done markers against it)."""
+        return f"{self.work}/schedule.json"
 
     def ids(self, what: str, task: int | None = None) -> str:
         """The duplicate-id pre-pass: ``ids``/``dups`` per task, or its ``_DONE`` marker."""

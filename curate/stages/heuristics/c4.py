@@ -10,8 +10,10 @@ punctuation (``. ? ! " '``, not ``...``) after removing Wikipedia citation marks
 than ``min_words_per_line`` words is dropped; of the lines left, one mentioning "javascript" or
 a policy phrase is dropped. Whole-document rules,
 as in C4: "lorem ipsum" or a curly bracket on a surviving line rejects the page, and so do
-fewer than ``min_sentences`` sentences in the kept lines. ``min_kept_line_ratio`` (off by
-default, not in C4) rejects pages where most lines would have been cut.
+fewer than ``min_sentences`` sentences in the kept lines (counted by a regular expression, or
+by spaCy's sentencizer as datatrove does with ``sentence_splitter: spacy``: c4_lines.py).
+``min_kept_line_ratio`` (off by default, not in C4) rejects pages where most lines would have
+been cut.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pyarrow.compute as pc
 
 from curate.pipeline.registry import register
 from curate.stages.heuristics.base import HeuristicStage, Rule, threshold
-from curate.stages.heuristics.c4_lines import LINE_PARAMS, judge_lines
+from curate.stages.heuristics.c4_lines import LINE_PARAMS, check_sentence_splitter, judge_lines
 from curate.stages.heuristics.text import Segments, TextBatch, ratio
 
 
@@ -53,6 +55,10 @@ class C4(HeuristicStage):
         Rule("sentences", "sentences", "min_sentences"),
         Rule("kept_line_ratio", "kept_line_ratio", "min_kept_line_ratio"),
     )
+
+    def validate(self) -> None:
+        super().validate()
+        check_sentence_splitter(self.config)
 
     def measure(self, batch: TextBatch) -> dict[str, np.ndarray]:
         every = batch.lines

@@ -12,6 +12,7 @@ cookie/privacy/terms-of-use phrase drops the line. Matching is case-insensitive 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.errors import ConfigError
 from curate.pipeline.stage import Param
 from curate.stages.heuristics.base import threshold
 from curate.stages.heuristics.text import Segments, as_numpy, word_counts
@@ -30,8 +32,13 @@ _CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
 POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
                      "use cookies")
 # A sentence ends at a run of . ! ? (optionally closed by quotes or brackets) before a space or
-# the line end. C4 counts sentences with a trained sentence splitter; this approximates it.
+# the line end. C4 counts sentences with a sentence splitter (datatrove: spaCy's rule-based
+# English sentencizer, which ends a sentence after a . ! ? token only: "Rectangle2D." and "e.g."
+# are one token each); this approximates it. On real documentation the counts differ on about 1
+# line in 25, the C4 decisions almost never (BENCHMARKS.md, "Issue 30");
+# ``sentence_splitter: spacy`` counts as datatrove does.
 _SENTENCE_END = r"[.!?]+[\"'”’)\]]*(\s|$)"
+SENTENCE_SPLITTERS = ("regex", "spacy")
 
 # The parameters of C4's line pass and page rules (TFDS c4_utils.clean_page defaults).
 LINE_PARAMS: dict[str, Param] = {
@@ -43,6 +50,9 @@ LINE_PARAMS: dict[str, Param] = {
     "filter_policy": Param(bool, True, "drop lines with a cookie/privacy/terms-of-use phrase"),
     "reject_lorem_ipsum": Param(bool, True, "reject documents with 'lorem ipsum' on a surviving line"),
     "reject_curly_bracket": Param(bool, True, "reject documents with '{' on a surviving line"),
+    "sentence_splitter": Param(str, "regex", "how the kept lines' sentences are counted: 'regex' (a run of . ! ? "
+                               "before a space; fast) or 'spacy' (spaCy's English sentencizer, as datatrove's "
+                               "C4QualityFilter counts; pip install 'curate[spacy]')", choices=SENTENCE_SPLITTERS),
     "min_sentences": threshold(5, "fewest sentences in the kept lines", int, min=0),
 }
 
@@ -83,8 +93,46 @@ def judge_lines(lines: Segments, config: dict[str, Any]) -> C4Lines:
         kept &= ~lorem
     if config["reject_curly_bracket"]:
         kept &= ~curly
-    sentences = np.maximum(as_numpy(pc.count_substring_regex(clean, _SENTENCE_END)), 1)
+    if config["sentence_splitter"] == "spacy":
+        sentences = spacy_sentences(clean, kept)
+    else:
+        sentences = np.maximum(as_numpy(pc.count_substring_regex(clean, _SENTENCE_END)), 1)
     return C4Lines(lines, clean, punct, lorem, javascript, curly, policy, kept, sentences)
+
+
+def check_sentence_splitter(config: dict[str, Any]) -> None:
+    """Refuse ``sentence_splitter: spacy`` where spaCy is not installed (before any work)."""
+    if config["sentence_splitter"] == "spacy":
+        try:
+            import spacy  # noqa: F401
+        except ImportError:
+            raise ConfigError("sentence_splitter 'spacy' needs spaCy: pip install 'curate[spacy]'") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _sentencizer() -> Any:
+    """spaCy's blank English pipeline with its rule-based sentencizer (no model: nothing downloaded)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def spacy_sentences(clean: pa.Array, kept: np.ndarray) -> np.ndarray:
+    """Sentences on each kept line as spaCy's English sentencizer splits it, blank ones dropped
+    (datatrove's ``split_into_sentences``, which its C4QualityFilter sums over kept lines); 1 on
+    the other lines (not counted)."""
+    out = np.ones(len(clean), dtype=np.int64)
+    (idx,) = np.nonzero(kept)
+    if not len(idx):
+        return out
+    texts = clean.take(pa.array(idx)).to_pylist()
+    nlp = _sentencizer()
+    nlp.max_length = max(len(t) for t in texts) + 10
+    for i, doc in zip(idx, nlp.pipe(texts)):
+        out[i] = sum(1 for sent in doc.sents if sent.text.strip())
+    return out
 
 
 def _has_long_word(line: pa.Array, max_word_length: int | None) -> np.ndarray:
