@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, env_with_repo
+from tests.conftest import ROOT, env_with_repo, write_parquet
 from tests.planner.test_mixture_fit import planted_rows
+from tests.tokenizer_files import train_bpe, train_sentencepiece, write_tiktoken
 from tests.warc_pages import write_warc
 
 HIDE = '''
@@ -59,6 +60,25 @@ def _spacy_sentences(tmp: Path) -> list[str]:
     return ["run", str(pipeline), "--input", str(tmp), "--output", "/nonexistent-output-never-made"]
 
 
+def _sink_run(tmp: Path, sink: str) -> list[str]:
+    """A run whose only output is the sink `sink` (YAML flow mapping entries), over one small Parquet file."""
+    write_parquet(tmp / "in" / "docs.parquet", {"id": ["a", "b"], "text": ["one document", "another document"]})
+    pipeline = tmp / "sink.yaml"
+    pipeline.write_text(f"stages:\n  - stage: normalize\noutputs:\n  out: {{from: normalize, {sink}}}\n")
+    return ["run", str(pipeline), "--input", str(tmp / "in"), "--output", str(tmp / "out")]
+
+
+def _sentencepiece_sink(tmp: Path) -> list[str]:
+    model = train_sentencepiece(tmp / "spm.model")
+    return _sink_run(tmp, f"format: numpy, tokenizer: {model}")
+
+
+def _tiktoken_sink(tmp: Path) -> list[str]:
+    encoding = tmp / "bpe.tiktoken"
+    write_tiktoken(train_bpe(tmp / "bpe.json"), encoding)
+    return _sink_run(tmp, f"format: numpy, tokenizer: {encoding}")
+
+
 def _run_on(uri: str, *extra: str) -> list[str]:
     return ["run", FOUNDATION, "--input", uri, "--output", "/nonexistent-output-never-made", *extra]
 
@@ -74,6 +94,9 @@ CASES = [
     ("gcsfs", "gcs", lambda tmp: _run_on("gs://bucket/corpus/")),
     ("huggingface_hub", "hf", lambda tmp: _run_on("hf://datasets/someone/corpus")),
     ("spacy", "spacy", _spacy_sentences),
+    ("sentencepiece", "tokenize", _sentencepiece_sink),
+    ("tiktoken", "tokenize", _tiktoken_sink),
+    ("datasets", "datasets", lambda tmp: _sink_run(tmp, "format: hf")),
 ]
 
 
