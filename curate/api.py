@@ -87,7 +87,7 @@ class Pipeline:
         """Write the stream `source` (``"NAME"``, ``"NAME.rejected"``, ``"NAME.<output>"``) to the
         sink OUTPUT/`name`/ as Parquet, or as the YAML mapping does (``{"from": ..., "format":
         "megatron", "tokenizer": ...}``); with no sink named, the last stage's kept rows go to
-        OUTPUT/."""
+        the sink OUTPUT/data/."""
         if name in self._outputs:
             raise ConfigError(f"pipeline '{self.name}': sink '{name}' is already named (it writes "
                               f"{self._outputs[name]})")

@@ -50,7 +50,7 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
 @storage_option
 @click.option("--buckets", "buckets_path", default=None,
               help="buckets.json: {\"buckets\": [{\"name\", \"unique_tokens\", \"utility\", ...}]} "
-                   "(written by the quality_buckets stage, or by hand), or a run's OUTPUT whose _meta/ holds one. "
+                   "(written by the quality_buckets stage, or by hand), or a run's OUTPUT whose _curate/meta/ holds one. "
                    "Required unless --from-plan.")
 @click.option("--from-plan", "from_plan", default=None,
               help="Show an existing plan.json (e.g. the one a pipeline's sample stage wrote; or give the run's "

@@ -11,7 +11,7 @@ from curate.cli.options import execute, run_options
 
 @click.command("sample")
 @click.option("--plan", "plan_path", required=True, type=StoredPath(dir_okay=True),
-              help="plan.json (from `curate plan --json`), or a run's OUTPUT whose _meta/ holds one (a local path "
+              help="plan.json (from `curate plan --json`), or a run's OUTPUT whose _curate/meta/ holds one (a local path "
                    "or a URI): epochs per bucket.")
 @click.option("--fraction-by", type=click.Choice(["score", "random"]), default="score",
               help="Which documents a bucket's fractional pass takes: the highest-scored, or a seeded random choice.")

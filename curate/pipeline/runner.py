@@ -5,7 +5,7 @@ graph against them, claims OUTPUT, writes the run manifest, compiles the kernels
 then for each pass asks the executor to run :func:`curate.pipeline.task.run_unit_task` over every
 (unit, task) of the pass not yet done (see curate.pipeline.passes; the first pass is the built-in
 duplicate-id check's) and runs the combines the pass completes, and finally merges the stats,
-checks every node's accounting and writes ``_stats.json``, ``_errors.jsonl`` and ``_SUCCESS``.
+checks every node's accounting and writes the stats, the errors and ``_SUCCESS`` (curate.store.layout).
 Every completed unit of work leaves a marker in the work store, so ``--resume`` skips it. The
 runner names no stage, no format and no executor: what varies lives behind their protocols.
 """
@@ -35,6 +35,7 @@ from curate.pipeline.stage import CombineContext
 from curate.pipeline.task import RunPlan, run_unit_task
 from curate.pipeline.validate import check_columns, check_files, unread_outputs
 from curate.store.cache import begin_run
+from curate.store.layout import top_names
 from curate.store.storage import parse
 
 __all__ = ["Run", "RunPlan", "RunResult", "run_graph"]
@@ -51,7 +52,7 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     graph.check_complete()
     check_files(graph, run.storage)
     plan, n_files = plan_run(graph, input_path, run)
-    with claim(run.store, input_path, run.resume, run.overwrite) as lease:
+    with claim(run.store, input_path, run.resume, run.overwrite, top_names(list(graph.sinks))) as lease:
         open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,
                         plan.schedule.passes, run.executor.workers)

@@ -33,6 +33,7 @@ from curate.pipeline.stage import (
     reject_rows,
     set_column,
 )
+from curate.store import layout
 from tests.conftest import (
     CURATE,
     PIPELINES,
@@ -40,6 +41,7 @@ from tests.conftest import (
     env_with_repo,
     meta_file,
     read_output,
+    read_stats,
     shard_ids,
     sink_dirs,
     write_parquet,
@@ -113,7 +115,7 @@ def _without_timings(obj):
 
 def _assert_same_run(a: Path, b: Path) -> None:
     """Same kept ids in the same order per shard, same columns and values, same rejects, same
-    `_stats.json` (timings aside)."""
+    the stats (timings aside)."""
     sinks = sink_dirs(a)
     assert [p.relative_to(a) for p in sinks.values()] == [p.relative_to(b) for p in sink_dirs(b).values()]
     for sink in sinks.values():
@@ -122,12 +124,12 @@ def _assert_same_run(a: Path, b: Path) -> None:
         ta, tb = read_output(sink), read_output(mine)
         assert ta.schema == tb.schema
         assert ta.equals(tb)
-    rejected_a = sorted(p.relative_to(a) for p in a.glob("_rejected/*/*.parquet"))
-    assert rejected_a == sorted(p.relative_to(b) for p in b.glob("_rejected/*/*.parquet"))
+    rejected_a = sorted(p.relative_to(a) for p in a.glob(f"{layout.REJECTED}/*/*.parquet"))
+    assert rejected_a == sorted(p.relative_to(b) for p in b.glob(f"{layout.REJECTED}/*/*.parquet"))
     for rel in rejected_a:
         assert pq.read_table(a / rel).equals(pq.read_table(b / rel)), rel
-    stats_a = json.loads((a / "_stats.json").read_text())
-    stats_b = json.loads((b / "_stats.json").read_text())
+    stats_a = read_stats(a)
+    stats_b = read_stats(b)
     assert _without_timings(stats_a) == _without_timings(stats_b)
     assert (a / "_SUCCESS").exists() and (b / "_SUCCESS").exists()
 
@@ -179,7 +181,7 @@ def test_custom_stages_defined_in_this_module_run_on_ray(sample_dir: Path, tmp_p
     local = read_output(tmp_path / "local")
     assert shard_ids(tmp_path / "ray") == shard_ids(tmp_path / "local")
     assert out.drop_columns(["worker_pid"]).equals(local.drop_columns(["worker_pid"]))
-    assert custom["summary"] == json.loads((tmp_path / "local" / "_stats.json").read_text())["stages"][-1]["summary"]
+    assert custom["summary"] == read_stats(tmp_path / "local")["stages"][-1]["summary"]
 
 
 def test_relative_paths_mean_the_drivers_working_directory(sample_dir: Path, tmp_path: Path,
@@ -276,7 +278,7 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
         deadline = time.time() + 180
         while time.time() < deadline and driver.poll() is None:
             tree = _descendants(driver.pid) or tree
-            if len(list(crashed.glob("_work/units/*/done/*.json"))) >= 3:
+            if len(list(crashed.glob(f"{layout.WORK}/units/*/done/*.json"))) >= 3:
                 break
             time.sleep(0.05)
         assert driver.poll() is None, driver.stderr.read().decode()
@@ -286,8 +288,8 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
     finally:
         _kill_tree(tree)  # Ray's node processes and workers that the killed driver started
     assert not (crashed / "_SUCCESS").exists()
-    done_before = len(list(crashed.glob("_work/units/*/done/*.json")))
-    assert 3 <= done_before < len(list(clean.glob("_work/units/*/done/*.json")))  # killed midway
+    done_before = len(list(crashed.glob(f"{layout.WORK}/units/*/done/*.json")))
+    assert 3 <= done_before < len(list(clean.glob(f"{layout.WORK}/units/*/done/*.json")))  # killed midway
     resumed = subprocess.run([*base, "--resume", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
