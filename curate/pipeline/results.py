@@ -79,15 +79,19 @@ def check_graph_accounting(graph: Graph, stats: dict[str, StageStats]) -> None:
 
 
 def sink_stats(plan: RunPlan, run: Run) -> dict[str, Any]:
-    """Per sink: the stream it writes, its format, documents, bytes (and tokens) over all shards."""
+    """Per sink: the stream it writes, its format, documents, bytes (and tokens) over all shards, the
+    shards written and ``empty_tasks``: the tasks that wrote none (a format without a valid empty
+    shard: JSON Lines, the tokenized ones)."""
     graph = plan.graph
     sinks = {name: {"from": str(ref), "format": graph.sink_spec(name).format, "docs": 0, "bytes": 0,
-                    "shards": len(plan.tasks)} for name, ref in graph.sinks.items()}
-    for report in run.reports.units.values():
+                    "shards": 0, "empty_tasks": []} for name, ref in graph.sinks.items()}
+    for (_, task), report in sorted(run.reports.units.items(), key=lambda item: item[0][1]):
         for name, counts in report.get("sinks", {}).items():
-            for key in ("docs", "bytes", "tokens"):
+            for key in ("docs", "bytes", "tokens", "shards"):
                 if key in counts:
                     sinks[name][key] = sinks[name].get(key, 0) + counts[key]
+            if not counts.get("shards", 1):
+                sinks[name]["empty_tasks"].append(task)
     return sinks
 
 

@@ -61,8 +61,8 @@ def _yaml(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def _all_ids(path: Path) -> list[str]:
-    return [i for shard in shard_ids(path) for i in shard]
+def _all_ids(out: Path, sink: str = layout.DEFAULT_SINK) -> list[str]:
+    return [i for shard in shard_ids(out, sink) for i in shard]
 
 
 def _input_ids(root: Path) -> list[str]:
@@ -114,7 +114,7 @@ def test_route_then_union_is_the_input_in_input_order_minus_the_dedup_branch(rou
             dup_ids.add(r["id"])
         seen.add(r["text"])
     assert dup_ids  # the corpus has copies in that branch
-    assert _all_ids(out / "all") == [i for i in _input_ids(src) if i not in dup_ids]
+    assert _all_ids(out, "all") == [i for i in _input_ids(src) if i not in dup_ids]
     # shard i of the union holds task i's rows of every branch
     per_task = [pq.read_table(f).column("id").to_pylist() for f in sorted(src.glob("*.parquet"))]
     assert shard_ids(out, "all") == [[i for i in ids if i not in dup_ids] for ids in per_task]
@@ -123,7 +123,7 @@ def test_route_then_union_is_the_input_in_input_order_minus_the_dedup_branch(rou
 def test_route_sends_each_row_to_its_first_true_condition(routed) -> None:
     src, out, stats = routed
     rows = {r["id"]: r for f in sorted(src.glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
-    code = set(_all_ids(out / "code")) | set(_all_ids(out / "short_code"))
+    code = set(_all_ids(out, "code")) | set(_all_ids(out, "short_code"))
     assert code == {i for i, r in rows.items() if r["kind"] == "code"}
     by = {s["stage"]: s for s in stats["stages"]}
     assert by["route"]["outputs"] == {
@@ -154,7 +154,7 @@ def test_sinks_are_shard_folders_with_their_own_stats(routed) -> None:
         assert stats["sinks"][name]["docs"] == pq.read_table(out / name).num_rows
         assert stats["sinks"][name]["shards"] == n_tasks
     loaded = datasets.load_dataset("parquet", data_dir=str(out / "all"), split="train")
-    assert loaded["id"] == _all_ids(out / "all")
+    assert loaded["id"] == _all_ids(out, "all")
     assert not data_dir(out).exists()  # with outputs: named, no default sink
     assert sorted(p.name for p in out.iterdir()) == sorted(["_SUCCESS", layout.CURATE_DIR, *stats["sinks"]])
     assert stats["docs_out"] == sum(s["docs"] for s in stats["sinks"].values())
@@ -207,7 +207,7 @@ def test_fan_out_feeds_every_reader_the_same_rows(tmp_path: Path) -> None:
      .output("counted", "counted").output("deduped", "deduped").output("copy", "copy")
      .run(src, out, workers=2))
     assert shard_ids(out, "counted") == shard_ids(out, "copy")
-    assert set(_all_ids(out / "deduped")) < set(_all_ids(out / "copy"))
+    assert set(_all_ids(out, "deduped")) < set(_all_ids(out, "copy"))
     assert "n_tokens" in read_output(out, "counted").column_names
 
 

@@ -39,7 +39,8 @@ def test_a_run_without_outputs_writes_data_curate_and_success_only(tmp_path: Pat
     for rel in (layout.MARKER, layout.STATS, layout.WORK, f"{layout.REJECTED}/length_filter"):
         assert (out / rel).exists(), rel
     assert read_stats(out)["sinks"] == {"data": {"from": "length_filter", "format": "parquet", "docs": 8,
-                                                 "bytes": read_stats(out)["sinks"]["data"]["bytes"], "shards": 2}}
+                                                 "bytes": read_stats(out)["sinks"]["data"]["bytes"], "shards": 2,
+                                                 "empty_tasks": []}}
 
 
 def _layout_1_run(tmp_path: Path) -> Path:
