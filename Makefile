@@ -15,12 +15,12 @@ OUTPUT   ?= out/run
 WORKERS  ?= 2
 EXTRA    ?=
 THRESHOLD ?= 0.8
-BUCKETS  ?= out/demo/_meta/quality_buckets/buckets.json
+BUCKETS  ?= out/demo/_curate/meta/quality_buckets/buckets.json
 # `make plan` defaults: the demo's buckets and budget (pipelines/default.yaml's sample stage), which curate plan
 # accepts as sensible; for your own buckets give COMPUTE and PARAMS= (empty: N searched)
 COMPUTE  ?= 4e12
 PARAMS   ?= 8e5
-PLAN     ?= out/demo/_meta/sample/plan.json
+PLAN     ?= out/demo/_curate/meta/sample/plan.json
 MODELS   ?= models
 BENCH_SCALE ?= small
 PYTEST_ARGS ?=
@@ -70,7 +70,7 @@ public-models: $(STAMP)
 demo: models
 	$(CURATE) run pipelines/default.yaml --input sample_data --output out/demo --overwrite --workers $(WORKERS)
 	@echo; echo "Curated corpus: out/demo/curated/   training mixture: out/demo/mixture/"
-	@echo "Plan (out/demo/_meta/sample/plan.json, plotted in out/demo/_meta/sample/plan.png):"
+	@echo "Plan (out/demo/_curate/meta/sample/plan.json, plotted in out/demo/_curate/meta/sample/plan.png):"
 	$(CURATE) plan --from-plan out/demo
 
 # every test; one that cannot run (an extra missing) fails instead of skipping

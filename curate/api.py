@@ -6,7 +6,7 @@ the common single jobs (dedup, classify, sample), the planner and the sample-dat
 
     p = Pipeline("mine").add("normalize").add("length_filter", min_chars=200).add("exact_dedup")
     result = p.run("shards/", "out/", keep_rejected=True)
-    result.stats["stages"]  # the _stats.json content
+    result.stats["stages"]  # the _curate/stats.json content
 
 Every helper takes its stage's parameters as keywords and the run's options (the keywords of
 :meth:`Pipeline.run`: workers, executor, resume, overwrite, and every run setting such as seed or
@@ -113,7 +113,7 @@ class Pipeline:
         :class:`curate.pipeline.settings.RunSettings`: seed, keep_rejected, on_error, ...); those
         left out or None take the pipeline's `settings:` and then the defaults. What the run says
         goes to the ``curate`` logger (standard :mod:`logging`); `progress` also prints a progress
-        line on stderr. Returns the stats (as in `_stats.json`) and errors."""
+        line on stderr. Returns the stats (as in `_curate/stats.json`) and errors."""
         from curate.executors.base import make_executor
 
         run_settings = RunSettings.resolve(self.settings, **settings)

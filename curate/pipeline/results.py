@@ -1,6 +1,6 @@
 """A finished run's results: per-task stats merged per node, every node's accounting checked (its
 kind's rule, and docs in = the rows of the streams it reads), sink counts, and the result files
-``_stats.json`` and ``_errors.jsonl``."""
+``_curate/stats.json`` and ``_curate/errors.jsonl``."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def graph_tree(graph: Graph) -> list[dict[str, Any]]:
 
 
 def run_stats(plan: RunPlan, run: Run) -> dict[str, Any]:
-    """The content of ``_stats.json``; raises when more errors than ``--max-errors`` were found."""
+    """The content of ``_curate/stats.json``; raises when more errors than ``--max-errors`` were found."""
     merged = merged_stats(plan, run)
     sinks = sink_stats(plan, run)
     errors = run.reports.errors()
@@ -122,7 +122,7 @@ def run_stats(plan: RunPlan, run: Run) -> dict[str, Any]:
 
 def check_max_errors(run: Run, errors: list[dict[str, Any]], final: bool = True) -> None:
     """Stop once more than ``--max-errors`` rows or files were skipped: write what was found to
-    ``_errors.jsonl`` and name the first ones."""
+    ``_curate/errors.jsonl`` and name the first ones."""
     limit, store = run.settings.max_errors, run.store
     if limit is None or len(errors) <= limit:
         return

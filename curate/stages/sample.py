@@ -473,7 +473,7 @@ class Sample(ReshapingStage):
 
     def _unsampled_rows(self, ctx: TaskContext, store: StageStore) -> Iterator[pa.Table]:
         """This task's documents that get no copy, marked with a reject_reason (the runner routes
-        them to _rejected/ and counts them), so that no document disappears silently."""
+        them to _curate/rejected/ and counts them), so that no document disappears silently."""
         state = store.read_task(ctx.task_index, "unsampled", cache=False)
         if state is None or state.num_rows == 0:
             return
