@@ -7,6 +7,7 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 CURATE   := $(VENV)/bin/curate
 CORE     := $(VENV)/.core-stamp
+DEMO     := $(VENV)/.demo-stamp
 STAMP    := $(VENV)/.installed-stamp
 
 PIPELINE ?= pipelines/default.yaml
@@ -51,13 +52,18 @@ $(CORE): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $(CORE)
 
+# what the demo needs beyond the core: fastText (classify) and matplotlib (plan.png)
+$(DEMO): $(CORE)
+	$(PY) -m pip install --quiet -e ".[demo]"
+	touch $(DEMO)
+
 $(STAMP): $(CORE)
 	$(PY) -m pip install --quiet -e ".[test,bench,ray]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-$(MODELS)/quality.bin: $(CORE)
+$(MODELS)/quality.bin: $(DEMO)
 	$(PY) -m curate.train_models --out $(MODELS)
 
 models: $(MODELS)/quality.bin

@@ -87,8 +87,10 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
     """Plan how many epochs of each quality bucket to train on, and how large a model, for a compute budget."""
     from curate.cli.common import echo_json, warn, write_plot
     from curate.planner import frontier, plan
-    from curate.planner.report import format_frontier, plot_frontier
+    from curate.planner.report import format_frontier, plot_frontier, require_plotting
 
+    if plot_path:
+        require_plotting()
     if from_plan is not None:
         show_plan(run_file(from_plan, "plan.json"), as_json, plot_path)
         return

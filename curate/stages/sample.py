@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import schema
-from curate.errors import ConfigError, InputError
+from curate.errors import ConfigError, InputError, MissingExtra
 from curate.pipeline.registry import register
 from curate.pipeline.stage import (
     CombineContext,
@@ -342,8 +342,12 @@ class Sample(ReshapingStage):
             from curate.planner.report import plot_plan
 
             png = io.BytesIO()
-            plot_plan(the_plan, png)
-            ctx.store.write_meta(Path(self.output).stem + ".png", png.getvalue())
+            try:
+                plot_plan(the_plan, png)
+            except MissingExtra as exc:  # the plot is a picture of plan.json: the run goes on without it
+                ctx.logger.warning("sample: %s.png not written: %s", Path(self.output).stem, exc)
+            else:
+                ctx.store.write_meta(Path(self.output).stem + ".png", png.getvalue())
         for w in the_plan.warnings:
             ctx.logger.warning("sample: plan warning: %s", w)
 
