@@ -29,14 +29,18 @@ PYTEST_ARGS ?=
 COMPAT_VENV ?= /tmp/compat-venv
 COMPAT_OUT  ?= out/compat
 COMPAT_PKGS ?= torch==2.13.0 megatron-core==0.16.1 datatrove==0.10.1 tokenizers pyarrow
+# a throwaway environment with pyspark (needs a Java 17 runtime), only for `make spark-check`
+SPARK_VENV  ?= /tmp/spark-venv
+SPARK_OUT   ?= out/spark-check
 
-.PHONY: help venv demo test test-fast bench compat models public-models run dedup plan sample stats sample-data lint clean
+.PHONY: help venv demo test test-fast bench compat spark-check models public-models run dedup plan sample stats sample-data lint clean
 
 help:
 	@echo "make demo    - run pipelines/default.yaml on sample_data/ into out/demo/"
 	@echo "make test    - run the test suite (every test; a missing extra fails)"
 	@echo "make test-fast - the suite without fault-injection, Ray, S3 and benchmark-comparison tests"
 	@echo "make bench   - run bench/ (BENCH_SCALE=small|full) and append to BENCHMARKS.md"
+	@echo "make spark-check - read curate's Parquet sinks with pyspark (in SPARK_VENV, default /tmp/spark-venv; Java 17)"
 	@echo "make compat  - re-create the tokenized golden fixtures with megatron-core and datatrove, and read curate's output with their readers"
 	@echo "make run PIPELINE=... INPUT=... OUTPUT=... [WORKERS=2] [EXTRA='--resume']"
 	@echo "make dedup INPUT=... OUTPUT=... [THRESHOLD=0.8]"
@@ -97,6 +101,17 @@ $(COMPAT_VENV)/.compat-stamp:
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/pip install --quiet $(COMPAT_PKGS)
 	touch $@
+
+$(SPARK_VENV)/.spark-stamp:
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet pyspark
+	touch $@
+
+# Spark reads every Parquet sink whole, the zero-row shard of an empty task included
+spark-check: $(STAMP) $(SPARK_VENV)/.spark-stamp
+	rm -rf $(SPARK_OUT)
+	$(PY) -m tests.compat.spark_write $(SPARK_OUT)
+	$(SPARK_VENV)/bin/python tests/compat/spark_read.py $(SPARK_OUT)
 
 compat: $(STAMP) $(COMPAT_VENV)/.compat-stamp
 	$(COMPAT_VENV)/bin/python tests/compat/make_fixtures.py
