@@ -12,6 +12,7 @@ runner names no stage, no format and no executor: what varies lives behind their
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -59,12 +60,19 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
         # before the pool starts: its workers load the kernels instead of each compiling them
         warm_up([*(n.stage for n in graph.nodes), *{t.format.name: t.format for t in plan.tasks}.values()],
                 text_type(plan.schema))
-        for level in range(plan.schedule.passes):
-            run_pass(plan, level, run)
-            lease.check()
-            for name in plan.schedule.combines_after(level):
-                run.reports.combines[name] = combine(plan, name, run)
-                lease.check()
+        if run.progress is not None:
+            run.progress.start_run(plan.schedule.passes, plan.tasks)
+        try:
+            with run.progress.listening() if run.progress is not None else contextlib.nullcontext():
+                for level in range(plan.schedule.passes):
+                    run_pass(plan, level, run)
+                    lease.check()
+                    for name in plan.schedule.combines_after(level):
+                        run.reports.combines[name] = combine(plan, name, run)
+                        lease.check()
+        finally:
+            if run.progress is not None:
+                run.progress.close()
         return finish(plan, run, lease)
 
 
@@ -144,8 +152,9 @@ def combine(plan: RunPlan, name: str, run: Run) -> tuple[float, dict]:
         return 0.0, files.read_json(store.done_marker).get("summary", {})
     store.reset_state()
     begin_run(plan.store.run_id)
+    fan_out = run.executor.map if run.progress is None else run.progress.combine_map(name, run.executor.map)
     ctx = CombineContext(n_tasks=len(plan.tasks), seed=plan.settings.seed, workers=run.executor.workers,
-                         map=run.executor.map, store=store, logger=run.logger)
+                         map=fan_out, store=store, logger=run.logger)
     t0 = time.perf_counter()
     run.logger.info("combine %s ...", name)
     try:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from curate import schema
 from curate.errors import AccountingError, InputError
+from curate.executors import batches
 from curate.faults import checkpoint
 from curate.io import read as reader
 from curate.pipeline.graph import INPUT_NODE, READ_NODE, REJECTED, Graph, Node, StreamRef
@@ -359,6 +360,7 @@ class _UnitRun:
                 for node in chain:
                     assert batch is not None  # a stage with named outputs ends its unit
                     batch = self._step(node, *batch, lambda t, c, n=node: n.stage.process(t, c), "map")
+                batches.report(task.index, table.num_rows)
                 if self.outs.writers or self.outs.sink_writers:
                     checkpoint("shard_write")
         except BaseException:
