@@ -28,7 +28,8 @@ class _LineFormatter(logging.Formatter):
 
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a record is emitted (as click.echo(err=True)
-    does), so that a caller redirecting stderr around a verb gets its log lines too."""
+    does), so that a caller redirecting stderr around a verb gets its log lines too; the lines
+    go through ``tqdm.write`` on a terminal, so a progress bar there is not torn."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +42,18 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """One line, written around the progress bars (tqdm clears and redraws them)."""
+        from tqdm import tqdm
+
+        try:
+            if sys.stderr.isatty():
+                tqdm.write(self.format(record), file=sys.stderr)
+            else:
+                super().emit(record)
+        except Exception:  # noqa: BLE001 - logging's own policy: report, never raise
+            self.handleError(record)
 
 
 def log_to_stderr(quiet: bool = False) -> None:

@@ -24,7 +24,7 @@ def run_options(f: Callable) -> Callable:
                      "datasets saved to disk (.arrow)."),
         click.option("--output", "output_dir", required=True,
                      help="Output directory or prefix (a local path or an s3://, gs:// URI)."),
-        click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
+        click.option("--workers", type=click.IntRange(min=1), default=None, show_default="the CPUs this process may use",
                      help="Parallel workers."),
         click.option("--executor", default="local",
                      help="Where to run: 'local' (a process pool) or 'ray', or a plugin's; `curate executors` "

@@ -12,6 +12,7 @@ sit beside it, on stderr (or in the notebook).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
@@ -29,10 +30,15 @@ class Progress:
     :meth:`advance` per finished task and :meth:`finish`, :meth:`combine` around a combine step,
     and :meth:`close` at the end."""
 
-    def __init__(self, stream: TextIO | None = None, interval: float | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, interval: float | None = None, live: bool | None = None) -> None:
+        """Bars on `stream` (stderr), redrawn at most every `interval` seconds; `live` bars (default:
+        on a terminal or in a notebook), else a plain ``progress:`` line every `interval` (10 s)."""
         self.stream = stream or sys.stderr
         tty = getattr(self.stream, "isatty", lambda: False)()
-        self.interval = interval if interval is not None else (0.2 if tty else 10.0)
+        # a terminal or a notebook gets live bars; a pipe or a log file a plain line now and then
+        self.live = live if live is not None else tty or "ipykernel" in sys.modules
+        self.interval = interval if interval is not None else (0.2 if self.live else 10.0)
+        self.last_line = 0.0
         self.bar: Any = None
         self.job_bar: Any = None
         self.sizes: dict[int, int] = {}
@@ -42,12 +48,13 @@ class Progress:
         self.finished_rows = 0
 
     def _bar(self, **kwargs: Any) -> Any:
-        return tqdm(file=self.stream, mininterval=self.interval, dynamic_ncols=True, **kwargs)
+        return tqdm(file=self.stream, mininterval=self.interval, dynamic_ncols=True, disable=not self.live, **kwargs)
 
     def start_run(self, passes: int, tasks: list) -> None:
         """A bar over `passes` passes of `tasks`."""
         self.sizes = {t.index: max(1, t.nbytes) for t in tasks}
         self.bar = self._bar(total=passes * sum(self.sizes.values()), unit="B", unit_scale=True, desc="run")
+        self.started = time.monotonic()
 
     def start(self, label: str, todo: list, tasks: list) -> None:
         """A pass begins with `todo` (plan, unit, task, ...) items; the tasks it skips (done by an
@@ -91,7 +98,16 @@ class Progress:
     def _show(self) -> None:
         done = self.finished_bytes + sum(self._credit(t, r) for t, r in self.running.items())
         self.bar.n = min(self.bar.total, int(done))
-        self.bar.refresh() if self.bar.total and self.bar.n >= self.bar.total else self.bar.update(0)
+        if self.live:
+            self.bar.refresh() if self.bar.n >= self.bar.total else self.bar.update(0)
+            return
+        now = time.monotonic()
+        if now - self.last_line >= self.interval:
+            self.last_line = now
+            meter = self.bar.format_meter(self.bar.n, self.bar.total, now - self.started, unit="B", unit_scale=True,
+                                          prefix=getattr(self.bar, "desc", ""), ncols=0)
+            self.stream.write(f"progress: {meter}\n")
+            self.stream.flush()
 
     def finish(self) -> None:
         """A pass ended."""

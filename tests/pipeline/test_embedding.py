@@ -30,7 +30,7 @@ class Recorder(Progress):
     """A Progress that remembers what reached it, in order."""
 
     def __init__(self) -> None:
-        super().__init__(io.StringIO(), interval=0)
+        super().__init__(io.StringIO(), interval=0, live=True)
         self.events: list[tuple] = []  # (batch, task, rows, bar after) or (task, task, bar before)
 
     def batch(self, task: int, rows: int) -> None:
@@ -62,7 +62,7 @@ def test_a_task_in_flight_moves_the_bar_by_its_share_of_rows() -> None:
     (known from an earlier report of the task), capped below its size until it ends."""
     from curate.io.read import Task
 
-    progress = Progress(io.StringIO(), interval=0)
+    progress = Progress(io.StringIO(), interval=0, live=False)
     tasks = [Task(index=i, path=f"/s{i}", rel=f"s{i}", fmt="parquet", nbytes=1000) for i in range(2)]
     progress.start_run(2, tasks)
     assert progress.bar.total == 4000
@@ -79,6 +79,8 @@ def test_a_task_in_flight_moves_the_bar_by_its_share_of_rows() -> None:
     progress.batch(1, 500)  # more than it holds: capped until its report
     assert progress.bar.n == 2000 + 990
     progress.close()
+    lines = progress.stream.getvalue().splitlines()  # not a terminal: plain lines, no carriage returns
+    assert lines[-1].startswith("progress: apply:") and "2.99k/4.00k" in lines[-1] and "\r" not in progress.stream.getvalue()
 
 
 def test_the_default_worker_count_is_the_cpus_the_process_may_use() -> None:
