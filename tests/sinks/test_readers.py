@@ -56,7 +56,7 @@ def test_parquet_sinks_read_whole_by_datasets_duckdb_and_polars(runs: tuple[Path
         assert pq.ParquetFile(sink / "part-00001.parquet").metadata.num_rows == 0  # the empty task's shard
         loaded = datasets.load_dataset("parquet", data_dir=str(sink), split="train", cache_dir=str(tmp_path / sink.name))
         assert loaded["id"] == ids
-        assert duckdb.sql(f"SELECT count(*) FROM '{sink}/**/*.parquet'").fetchone()[0] == docs
+        assert duckdb.sql(f"SELECT count(*) FROM '{sink}/**/*.parquet'").fetchall()[0][0] == docs
         assert pl.scan_parquet(sink).collect()["id"].to_list() == ids
         assert pl.scan_parquet(f"{sink}/*.parquet").select(pl.len()).collect().item() == docs
 
@@ -64,9 +64,9 @@ def test_parquet_sinks_read_whole_by_datasets_duckdb_and_polars(runs: tuple[Path
 def test_output_without_outputs_is_safe_for_readers_pointed_at_data(runs: tuple[Path, Path]) -> None:
     """The rejected rows and the work folder are Parquet too, but under _curate/, outside the sink."""
     plain, _ = runs
-    everything = duckdb.sql(f"SELECT count(*) FROM '{plain}/**/*.parquet'").fetchone()[0]
+    everything = duckdb.sql(f"SELECT count(*) FROM '{plain}/**/*.parquet'").fetchall()[0][0]
     assert everything > 8  # what reading OUTPUT itself would have counted
-    assert duckdb.sql(f"SELECT count(*) FROM '{plain}/data/**/*.parquet'").fetchone()[0] == 8
+    assert duckdb.sql(f"SELECT count(*) FROM '{plain}/data/**/*.parquet'").fetchall()[0][0] == 8
 
 
 def test_jsonl_and_token_sinks_leave_out_the_empty_task_and_say_so(runs: tuple[Path, Path], tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_jsonl_and_token_sinks_leave_out_the_empty_task_and_say_so(runs: tuple[P
         assert sinks[name]["empty_tasks"] == [1] and sinks[name]["shards"] == 2, name
         assert sorted(p.name for p in (named / name).iterdir()) == files
     frame = pl.scan_ndjson(f"{named}/text/*.jsonl").collect()
-    assert frame["id"].to_list() == read_output(named, "kept").column("id").to_list()
+    assert frame["id"].to_list() == read_output(named, "kept").column("id").to_pylist()
     loaded = datasets.load_dataset("json", data_dir=str(named / "text"), split="train", cache_dir=str(tmp_path / "hf"))
     assert loaded.num_rows == sinks["text"]["docs"] == 8
     assert sinks["tokens"]["docs"] == 8 and sinks["tokens"]["tokens"] > 0
