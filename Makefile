@@ -7,6 +7,7 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 CURATE   := $(VENV)/bin/curate
 CORE     := $(VENV)/.core-stamp
+DEMO     := $(VENV)/.demo-stamp
 STAMP    := $(VENV)/.installed-stamp
 
 PIPELINE ?= pipelines/default.yaml
@@ -15,12 +16,12 @@ OUTPUT   ?= out/run
 WORKERS  ?= 2
 EXTRA    ?=
 THRESHOLD ?= 0.8
-BUCKETS  ?= out/demo/_meta/quality_buckets/buckets.json
+BUCKETS  ?= out/demo/_curate/meta/quality_buckets/buckets.json
 # `make plan` defaults: the demo's buckets and budget (pipelines/default.yaml's sample stage), which curate plan
 # accepts as sensible; for your own buckets give COMPUTE and PARAMS= (empty: N searched)
 COMPUTE  ?= 4e12
 PARAMS   ?= 8e5
-PLAN     ?= out/demo/_meta/sample/plan.json
+PLAN     ?= out/demo/_curate/meta/sample/plan.json
 MODELS   ?= models
 BENCH_SCALE ?= small
 PYTEST_ARGS ?=
@@ -29,8 +30,11 @@ PYTEST_ARGS ?=
 COMPAT_VENV ?= /tmp/compat-venv
 COMPAT_OUT  ?= out/compat
 COMPAT_REQS ?= tests/compat/requirements.txt
+# a throwaway environment with pyspark (needs a Java 17 runtime), only for `make spark-check`
+SPARK_VENV  ?= /tmp/spark-venv
+SPARK_OUT   ?= out/spark-check
 
-.PHONY: help venv demo test test-fast bench compat report-check models public-models run dedup plan sample stats sample-data lint clean
+.PHONY: help venv demo test test-fast bench compat report-check spark-check models public-models run dedup plan sample stats sample-data lint clean
 
 help:
 	@echo "make demo    - run pipelines/default.yaml on sample_data/ into out/demo/"
@@ -39,6 +43,7 @@ help:
 	@echo "make bench   - run bench/ (BENCH_SCALE=small|full) and append to BENCHMARKS.md"
 	@echo "make compat  - re-create the tokenized golden fixtures with megatron-core, datatrove, litdata, mosaicml-streaming, numpy and datasets, and read curate's output with their readers"
 	@echo "make report-check - the demo run's curate report in headless Chromium (installed from Debian's packages): tables read back, docs/img/report.png taken"
+	@echo "make spark-check - read curate's Parquet sinks with pyspark (in SPARK_VENV, default /tmp/spark-venv; Java 17)"
 	@echo "make run PIPELINE=... INPUT=... OUTPUT=... [WORKERS=2] [EXTRA='--resume']"
 	@echo "make dedup INPUT=... OUTPUT=... [THRESHOLD=0.8]"
 	@echo "make plan BUCKETS=buckets.json COMPUTE=1e21 PARAMS= - PARAMS empty searches N (default: the demo's 8e5)"
@@ -53,13 +58,18 @@ $(CORE): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $(CORE)
 
+# what the demo needs beyond the core: fastText (classify) and matplotlib (plan.png)
+$(DEMO): $(CORE)
+	$(PY) -m pip install --quiet -e ".[demo]"
+	touch $(DEMO)
+
 $(STAMP): $(CORE)
 	$(PY) -m pip install --quiet -e ".[test,bench,ray]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-$(MODELS)/quality.bin: $(CORE)
+$(MODELS)/quality.bin: $(DEMO)
 	$(PY) -m curate.train_models --out $(MODELS)
 
 models: $(MODELS)/quality.bin
@@ -72,7 +82,7 @@ public-models: $(STAMP)
 demo: models
 	$(CURATE) run pipelines/default.yaml --input sample_data --output out/demo --overwrite --workers $(WORKERS)
 	@echo; echo "Curated corpus: out/demo/curated/   training mixture: out/demo/mixture/"
-	@echo "Plan (out/demo/_meta/sample/plan.json, plotted in out/demo/_meta/sample/plan.png):"
+	@echo "Plan (out/demo/_curate/meta/sample/plan.json, plotted in out/demo/_curate/meta/sample/plan.png):"
 	$(CURATE) plan --from-plan out/demo
 
 # every test; one that cannot run (an extra missing) fails instead of skipping
@@ -93,6 +103,17 @@ $(COMPAT_VENV)/.compat-stamp: $(COMPAT_REQS)
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/pip install --quiet --no-deps -r $(COMPAT_REQS)
 	touch $@
+
+$(SPARK_VENV)/.spark-stamp:
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet pyspark
+	touch $@
+
+# Spark reads every Parquet sink whole, the zero-row shard of an empty task included
+spark-check: $(STAMP) $(SPARK_VENV)/.spark-stamp
+	rm -rf $(SPARK_OUT)
+	$(PY) -m tests.compat.spark_write $(SPARK_OUT)
+	$(SPARK_VENV)/bin/python tests/compat/spark_read.py $(SPARK_OUT)
 
 compat: $(STAMP) $(COMPAT_VENV)/.compat-stamp
 	$(COMPAT_VENV)/bin/python tests/compat/make_fixtures.py

@@ -39,6 +39,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PeakMemory, best_of, best_of_cpu, corpus, md_table, scale_arg  # noqa: E402
 
+from curate.store.layout import DEFAULT_SINK  # noqa: E402
+
 # rensa's batch calls spread over a Rayon pool; one thread makes its figures per core like ours
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
@@ -396,7 +398,7 @@ def annotated_clusters(src: Path, work: Path, ids: list[str], verify: bool,
     import pyarrow.parquet as pq
 
     ours_whole(src, work, workers=1, annotate_only=True, verify=verify, **params)
-    out = pa.concat_tables([pq.read_table(p, columns=["id", "dup_cluster_id"]) for p in sorted(work.glob("part-*"))])
+    out = pa.concat_tables([pq.read_table(p, columns=["id", "dup_cluster_id"]) for p in sorted((work / DEFAULT_SINK).glob("part-*"))])
     position = {d: i for i, d in enumerate(ids)}
     order = np.array([position[d] for d in out.column("id").to_pylist()])
     cluster_ids = np.empty(len(ids), dtype=object)

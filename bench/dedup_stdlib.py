@@ -46,6 +46,8 @@ from dedup import (  # noqa: E402
     word_lists,
 )
 
+from curate.store.layout import DEFAULT_SINK  # noqa: E402
+
 PEERS = ("numba", "numpy", "pyarrow", "duckdb", "rensa", "datasketch")
 
 
@@ -134,7 +136,7 @@ def main() -> None:
 def _count_rows(out: Path) -> int:
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob("part-*.parquet"))
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in (out / DEFAULT_SINK).glob("part-*.parquet"))
 
 
 if __name__ == "__main__":

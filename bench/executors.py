@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, LogClock, corpus, md_table, run_graph_once, scale_arg  # noqa: E402
 from quality import bench_models  # noqa: E402
 
+from curate.store.layout import DEFAULT_SINK  # noqa: E402
+
 CONFIGS = [("local", 1), ("local", 2), ("ray", 1), ("ray", 2)]
 
 
@@ -72,7 +74,7 @@ def measure(kind: str, workers: int, graph: Any, src: Path, warm: Path, tmp: Pat
 def _shard_ids(out: Path) -> list[list[str]]:
     import pyarrow.parquet as pq
 
-    return [pq.read_table(p, columns=["id"]).column("id").to_pylist() for p in sorted(out.glob("part-*.parquet"))]
+    return [pq.read_table(p, columns=["id"]).column("id").to_pylist() for p in sorted((out / DEFAULT_SINK).glob("part-*.parquet"))]
 
 
 def main() -> None:

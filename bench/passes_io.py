@@ -2,7 +2,7 @@
 
 1. A global stage first (`minhash_dedup` on the run's input, as `curate dedup` runs it): its apply
    pass either reads the input files again (what curate does for local Parquet) or reads back a
-   copy the read pass wrote under ``_work/streams/read/`` (what it does otherwise). Both ways on
+   copy the read pass wrote under ``_curate/work/streams/read/`` (what it does otherwise). Both ways on
    the same corpus, as Parquet and as JSONL, on the local disk and on an S3 API server on
    loopback (input and output both there), one worker, in this process (the choice is forced by
    replacing curate.pipeline.runner.rereads_input; gzipped JSONL on the local disk only): wall seconds (best of 2), and for local runs

@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import corpus, md_table, run_curate, scale_arg  # noqa: E402
 from dedup import BANDS, NGRAM, NUM_PERM, ROWS, datatrove_whole, load, text_mb  # noqa: E402
 
+from curate.store.layout import DEFAULT_SINK, REJECTED  # noqa: E402
+
 PIPELINE = f"""name: datatrove_recipe
 stages:
   - stage: heuristics
@@ -94,8 +96,8 @@ def main() -> None:
         curate_run(pipeline, src, tmp / "decisions", "--keep-rejected")
         ours = min((curate_run(pipeline, src, tmp / "ours") for _ in range(2)), key=lambda r: r["seconds"])
         t_dt, cpu_dt = datatrove_recipe(src, tmp / "datatrove")
-        ours_kept = kept_ids(tmp / "decisions", "part-*.parquet")
-        ours_filtered = ours_kept | kept_ids(tmp / "decisions", "_rejected/minhash_dedup/*.parquet")
+        ours_kept = kept_ids(tmp / "decisions", f"{DEFAULT_SINK}/part-*.parquet")
+        ours_filtered = ours_kept | kept_ids(tmp / "decisions", f"{REJECTED}/minhash_dedup/*.parquet")
         dt_kept = kept_ids(tmp / "datatrove" / "minhash" / "out", "*.parquet")
         dt_filtered = kept_ids(tmp / "datatrove" / "filtered", "*.parquet")
         agree = sum((i in ours_kept) == (i in dt_kept) for i in ids) / len(ids)

@@ -6,7 +6,7 @@ the common single jobs (dedup, classify, sample), the planner and the sample-dat
 
     p = Pipeline("mine").add("normalize").add("length_filter", min_chars=200).add("exact_dedup")
     result = p.run("shards/", "out/", keep_rejected=True)
-    result.stats["stages"]  # the _stats.json content
+    result.stats["stages"]  # the _curate/stats.json content
 
 Every helper takes its stage's parameters as keywords and the run's options (the keywords of
 :meth:`Pipeline.run`: workers, executor, resume, overwrite, and every run setting such as seed or
@@ -87,7 +87,7 @@ class Pipeline:
         """Write the stream `source` (``"NAME"``, ``"NAME.rejected"``, ``"NAME.<output>"``) to the
         sink OUTPUT/`name`/ as Parquet, or as the YAML mapping does (``{"from": ..., "format":
         "megatron", "tokenizer": ...}``); with no sink named, the last stage's kept rows go to
-        OUTPUT/."""
+        the sink OUTPUT/data/."""
         if name in self._outputs:
             raise ConfigError(f"pipeline '{self.name}': sink '{name}' is already named (it writes "
                               f"{self._outputs[name]})")
@@ -106,14 +106,16 @@ class Pipeline:
     # ---- running ----------------------------------------------------------------------
     def run(self, input: str | Path, output: str | Path, *, workers: int | None = None, executor: str = "local",
             executor_options: dict[str, Any] | None = None, resume: bool = False, overwrite: bool = False,
-            progress: bool = False, **settings: Any) -> RunResult:
+            progress: bool | Progress = False, **settings: Any) -> RunResult:
         """Run over the shards in `input` into `output` with the executor `executor` (``local``,
         ``ray`` or a plugin's; `executor_options` its options, e.g. ``{"address": "auto"}`` for
         Ray). `settings` are run settings (the fields of
         :class:`curate.pipeline.settings.RunSettings`: seed, keep_rejected, on_error, ...); those
         left out or None take the pipeline's `settings:` and then the defaults. What the run says
-        goes to the ``curate`` logger (standard :mod:`logging`); `progress` also prints a progress
-        line on stderr. Returns the stats (as in `_stats.json`) and errors."""
+        goes to the ``curate`` logger (standard :mod:`logging`); `progress` (True, or a
+        :class:`curate.pipeline.progress.Progress` of your own) also shows tqdm progress bars: the
+        whole run's, advanced per batch with its ETA, and each combine step's (on stderr; a widget in
+        a notebook). Returns the stats (as in `_curate/stats.json`) and errors."""
         from curate.executors.base import make_executor
 
         run_settings = RunSettings.resolve(self.settings, **settings)
@@ -121,7 +123,7 @@ class Pipeline:
         ex = make_executor(executor, workers, executor_options)
         try:
             run = Run(store, ex, run_settings, resume=resume, overwrite=overwrite,
-                      progress=Progress(sys.stderr) if progress else None)
+                      progress=progress if isinstance(progress, Progress) else Progress(sys.stderr) if progress else None)
             return run_graph(self.graph, input, run)
         finally:
             ex.close()

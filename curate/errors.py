@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+from types import ModuleType
 
 # C0/C1 controls, line/paragraph separators and bidi overrides: a file name or value holding one
 # could break a one-line message or make it read differently than it is.
@@ -22,6 +24,20 @@ class CurateError(Exception):
 
 class ConfigError(CurateError):
     """A pipeline, stage parameter or CLI option is invalid."""
+
+
+class MissingExtra(ConfigError):
+    """An optional dependency is not installed: the message names the extra that brings it."""
+
+
+def import_extra(module: str, extra: str, needed_for: str) -> ModuleType:
+    """Import `module`, an optional dependency of curate's `extra`; MissingExtra (exit 2, one line:
+    ``pip install 'curate[EXTRA]'``) when it is not installed. `needed_for` says what needs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(f"{needed_for} needs {module.split('.')[0]}, not installed: "
+                           f"pip install 'curate[{extra}]'") from None
 
 
 class InputError(CurateError):

@@ -27,12 +27,12 @@ LINE_DEDUP_UNITS_REMOVED = "line_dedup_units_removed"
 LINE_DEDUP_BYTES_REMOVED = "line_dedup_bytes_removed"
 
 # Routing columns: a stage marks a row rejected by setting REJECT_REASON (null = kept);
-# the runner adds REJECT_STAGE to rows it writes under _rejected/.
+# the runner adds REJECT_STAGE to rows it writes under _curate/rejected/.
 REJECT_REASON = "reject_reason"
 REJECT_STAGE = "reject_stage"
 # Rows read from another stage's rejected output arrive kept, their reason in this column.
 UPSTREAM_REJECT_REASON = "upstream_reject_reason"
-# An input may hold the routing columns (a run's _rejected/ shards read by a later run): the reader
+# An input may hold the routing columns (a run's _curate/rejected/ shards read by a later run): the reader
 # renames them with one more `orig_` prefix (curate.io.conform.ColumnMap), so that their values
 # stay data and never route a row.
 ROUTING_COLUMNS = (REJECT_REASON, REJECT_STAGE, UPSTREAM_REJECT_REASON)

@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.store import layout
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 PIPELINES = ROOT / "pipelines"
@@ -34,30 +36,58 @@ def write_parquet(path: Path, rows: dict, row_group_size: int | None = None) -> 
     return path
 
 
-def read_output(out: Path) -> pa.Table:
-    """All part-*.parquet shards of an output, in shard order."""
-    parts = sorted(out.glob("part-*.parquet"))
+def data_dir(out: Path) -> Path:
+    """The default sink of a run without ``outputs:`` (OUTPUT/data/)."""
+    return out / layout.DEFAULT_SINK
+
+
+def read_output(out: Path, sink: str = layout.DEFAULT_SINK) -> pa.Table:
+    """All part-*.parquet shards of a sink (default: the sink of a run without ``outputs:``), in
+    shard order."""
+    parts = sorted((out / sink).glob("part-*.parquet"))
     return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive")
 
 
-def sink_dirs(out: Path) -> dict[str, Path]:
-    """Every sink of a finished run (from its _stats.json): name -> folder ("" is OUTPUT/ itself)."""
+def read_stats(out: Path) -> dict:
+    """A finished run's stats (OUTPUT/_curate/stats.json)."""
     import json
 
-    sinks = json.loads((out / "_stats.json").read_text())["sinks"]
-    return {name: out / name if name else out for name in sorted(sinks)}
+    return json.loads((out / layout.STATS).read_text())
+
+
+def read_errors(out: Path) -> list[dict]:
+    """The rows and files a run skipped (OUTPUT/_curate/errors.jsonl)."""
+    import json
+
+    return [json.loads(line) for line in (out / layout.ERRORS).read_text().splitlines()]
+
+
+def rejected_dir(out: Path, node: str = "") -> Path:
+    """Where the rows `node` rejected are kept (all nodes' without one)."""
+    return out / layout.REJECTED / node if node else out / layout.REJECTED
+
+
+def work_dir(out: Path) -> Path:
+    """The run's work folder (streams, done markers, stage state, the manifest)."""
+    return out / layout.WORK
+
+
+def sink_dirs(out: Path) -> dict[str, Path]:
+    """Every sink of a finished run (from its stats): name -> folder."""
+    return {name: out / name for name in sorted(read_stats(out)["sinks"])}
 
 
 def meta_file(out: Path, name: str) -> Path:
-    """The one run metadata file `name` under OUTPUT/_meta/<node>/ (buckets.json, plan.json)."""
-    found = sorted(out.glob(f"_meta/*/{name}"))
+    """The one run metadata file `name` under OUTPUT/_curate/meta/<node>/ (buckets.json, plan.json)."""
+    found = sorted(out.glob(f"{layout.META}/*/{name}"))
     assert len(found) == 1, found
     return found[0]
 
 
-def shard_ids(out: Path) -> list[list[str]]:
-    """The ids of each output shard, in order: the determinism contract."""
-    return [pq.read_table(p, columns=["id"]).column("id").to_pylist() for p in sorted(out.glob("part-*.parquet"))]
+def shard_ids(out: Path, sink: str = layout.DEFAULT_SINK) -> list[list[str]]:
+    """The ids of each shard of a sink (default: the sink of a run without ``outputs:``), in
+    order: the determinism contract."""
+    return [pq.read_table(p, columns=["id"]).column("id").to_pylist() for p in sorted((out / sink).glob("part-*.parquet"))]
 
 
 @contextlib.contextmanager

@@ -12,6 +12,8 @@ import duckdb
 import pytest
 
 from curate.cli import main
+from curate.store import layout
+from tests.conftest import data_dir, read_stats
 
 PIPELINE = "name: hostile\nstages:\n  - stage: normalize\n"
 
@@ -24,16 +26,16 @@ class Outcome:
 
     @property
     def stats(self) -> dict:
-        return json.loads((self.out / "_stats.json").read_text())
+        return read_stats(self.out)
 
     @property
     def errors(self) -> list[dict]:
-        path = self.out / "_errors.jsonl"
+        path = self.out / layout.ERRORS
         return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
     def kept_ids(self) -> list[str]:
         """Every id written, read with DuckDB (so the shards must be readable by another tool)."""
-        glob = str(self.out / "part-*.parquet")
+        glob = str(data_dir(self.out) / "part-*.parquet")
         return [r[0] for r in duckdb.sql(f"SELECT id FROM read_parquet('{glob}')").fetchall()]
 
     def error_line(self) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.errors import ConfigError
+from curate.errors import ConfigError, import_extra
 from curate.store.atomic import atomic_path
 from curate.store.storage import Storage
 
@@ -63,9 +63,14 @@ class TrainParams:
         return asdict(self)
 
 
+def require_fasttext(needed_for: str) -> Any:
+    """The fasttext module (the ``classify`` extra); MissingExtra naming it when not installed."""
+    return import_extra("fasttext", "classify", needed_for)
+
+
 def train(train_file: str | Path, params: TrainParams) -> Any:
     """Train a supervised fastText model on a file of ``__label__X text`` lines; returns the model."""
-    import fasttext
+    fasttext = require_fasttext("training a fastText classifier")
 
     params.validate()
     try:
@@ -108,7 +113,7 @@ class Classifier:
         environment's options; from a local copy, as fastText reads only local files);
         ConfigError naming `path` when it is missing, truncated or corrupt (see
         :mod:`curate.classifiers.model_file`) or not a supervised fastText model."""
-        import fasttext
+        fasttext = require_fasttext(f"the fastText {what} {path}")
 
         from curate.classifiers.model_file import (  # numba: loaded on first use
             CBOW,

@@ -87,6 +87,7 @@ def train_classifier(input: str | Path, label_column: str, output: str | Path, *
     recall below ``LOW_RECALL``). `param_overrides` are TrainParams fields (epochs, lr,
     word_ngrams, dim, bucket, minn, maxn, min_count, loss, seed, threads). Files at URIs are read
     and written with `storage` (default: the environment's options)."""
+    ft.require_fasttext("train-classifier")  # before reading any data
     started = time.time()
     params = params or ft.TrainParams()
     if param_overrides:

@@ -78,13 +78,15 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
     from curate.cli.common import cli_storage, read_json
     from curate.planner.calibrate import calibrate
     from curate.planner.lawfile import bucket_definition
-    from curate.planner.report import format_calibration, plot_residuals
+    from curate.planner.report import format_calibration, plot_residuals, require_plotting
     from curate.planner.runs import read_runs
     from curate.store.atomic import writable
 
     for written in (output, plot_path):
         if written is not None:
             writable(written, cli_storage())
+    if plot_path:
+        require_plotting()
     if "mixture" in fit:
         from curate.cli.mixture_calibrate import calibrate_mixture_command
 

@@ -28,7 +28,8 @@ class _LineFormatter(logging.Formatter):
 
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a record is emitted (as click.echo(err=True)
-    does), so that a caller redirecting stderr around a verb gets its log lines too."""
+    does), so that a caller redirecting stderr around a verb gets its log lines too; the lines
+    go through ``tqdm.write`` on a terminal, so a progress bar there is not torn."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +42,18 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """One line, written around the progress bars (tqdm clears and redraws them)."""
+        from tqdm import tqdm
+
+        try:
+            if sys.stderr.isatty():
+                tqdm.write(self.format(record), file=sys.stderr)
+            else:
+                super().emit(record)
+        except Exception:  # noqa: BLE001 - logging's own policy: report, never raise
+            self.handleError(record)
 
 
 def log_to_stderr(quiet: bool = False) -> None:
@@ -269,24 +282,27 @@ def read_json(path: str, what: str) -> Any:
 
 def run_file(path: str, name: str) -> str:
     """`path` itself, or, for a run's OUTPUT directory (local, or a prefix at a URI), the one
-    `name` a stage of it wrote under ``_meta/<node>/`` (buckets.json, plan.json); an error lists
-    them when there are several."""
+    `name` a stage of it wrote under its metadata folder (``_curate/meta/<node>/``, or ``_meta/``
+    in a run of the layout before version 2: buckets.json, plan.json); an error lists them when
+    there are several."""
     import pyarrow.fs as pafs
 
     from curate.errors import InputError
+    from curate.store.layout import META, meta_candidates
     from curate.store.storage import parse
 
     storage = cli_storage()
     root = parse(path)
     if storage.info(root).type != pafs.FileType.Directory:
         return path
-    meta = root.child("_meta")
-    listed = storage.walk(meta) if storage.info(meta).type == pafs.FileType.Directory else ()
+    metas = [root.child(rel) for rel in meta_candidates()]
+    meta = next((m for m in metas if storage.info(m).type == pafs.FileType.Directory), None)
+    listed = storage.walk(meta) if meta is not None else ()
     found = sorted(meta.child(rel).uri for rel, _ in listed if rel.count("/") == 1 and rel.endswith(f"/{name}"))
     if len(found) == 1:
         return found[0]
     if not found:
-        raise InputError(f"no {name} under _meta/ (not a curate output, or no stage of it wrote one)", file=path)
+        raise InputError(f"no {name} under {META}/ (not a curate output, or no stage of it wrote one)", file=path)
     raise InputError(f"several stages wrote {name}: {', '.join(found)}; give one of them", file=path)
 
 

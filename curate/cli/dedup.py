@@ -24,7 +24,7 @@ _P = MinHashDedup.params
 @click.option("--rows", type=click.IntRange(min=1), default=None, show_default="chosen from threshold",
               help="Hashes per LSH band.")
 @click.option("--verify", is_flag=True, help="Check candidate pairs by exact Jaccard before they join a cluster "
-              "(removes LSH false positives; writes shingle sets under _work/).")
+              "(removes LSH false positives; writes shingle sets under _curate/work/).")
 @click.option("--signature-check/--no-signature-check", default=_P["signature_check"].default,
               help="Without --verify: drop candidate pairs whose signatures agree on fewer than "
               "threshold - 1.5 sigma of their hashes (cheap false-positive filter).")
@@ -32,7 +32,7 @@ _P = MinHashDedup.params
               "remove nothing.")
 @click.option("--exact", is_flag=True, help="Run exact_dedup first (its dup_count is summed into clusters).")
 @click.option("--memory-mb", type=click.IntRange(min=_P["memory_mb"].min), default=_P["memory_mb"].default,
-              help="Memory cap of each DuckDB band / verify job; beyond it DuckDB spills to _work/.")
+              help="Memory cap of each DuckDB band / verify job; beyond it DuckDB spills to _curate/work/.")
 @run_options
 def command(threshold: float, ngram: int, num_perm: int, bands: int | None, rows: int | None, verify: bool,
             signature_check: bool, annotate_only: bool, exact: bool, memory_mb: int, **opts: Any) -> None:
@@ -40,7 +40,7 @@ def command(threshold: float, ngram: int, num_perm: int, bands: int | None, rows
 
     In each cluster the document with the highest quality_score (if that column exists), else
     the longest text, else the smallest id is kept; it gets dup_cluster_id (its own id) and
-    dup_count (the documents it stands for). The others go to _rejected/ with reason
+    dup_count (the documents it stands for). The others go to _curate/rejected/ with reason
     near_duplicate when --keep-rejected is given.
     """
     from curate.api import dedup

@@ -24,7 +24,7 @@ def run_options(f: Callable) -> Callable:
                      "HTML pages' text), Hugging Face datasets saved to disk (.arrow)."),
         click.option("--output", "output_dir", required=True,
                      help="Output directory or prefix (a local path or an s3://, gs:// URI)."),
-        click.option("--workers", type=click.IntRange(min=1), default=None, show_default="number of cores",
+        click.option("--workers", type=click.IntRange(min=1), default=None, show_default="the CPUs this process may use",
                      help="Parallel workers."),
         click.option("--executor", default="local",
                      help="Where to run: 'local' (a process pool) or 'ray', or a plugin's; `curate executors` "
@@ -34,7 +34,7 @@ def run_options(f: Callable) -> Callable:
                      "ray."),
         click.option("--ray-address", default=None, help="Deprecated: --executor-option address=ADDRESS."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run in OUTPUT, skipping finished work."),
-        click.option("--overwrite", is_flag=True, help="Delete OUTPUT first if it holds anything."),
+        click.option("--overwrite", is_flag=True, help="Delete what an earlier curate run wrote in OUTPUT first (only the names its marker records)."),
         *(click.option(*decls, **kwargs) for decls, kwargs in cli_options()),
         click.option("--json", "as_json", is_flag=True, help="Print the run's stats as JSON on stdout."),
         click.option("--quiet", is_flag=True, help="No progress or summary on stderr."),
@@ -70,12 +70,9 @@ def sink_lines(output: str, stats: dict[str, Any]) -> list[str]:
     """Where each sink was written, with its document count."""
     lines = []
     for name, sink in stats.get("sinks", {}).items():
-        if name:
-            tokens = f", {sink['tokens']:,} tokens" if "tokens" in sink else ""
-            lines.append(f"sink {name} ({sink['from']}, {sink.get('format', 'parquet')}): {sink['docs']:,} documents"
-                         f"{tokens} in {output}/{name}/")
-        else:
-            lines.append(f"{sink['docs']:,} documents written to {output}")
+        tokens = f", {sink['tokens']:,} tokens" if "tokens" in sink else ""
+        lines.append(f"sink {name} ({sink['from']}, {sink.get('format', 'parquet')}): {sink['docs']:,} documents"
+                     f"{tokens} in {output}/{name}/")
     return lines
 
 
@@ -84,6 +81,7 @@ def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
     summary table (stderr) or JSON (stdout)."""
     from curate.cli.common import echo_json, log_to_stderr
     from curate.pipeline.stats import format_heavy_removals, format_table
+    from curate.store.layout import ERRORS
 
     quiet = opts["quiet"]
     log_to_stderr(quiet)
@@ -98,5 +96,5 @@ def execute(run: Callable[..., Any], opts: dict[str, Any]) -> Any:
             click.echo(line, err=True)
     if result.errors:
         click.echo(f"skipped {len(result.errors)} bad row(s)/file(s) (on-error=skip); see "
-                   f"{result.output}/_errors.jsonl", err=True)
+                   f"{result.output}/{ERRORS}", err=True)
     return result

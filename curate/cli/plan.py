@@ -81,7 +81,7 @@ def show_plan(path: str, as_json: bool, plot_path: str | None) -> None:
 @storage_option
 @click.option("--buckets", "buckets_path", default=None,
               help="buckets.json: {\"buckets\": [{\"name\", \"unique_tokens\", \"utility\", ...}]} "
-                   "(written by the quality_buckets stage, or by hand), or a run's OUTPUT whose _meta/ holds one. "
+                   "(written by the quality_buckets stage, or by hand), or a run's OUTPUT whose _curate/meta/ holds one. "
                    "Required unless --from-plan.")
 @click.option("--from-plan", "from_plan", default=None,
               help="Show an existing plan.json (e.g. the one a pipeline's sample stage wrote; or give the run's "
@@ -134,8 +134,10 @@ def command(buckets_path: str | None, from_plan: str | None, compute: float | No
     from curate.cli.common import cli_storage, echo_json, warn, write_plot
     from curate.planner import frontier, plan
     from curate.planner.phases import with_phases
-    from curate.planner.report import format_frontier, plot_frontier
+    from curate.planner.report import format_frontier, plot_frontier, require_plotting
 
+    if plot_path:
+        require_plotting()
     if from_plan is not None:
         show_plan(run_file(from_plan, "plan.json"), as_json, plot_path)
         return

@@ -15,7 +15,7 @@ from curate.errors import ConfigError
 
 @click.command("sample")
 @click.option("--plan", "plan_path", default=None, type=StoredPath(dir_okay=True),
-              help="plan.json (from `curate plan --json`), or a run's OUTPUT whose _meta/ holds one (a local path "
+              help="plan.json (from `curate plan --json`), or a run's OUTPUT whose _curate/meta/ holds one (a local path "
                    "or a URI): epochs per bucket. Give this or --mixture.")
 @click.option("--mixture", "mixture_path", default=None,
               help="Mixtures drawn by `curate mixtures` (CSV or JSON Lines: name, mixture per domain): write one "
@@ -24,7 +24,7 @@ from curate.errors import ConfigError
               help="With --mixture: the training tokens of every proxy run (RegMix: 1B).")
 @click.option("--buckets", "buckets_path", default=None,
               help="With --mixture: buckets.json by domain and quality (quality_buckets with by: domain); default: "
-                   "the one in --input's _meta/ (a run's OUTPUT).")
+                   "the one in --input's _curate/meta/ (a run's OUTPUT).")
 @click.option("--phases", "phases_spec", default=None, metavar="YAML|FILE",
               help="Phases to write in order (as `curate plan --phases`); default: the plan's own phases, else one.")
 @click.option("--fraction-by", type=click.Choice(["score", "random"]), default=None,

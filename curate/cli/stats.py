@@ -1,6 +1,7 @@
-"""`curate stats DIR`: show a run's _stats.json (the graph as a tree with its counts, the sinks,
-the per-stage table, the stages that removed most of their input); for an unfinished run, the
-finished tasks per pass and what ``--resume`` will do."""
+"""`curate stats DIR`: show a run's stats (``_curate/stats.json``, or ``_stats.json`` in a run of
+the layout before version 2): the graph as a tree with its counts, the sinks, the per-stage
+table, the stages that removed most of their input; for an unfinished run, the finished tasks
+per pass and what ``--resume`` will do."""
 
 from __future__ import annotations
 
@@ -11,32 +12,36 @@ import click
 
 from curate.cli.common import storage_option
 from curate.errors import InputError
-from curate.store.layout import WorkStore
+from curate.store.layout import STATS, WORK, WorkStore
 
 
 @click.command("stats")
 @storage_option
 @click.argument("directory")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw _stats.json (unfinished: the progress).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw stats file (_curate/stats.json; unfinished: the progress).")
 def command(directory: str, as_json: bool) -> None:
     """Show the per-stage summary of the run in DIRECTORY (a local path or a URI), or how far an
     unfinished run got."""
     from curate.cli.common import cli_storage, echo_json
+    from curate.store.layout import stats_candidates
 
     storage = cli_storage()
     storage.check(directory)
     store = WorkStore.open(directory, storage)
-    if not store.files.exists(store.stats_file):
+    root = str(directory).rstrip("/")
+    path = next((p for p in (f"{root}/{rel}" for rel in stats_candidates()) if storage.exists(p)), None)
+    if path is None:
         _unfinished(store, as_json)
         return
-    stats = store.files.read_json(store.stats_file)
+    stats = json.loads(storage.read_text(path))
     if as_json:
         echo_json(stats)
         return
-    _finished(stats, store)
+    # a run of the layout before version 2 has its work folder elsewhere: no work line for it
+    _finished(stats, store, work_line=path.endswith(STATS))
 
 
-def _finished(stats: dict[str, Any], store: WorkStore) -> None:
+def _finished(stats: dict[str, Any], store: WorkStore, work_line: bool) -> None:
     from curate.pipeline.stats import format_heavy_removals, format_table, format_tree
 
     click.echo(f"pipeline {stats.get('pipeline')}: {stats.get('docs_in', 0):,} docs in, {_docs_out(stats)}, "
@@ -59,7 +64,8 @@ def _finished(stats: dict[str, Any], store: WorkStore) -> None:
     if removals:
         click.echo("")
         click.echo("\n".join(removals))
-    click.echo(f"\n{_work_line(store)}")
+    if work_line:
+        click.echo(f"\n{_work_line(store)}")
 
 
 def _docs_out(stats: dict[str, Any]) -> str:
@@ -72,7 +78,7 @@ def _docs_out(stats: dict[str, Any]) -> str:
 
 
 def _unfinished(store: WorkStore, as_json: bool) -> None:
-    """An OUTPUT without _stats.json: how far the run got and what --resume will do."""
+    """An OUTPUT without its stats file: how far the run got and what --resume will do."""
     from curate.cli.common import echo_json
     from curate.pipeline.unfinished import format_progress, progress, resume_plan
 
@@ -80,7 +86,7 @@ def _unfinished(store: WorkStore, as_json: bool) -> None:
     if prog is None:
         state = "the run stopped before its first pass" if store.files.exists(store.manifest) else \
             "not a curate output, or a run that stopped before it started"
-        raise InputError(f"no _stats.json ({state})", file=store.display)
+        raise InputError(f"no {STATS} ({state})", file=store.display)
     if as_json:
         echo_json({"finished": False, **prog, "resume": resume_plan(prog)})
         return
@@ -88,10 +94,10 @@ def _unfinished(store: WorkStore, as_json: bool) -> None:
 
 
 def _work_line(store: WorkStore) -> str:
-    """How much the intermediate passes under _work/ hold (what --clean-work removes)."""
+    """How much the intermediate passes under the work folder hold (what --clean-work removes)."""
     import humanize
 
     if not store.files.exists(store.work):
-        return "_work/: removed"
-    return (f"_work/: {humanize.naturalsize(store.work_bytes())} of intermediate passes "
+        return f"{WORK}/: removed"
+    return (f"{WORK}/: {humanize.naturalsize(store.work_bytes())} of intermediate passes "
             "(run with --clean-work to remove it after _SUCCESS)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import pickle
@@ -15,9 +16,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import cloudpickle
+
 from curate.errors import WorkerLost
+from curate.executors import batches
 from curate.executors.base import Executor, register
 
+POLL_SECONDS = 0.25  # how often the driver passes on the workers' per-batch progress
 # Ctrl-C or SIGTERM in the driver: how long stopped workers get to abort their unit of work
 # (removing the files it was writing) before they are killed; the run exits within this plus the
 # driver's own clean-up.
@@ -32,21 +37,41 @@ class WorkerStopped(BaseException):
     (their partial files are removed) and the worker exits."""
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask: ``taskset``, cgroup cpusets, a
+    scheduler's slot), which ``os.cpu_count()`` ignores; the default worker count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @register
 class LocalExecutor(Executor):
     """Runs units of work in a pool of `workers` processes.
 
     Workers are started with the 'spawn' method: forking a parent that already runs Arrow or
     DuckDB threads is not safe. With one worker everything runs in this process. At most
-    2 x workers units are in flight, so results stream back as they complete.
+    2 x workers units are in flight, so results stream back as they complete. The arguments
+    shared by every unit (the run plan, with its stage objects) travel by cloudpickle, so a stage
+    class defined in ``__main__`` or a notebook reaches the workers by value. Inside a daemonic
+    process (a Celery prefork or multiprocessing pool worker), which may not start children,
+    everything runs in this process, with a warning. The default worker count is the number of
+    CPUs this process may use.
     """
 
     name = "local"
     help = "A process pool on this machine (one worker: this process); the embedded default."
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or usable_cpus())
+        if self.workers > 1 and mp.current_process().daemon:
+            logging.getLogger("curate").warning(
+                "running inside a daemonic process, which may not start worker processes: the %d workers "
+                "asked for run as one, in this process", self.workers)
+            self.workers = 1
         self._pool: ProcessPoolExecutor | None = None
+        self._progress: Any = None  # the queue the workers' per-batch progress comes through
 
     @property
     def in_process(self) -> bool:
@@ -54,8 +79,10 @@ class LocalExecutor(Executor):
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
-                                             initializer=_die_with_parent)
+            context = mp.get_context("spawn")
+            self._progress = context.Queue()
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                             initializer=_start_worker, initargs=(self._progress,))
         return self._pool
 
     def imap(self, fn: Callable[..., Any], items: list[tuple]) -> Iterator[tuple[tuple, Any]]:
@@ -72,7 +99,8 @@ class LocalExecutor(Executor):
                 while queue and len(pending) < 2 * self.workers:
                     args = queue.pop()
                     pending[pool.submit(_call_with_shared, fn, shared.key, shared.path, shared.strip(args))] = args
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                batches.drain(self._progress)
                 for fut in done:
                     args = pending.pop(fut)
                     try:
@@ -114,6 +142,8 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            self._progress.close()
+            self._progress = None
 
 
 class _Shared:
@@ -142,7 +172,7 @@ class _Shared:
             else:
                 fd, self.path = tempfile.mkstemp(prefix="curate-shared-", suffix=".pkl")
                 fh = os.fdopen(fd, "wb")
-            pickle.dump((self.positions, [first[i] for i in self.positions]), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            cloudpickle.dump((self.positions, [first[i] for i in self.positions]), fh, protocol=pickle.HIGHEST_PROTOCOL)
             fh.flush()
             if self._file is None:
                 fh.close()
@@ -201,6 +231,12 @@ def _call(fn: Callable[..., Any], key: str, path: str, rest: tuple) -> Any:
     for pos, value in zip(positions, values):
         args.insert(pos, value)
     return fn(*args)
+
+
+def _start_worker(progress: Any) -> None:
+    """Worker initializer: die with the driver, send per-batch progress to it."""
+    _die_with_parent()
+    batches.forward_to(progress)
 
 
 def _die_with_parent() -> None:

@@ -1,8 +1,8 @@
 """Walk the input directory and account for every entry in it.
 
 Each entry is read (a shard), skipped by rule (a name starting with ``_`` or ``.``: ``_SUCCESS``,
-``_stats.json``, ``_rejected/``, hidden and temporary files, so a curate output can be the next
-run's input), counted as a file of unknown type, or reported as a problem: a directory that
+``_curate/``, hidden and temporary files, so a curate output can be the next run's input: its
+sinks are read), counted as a file of unknown type, or reported as a problem: a directory that
 cannot be listed, a broken symlink, a symlink loop, a second path to a file or directory already
 found (through a symlink), a special file (FIFO, socket, device), which is never opened, or a
 name that is not valid UTF-8 (Arrow and the output's JSON and Parquet hold names as UTF-8).

@@ -12,7 +12,7 @@ columns renamed to the canonical ``id``/``text``.
 
 The input may be a URI (``s3://``, ``gs://``, ``hf://``, ``memory://``, see :mod:`curate.store.storage`):
 its prefix is listed recursively with the same rules as a local directory walk, and a remote
-shard's name in tasks, messages and ``_errors.jsonl`` is its full URI (its relative path with
+shard's name in tasks, messages and ``_curate/errors.jsonl`` is its full URI (its relative path with
 the prefix in front, so tasks sort in the same order as a local copy's). Parquet and JSON Lines
 stream from the store; CSV/TSV, WARC and Hugging Face Arrow files are copied to the local scratch
 directory first (their readers need a local file).

@@ -19,6 +19,7 @@ from typing import Any
 from curate.errors import ConfigError
 from curate.pipeline.stage import GlobalStage, MapStage, ReshapingStage, Stage
 from curate.sinks import SinkSpec
+from curate.store.layout import DEFAULT_SINK
 from curate.store.storage import Storage
 
 KEPT, REJECTED = "kept", "rejected"
@@ -82,7 +83,7 @@ class Graph:
     # Columns the user says the input has besides id and text; when given, required columns are
     # checked as the graph is built, else at the start of a run against the input's real schema.
     input_columns: list[str] | None = None
-    # sink name -> the stream it writes; empty: the last node's kept rows go to OUTPUT/ itself
+    # sink name -> the stream it writes; empty: the last node's kept rows go to the sink OUTPUT/data/
     outputs: dict[str, StreamRef] = field(default_factory=dict)
     output_lines: dict[str, int | None] = field(default_factory=dict)
     sink_specs: dict[str, SinkSpec] = field(default_factory=dict)  # sink name -> its format and options
@@ -96,7 +97,7 @@ class Graph:
         return self._by_name[name]
 
     def sink_spec(self, name: str) -> SinkSpec:
-        """How sink `name` is written (the unnamed sink: Parquet)."""
+        """How sink `name` is written (the default sink: Parquet)."""
         return self.sink_specs.get(name) or SinkSpec.from_config(name, self.sinks[name].node)
 
     def sinks_of(self, ref: StreamRef) -> list[str]:
@@ -104,9 +105,9 @@ class Graph:
 
     @property
     def sinks(self) -> dict[str, StreamRef]:
-        """Sink name -> stream; without ``outputs:`` the one unnamed sink ("") is the last node's
-        kept rows, written to OUTPUT/ itself."""
-        return self.outputs or {"": StreamRef(self.nodes[-1].name)}
+        """Sink name -> stream; without ``outputs:`` the one default sink (``data``, see
+        curate.store.layout) is the last node's kept rows."""
+        return self.outputs or {DEFAULT_SINK: StreamRef(self.nodes[-1].name)}
 
     def ancestors(self, name: str) -> list[str]:
         """Nodes upstream of `name`, nearest first (breadth first, inputs in the order listed)."""

@@ -7,7 +7,7 @@ with the same positions every time it is read.
 
 That is what lets a global stage whose input is the run's input (``curate dedup``, a pipeline
 that starts with ``minhash_dedup``) skip the copy: instead of the read unit writing the input
-stream to ``_work/streams/read/`` and the apply pass reading it back, the apply pass reads the
+stream to ``_curate/work/streams/read/`` and the apply pass reading it back, the apply pass reads the
 input file again (:class:`InputRows`). :func:`rereads_input` says when that is cheaper; the
 measurements behind the rule are in docs/performance.md. A file that changed between the passes
 is refused: its size and modification time must be those the run started with, and the rows read
@@ -136,7 +136,7 @@ def kept_schema(target: pa.Schema, settings: RunSettings) -> pa.Schema:
 
 def rereads_input(tasks: list[reader.Task], output_is_local: bool) -> bool:
     """Whether a global stage reading the run's input reads the input files again in its apply
-    pass instead of a copy under ``_work/streams/read/``.
+    pass instead of a copy under ``_curate/work/streams/read/``.
 
     Yes when every file's format says reading it again is cheaper (Parquet, uncompressed JSON
     Lines: :meth:`curate.io.input_format.InputFormat.rereads`) and it is on the local disk, or is

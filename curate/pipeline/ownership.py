@@ -1,9 +1,13 @@
 """A run owns its output directory: an ownership marker, and a lease held while it runs.
 
-- The **marker** ``OUTPUT/_CURATE_RUN.json`` is written when a run first claims a directory
-  (outside ``_work/``, so cleaning ``_work`` keeps it). ``--overwrite`` and ``--resume`` refuse a
-  non-empty directory without it: curate never deletes or rewrites files it did not make.
-- The **lease** ``OUTPUT/_LEASE.json`` (holder id, host, pid, start, heartbeat, ttl) is taken
+- The **marker** ``OUTPUT/_curate/run.json`` is written when a run first claims a directory
+  (outside the work folder, so cleaning it keeps the marker). It records the layout version and
+  the names the run creates at the top of OUTPUT (``_curate``, ``_SUCCESS``, its sink folders),
+  written before any of them. ``--overwrite`` and ``--resume`` refuse a non-empty directory
+  without it, and ``--overwrite`` removes only the names it records: curate never deletes or
+  rewrites files it did not make. The wipe removes ``_SUCCESS`` first and replaces the marker
+  last, so a wipe killed half-way leaves a directory the next ``--overwrite`` finishes.
+- The **lease** ``OUTPUT/_curate/lease.json`` (holder id, host, pid, start, heartbeat, ttl) is taken
   before any work and renewed by a heartbeat thread every ``interval`` seconds; it is released at
   the end. A lease whose heartbeat is older than its ttl (3 intervals), or whose holder process
   is gone on this host, is stale: the next run says so and takes it over. Any run on a directory
@@ -34,13 +38,20 @@ from typing import Any
 
 from curate import __version__
 from curate.errors import ConfigError
-from curate.store.layout import WorkStore
+from curate.faults import checkpoint
+from curate.store.layout import (
+    CURATE_DIR,
+    LAYOUT_VERSION,
+    LEASE,
+    LEGACY,
+    MARKER,
+    SUCCESS,
+    WorkStore,
+)
 from curate.store.storage import parse
 
 log = logging.getLogger("curate")
 
-MARKER = "_CURATE_RUN.json"
-LEASE = "_LEASE.json"
 INTERVAL_ENV = "CURATE_LEASE_INTERVAL"  # seconds between heartbeats (tests shorten it)
 DEFAULT_INTERVAL = 10.0
 SETTLE_SECONDS = 0.5
@@ -98,7 +109,7 @@ class Lease:
 
     def __init__(self, store: WorkStore) -> None:
         self.store = store
-        self.path = store.root_file(LEASE)
+        self.path = store.lease
         interval = _interval()
         now = time.time()
         self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now, 3 * interval)
@@ -142,7 +153,7 @@ class Lease:
     def acquire(self) -> None:
         stale = self.refuse_if_live()
         files = self.store.files
-        files.mkdir(self.store.root)
+        files.mkdir(self.store.curate_dir)
         data = json.dumps(asdict(self.record)).encode()
         created = files.create_exclusive(self.path, data) if stale is None else None
         if created is False:
@@ -211,14 +222,15 @@ class Lease:
         self.release()
 
 
-def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool) -> Lease:
+def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool, names: list[str]) -> Lease:
     """Check that this run may use OUTPUT, take its lease, and prepare it (wipe on --overwrite).
+    `names` are the names the run creates at the top of OUTPUT (curate.store.layout.top_names).
 
     Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input; a non-empty
-    OUTPUT without curate's marker under --overwrite or --resume; a non-empty OUTPUT without
-    either flag; any OUTPUT whose lease is live.
+    OUTPUT without curate's marker under --overwrite or --resume; a run of the layout before
+    version 2; a sink folder that exists but no curate run made; a non-empty OUTPUT without either
+    flag; any OUTPUT whose lease is live.
     """
-    files = store.files
     lease = Lease(store)
     lease.refuse_if_live(quiet=True)  # first: a live run's directory is refused whatever else it holds
     source, target = parse(input_path), parse(store.root_uri or store.root)
@@ -232,26 +244,83 @@ def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: boo
         if out in inp.parents:
             raise ConfigError(f"output directory {store.display} contains the input {input_path}; "
                               "--overwrite would delete it")
-    entries = [e for e in files.listdir(store.root) if e != LEASE]
-    owned = MARKER in entries
-    if entries and not owned and (resume or overwrite):
-        flag = "--overwrite" if overwrite else "--resume"
-        raise ConfigError(f"output directory {store.display} holds files that no curate run wrote (no {MARKER}); "
-                          f"{flag} refuses to touch them: choose another --output")
+    entries = _entries(store)
+    recorded = _recorded_names(store)
+    if entries and recorded is None:
+        _refuse_unowned(store, entries, resume, overwrite)
     if entries and not (resume or overwrite):
-        state = "a finished run" if files.exists(store.success_file) else "files"
+        state = "a finished run" if SUCCESS in entries else "files"
         raise ConfigError(f"output directory {store.display} already holds {state}; pass --resume to continue "
                           "an interrupted run or --overwrite to replace it")
+    foreign = sorted(set(names) & (set(entries) - set(recorded or ())))
+    if foreign:
+        raise ConfigError(f"output directory {store.display} holds {foreign[0]}, which no curate run made there; "
+                          "this run writes a sink of that name: rename the sink or choose another --output")
     lease.acquire()
     try:
-        if entries and overwrite:
-            for name in entries:
-                files.delete(f"{store.root}/{name}")
-            store.wipe_local()
-        if not files.exists(store.root_file(MARKER)):
-            files.write_json(store.root_file(MARKER), {"tool": "curate", "version": __version__,
-                                                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        if overwrite and recorded is not None:
+            _wipe(store, recorded)
+        if overwrite or recorded is None or not set(names) <= set(recorded):
+            _write_marker(store, sorted(set(names) | set(() if overwrite else recorded or ())))
     except BaseException:
         lease.release()
         raise
     return lease
+
+
+def _entries(store: WorkStore) -> list[str]:
+    """The names at the top of OUTPUT, ``_curate`` left out while it holds nothing but a lease or
+    temporary files (a run killed after taking its lease, before its marker was in place)."""
+    entries = store.files.listdir(store.root)
+    if CURATE_DIR in entries and not store.files.exists(store.marker):
+        inside = [e for e in store.files.listdir(store.curate_dir)
+                  if f"{CURATE_DIR}/{e}" != LEASE and not e.startswith(".")]  # the lease, temporary files
+        if not inside:
+            entries = [e for e in entries if e != CURATE_DIR]
+    return entries
+
+
+def _recorded_names(store: WorkStore) -> list[str] | None:
+    """The top-level names the marker records (None: no marker)."""
+    if not store.files.exists(store.marker):
+        return None
+    return list(store.files.read_json(store.marker).get("names", []))
+
+
+def _refuse_unowned(store: WorkStore, entries: list[str], resume: bool, overwrite: bool) -> None:
+    """A non-empty OUTPUT without this layout's marker: a run of an older curate, or not curate's."""
+    if not (resume or overwrite):
+        return
+    flag = "--overwrite" if overwrite else "--resume"
+    if LEGACY.marker in entries:
+        raise ConfigError(f"output directory {store.display} holds a run of an older curate (layout 1: {LEGACY.marker} "
+                          f"at the top, its rows beside it); {flag} cannot continue or replace it with layout "
+                          f"{LAYOUT_VERSION}: `curate stats` still reads it; delete it yourself or choose another --output")
+    raise ConfigError(f"output directory {store.display} holds files that no curate run wrote (no {MARKER}); "
+                      f"{flag} refuses to touch them: choose another --output")
+
+
+def _wipe(store: WorkStore, recorded: list[str]) -> None:
+    """Remove what the marker records, in an order that a kill at any point leaves recoverable:
+    ``_SUCCESS`` first (a half-wiped run never looks finished), then the work folder (no done
+    marker outlives the shards it stands for), the rest of ``_curate/`` but the marker and the
+    lease, then the sinks. The caller replaces the marker last."""
+    files = store.files
+    files.delete(store.success_file)
+    files.delete(store.work)
+    keep = {MARKER, LEASE}
+    for name in files.listdir(store.curate_dir):
+        if f"{CURATE_DIR}/{name}" not in keep:
+            files.delete(store.path(f"{CURATE_DIR}/{name}"))
+            checkpoint("wipe")
+    for name in recorded:
+        if name not in (CURATE_DIR, SUCCESS):
+            files.delete(store.path(name))
+            checkpoint("wipe")
+    store.wipe_local()
+
+
+def _write_marker(store: WorkStore, names: list[str]) -> None:
+    store.files.write_json(store.marker, {"tool": "curate", "version": __version__, "layout": LAYOUT_VERSION,
+                                          "names": names,
+                                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})

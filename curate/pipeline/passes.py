@@ -1,15 +1,15 @@
 """How a graph runs: units of work fused from its nodes, and the passes they run in.
 
 A *unit* is what one task does in one go: it reads an *entry* stream batch by batch (the input
-files; earlier streams kept under ``_work/``, merged by row position when it is a union; a global
+files; earlier streams kept under ``_curate/work/``, merged by row position when it is a union; a global
 stage's apply over its kept input; or a reshaping stage's output), runs a chain of map stages on
-each batch, and sends every stream the unit makes to its destinations: sinks, ``_rejected/``, a
-global stage's summarize, and ``_work/streams/`` when a later unit reads it.
+each batch, and sends every stream the unit makes to its destinations: sinks, ``_curate/rejected/``, a
+global stage's summarize, and ``_curate/work/streams/`` when a later unit reads it.
 
 A map stage joins the unit that makes its input when that input is the unit's current stream
 (the kept rows of the stage before it, read by nothing else first); otherwise (a union, a
 ``.rejected`` or named output, the second reader of a fan-out) it starts a unit of its own that
-reads the stream back from ``_work/``. A global stage's summarize runs in the unit that makes its
+reads the stream back from ``_curate/work/``. A global stage's summarize runs in the unit that makes its
 input; its combine runs once that unit's pass is done; its apply starts a unit in the next pass.
 Units are grouped into passes by dependency: a unit runs in the pass after every unit whose
 output it reads back (and after the combine it applies). A linear pipeline gives one unit per
@@ -58,7 +58,7 @@ class Unit:
 @dataclass
 class Schedule:
     units: list[Unit]
-    materialized: set[StreamRef]  # streams a later unit reads back from _work/
+    materialized: set[StreamRef]  # streams a later unit reads back from _curate/work/
     global_input: dict[str, StreamRef]  # global node -> the stream its summarize and apply read
     summarize_unit: dict[str, str]  # global node -> the unit that runs its summarize
     rereads_input: bool = False  # a global reading the run's input reads the input files again
@@ -87,7 +87,7 @@ def schedule(graph: Graph, rereads_input: bool = False) -> Schedule:
     """Fuse `graph`'s nodes into units and assign each unit its pass (see the module docstring).
 
     With `rereads_input`, a global stage whose input is the run's input reads the input files
-    again in its apply pass (curate.pipeline.input_rows), so that stream is kept under ``_work/``
+    again in its apply pass (curate.pipeline.input_rows), so that stream is kept under ``_curate/work/``
     only if a unit other than a global's apply reads it back."""
     ids = Unit(ID_NODE, Entry(IDS), [], 0)
     read = Unit(READ_NODE, Entry(READ), [], 1)

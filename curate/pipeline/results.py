@@ -1,6 +1,6 @@
 """A finished run's results: per-task stats merged per node, every node's accounting checked (its
 kind's rule, and docs in = the rows of the streams it reads), sink counts, and the result files
-``_stats.json`` and ``_errors.jsonl``."""
+``_curate/stats.json`` and ``_curate/errors.jsonl``."""
 
 from __future__ import annotations
 
@@ -83,15 +83,19 @@ def check_graph_accounting(graph: Graph, stats: dict[str, StageStats]) -> None:
 
 
 def sink_stats(plan: RunPlan, run: Run) -> dict[str, Any]:
-    """Per sink: the stream it writes, its format, documents, bytes (and tokens) over all shards."""
+    """Per sink: the stream it writes, its format, documents, bytes (and tokens) over all shards, the
+    shards written and ``empty_tasks``: the tasks that wrote none (a format without a valid empty
+    shard: JSON Lines, the tokenized ones)."""
     graph = plan.graph
     sinks = {name: {"from": str(ref), "format": graph.sink_spec(name).format, "docs": 0, "bytes": 0,
-                    "shards": len(plan.tasks)} for name, ref in graph.sinks.items()}
-    for report in run.reports.units.values():
+                    "shards": 0, "empty_tasks": []} for name, ref in graph.sinks.items()}
+    for (_, task), report in sorted(run.reports.units.items(), key=lambda item: item[0][1]):
         for name, counts in report.get("sinks", {}).items():
-            for key in ("docs", "bytes", "tokens"):
+            for key in ("docs", "bytes", "tokens", "shards"):
                 if key in counts:
                     sinks[name][key] = sinks[name].get(key, 0) + counts[key]
+            if not counts.get("shards", 1):
+                sinks[name]["empty_tasks"].append(task)
     return sinks
 
 
@@ -102,7 +106,7 @@ def graph_tree(graph: Graph) -> list[dict[str, Any]]:
 
 
 def run_stats(plan: RunPlan, run: Run) -> dict[str, Any]:
-    """The content of ``_stats.json``; raises when more errors than ``--max-errors`` were found."""
+    """The content of ``_curate/stats.json``; raises when more errors than ``--max-errors`` were found."""
     merged = merged_stats(plan, run)
     sinks = sink_stats(plan, run)
     errors = run.reports.errors()
@@ -145,7 +149,7 @@ def heavy_removals(stages: list[StageStats], kept_elsewhere: set[str] | None = N
 
 def check_max_errors(run: Run, errors: list[dict[str, Any]], final: bool = True) -> None:
     """Stop once more than ``--max-errors`` rows or files were skipped: write what was found to
-    ``_errors.jsonl`` and name the first ones."""
+    ``_curate/errors.jsonl`` and name the first ones."""
     limit, store = run.settings.max_errors, run.store
     if limit is None or len(errors) <= limit:
         return

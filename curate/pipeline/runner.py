@@ -5,13 +5,14 @@ graph against them, claims OUTPUT, writes the run manifest, compiles the kernels
 then for each pass asks the executor to run :func:`curate.pipeline.task.run_unit_task` over every
 (unit, task) of the pass not yet done (see curate.pipeline.passes; the first pass is the built-in
 duplicate-id check's) and runs the combines the pass completes, and finally merges the stats,
-checks every node's accounting and writes ``_stats.json``, ``_errors.jsonl`` and ``_SUCCESS``.
+checks every node's accounting and writes the stats, the errors and ``_SUCCESS`` (curate.store.layout).
 Every completed unit of work leaves a marker in the work store, so ``--resume`` skips it. The
 runner names no stage, no format and no executor: what varies lives behind their protocols.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from curate.pipeline.task import RunPlan, run_unit_task
 from curate.pipeline.unfinished import schedule_record
 from curate.pipeline.validate import check_columns, check_files, unread_outputs
 from curate.store.cache import begin_run
+from curate.store.layout import top_names
 from curate.store.storage import parse
 
 __all__ = ["Run", "RunPlan", "RunResult", "run_graph"]
@@ -52,7 +54,7 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     graph.check_complete()
     check_files(graph, run.storage)
     plan, n_files = plan_run(graph, input_path, run)
-    with claim(run.store, input_path, run.resume, run.overwrite) as lease:
+    with claim(run.store, input_path, run.resume, run.overwrite, top_names(list(graph.sinks))) as lease:
         open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings))
         run.store.files.write_json(run.store.schedule_file, schedule_record(plan, unit_label))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,
@@ -60,12 +62,19 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
         # before the pool starts: its workers load the kernels instead of each compiling them
         warm_up([*(n.stage for n in graph.nodes), *{t.format.name: t.format for t in plan.tasks}.values()],
                 text_type(plan.schema))
-        for level in range(plan.schedule.passes):
-            run_pass(plan, level, run)
-            lease.check()
-            for name in plan.schedule.combines_after(level):
-                run.reports.combines[name] = combine(plan, name, run)
-                lease.check()
+        if run.progress is not None:
+            run.progress.start_run(plan.schedule.passes, plan.tasks)
+        try:
+            with run.progress.listening() if run.progress is not None else contextlib.nullcontext():
+                for level in range(plan.schedule.passes):
+                    run_pass(plan, level, run)
+                    lease.check()
+                    for name in plan.schedule.combines_after(level):
+                        run.reports.combines[name] = combine(plan, name, run)
+                        lease.check()
+        finally:
+            if run.progress is not None:
+                run.progress.close()
         return finish(plan, run, lease)
 
 
@@ -145,8 +154,9 @@ def combine(plan: RunPlan, name: str, run: Run) -> tuple[float, dict]:
         return 0.0, files.read_json(store.done_marker).get("summary", {})
     store.reset_state()
     begin_run(plan.store.run_id)
+    fan_out = run.executor.map if run.progress is None else run.progress.combine_map(name, run.executor.map)
     ctx = CombineContext(n_tasks=len(plan.tasks), seed=plan.settings.seed, workers=run.executor.workers,
-                         map=run.executor.map, store=store, logger=run.logger)
+                         map=fan_out, store=store, logger=run.logger)
     t0 = time.perf_counter()
     run.logger.info("combine %s ...", name)
     try:

@@ -34,10 +34,10 @@ class RunSettings:
     directory: a property of the node) are part of the resume fingerprint."""
 
     seed: int = _setting(0, "Seed for every random choice.")
-    keep_rejected: bool = _setting(False, "Write rejected rows (with reject_reason) under OUTPUT/_rejected/.",
+    keep_rejected: bool = _setting(False, "Write rejected rows (with reject_reason) under OUTPUT/_curate/rejected/.",
                                    flag=True)
     on_error: str = _setting("fail", "Bad input: fail (exit 2 naming file and row) or skip (listed in "
-                             "_errors.jsonl).", choices=ERROR_POLICIES)
+                             "_curate/errors.jsonl).", choices=ERROR_POLICIES)
     max_errors: int | None = _setting(None, "With --on-error skip: fail when more than this many errors.", min=0)
     max_doc_bytes: int = _setting(DEFAULT_MAX_DOC_BYTES, "Documents larger than this are rejected as too_large.",
                                   min=1)
@@ -58,7 +58,7 @@ class RunSettings:
     attributes: str | None = _setting(None, "Of a dolma dataset (documents/ beside attributes/), merge only these "
                                       "attribute sets as columns, comma-separated folder names under attributes/ "
                                       "(default: every set there).")
-    clean_work: bool = _setting(False, "After _SUCCESS, remove OUTPUT/_work (the intermediate passes; a later "
+    clean_work: bool = _setting(False, "After _SUCCESS, remove OUTPUT/_curate/work (the intermediate passes; a later "
                                 "--resume then recomputes everything).", flag=True, fingerprint=False)
     storage_options: dict[str, Any] | None = _setting(None, "Option of the s3/gs/hf filesystems (fsspec "
                                                       "keyword arguments), KEY=VALUE, repeatable; e.g. "

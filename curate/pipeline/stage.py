@@ -118,7 +118,7 @@ class TaskContext:
         return self.store.storage if self.store is not None else Storage()
 
     def count(self, key: str, value: float = 1) -> None:
-        """Add `value` to a named counter; counters are summed over tasks into ``_stats.json``."""
+        """Add `value` to a named counter; counters are summed over tasks into ``_curate/stats.json``."""
         self.counters[key] = self.counters.get(key, 0) + value
 
     def read_input(self, task: int) -> pa.Table:

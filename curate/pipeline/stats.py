@@ -1,7 +1,7 @@
 """Per-stage accounting: docs and bytes in/out, rejected by reason, errored, seconds.
 
 Every task returns one :class:`StageStats` per stage it ran; they are merged over tasks into
-``_stats.json``. The invariant docs_in = docs_out + rejected + errored is checked per stage.
+``_curate/stats.json``. The invariant docs_in = docs_out + rejected + errored is checked per stage.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def format_tree(graph: list[dict[str, Any]], stages: list[dict[str, Any]]) -> st
 
 
 def format_table(stages: list[dict[str, Any]]) -> str:
-    """A readable table of `_stats.json` stage entries."""
+    """A readable table of `_curate/stats.json` stage entries."""
     header = ("stage", "docs in", "kept", "rejected", "errored", "MB in", "MB out", "seconds")
     rows = [header]
     for s in stages:

@@ -27,7 +27,7 @@ Batch = tuple[pa.Table, np.ndarray]  # rows and their positions
 
 
 def stream_dir(ref: StreamRef) -> str:
-    """The folder name of a stream under ``_work/streams/``."""
+    """The folder name of a stream under ``_curate/work/streams/``."""
     if ref.node == INPUT_NODE:
         return "read"
     return f"{ref.node}.{ref.port.lstrip('@')}"
@@ -69,7 +69,7 @@ def split_rejected(table: pa.Table, pos: np.ndarray) -> tuple[pa.Table, np.ndarr
 
 
 def read_stream(files: Files, path: str, batch_rows: int) -> tuple[pa.Schema, Iterator[Batch]]:
-    """The schema (without positions) and the batches of one stream kept under ``_work/``."""
+    """The schema (without positions) and the batches of one stream kept under ``_curate/work/``."""
     pf = files.parquet_file(path)
     sch = pf.schema_arrow
     sch = sch.remove(sch.get_field_index(POSITION))
@@ -126,7 +126,7 @@ def merge_by_position(sources: list[tuple[pa.Schema, Iterator[Batch]]]) -> tuple
 
 @dataclass
 class KeptStream:
-    """A stream an earlier pass kept under ``_work/streams/``, as a global stage's apply reads it
+    """A stream an earlier pass kept under ``_curate/work/streams/``, as a global stage's apply reads it
     (the other source of such rows is curate.pipeline.input_rows.InputRows: the same methods)."""
 
     store: WorkStore

@@ -3,8 +3,8 @@
 A unit reads its entry stream batch by batch (the input file with the read checks; streams an
 earlier pass kept, merged by row position for a union; a global stage's apply; a reshaping
 stage's output), runs its chain of map stages with each kind's accounting, and sends every
-stream it makes to that stream's destinations: sinks, ``_rejected/``, a global stage's
-summarize, ``_work/streams/`` for a later unit. All of it is written atomically, then the
+stream it makes to that stream's destinations: sinks, ``_curate/rejected/``, a global stage's
+summarize, ``_curate/work/streams/`` for a later unit. All of it is written atomically, then the
 unit's done marker. An empty task is one zero-row batch through the same loop, so every shard
 it writes has the columns of the others.
 """
@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from curate import schema
 from curate.errors import AccountingError, InputError
+from curate.executors import batches
 from curate.faults import checkpoint
 from curate.io import read as reader
 from curate.pipeline.graph import INPUT_NODE, READ_NODE, REJECTED, Graph, Node, StreamRef
@@ -79,7 +80,7 @@ class RunPlan:
 
     def node_store(self, name: str) -> StageStore:
         """The node's corner of the work store; a global node's reads its input stream (kept
-        under _work/, or the input files read again)."""
+        under _curate/work/, or the input files read again)."""
         if name == ID_NODE:  # reads the ids its own unit gives it; upstream of everything
             return StageStore(self.store, name)
         source = self.schedule.global_input.get(name)
@@ -119,7 +120,7 @@ class _Stats:
 
 class _Outputs:
     """The destinations of every stream one (unit, task) makes, opened on first use: sinks,
-    ``_rejected/<node>/``, summarize partials and streams kept for later units."""
+    ``_curate/rejected/<node>/``, summarize partials and streams kept for later units."""
 
     def __init__(self, plan: RunPlan, task: reader.Task, stats: _Stats) -> None:
         self.plan, self.task, self.stats = plan, task, stats
@@ -173,7 +174,7 @@ class _Outputs:
             writer.write(part)
 
     def reject(self, node: str, table: pa.Table | None) -> None:
-        """Rows `node` rejected, kept under ``_rejected/<node>/`` (when keep_rejected is on)."""
+        """Rows `node` rejected, kept under ``_curate/rejected/<node>/`` (when keep_rejected is on)."""
         if table is None or not self.plan.settings.keep_rejected or table.num_rows == 0:
             return
         stage_col = pa.array([node] * table.num_rows, pa.string())
@@ -361,6 +362,7 @@ class _UnitRun:
                 for node in chain:
                     assert batch is not None  # a stage with named outputs ends its unit
                     batch = self._step(node, *batch, lambda t, c, n=node: n.stage.process(t, c), "map")
+                batches.report(task.index, table.num_rows)
                 if self.outs.writers or self.outs.sink_writers:
                     checkpoint("shard_write")
         except BaseException:

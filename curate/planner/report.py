@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from curate.errors import import_extra
 from curate.planner.budget import Plan
 from curate.planner.units import human
 
@@ -123,8 +124,14 @@ def format_frontier(plans: Sequence[Plan]) -> str:
     return out
 
 
+def require_plotting() -> Any:
+    """matplotlib (the ``plot`` extra); MissingExtra naming it when not installed. The verbs that
+    take --plot call it before any work."""
+    return import_extra("matplotlib", "plot", "plotting (--plot, plan.png)")
+
+
 def _figure(nrows: int):  # noqa: ANN202 - matplotlib types stay lazy
-    import matplotlib
+    matplotlib = require_plotting()
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

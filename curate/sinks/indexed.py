@@ -19,6 +19,12 @@ token size. No ``.ds.loss`` file: curate writes no loss masks.
 
 All integers are little-endian. The data file is published before its index, so an index on
 disk always stands over a complete data file.
+
+**Empty tasks.** Neither format has a valid empty shard: megatron-core's ``IndexedDataset`` memory
+maps the ``.bin`` and fails on an empty file ("cannot mmap an empty file"), and datatrove's
+readers do the same with ``.ds``. A task whose documents give no tokens (no documents, or only
+empty ones without BOS / EOS) writes no files; its documents are counted, and the sink's entry in
+the run's stats lists it under ``empty_tasks``. Shard i still comes from task i.
 """
 
 from __future__ import annotations
@@ -69,9 +75,13 @@ class _TokenShard:
 
     def close(self, empty_schema: pa.Schema) -> dict[str, int]:
         lengths = self.lengths()
+        tokens = int(lengths.sum())
+        if not tokens:  # no valid empty shard in these formats (module docstring)
+            self._data.abort()
+            return {"docs": len(lengths), "bytes": 0, "shards": 0, "tokens": 0}
         size = self._data.commit()
         size += self.write_index(lengths)
-        return {"docs": len(lengths), "bytes": size, "shards": 1, "tokens": int(lengths.sum())}
+        return {"docs": len(lengths), "bytes": size, "shards": 1, "tokens": tokens}
 
     def write_index(self, lengths: np.ndarray) -> int:
         raise NotImplementedError

@@ -1,9 +1,12 @@
 """Row formats: Parquet (any codec, chosen row-group size) and JSON Lines (plain, gzip, zstd).
 
 JSON Lines rows carry every column of the table, one JSON object a line, UTF-8 (not ASCII
-escaped), keys in column order; timestamps and dates as ISO 8601 strings, binary as base64. The
-compressed variants are single gzip / zstd streams (what ``gzip -d``, ``zstd -d``, pandas and
-``datasets`` read).
+escaped), keys in column order; timestamps and dates as ISO 8601 strings, binary as base64, and
+floats that are not finite (NaN, infinities, which JSON has no literal for: Polars' ``read_ndjson``
+and ``jq`` refuse Python's ``NaN``) as null, inside lists and structs too. The compressed variants
+are single gzip / zstd streams (what ``gzip -d``, ``zstd -d``, pandas and ``datasets`` read). A
+task that keeps no rows writes no JSON Lines file (an empty file is not one Polars reads); the
+sink's entry in the run's stats lists it under ``empty_tasks``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import decimal
 import json
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.sinks.base import AtomicStream, file_size
 from curate.store.files import Files, json_default
@@ -84,14 +89,52 @@ class JsonlSink:
     def write(self, table: pa.Table) -> None:
         if not table.num_rows:
             return
-        encode = json.JSONEncoder(ensure_ascii=False, default=_json_value).encode
+        encode = json.JSONEncoder(ensure_ascii=False, default=_json_value, allow_nan=False).encode
+        table = pa.Table.from_arrays([finite_or_null(c) for c in table.columns], names=table.column_names)
         # one encoder call per row: the standard library has no columnar JSON writer
         lines = "\n".join(encode(row) for row in table.to_pylist()) + "\n"
         self._stream.write(lines.encode("utf-8"))
         self.docs += table.num_rows
 
     def close(self, empty_schema: pa.Schema) -> dict[str, int]:
+        if not self.docs:  # no empty JSON Lines file (module docstring)
+            self._stream.abort()
+            return {"docs": 0, "bytes": 0, "shards": 0}
         return {"docs": self.docs, "bytes": self._stream.commit(), "shards": 1}
 
     def abort(self) -> None:
         self._stream.abort()
+
+
+def finite_or_null(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """`column` with every float that is not finite replaced by null, at any depth (lists, structs)."""
+    if not _holds_floats(column.type):
+        return column
+    if isinstance(column, pa.ChunkedArray):
+        return pa.chunked_array([finite_or_null(c) for c in column.chunks], type=column.type)
+    kind = column.type
+    if pa.types.is_floating(kind):
+        return pc.if_else(pc.is_finite(column), column, pa.scalar(None, kind))
+    if pa.types.is_struct(kind):  # flatten() respects a slice and folds the struct's nulls into its fields
+        return pa.StructArray.from_arrays([finite_or_null(f) for f in column.flatten()], fields=list(kind),
+                                          mask=column.is_null())
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):  # fixed-size lists, maps
+        column = column.cast(pa.list_(kind.value_field if pa.types.is_fixed_size_list(kind) else
+                                      pa.field("entries", pa.struct([kind.key_field, kind.item_field]), False)))
+        kind = column.type
+    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]),
+                       pa.int64() if pa.types.is_large_list(kind) else pa.int32())
+    return type(column).from_arrays(offsets, finite_or_null(column.flatten()), mask=column.is_null())
+
+
+def _holds_floats(kind: pa.DataType) -> bool:
+    if pa.types.is_floating(kind):
+        return True
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _holds_floats(kind.value_type)
+    if pa.types.is_map(kind):
+        return _holds_floats(kind.key_type) or _holds_floats(kind.item_type)
+    if pa.types.is_struct(kind):
+        return any(_holds_floats(f.type) for f in kind)
+    return False

@@ -2,7 +2,7 @@
 
 A document is rejected with reason ``<set>:<rule>`` (e.g. ``gopher_quality:word_count``) for
 the first set, in the configured order, whose ``<set>_reject`` column is non-empty. Rejected
-rows go to the runner, which drops them or writes them under ``_rejected/``. The signal
+rows go to the runner, which drops them or writes them under ``_curate/rejected/``. The signal
 columns stay, so other thresholds can be applied later without measuring again.
 """
 

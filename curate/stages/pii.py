@@ -23,6 +23,7 @@ from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
+from curate.store.storage import Storage
 from curate.text import pii
 from curate.text.regex_matches import find_all
 
@@ -68,6 +69,9 @@ class Pii(MapStage):
                     isinstance(value, list) and not all(isinstance(v, str) for v in value)):
                 raise ConfigError(f"stage 'pii': 'exceptions.{key}' must be a "
                                   f"{'boolean' if _EXCEPTION_KEYS[key] is bool else 'list of strings'}, got {value!r}")
+
+    def check(self, storage: Storage) -> None:
+        pii.require_libraries()
 
     def _settings(self) -> tuple[list[str], dict[str, str], pii.Exceptions]:
         types = [t for t in pii.TYPES if self.types is None or t in self.types]

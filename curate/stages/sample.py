@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import schema
-from curate.errors import ConfigError, InputError
+from curate.errors import ConfigError, InputError, MissingExtra
 from curate.pipeline.registry import register
 from curate.pipeline.stage import (
     CombineContext,
@@ -391,8 +391,12 @@ class Sample(ReshapingStage):
             from curate.planner.report import plot_plan
 
             png = io.BytesIO()
-            (plot_mixture_plan if the_plan.extra.get("kind") == "mixture" else plot_plan)(the_plan, png)
-            ctx.store.write_meta(Path(self.output).stem + ".png", png.getvalue())
+            try:
+                (plot_mixture_plan if the_plan.extra.get("kind") == "mixture" else plot_plan)(the_plan, png)
+            except MissingExtra as exc:  # the plot is a picture of plan.json: the run goes on without it
+                ctx.logger.warning("sample: %s.png not written: %s", Path(self.output).stem, exc)
+            else:
+                ctx.store.write_meta(Path(self.output).stem + ".png", png.getvalue())
         for w in the_plan.warnings:
             ctx.logger.warning("sample: plan warning: %s", w)
 
@@ -529,7 +533,7 @@ class Sample(ReshapingStage):
 
     def _unsampled_rows(self, ctx: TaskContext, store: StageStore) -> Iterator[pa.Table]:
         """This task's documents that get no copy, marked with a reject_reason (the runner routes
-        them to _rejected/ and counts them), so that no document disappears silently."""
+        them to _curate/rejected/ and counts them), so that no document disappears silently."""
         state = store.read_task(ctx.task_index, "unsampled", cache=False)
         if state is None or state.num_rows == 0:
             return

@@ -128,6 +128,7 @@ class UrlFilter(MapStage):
             raise ConfigError("stage 'url_filter': 'categories' must be a non-empty list of UT1 category names")
 
     def check(self, storage: Storage) -> None:
+        domains.require_suffix_list("url", "stage 'url_filter'")
         for key in ("allowlist", "banned_words", "soft_banned_words"):
             path = self.config[key]
             if path is not None and not storage.file_exists(path):

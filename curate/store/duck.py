@@ -1,5 +1,5 @@
 """DuckDB connections for the out-of-core steps (duplicate ids, dedup combines, pruning):
-memory-capped, spilling to a directory of the run's `_work/`, with a chosen thread count."""
+memory-capped, spilling to a directory of the run's `_curate/work/`, with a chosen thread count."""
 
 from __future__ import annotations
 

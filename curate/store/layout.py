@@ -1,28 +1,37 @@
 """The layout of a run's OUTPUT: the one place that names a path under it.
 
-Every name below is relative to OUTPUT::
+Every name below is relative to OUTPUT. Sinks hold shards and nothing else, so any reader
+(``datasets``, DuckDB, Polars, Spark) pointed at a sink folder reads exactly its rows; everything
+else a run writes lives under ``_curate/``::
 
-    <sink>/part-NNNNN.<ext>                      shard N of a named sink (``outputs:``); without
-    part-NNNNN.parquet                           ``outputs:``, the last stage's kept rows at the top
-    _rejected/<node>/part-NNNNN.parquet          rows <node> rejected (--keep-rejected)
-    _meta/<node>/buckets.json, plan.json, ...    run metadata a node writes
-    _stats.json  _errors.jsonl                   the run's results
-    _CURATE_RUN.json  _LEASE.json                who made the directory, who holds it now
-    _SUCCESS                                     written last
-    _work/manifest.json                          what makes a resumed run the same run
-    _work/streams/<stream>/part-NNNNN.parquet    task N's rows of a stream a later unit reads back
-    _work/units/<unit>/done/part-NNNNN.json      task N finished <unit>: its stats, sink counts, errors
-    _work/schedule.json                          the run's passes, units and tasks (for curate stats)
-    _work/stages/<node>/partials/part-NNNNN.parquet   a global node's summarize output for task N
-    _work/stages/<node>/state/                   its combine's output (``<kind>-NNNNN.parquet`` per
+    data/part-NNNNN.parquet                      the kept rows of a pipeline without ``outputs:``
+    <sink>/part-NNNNN.<ext>                      shard N of each sink of ``outputs:``
+    _SUCCESS                                     written last, empty: at the top of OUTPUT (where
+                                                 Hadoop-style tools wait for it), outside every sink
+    _curate/run.json                             the ownership marker: the layout version and the
+                                                 names the run created at the top of OUTPUT
+    _curate/lease.json                           who holds OUTPUT now
+    _curate/stats.json  _curate/errors.jsonl     the run's results
+    _curate/rejected/<node>/part-NNNNN.parquet   rows <node> rejected (--keep-rejected)
+    _curate/meta/<node>/buckets.json, ...        run metadata a node writes
+    _curate/work/manifest.json                   what makes a resumed run the same run
+    _curate/work/streams/<stream>/part-NNNNN.parquet  task N's rows of a stream a later unit reads back
+    _curate/work/units/<unit>/done/part-NNNNN.json    task N finished <unit>: stats, sink counts, errors
+    _curate/work/schedule.json                   the run's passes, units and tasks (for curate stats)
+    _curate/work/stages/<node>/partials/part-NNNNN.parquet   a global node's summarize output for task N
+    _curate/work/stages/<node>/state/            its combine's output (``<kind>-NNNNN.parquet`` per
                                                  task, ``NAME.json``) and ``_DONE``
-    _work/stages/<node>/scratch/                 its combine's local files (DuckDB spill, copies),
+    _curate/work/stages/<node>/scratch/          its combine's local files (DuckDB spill, copies),
                                                  under --scratch when OUTPUT is not on the local disk
 
 The duplicate-id check is the built-in global node ``_ids`` (see curate.pipeline.id_check): its
-partials, state and done marker live under ``_work/stages/_ids/`` like any other node's.
+partials, state and done marker live under ``_curate/work/stages/_ids/`` like any other node's.
 Reading and writing go through :class:`curate.store.files.Files`; a node's own corner (partials,
 state, scratch, meta) is :class:`curate.store.state.StageStore`.
+
+Runs of curate before layout 2 wrote the kept rows at the top of OUTPUT and their own files
+beside them (``_stats.json``, ``_meta/``, ``_CURATE_RUN.json``, ...): :data:`LEGACY` names them, so
+that the verbs reading a finished run still read such a run and ``--resume`` can refuse it.
 """
 
 from __future__ import annotations
@@ -38,11 +47,50 @@ from curate.errors import ConfigError
 from curate.store.files import Files
 from curate.store.storage import READ_ONLY, Storage, parse
 
-POSITION = "_curate_pos"  # a row's position in its origin, kept with streams under _work/ for unions
+LAYOUT_VERSION = 2
+POSITION = "_curate_pos"  # a row's position in its origin, kept with streams under work/ for unions
+
+CURATE_DIR = "_curate"  # everything a run writes that is not a sink
+DEFAULT_SINK = "data"  # the sink of a pipeline without outputs:
+SUCCESS = "_SUCCESS"
+MARKER = f"{CURATE_DIR}/run.json"
+LEASE = f"{CURATE_DIR}/lease.json"
+STATS = f"{CURATE_DIR}/stats.json"
+ERRORS = f"{CURATE_DIR}/errors.jsonl"
+META = f"{CURATE_DIR}/meta"
+REJECTED = f"{CURATE_DIR}/rejected"
+WORK = f"{CURATE_DIR}/work"
+
+
+@dataclass(frozen=True)
+class LegacyLayout:
+    """The names of the layout before version 2 (everything at the top of OUTPUT)."""
+
+    marker: str = "_CURATE_RUN.json"
+    stats: str = "_stats.json"
+    meta: str = "_meta"
+
+
+LEGACY = LegacyLayout()
+
+
+def stats_candidates() -> tuple[str, ...]:
+    """Where a finished run's stats may be, relative to OUTPUT: this layout's, then the legacy one."""
+    return STATS, LEGACY.stats
+
+
+def meta_candidates() -> tuple[str, ...]:
+    """Where a run's metadata folder may be, relative to OUTPUT: this layout's, then the legacy one."""
+    return META, LEGACY.meta
 
 
 def part_path(directory: str, task: int, ext: str = "parquet") -> str:
     return f"{directory}/part-{task:05d}.{ext}"
+
+
+def top_names(sinks: list[str] | tuple[str, ...]) -> list[str]:
+    """The names a run with these sinks creates at the top of OUTPUT (what ``--overwrite`` removes)."""
+    return sorted({CURATE_DIR, SUCCESS, *sinks})
 
 
 @dataclass
@@ -64,9 +112,17 @@ class WorkStore:
             raise ConfigError(f"{loc.uri}: {loc.scheme}:// is read only; write the output elsewhere")
         return cls(loc.path.rstrip("/") or "/", storage.files(loc.scheme), root_uri=loc.uri, storage=storage)
 
+    def path(self, rel: str) -> str:
+        """The path of `rel` (a name relative to OUTPUT, as the constants of this module)."""
+        return f"{self.root}/{rel}"
+
+    @property
+    def curate_dir(self) -> str:
+        return self.path(CURATE_DIR)
+
     @property
     def work(self) -> str:
-        return f"{self.root}/_work"
+        return self.path(WORK)
 
     @property
     def in_memory(self) -> bool:
@@ -78,41 +134,46 @@ class WorkStore:
         return self.root_uri or self.root
 
     # ---- final outputs -------------------------------------------------------------------
-    def sink(self, name: str, task: int) -> str:
-        """Shard `task` of sink `name` (the unnamed sink "" is OUTPUT/ itself)."""
-        return part_path(f"{self.root}/{name}" if name else self.root, task)
-
     def sink_dir(self, name: str) -> str:
-        return f"{self.root}/{name}" if name else self.root
+        """The folder of sink `name`: shards only."""
+        return self.path(name)
 
     def rejected(self, node: str, task: int) -> str:
-        return part_path(f"{self.root}/_rejected/{node}", task)
+        return part_path(self.path(f"{REJECTED}/{node}"), task)
 
     def meta(self, node: str, name: str) -> str:
-        """A run metadata file a node writes (buckets.json, plan.json, plan.png): under
-        ``_meta/<node>/``, so that sink folders hold shards only."""
-        return f"{self.root}/_meta/{node}/{name}"
-
-    def root_file(self, name: str) -> str:
-        """A file of the run itself at the top of OUTPUT (_CURATE_RUN.json, _LEASE.json)."""
-        return f"{self.root}/{name}"
+        """A run metadata file a node writes (buckets.json, plan.json, plan.png)."""
+        return self.path(f"{META}/{node}/{name}")
 
     @property
     def stats_file(self) -> str:
-        return f"{self.root}/_stats.json"
+        return self.path(STATS)
 
     @property
     def errors_file(self) -> str:
-        return f"{self.root}/_errors.jsonl"
+        return self.path(ERRORS)
 
     @property
     def success_file(self) -> str:
-        return f"{self.root}/_SUCCESS"
+        return self.path(SUCCESS)
+
+    # ---- ownership -----------------------------------------------------------------------
+    @property
+    def marker(self) -> str:
+        return self.path(MARKER)
+
+    @property
+    def lease(self) -> str:
+        return self.path(LEASE)
+
+    @property
+    def legacy_marker(self) -> str:
+        return self.path(LEGACY.marker)
 
     @property
     def report_file(self) -> str:
         """The run's HTML report (``curate report``), beside its other files that are no sink."""
-        return f"{self.root}/report.html"
+        return self.path(f"{CURATE_DIR}/report.html")
 
     # ---- run bookkeeping -----------------------------------------------------------------
     @property
@@ -136,10 +197,9 @@ class WorkStore:
         unfinished run counts the done markers against it)."""
         return f"{self.work}/schedule.json"
 
-    def ids(self, what: str, task: int | None = None) -> str:
-        """The duplicate-id pre-pass: ``ids``/``dups`` per task, or its ``_DONE`` marker."""
-        base = f"{self.work}/_ids"
-        return f"{base}/{what}" if task is None else part_path(f"{base}/{what}", task)
+    def stage_dir(self, node: str) -> str:
+        """A node's corner of the work store (partials, state); see curate.store.state."""
+        return f"{self.work}/stages/{node}"
 
     def local_dir(self, *parts: str) -> Path:
         """A real local directory for tools that need one (DuckDB): under OUTPUT on the local disk,
@@ -151,16 +211,16 @@ class WorkStore:
         return self.storage.scratch_dir(f"curate-work-{tag}", *parts)
 
     def work_bytes(self) -> int:
-        """Total size of the files under ``_work/`` (0 when it is gone)."""
+        """Total size of the files under the work folder (0 when it is gone)."""
         if not self.files.exists(self.work):
             return 0
         infos = self.files.fs.get_file_info(pafs.FileSelector(self.work, recursive=True))
         return sum(i.size or 0 for i in infos if i.type == pafs.FileType.File)
 
     def clean_work(self) -> bool:
-        """Remove ``_work/`` (and the local scratch of a remote OUTPUT) of a finished run: only
-        once ``_SUCCESS`` exists, so an unfinished run keeps what ``--resume`` needs. The
-        ownership marker lives outside ``_work/`` and stays. Returns whether it removed anything."""
+        """Remove the work folder (and the local scratch of a remote OUTPUT) of a finished run:
+        only once ``_SUCCESS`` exists, so an unfinished run keeps what ``--resume`` needs. The
+        ownership marker lives outside it and stays. Returns whether it removed anything."""
         if not self.files.exists(self.success_file) or not self.files.exists(self.work):
             return False
         self.files.delete(self.work)

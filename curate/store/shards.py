@@ -27,8 +27,11 @@ class ShardWriter:
     """Streams tables into one zstd Parquet file that appears under its name on :meth:`close`.
 
     Later tables are cast to the schema of the first one (a stage may type an all-null column
-    differently from batch to batch). :meth:`close` with nothing written writes a zero-row file
-    with `empty_schema`, so that every task yields its shard.
+    differently from batch to batch). :meth:`close` with no rows written writes a zero-row file
+    with no row group (the schema of the first table, else `empty_schema`), so that every task
+    yields its shard: a file with one empty row group is valid Parquet too, but Hugging Face
+    ``datasets`` cannot read it (it sizes its batches by the first row group: "BatchSize must be
+    greater than 0").
     """
 
     def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS,
@@ -51,10 +54,9 @@ class ShardWriter:
     def close(self, empty_schema: pa.Schema | None = None) -> None:
         try:
             if self._writer is None:
-                pq.write_table((empty_schema or pa.schema([])).empty_table(), self.upload.stream,
-                               compression=self.compression)
-            else:
-                self._writer.close()
+                self._writer = pq.ParquetWriter(self.upload.stream, empty_schema or pa.schema([]),
+                                                compression=self.compression)
+            self._writer.close()
         except BaseException:
             self.upload.abort()
             raise

@@ -28,7 +28,7 @@ class StageStore:
 
     store: WorkStore
     node: str
-    # where a global node's apply reads its input stream: a stream kept under _work/
+    # where a global node's apply reads its input stream: a stream kept under the work folder
     # (curate.pipeline.streams.KeptStream) or the input files read again (input_rows.InputRows)
     input: Any = None
     upstream: tuple[str, ...] = ()  # nodes upstream of this one, nearest first
@@ -44,7 +44,7 @@ class StageStore:
 
     @property
     def base(self) -> str:
-        return f"{self.store.work}/stages/{self.node}"
+        return self.store.stage_dir(self.node)
 
     # ---- the rows entering this node's apply pass -----------------------------------------
     def _source(self) -> Any:
@@ -132,7 +132,7 @@ class StageStore:
         path = self._state(f"{name}.json")
         return cached(("json", path), lambda: self.files.read_json(path))
 
-    # ---- run metadata (OUTPUT/_meta/<node>/) ----------------------------------------------
+    # ---- run metadata (OUTPUT/_curate/meta/<node>/) --------------------------------------
     def write_meta(self, name: str, data: Any) -> None:
         """A run metadata file of this node: JSON for dicts/lists, bytes as they are."""
         path = self.store.meta(self.node, name)

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.errors import import_extra
 from curate.text.utf8 import string_buffers
 
 # The host of a URL: scheme (optional, so `example.com/path` works too), user info, then the host.
@@ -34,10 +35,16 @@ class SuffixRules:
     top_level: frozenset[str]  # single-label suffixes (`com`, `de`, `xn--p1ai`)
 
 
+def require_suffix_list(extra: str = "url", needed_for: str = "the Public Suffix List (url_filter, pii)") -> types.ModuleType:
+    """tldextract, which bundles the Public Suffix List snapshot; MissingExtra naming `extra` when
+    it is not installed."""
+    return import_extra("tldextract", extra, needed_for)
+
+
 @functools.cache
 def suffix_rules() -> SuffixRules:
     """The bundled Public Suffix List, loaded once per process without network access."""
-    import tldextract
+    tldextract = require_suffix_list()
 
     rules = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True).tlds
     rules = sorted({_ascii(r) for r in rules})

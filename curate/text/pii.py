@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.errors import import_extra
 from curate.text import domains
 from curate.text.regex_matches import Matches
 
@@ -155,6 +156,17 @@ class Detector:
     validate: Callable[[Matches, Exceptions], np.ndarray]  # one bool per match: is it personal data?
 
 
+EXTRA = "pii"  # the install extra with phonenumbers, python-stdnum and tldextract (pyproject.toml)
+
+
+def require_libraries() -> None:
+    """MissingExtra (exit 2, naming ``curate[pii]``) unless the libraries the checks use are
+    installed; called before any work."""
+    for module in ("phonenumbers", "stdnum"):
+        import_extra(module, EXTRA, "stage 'pii'")
+    domains.require_suffix_list(EXTRA, "stage 'pii'")
+
+
 def _mask(arr: pa.Array) -> np.ndarray:
     return pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
 
@@ -229,7 +241,7 @@ def validate_ipv6(m: Matches, exc: Exceptions) -> np.ndarray:
 
 
 def _valid_phone(exc: Exceptions) -> Callable[[str], bool]:
-    import phonenumbers
+    phonenumbers = import_extra("phonenumbers", EXTRA, "stage 'pii'")
 
     def test(value: str) -> bool:
         digits = re.sub(r"\D", "", value)
@@ -270,7 +282,7 @@ def validate_phone(m: Matches, exc: Exceptions) -> np.ndarray:
 
 
 def _luhn(digits: str) -> bool:
-    from stdnum import luhn
+    luhn = import_extra("stdnum.luhn", EXTRA, "stage 'pii'")
 
     return luhn.is_valid(digits)
 
@@ -288,7 +300,7 @@ def validate_card(m: Matches, exc: Exceptions) -> np.ndarray:
 
 
 def validate_iban(m: Matches, exc: Exceptions) -> np.ndarray:
-    from stdnum import iban
+    iban = import_extra("stdnum.iban", EXTRA, "stage 'pii'")
 
     codes = compact(m.text.to_pylist())
     example = np.array([exc.examples and c in EXAMPLE_IBANS for c in codes], dtype=bool)

@@ -11,7 +11,7 @@ import pytest
 
 from curate import __version__
 from curate.cli import VERBS
-from tests.conftest import ROOT, env_with_repo, write_parquet
+from tests.conftest import ROOT, env_with_repo, read_stats, write_parquet
 
 
 def curate(*args: str) -> subprocess.CompletedProcess:
@@ -34,7 +34,7 @@ def test_every_verb_has_help_with_defaults(verb: str) -> None:
 
 def test_run_help_shows_defaults() -> None:
     out = " ".join(curate("run", "--help").stdout.split())  # unwrap click's columns
-    assert "[default: local]" in out and "--on-error" in out and "(number of cores)" in out
+    assert "[default: local]" in out and "--on-error" in out and "(the CPUs this process may use)" in out
     assert "[default: (fail)]" in out
 
 
@@ -43,7 +43,8 @@ def test_run_prints_summary_and_stats_verb_reads_it(sample_dir: Path, tmp_path: 
     r = curate("run", str(ROOT / "pipelines" / "foundation.yaml"), "--input", str(sample_dir), "--output", str(out),
                "--workers", "2")
     assert r.returncode == 0, r.stderr
-    assert "exact_dedup" in r.stderr and "documents written" in r.stderr
+    docs_out = read_stats(out)["docs_out"]
+    assert "exact_dedup" in r.stderr and f"sink data (exact_dedup, parquet): {docs_out:,} documents in" in r.stderr
     s = curate("stats", str(out))
     assert s.returncode == 0 and "exact_dedup" in s.stdout and "docs in" in s.stdout
     j = curate("stats", str(out), "--json")

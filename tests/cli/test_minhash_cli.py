@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 import curate
 from curate import schema
-from tests.conftest import ROOT, env_with_repo, read_output
+from tests.conftest import ROOT, env_with_repo, read_output, rejected_dir
 
 
 def _curate(*args: str) -> subprocess.CompletedProcess:
@@ -31,7 +31,7 @@ def test_dedup_verb_runs_prints_band_choice_and_json(sample_dir: Path, tmp_path:
     assert near["summary"]["bands"] == 14 and near["rejected"]["near_duplicate"] > 0
     assert by_stage["exact_dedup"]["rejected"]["exact_duplicate"] > 0
     assert stats["docs_out"] == len(read_output(out))
-    rejected = pq.read_table(out / "_rejected" / "minhash_dedup")
+    rejected = pq.read_table(rejected_dir(out, "minhash_dedup"))
     assert set(rejected.column(schema.REJECT_REASON).to_pylist()) == {schema.REASON_NEAR_DUPLICATE}
     # the kept documents stand for every input document
     assert sum(read_output(out).column(schema.DUP_COUNT).to_pylist()) == 2000

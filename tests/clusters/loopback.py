@@ -3,7 +3,6 @@ test's own view of the loopback S3 server, and the comparison of two runs' outpu
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -13,7 +12,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from tests.conftest import read_output, shard_ids, sink_dirs
+from curate.store import layout
+from tests.conftest import read_output, read_stats, shard_ids, sink_dirs
 
 TIMINGS = {"seconds", "wall_seconds"}
 RAY_CLI = str(Path(sys.executable).parent / "ray")
@@ -116,7 +116,7 @@ def without_timings(obj: Any) -> Any:
 
 def assert_same_run(a: Path, b: Path) -> None:
     """Same kept ids in the same order per shard, same columns and values, same rejects, same
-    `_stats.json` (timings aside)."""
+    stats (timings aside)."""
     sinks = sink_dirs(a)
     assert [p.relative_to(a) for p in sinks.values()] == [p.relative_to(b) for p in sink_dirs(b).values()]
     for sink in sinks.values():
@@ -125,11 +125,9 @@ def assert_same_run(a: Path, b: Path) -> None:
         ta, tb = read_output(sink), read_output(mine)
         assert ta.schema == tb.schema
         assert ta.equals(tb)
-    rejected_a = sorted(p.relative_to(a) for p in a.glob("_rejected/*/*.parquet"))
-    assert rejected_a == sorted(p.relative_to(b) for p in b.glob("_rejected/*/*.parquet"))
+    rejected_a = sorted(p.relative_to(a) for p in a.glob(f"{layout.REJECTED}/*/*.parquet"))
+    assert rejected_a == sorted(p.relative_to(b) for p in b.glob(f"{layout.REJECTED}/*/*.parquet"))
     for rel in rejected_a:
         assert pq.read_table(a / rel).equals(pq.read_table(b / rel)), rel
-    stats_a = json.loads((a / "_stats.json").read_text())
-    stats_b = json.loads((b / "_stats.json").read_text())
-    assert without_timings(stats_a) == without_timings(stats_b)
+    assert without_timings(read_stats(a)) == without_timings(read_stats(b))
     assert (a / "_SUCCESS").exists() and (b / "_SUCCESS").exists()

@@ -32,6 +32,7 @@ from curate.pipeline.stage import (
     reject_rows,
     set_column,
 )
+from curate.store import layout
 from curate.store.state import StageStore
 from tests.clusters.loopback import (
     assert_same_run,
@@ -48,6 +49,7 @@ from tests.conftest import (
     env_with_repo,
     meta_file,
     read_output,
+    read_stats,
     shard_ids,
     write_parquet,
 )
@@ -157,7 +159,7 @@ def test_custom_stages_defined_in_this_module_run_on_ray(sample_dir: Path, tmp_p
     local = read_output(tmp_path / "local")
     assert shard_ids(tmp_path / "ray") == shard_ids(tmp_path / "local")
     assert out.drop_columns(["worker_pid"]).equals(local.drop_columns(["worker_pid"]))
-    assert custom["summary"] == json.loads((tmp_path / "local" / "_stats.json").read_text())["stages"][-1]["summary"]
+    assert custom["summary"] == read_stats(tmp_path / "local")["stages"][-1]["summary"]
 
 
 def test_relative_paths_mean_the_drivers_working_directory(sample_dir: Path, tmp_path: Path,
@@ -233,7 +235,7 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
         deadline = time.time() + 180
         while time.time() < deadline and driver.poll() is None:
             tree = descendants(driver.pid) or tree
-            if len(list(crashed.glob("_work/units/*/done/*.json"))) >= 3:
+            if len(list(crashed.glob(f"{layout.WORK}/units/*/done/*.json"))) >= 3:
                 break
             time.sleep(0.05)
         assert driver.poll() is None, driver.stderr.read().decode()
@@ -243,8 +245,8 @@ def test_resume_after_the_driver_is_killed_gives_the_same_output(sample_dir: Pat
     finally:
         kill_tree(tree)  # Ray's node processes and workers that the killed driver started
     assert not (crashed / "_SUCCESS").exists()
-    done_before = len(list(crashed.glob("_work/units/*/done/*.json")))
-    assert 3 <= done_before < len(list(clean.glob("_work/units/*/done/*.json")))  # killed midway
+    done_before = len(list(crashed.glob(f"{layout.WORK}/units/*/done/*.json")))
+    assert 3 <= done_before < len(list(clean.glob(f"{layout.WORK}/units/*/done/*.json")))  # killed midway
     resumed = subprocess.run([*base, "--resume", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr

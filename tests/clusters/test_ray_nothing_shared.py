@@ -114,7 +114,7 @@ def _run_files(root: Path) -> dict[str, bytes]:
     """Every file a run leaves under `root` but its work store, its identity and its stats (which
     hold timings), by path relative to `root`."""
     store = WorkStore.open(root)
-    skip = {store.stats_file, store.root_file("_CURATE_RUN.json"), store.root_file("_LEASE.json")}
+    skip = {store.stats_file, store.marker, store.lease}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and str(p) not in skip and not p.is_relative_to(store.work)}
 

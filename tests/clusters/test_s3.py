@@ -28,6 +28,7 @@ from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.io import read as reader
 from curate.pipeline.ownership import claim
+from curate.store import layout
 from curate.store.layout import WorkStore
 from curate.store.shards import ShardWriter
 from curate.store.storage import Storage
@@ -41,7 +42,15 @@ from tests.clusters.loopback import (
     stop_nodes,
     upload,
 )
-from tests.conftest import ROOT, SAMPLE, env_with_repo, read_output, shard_ids
+from tests.conftest import (
+    ROOT,
+    SAMPLE,
+    env_with_repo,
+    read_output,
+    rejected_dir,
+    shard_ids,
+    work_dir,
+)
 
 s3fs = pytest.importorskip("s3fs")
 pytest.importorskip("moto")
@@ -70,18 +79,18 @@ def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_c
     result = Pipeline.from_yaml(default_pipeline).run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=2)
     assert list(cwd.iterdir()) == []  # nothing of the run under the current directory
     for sink in ("curated", "mixture"):
-        assert _s3_shard_ids(fs, f"{s3_bucket}/out/{sink}") == shard_ids(local_default_run / sink)
-    assert result.stats["sinks"]["mixture"]["docs"] == sum(len(s) for s in shard_ids(local_default_run / "mixture")) > 0
+        assert _s3_shard_ids(fs, f"{s3_bucket}/out/{sink}") == shard_ids(local_default_run, sink)
+    assert result.stats["sinks"]["mixture"]["docs"] == sum(len(s) for s in shard_ids(local_default_run, "mixture")) > 0
     for name in ("quality_buckets/buckets.json", "sample/plan.json"):
-        assert json.loads(fs.cat(f"{s3_bucket}/out/_meta/{name}")) == json.loads(
-            (local_default_run / "_meta" / name).read_text())
-    assert fs.exists(f"{s3_bucket}/out/_SUCCESS") and fs.exists(f"{s3_bucket}/out/_CURATE_RUN.json")
-    assert not fs.exists(f"{s3_bucket}/out/_LEASE.json")  # released
-    rejected = sorted(p.rsplit("/", 1)[-1] for p in fs.find(f"{s3_bucket}/out/_rejected"))
-    assert rejected == sorted(p.name for p in (local_default_run / "_rejected").rglob("*.parquet"))
+        assert json.loads(fs.cat(f"{s3_bucket}/out/{layout.META}/{name}")) == json.loads(
+            (local_default_run / layout.META / name).read_text())
+    assert fs.exists(f"{s3_bucket}/out/_SUCCESS") and fs.exists(f"{s3_bucket}/out/{layout.MARKER}")
+    assert not fs.exists(f"{s3_bucket}/out/{layout.LEASE}")  # released
+    rejected = sorted(p.rsplit("/", 1)[-1] for p in fs.find(f"{s3_bucket}/out/{layout.REJECTED}"))
+    assert rejected == sorted(p.name for p in (rejected_dir(local_default_run)).rglob("*.parquet"))
     # no temporary names on the store: every object was written under its final name
     assert not [p for p in fs.find(f"{s3_bucket}/out") if p.rsplit("/", 1)[-1].startswith(".")]
-    manifest = fs.cat(f"{s3_bucket}/out/_work/manifest.json").decode()
+    manifest = fs.cat(f"{s3_bucket}/out/{layout.WORK}/manifest.json").decode()
     assert "testing" not in manifest and "endpoint" not in manifest  # no credentials, no options
     # the verbs that read a finished run read it on the store too; here the endpoint comes from
     # --storage-option, not from the environment
@@ -96,7 +105,7 @@ def test_default_pipeline_s3_to_s3_matches_local_disk_and_writes_nothing_under_c
                            env=no_endpoint, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["buckets"] == json.loads(
-        (local_default_run / "_meta" / "sample" / "plan.json").read_text())["buckets"]
+        (local_default_run / layout.META / "sample" / "plan.json").read_text())["buckets"]
 
 
 def test_kill_9_mid_run_then_resume_on_s3_equals_a_clean_run(default_pipeline: Path, local_default_run: Path,
@@ -117,7 +126,7 @@ def test_kill_9_mid_run_then_resume_on_s3_equals_a_clean_run(default_pipeline: P
     resumed = subprocess.run([*args, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     for sink in ("curated", "mixture"):
-        assert _s3_shard_ids(fs, f"{s3_bucket}/out/{sink}") == shard_ids(local_default_run / sink)
+        assert _s3_shard_ids(fs, f"{s3_bucket}/out/{sink}") == shard_ids(local_default_run, sink)
 
 
 _SLOW_UPLOAD = """
@@ -187,7 +196,7 @@ def test_on_error_skip_lists_hostile_remote_shards_by_uri(s3_server: str, s3_buc
     upload(fs, tmp_path / "in", f"{s3_bucket}/in")
     result = Pipeline("p").add("normalize").run(f"s3://{s3_bucket}/in", f"s3://{s3_bucket}/out", workers=1,
                                                  on_error="skip")
-    errors = [json.loads(line) for line in fs.cat(f"{s3_bucket}/out/_errors.jsonl").decode().splitlines()]
+    errors = [json.loads(line) for line in fs.cat(f"{s3_bucket}/out/{layout.ERRORS}").decode().splitlines()]
     assert {(e["file"], e["row"]) for e in errors} == {(f"s3://{s3_bucket}/in/a/broken.parquet", None),
                                                        (f"s3://{s3_bucket}/in/b/rows.jsonl", 1)}
     assert result.stats["docs_out"] == 5
@@ -264,8 +273,8 @@ def test_remote_stage_files_and_pipeline_yaml(default_pipeline: Path, local_defa
                         str(tmp_path / "in"), "--output", str(out), "--workers", "2", "--quiet"], cwd=ROOT,
                        env=env_with_repo(), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert shard_ids(out / "mixture") == shard_ids(local_default_run / "mixture")
-    manifest = json.loads((out / "_work" / "manifest.json").read_text())
+    assert shard_ids(out, "mixture") == shard_ids(local_default_run, "mixture")
+    manifest = json.loads((work_dir(out) / "manifest.json").read_text())
     tags = {k: v for k, v in manifest["stage_files"].items() if k.endswith(f"s3://{s3_bucket}/models/quality.bin")}
     assert len(tags) == 1 and next(iter(tags.values())).startswith("ETag:")  # the store's tag, not a re-read
 
@@ -388,14 +397,14 @@ def test_plan_bad_words_and_benchmark_files_on_s3_give_the_local_result(s3_serve
     assert shard_ids(tmp_path / "store") == shard_ids(tmp_path / "disk")
     assert sum(len(s) for s in shard_ids(tmp_path / "disk")) > 0
     for node in ("c4_clean", "decontaminate", "sample"):
-        assert shard_ids(tmp_path / "store" / "_rejected" / node) == shard_ids(tmp_path / "disk" / "_rejected" / node)
-        assert shard_ids(tmp_path / "disk" / "_rejected" / node), node  # each file rejected something
+        assert shard_ids(tmp_path / "store", f"{layout.REJECTED}/{node}") == shard_ids(tmp_path / "disk", f"{layout.REJECTED}/{node}")
+        assert shard_ids(tmp_path / "disk", f"{layout.REJECTED}/{node}"), node  # each file rejected something
 
 
 
 def _rejected_reasons(out: Path, node: str) -> dict[str, str]:
     """id -> reject reason of what `node` rejected in the run at `out`."""
-    rows = pq.read_table(out / "_rejected" / node, columns=["id", "reject_reason"]).to_pylist()
+    rows = pq.read_table(rejected_dir(out, node), columns=["id", "reject_reason"]).to_pylist()
     return {r["id"]: r["reject_reason"] for r in rows}
 
 
@@ -428,7 +437,7 @@ def test_a_benchmark_directory_on_s3_decontaminates_as_its_local_copy(s3_server:
 
     remote = run(f"s3://{s3_bucket}/bench", tmp_path / "store")
     assert remote == run(str(bench), tmp_path / "disk") == {f"d{i}": "decontaminate:quiz" for i in range(3)}
-    files = json.loads((tmp_path / "store" / "_work" / "manifest.json").read_text())["stage_files"]
+    files = json.loads((work_dir(tmp_path / "store") / "manifest.json").read_text())["stage_files"]
     assert sorted(files) == [f"decontaminate: s3://{s3_bucket}/bench/{rel}"
                              for rel in ("a.txt", "nested/b.jsonl.gz", "nested/deeper/c.parquet")]
     assert all(tag.startswith("ETag:") for tag in files.values())
@@ -469,7 +478,7 @@ def test_a_ut1_block_list_folder_on_s3_blocks_as_its_local_copy(s3_server: str, 
     assert remote == run(str(tmp_path), str(ut1), tmp_path / "disk") == {
         "d0": "url_filter:blocklist", "d2": "url_filter:blocklist", "d3": "url_filter:blocklist",
         "d4": "url_filter:blocklist", "d6": "url_filter:banned_word"}
-    files = json.loads((tmp_path / "store" / "_work" / "manifest.json").read_text())["stage_files"]
+    files = json.loads((work_dir(tmp_path / "store") / "manifest.json").read_text())["stage_files"]
     assert sorted(files) == sorted(f"url_filter: s3://{s3_bucket}/lists/{rel}" for rel in (
         "blacklists/adult/domains", "blacklists/adult/urls", "blacklists/gambling/domains", "allow.txt",
         "banned.txt"))
@@ -607,7 +616,7 @@ def test_train_classifier_and_classify_on_s3_give_the_local_model_and_scores(s3_
 
 
 def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
-    """A run's OUTPUT on the store given where a plan or buckets file is expected: its _meta/ is
+    """A run's OUTPUT on the store given where a plan or buckets file is expected: its metadata folder is
     listed through the store."""
     from curate.cli.common import run_file
     from curate.errors import InputError
@@ -615,7 +624,7 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
     fs = s3_view(s3_server)
     out = f"s3://{s3_bucket}/out"
     plan = json.dumps({"buckets": [{"name": "high", "epochs": 2.0}, {"name": "low", "epochs": 0.5}]})
-    fs.pipe(f"{s3_bucket}/out/_meta/sample/plan.json", plan.encode())
+    fs.pipe(f"{s3_bucket}/out/{layout.META}/sample/plan.json", plan.encode())
     (tmp_path / "plan.json").write_text(plan)
     src = tmp_path / "in"
     src.mkdir()
@@ -624,7 +633,7 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
                              "n_tokens": [10 + i for i in range(40)]}), src / "a.parquet")
     no_endpoint = {k: v for k, v in env_with_repo().items() if k != "AWS_ENDPOINT_URL"}
     for given, where in ((out, "store"), (str(tmp_path / "plan.json"), "disk")):
-        # the run's --storage-option reaches the check of --plan and the listing of its _meta/
+        # the run's --storage-option reaches the check of --plan and the listing of its metadata folder
         r = _curate("sample", "--plan", given, "--input", str(src), "--output", str(tmp_path / where),
                     "--fraction-by", "random", "--workers", "1", "--quiet",
                     "--storage-option", f"endpoint_url={s3_server}", env=no_endpoint)
@@ -633,18 +642,18 @@ def test_run_file_finds_the_meta_file_of_a_run_on_s3(s3_server: str, s3_bucket: 
     assert sum(len(s) for s in shard_ids(tmp_path / "disk")) > 40  # the high bucket twice
     _one_line_naming(_curate("sample", "--plan", f"{out}/nope.json", "--input", str(src), "--output",
                              str(tmp_path / "x")), f"{out}/nope.json")
-    fs.pipe(f"{s3_bucket}/out/_meta/quality_buckets/buckets.json", b"{}")
-    fs.pipe(f"{s3_bucket}/out/_meta/quality_buckets/deeper/plan.json", b"{}")  # not a node's own file
+    fs.pipe(f"{s3_bucket}/out/{layout.META}/quality_buckets/buckets.json", b"{}")
+    fs.pipe(f"{s3_bucket}/out/{layout.META}/quality_buckets/deeper/plan.json", b"{}")  # not a node's own file
     fs.pipe(f"{s3_bucket}/out/part-00000.parquet", b"x")
-    assert run_file(out, "plan.json") == f"{out}/_meta/sample/plan.json"
-    assert run_file(out + "/", "buckets.json") == f"{out}/_meta/quality_buckets/buckets.json"
-    assert run_file(f"{out}/_meta/sample/plan.json", "plan.json") == f"{out}/_meta/sample/plan.json"
-    fs.pipe(f"{s3_bucket}/out/_meta/sample_2/plan.json", b"{}")
-    with pytest.raises(InputError, match=r"several stages wrote plan.json: .*/_meta/sample/plan.json, "
-                                         r".*/_meta/sample_2/plan.json"):
+    assert run_file(out, "plan.json") == f"{out}/{layout.META}/sample/plan.json"
+    assert run_file(out + "/", "buckets.json") == f"{out}/{layout.META}/quality_buckets/buckets.json"
+    assert run_file(f"{out}/{layout.META}/sample/plan.json", "plan.json") == f"{out}/{layout.META}/sample/plan.json"
+    fs.pipe(f"{s3_bucket}/out/{layout.META}/sample_2/plan.json", b"{}")
+    with pytest.raises(InputError, match=rf"several stages wrote plan.json: .*/{layout.META}/sample/plan.json, "
+                                         rf".*/{layout.META}/sample_2/plan.json"):
         run_file(out, "plan.json")
-    fs.rm(f"{s3_bucket}/out/_meta", recursive=True)
-    with pytest.raises(InputError, match=f"^{out}: no plan.json under _meta/"):
+    fs.rm(f"{s3_bucket}/out/{layout.META}", recursive=True)
+    with pytest.raises(InputError, match=f"^{out}: no plan.json under {layout.META}/"):
         run_file(out, "plan.json")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CURATE, ROOT, SAMPLE, env_with_repo, shard_ids
+from tests.conftest import CURATE, ROOT, SAMPLE, env_with_repo, read_stats, shard_ids
 
 PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "curate_toy"
 
@@ -75,7 +75,7 @@ def test_a_run_reads_the_plugins_format_on_the_plugins_executor(plugin_env: dict
         assert proc.returncode == 0, proc.stderr
         outs[executor] = out
     assert shard_ids(outs["local"]) == shard_ids(outs["threads"]) == [["a.lines:0", "a.lines:2"], ["b.lines:0"]]
-    stats = json.loads((outs["threads"] / "_stats.json").read_text())
+    stats = read_stats(outs["threads"])
     assert stats["docs_in"] == 4 and stats["errors"] == 0
     bad = curate(plugin_env, "run", str(pipeline), "--input", str(src),
                  "--output", str(tmp_path / "bad"), "--executor", "threads", "--executor-option", "speed=9")

@@ -15,7 +15,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT, env_with_repo, meta_file, read_output, shard_ids, sink_dirs
+from curate.store import layout
+from tests.conftest import (
+    ROOT,
+    env_with_repo,
+    meta_file,
+    read_output,
+    shard_ids,
+    sink_dirs,
+    work_dir,
+)
 
 # A branching pipeline with every stage of the default one that changes rows or runs a combine,
 # plus prune: a route by domain, a global stage on one branch (exact dedup of code), map stages on
@@ -108,11 +117,11 @@ def test_kill_and_resume_gives_the_clean_output(clean_run, tmp_path: Path, point
     assert resumed.returncode == 0, resumed.stderr
     sinks = sink_dirs(clean)
     assert list(sinks) == ["code", "curated", "mixture"]
-    for sink in sinks.values():
-        assert shard_ids(out / sink.name) == shard_ids(sink)
-        assert read_output(out / sink.name).equals(read_output(sink))
-    assert sorted(p.relative_to(out).as_posix() for p in out.glob("_rejected/**/*.parquet")) == sorted(
-        p.relative_to(clean).as_posix() for p in clean.glob("_rejected/**/*.parquet"))
+    for name in sinks:
+        assert shard_ids(out, name) == shard_ids(clean, name)
+        assert read_output(out, name).equals(read_output(clean, name))
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob(f"{layout.REJECTED}/**/*.parquet")) == sorted(
+        p.relative_to(clean).as_posix() for p in clean.glob(f"{layout.REJECTED}/**/*.parquet"))
     for name in ("buckets.json", "plan.json"):
         assert meta_file(out, name).read_text() == meta_file(clean, name).read_text()
     assert (out / "_SUCCESS").exists()
@@ -140,7 +149,7 @@ def test_a_global_stage_first_reads_its_input_again_after_a_crash(clean_run, tmp
     assert crashed.returncode == -9, f"the fault {fault} was not reached: {crashed.stderr}"
     resumed = _curate([*args, "--output", str(out), "--resume"])
     assert resumed.returncode == 0, resumed.stderr
-    assert not (out / "_work" / "streams" / "read").exists()
+    assert not (work_dir(out) / "streams" / "read").exists()
     assert shard_ids(out) == shard_ids(clean) and read_output(out).equals(read_output(clean))
-    rejected = sorted(p.relative_to(out) for p in out.glob("_rejected/**/*.parquet"))
-    assert rejected and rejected == sorted(p.relative_to(clean) for p in clean.glob("_rejected/**/*.parquet"))
+    rejected = sorted(p.relative_to(out) for p in out.glob(f"{layout.REJECTED}/**/*.parquet"))
+    assert rejected and rejected == sorted(p.relative_to(clean) for p in clean.glob(f"{layout.REJECTED}/**/*.parquet"))

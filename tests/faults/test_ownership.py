@@ -18,8 +18,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curate.pipeline.ownership import LEASE, MARKER
-from tests.conftest import ROOT, env_with_repo, shard_ids, write_parquet
+from curate.store import layout
+from curate.store.layout import LEASE, MARKER
+from tests.conftest import ROOT, env_with_repo, read_stats, shard_ids, work_dir, write_parquet
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
 SIMPLE = ["run", str(ROOT / "pipelines" / "foundation.yaml")]
@@ -101,7 +102,7 @@ def test_the_marker_survives_cleaning_work(sample_dir: Path, tmp_path: Path) -> 
     out = tmp_path / "out"
     assert curate(*SIMPLE, "--input", str(sample_dir), "--output", str(out), "--quiet").returncode == 0
     assert json.loads((out / MARKER).read_text())["tool"] == "curate"
-    shutil.rmtree(out / "_work")
+    shutil.rmtree(work_dir(out))
     r = curate(*SIMPLE, "--input", str(sample_dir), "--output", str(out), "--overwrite", "--quiet")
     assert r.returncode == 0, r.stderr
 
@@ -208,6 +209,6 @@ def test_default_pipeline_on_an_output_path_with_every_special_character(default
     r = curate("run", str(default_pipeline), "--input", str(sample_dir), "--output", str(out), "--workers", "2",
                "--quiet")
     assert r.returncode == 0, r.stderr
-    assert (out / "_SUCCESS").exists() and (out / "_meta" / "sample" / "plan.json").exists()
-    sinks = json.loads((out / "_stats.json").read_text())["sinks"]
-    assert sum(len(s) for s in shard_ids(out / "mixture")) == sinks["mixture"]["docs"] > 0
+    assert (out / "_SUCCESS").exists() and (out / layout.META / "sample" / "plan.json").exists()
+    sinks = read_stats(out)["sinks"]
+    assert sum(len(s) for s in shard_ids(out, "mixture")) == sinks["mixture"]["docs"] > 0

@@ -4,7 +4,6 @@ a message, the lease released, --resume continues); a killed run leaves no tempo
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import signal
@@ -18,8 +17,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.cli.common import storage_error
-from curate.pipeline.ownership import LEASE
-from tests.conftest import ROOT, SAMPLE, env_with_repo, shard_ids, tmpfs, write_parquet
+from curate.store.layout import LEASE
+from tests.conftest import (
+    ROOT,
+    SAMPLE,
+    data_dir,
+    env_with_repo,
+    read_errors,
+    shard_ids,
+    tmpfs,
+    work_dir,
+    write_parquet,
+)
 from tests.hostile import run
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
@@ -62,7 +71,7 @@ def test_a_file_name_that_is_not_utf8_is_named_not_an_internal_error(tmp_path: P
     skipped = curate("run", _simple(tmp_path), "--input", str(src), "--output", str(tmp_path / "o2"),
                      "--on-error", "skip")
     assert skipped.returncode == 0, skipped.stderr
-    errors = [json.loads(x) for x in (tmp_path / "o2" / "_errors.jsonl").read_text().splitlines()]
+    errors = read_errors(tmp_path / "o2")
     assert errors == [{"file": r"bad\xff.parquet", "row": None, "reason": "bad_file_name",
                        "message": "the name is not valid UTF-8: rename it"}]
     assert sorted(pq.read_table(tmp_path / "o2").column("id").to_pylist()) == [f"good-{i}" for i in range(5)]
@@ -123,7 +132,7 @@ def test_an_integer_reject_reason_column_is_data(tmp_path: Path) -> None:
     _docs(tmp_path / "in" / "a.parquet", reject_reason=pa.array(range(5)))
     done = run(tmp_path, tmp_path / "in", "fail")
     assert done.code == 0, done.stderr
-    table = pq.read_table(done.out / "part-00000.parquet")
+    table = pq.read_table(data_dir(done.out) / "part-00000.parquet")
     assert table.column("orig_reject_reason").to_pylist() == list(range(5))
 
 
@@ -142,7 +151,7 @@ def test_duckdb_io_errors_on_a_full_disk_are_storage_errors() -> None:
     """The translation, also of the exception as it arrives from a worker process (pickled, as
     ``_duckdb.IOException``); other DuckDB errors stay internal."""
     duckdb = pytest.importorskip("duckdb")
-    message = ('IO Error: Could not write file "/out/_work/edges/band-001.parquet.tmp": No space left on device')
+    message = ('IO Error: Could not write file "/out/_curate/work/edges/band-001.parquet.tmp": No space left on device')
     for exc in (duckdb.IOException(message), pickle.loads(pickle.dumps(duckdb.IOException(message)))):
         assert storage_error(exc) == f"{message} (free some space, then --resume continues)"
     assert storage_error(duckdb.IOException("IO Error: Cannot open file: bad format")) is None
@@ -191,7 +200,7 @@ def _start(tmp: Path, workers: int, env: dict | None = None) -> tuple[subprocess
                              "--output", str(out), "--workers", str(workers), "--quiet"], cwd=ROOT,
                             env=env or env_with_repo(), stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
-    while not list((out / "_work").glob("units/read/done/*.json")) and time.time() < deadline:
+    while not list((work_dir(out)).glob("units/read/done/*.json")) and time.time() < deadline:
         time.sleep(0.05)
     return proc, out, pipe
 

@@ -1,6 +1,6 @@
 """Errors, not crashes: what the environment refuses is exit 2 naming the path; SIGINT is 130
 with a hint; a lost worker names its task and says --resume continues; --max-errors names the
-first errors and writes _errors.jsonl."""
+first errors and writes _curate/errors.jsonl."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import ROOT, env_with_repo, shard_ids, tmpfs, write_parquet
+from tests.conftest import (
+    ROOT,
+    env_with_repo,
+    read_errors,
+    shard_ids,
+    tmpfs,
+    work_dir,
+    write_parquet,
+)
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
 FOUNDATION = str(ROOT / "pipelines" / "foundation.yaml")
@@ -74,7 +82,7 @@ def _start_killable(sample_dir: Path, tmp_path: Path, workers: int,
                              "--output", str(out), "--workers", str(workers), "--quiet"], cwd=ROOT,
                             env=env_with_repo(), stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
-    while not list((out / "_work").glob("units/read/done/*.json")) and time.time() < deadline:
+    while not list((work_dir(out)).glob("units/read/done/*.json")) and time.time() < deadline:
         time.sleep(0.05)
     return proc, out
 
@@ -115,7 +123,7 @@ def test_max_errors_names_the_first_errors_and_writes_errors_jsonl(tmp_path: Pat
     assert r.returncode == 2
     line = _one_error_line(r)
     assert "more than --max-errors 2" in line and "a.jsonl row 3" in line
-    errors = [json.loads(x) for x in (out / "_errors.jsonl").read_text().splitlines()]
+    errors = read_errors(out)
     assert [e["row"] for e in errors] == [3, 7, 11]
 
 
@@ -125,6 +133,6 @@ def test_duplicate_id_under_skip_names_the_first_occurrence(tmp_path: Path) -> N
     out = tmp_path / "out"
     r = curate("run", FOUNDATION, "--input", str(tmp_path / "in"), "--output", str(out), "--on-error", "skip")
     assert r.returncode == 0, r.stderr
-    errors = [json.loads(x) for x in (out / "_errors.jsonl").read_text().splitlines()]
+    errors = read_errors(out)
     assert errors == [{"file": "b.parquet", "row": 1, "reason": "duplicate_id",
                        "message": "duplicate id (first seen in a.parquet row 0)"}]

@@ -11,7 +11,7 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import ConfigError, InputError
-from tests.conftest import read_output, write_parquet
+from tests.conftest import data_dir, read_errors, read_output, rejected_dir, write_parquet
 
 GOOD = {"id": ["g1", "g2"], "text": ["a good document", "another good document"]}
 
@@ -32,7 +32,7 @@ def _check_skip(result, out: Path, file: str, row: int | None, reason: str, n_er
     assert len(result.errors) == n_errors
     err = result.errors[0]
     assert err["file"] == file and err["row"] == row and err["reason"] == reason
-    lines = [json.loads(x) for x in (out / "_errors.jsonl").read_text().splitlines()]
+    lines = read_errors(out)
     assert lines == result.errors
     assert result.stats["errors"] == n_errors
     for s in result.stages:
@@ -47,7 +47,7 @@ def test_truncated_parquet(tmp_path: Path) -> None:
         _run(src, tmp_path / "o1", "fail")
     result = _run(src, tmp_path / "o2", "skip")
     _check_skip(result, tmp_path / "o2", "b_trunc.parquet", None, "unreadable_file")
-    assert pq.read_table(tmp_path / "o2" / "part-00001.parquet").num_rows == 0  # the task still has its shard
+    assert pq.read_table(data_dir(tmp_path / "o2") / "part-00001.parquet").num_rows == 0  # the task still has its shard
     assert result.stages[0]["counters"]["files_errored"] == 1
 
 
@@ -146,7 +146,7 @@ def test_null_empty_and_huge_texts_are_rejected_not_errors(tmp_path: Path) -> No
         assert read_output(out).column("id").to_pylist() == ["ok"]
         assert result.errors == []
         assert result.stages[0]["rejected"] == {"empty_text": 3, "too_large": 1}
-        rej = pq.read_table(out / "_rejected" / "read", columns=["id", "reject_reason"]).to_pylist()
+        rej = pq.read_table(rejected_dir(out, "read"), columns=["id", "reject_reason"]).to_pylist()
         assert {r["id"]: r["reject_reason"] for r in rej} == {"n": "empty_text", "e": "empty_text",
                                                               "w": "empty_text", "h": "too_large"}
 

@@ -1,6 +1,6 @@
-"""Input columns named like curate's own (issue 35, finding 6). A run's ``_rejected/<node>/`` shards
+"""Input columns named like curate's own (issue 35, finding 6). A run's ``_curate/rejected/<node>/`` shards
 read by a later run are re-filtered, their old reasons kept as data (``orig_reject_reason``), and
-the later run's own ``_rejected/`` shards stay readable; curate's internal columns cannot be
+the later run's own rejected shards stay readable; curate's internal columns cannot be
 mistaken for input columns (``__row``, ``_route`` are data; ``_curate_*`` inputs are refused); a
 column a stage reads back with the wrong type is refused naming it."""
 
@@ -16,7 +16,7 @@ from curate import schema
 from curate.api import Pipeline
 from curate.io.conform import ROW, ColumnMap
 from curate.store.layout import POSITION
-from tests.conftest import read_output, write_parquet
+from tests.conftest import read_output, rejected_dir, write_parquet
 from tests.hostile import run
 
 N = 40
@@ -47,16 +47,16 @@ def test_rejected_shards_are_a_later_runs_input_their_reasons_kept_as_data(tmp_p
     `_rejected` shard with two `reject_stage` columns that pq.read_table refuses."""
     write_parquet(tmp_path / "in" / "a.parquet", _corpus())
     _, first = _run(tmp_path, tmp_path / "in", "first", min_words=5)
-    rejected = _rows(first / "_rejected" / "length_filter")
+    rejected = _rows(rejected_dir(first, "length_filter"))
     assert len(rejected) == 24 and {r["reject_stage"] for r in rejected} == {"length_filter"}
 
-    stats, second = _run(tmp_path, first / "_rejected" / "length_filter", "second", min_words=3)
+    stats, second = _run(tmp_path, rejected_dir(first, "length_filter"), "second", min_words=3)
     read = next(s for s in stats["stages"] if s["stage"] == "read")
     assert (read["docs_in"], read["docs_out"], read["rejected_total"]) == (24, 24, 0)
     kept = sorted(read_output(second).to_pylist(), key=lambda r: r["id"])
-    again = _rows(second / "_rejected" / "length_filter")  # one reject_stage column: readable
+    again = _rows(rejected_dir(second, "length_filter"))  # one reject_stage column: readable
     by_id = {r["id"]: r for r in rejected}
-    assert len(kept) + len(again) + len(_rows(second / "_rejected" / "exact_dedup")) == 24
+    assert len(kept) + len(again) + len(_rows(rejected_dir(second, "exact_dedup"))) == 24
     for r in kept + again:  # the old reasons, as data
         assert (r["orig_reject_reason"], r["orig_reject_stage"]) == (by_id[r["id"]]["reject_reason"], "length_filter")
         assert r["text"] == by_id[r["id"]]["text"]
@@ -64,9 +64,9 @@ def test_rejected_shards_are_a_later_runs_input_their_reasons_kept_as_data(tmp_p
     assert all(len(r["text"].split()) < 3 for r in again) and all(len(r["text"].split()) >= 3 for r in kept)
 
     # a third generation: the second run's rejected rows hold both; each gets one more orig_
-    stats, third = _run(tmp_path, second / "_rejected" / "length_filter", "third", min_words=1)
+    stats, third = _run(tmp_path, rejected_dir(second, "length_filter"), "third", min_words=1)
     rows = sorted(read_output(third).to_pylist(), key=lambda r: r["id"])
-    assert len(rows) + len(_rows(third / "_rejected" / "exact_dedup")) == len(again)
+    assert len(rows) + len(_rows(rejected_dir(third, "exact_dedup"))) == len(again)
     first_reason = {r["id"]: r["reject_reason"] for r in rejected}
     assert all(r["orig_orig_reject_reason"] == first_reason[r["id"]] for r in rows)
     assert all(r["orig_reject_reason"] is not None and r["orig_reject_stage"] == "length_filter" for r in rows)
@@ -86,8 +86,8 @@ def test_input_columns_named_like_curates_are_data(tmp_path: Path, column: str) 
     assert got.drop_columns([name]).equals(read_output(plain))
     assert got.column(name).to_pylist() == [f"v{int(i[1:])}" for i in got.column("id").to_pylist()]
     assert [s["rejected"] for s in stats["stages"]] == [s["rejected"] for s in plain_stats["stages"]]
-    assert _rows(out / "_rejected") == [dict(r, **{name: f"v{int(r['id'][1:])}"})
-                                        for r in _rows(plain / "_rejected")]
+    assert _rows(rejected_dir(out)) == [dict(r, **{name: f"v{int(r['id'][1:])}"})
+                                        for r in _rows(rejected_dir(plain))]
 
 
 def test_route_and_rejected_port_ignore_input_columns_of_their_names(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from curate.errors import InputError
 from curate.io import jsonl_scan, read
+from tests.conftest import data_dir
 from tests.hostile import check_accounting, docs, jsonl, run
 
 
@@ -147,7 +148,7 @@ def test_jsonl_types_come_from_the_whole_file(tmp_path: Path) -> None:
     jsonl(tmp_path / "in" / "w.jsonl", rows)
     o = run(tmp_path, tmp_path / "in", "fail")
     check_accounting(o, _ids(rows), 8000)
-    out = pq.read_table(o.out / "part-00000.parquet")
+    out = pq.read_table(data_dir(o.out) / "part-00000.parquet")
     assert out.schema.field("score").type == pa.float64()
     assert out.column("score").to_pylist()[-3:] == [7997.0, 0.5, 7999.0]
     assert out.column("late").to_pylist()[-2] == "first seen at the end"
@@ -174,7 +175,7 @@ def test_jsonl_orig_columns_are_kept(tmp_path: Path) -> None:
     jsonl(tmp_path / "in" / "o.jsonl", rows)
     o = run(tmp_path, tmp_path / "in", "fail")
     check_accounting(o, _ids(rows), 3)
-    assert pq.read_table(o.out / "part-00000.parquet").column("orig_source").to_pylist() == ["site0", "site1", "site2"]
+    assert pq.read_table(data_dir(o.out) / "part-00000.parquet").column("orig_source").to_pylist() == ["site0", "site1", "site2"]
 
 
 def test_displaced_text_column_keeps_its_values(tmp_path: Path) -> None:
@@ -182,7 +183,7 @@ def test_displaced_text_column_keeps_its_values(tmp_path: Path) -> None:
     jsonl(tmp_path / "in" / "d.jsonl", rows)
     o = run(tmp_path, tmp_path / "in", "fail", "--id-column", "doc", "--text-column", "body")
     assert o.code == 0, o.stderr
-    assert pq.read_table(o.out / "part-00000.parquet").column("orig_text").to_pylist()[2] == "not the text 2"
+    assert pq.read_table(data_dir(o.out) / "part-00000.parquet").column("orig_text").to_pylist()[2] == "not the text 2"
 
 
 def _nested(depth: int) -> bytes:
@@ -256,7 +257,7 @@ def test_dictionary_encoded_strings_are_strings(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": ["s0"], "text": ["plain"], "lang": ["fr"]}), src / "plain.parquet")
     o = run(tmp_path, src, "fail")
     check_accounting(o, ["c0", "c1", "c2", "s0"], 4)
-    assert pq.read_table(o.out / "part-00000.parquet").column("lang").to_pylist() == ["en", "en", "de"]
+    assert pq.read_table(data_dir(o.out) / "part-00000.parquet").column("lang").to_pylist() == ["en", "en", "de"]
 
 
 def test_special_files_are_reported_never_opened(tmp_path: Path) -> None:
@@ -353,7 +354,7 @@ def test_minority_type_in_a_column_is_a_row_error_naming_it(tmp_path: Path) -> N
     jsonl(tmp_path / "in" / "m.jsonl", rows)
     o = _both(tmp_path, tmp_path / "in", r"m\.jsonl row 6: column 'year' is a string, expected int64", _ids(rows, {6}),
               10)
-    assert pq.read_table(o.out / "part-00000.parquet").schema.field("year").type == pa.int64()
+    assert pq.read_table(data_dir(o.out) / "part-00000.parquet").schema.field("year").type == pa.int64()
 
 
 def test_conflict_inside_a_struct_names_the_nested_field(tmp_path: Path) -> None:
@@ -396,7 +397,7 @@ def test_int_and_float_join_across_files_bool_and_int_do_not(tmp_path: Path) -> 
     jsonl(src / "b.jsonl", [{"id": "b", "text": "t", "x": 2.5}])
     o = run(tmp_path, src, "fail")
     check_accounting(o, ["a", "b"], 2)
-    assert pq.read_table(o.out / "part-00001.parquet").column("x").to_pylist() == [2.5]
+    assert pq.read_table(data_dir(o.out) / "part-00001.parquet").column("x").to_pylist() == [2.5]
     jsonl(src / "c.jsonl", [{"id": "c", "text": "t", "x": True}])
     o = run(tmp_path, src, "skip")
     assert o.code == 2 and "c.jsonl: column 'x' is bool here but int64 in a.jsonl" in o.error_line()

@@ -1,5 +1,5 @@
 """A global stage whose input is the run's input reads the input files again in its apply pass
-instead of a copy under _work/ (Parquet and uncompressed JSON Lines, local or both ends remote):
+instead of a copy in the work folder (Parquet and uncompressed JSON Lines, local or both ends remote):
 same output, same accounting, same errors, and a file that changed between the passes is refused."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 from curate.api import Pipeline
 from curate.errors import InputError
 from curate.pipeline import input_rows, runner
-from tests.conftest import write_parquet
+from curate.store import layout
+from tests.conftest import work_dir, write_parquet
 
 PIPE = [("exact_dedup", {}), ("length_filter", {"min_chars": 12})]
 
@@ -53,7 +54,7 @@ def _run(inp: Path | str, out: Path | str, stages=PIPE) -> dict:
 
 def _tables(out: Path) -> dict[str, object]:
     return {str(p.relative_to(out)): pq.read_table(p) for p in sorted(out.rglob("*.parquet"))
-            if not p.relative_to(out).parts[0].startswith("_work")}
+            if not p.relative_to(out).as_posix().startswith(f"{layout.WORK}/")}
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
@@ -61,11 +62,11 @@ def test_reading_the_input_again_equals_reading_a_copy(tmp_path: Path, monkeypat
                                                        fmt: str) -> None:
     inp = _corpus(tmp_path / "in", fmt)
     again = _run(inp, tmp_path / "again")
-    assert not (tmp_path / "again" / "_work" / "streams" / "read").exists()  # no copy of the input
+    assert not (work_dir(tmp_path / "again") / "streams" / "read").exists()  # no copy of the input
     with monkeypatch.context() as m:
         m.setattr(runner, "rereads_input", lambda tasks, output_is_local: False)
         copied = _run(inp, tmp_path / "copied")
-    assert (tmp_path / "copied" / "_work" / "streams" / "read").is_dir()
+    assert (work_dir(tmp_path / "copied") / "streams" / "read").is_dir()
     assert again["tasks"] == copied["tasks"] >= 2
     if fmt == "parquet":
         assert again["tasks"] > 2  # several tasks: row groups of a.parquet are split
@@ -74,9 +75,9 @@ def test_reading_the_input_again_equals_reading_a_copy(tmp_path: Path, monkeypat
     assert again["stages"] == copied["stages"]
     read = next(s for s in again["stages"] if s["stage"] == "read")
     assert read["errored"] == 2 and read["docs_in"] == 300  # counted once, not once per pass
-    assert (tmp_path / "again" / "_errors.jsonl").read_text() == (tmp_path / "copied" / "_errors.jsonl").read_text()
+    assert (tmp_path / "again" / layout.ERRORS).read_text() == (tmp_path / "copied" / layout.ERRORS).read_text()
     got, want = _tables(tmp_path / "again"), _tables(tmp_path / "copied")
-    assert got.keys() == want.keys() and any(k.startswith("_rejected/exact_dedup") for k in got)
+    assert got.keys() == want.keys() and any(k.startswith(f"{layout.REJECTED}/exact_dedup") for k in got)
     for name in want:
         assert got[name].equals(want[name]), name
 
@@ -84,7 +85,7 @@ def test_reading_the_input_again_equals_reading_a_copy(tmp_path: Path, monkeypat
 @pytest.mark.parametrize("fmt", ["csv", "jsonl.gz"])
 def test_csv_and_compressed_jsonl_inputs_keep_their_copy(tmp_path: Path, fmt: str) -> None:
     _run(_corpus(tmp_path / "in", fmt), tmp_path / "out")
-    assert len(list((tmp_path / "out" / "_work" / "streams" / "read").glob("part-*.parquet"))) == 2
+    assert len(list((work_dir(tmp_path / "out") / "streams" / "read").glob("part-*.parquet"))) == 2
 
 
 def test_on_s3_the_input_is_read_again_only_when_the_output_is_remote_too(s3_bucket: str, tmp_path: Path) -> None:
@@ -97,9 +98,9 @@ def test_on_s3_the_input_is_read_again_only_when_the_output_is_remote_too(s3_buc
     src = f"s3://{s3_bucket}/in"
     _run(local, tmp_path / "local")
     _run(src, f"s3://{s3_bucket}/out")
-    assert not fs.exists(f"{s3_bucket}/out/_work/streams/read")
+    assert not fs.exists(f"{s3_bucket}/out/{layout.WORK}/streams/read")
     _run(src, tmp_path / "to-local")
-    assert (tmp_path / "to-local" / "_work" / "streams" / "read").is_dir()
+    assert (work_dir(tmp_path / "to-local") / "streams" / "read").is_dir()
     want = _tables(tmp_path / "local")
     for name in want:
         assert pq.read_table(fs.open(f"{s3_bucket}/out/{name}", "rb")).equals(want[name]), name

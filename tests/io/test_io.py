@@ -20,7 +20,7 @@ from curate.errors import InputError
 from curate.io import read as reader
 from curate.store.layout import WorkStore
 from curate.store.shards import ShardWriter
-from tests.conftest import read_output, shard_ids, write_parquet
+from tests.conftest import data_dir, read_output, shard_ids, write_parquet
 
 ROWS = [{"id": f"d{i}", "text": f"document number {i} with some words", "score": i * 0.5} for i in range(50)]
 
@@ -74,7 +74,7 @@ def test_empty_task_writes_zero_row_shard(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}), src / "b.parquet")
     out = tmp_path / "out"
     Pipeline.from_stages([("normalize", {}), ("token_count", {})]).run(src, out, workers=1)
-    empty = pq.read_table(out / "part-00001.parquet")
+    empty = pq.read_table(data_dir(out) / "part-00001.parquet")
     assert empty.num_rows == 0
     assert "n_tokens" in empty.column_names  # the stages ran on zero rows: same columns
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.api import Pipeline
-from tests.conftest import read_output
+from tests.conftest import read_output, rejected_dir
 
 pytest.importorskip("warcio")
 pytest.importorskip("resiliparse")
@@ -40,7 +40,7 @@ def test_warc_pages_become_their_article_text(tmp_path: Path, name: str) -> None
     read = next(s for s in stats["stages"] if s["stage"] == "read")
     assert read["rejected"] == {"warc:not_html": 1, "warc:http_status": 1}
     assert read["docs_in"] == 14  # request and warcinfo records are not documents
-    rejected = pq.read_table(tmp_path / "out" / "_rejected").to_pylist()
+    rejected = pq.read_table(rejected_dir(tmp_path / "out")).to_pylist()
     by_reason = {r["reject_reason"]: r for r in rejected}
     assert by_reason["warc:not_html"]["content_type"] == "application/pdf"
     assert by_reason["warc:http_status"]["http_status"] == 404

@@ -11,7 +11,7 @@ from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.pipeline.spec import load_graph
 from curate.store.storage import Storage
-from tests.conftest import read_output, write_parquet
+from tests.conftest import read_output, rejected_dir, write_parquet
 
 
 def _yaml(tmp_path: Path, body: str) -> Path:
@@ -90,11 +90,11 @@ def test_rejected_branch_is_written_with_reasons(tmp_path: Path) -> None:
     result = Pipeline.from_stages([("length_filter", {"min_chars": 10}), "passthrough"]).run(
         src, out, keep_rejected=True, workers=1)
     assert read_output(out).column("id").to_pylist() == ["b"]
-    rej = pq.read_table(out / "_rejected" / "length_filter" / "part-00000.parquet")
+    rej = pq.read_table(rejected_dir(out, "length_filter") / "part-00000.parquet")
     assert rej.column("id").to_pylist() == ["a", "d"]
     assert set(rej.column("reject_reason").to_pylist()) == {"length_filter:too_short"}
     assert set(rej.column("reject_stage").to_pylist()) == {"length_filter"}
-    empty = pq.read_table(out / "_rejected" / "read" / "part-00000.parquet")
+    empty = pq.read_table(rejected_dir(out, "read") / "part-00000.parquet")
     assert empty.column("id").to_pylist() == ["c"] and empty.column("reject_reason").to_pylist() == ["empty_text"]
     by_stage = {s["stage"]: s for s in result.stages}
     assert by_stage["length_filter"]["rejected"] == {"length_filter:too_short": 2}

@@ -17,8 +17,18 @@ from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.pipeline.spec import load_graph
 from curate.pipeline.validate import unread_outputs
+from curate.store import layout
 from curate.store.storage import Storage
-from tests.conftest import CURATE, ROOT, env_with_repo, read_output, shard_ids, write_parquet
+from tests.conftest import (
+    CURATE,
+    ROOT,
+    data_dir,
+    env_with_repo,
+    read_output,
+    rejected_dir,
+    shard_ids,
+    write_parquet,
+)
 
 KINDS = ("code", "prose", "other")
 
@@ -51,8 +61,8 @@ def _yaml(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def _all_ids(path: Path) -> list[str]:
-    return [i for shard in shard_ids(path) for i in shard]
+def _all_ids(out: Path, sink: str = layout.DEFAULT_SINK) -> list[str]:
+    return [i for shard in shard_ids(out, sink) for i in shard]
 
 
 def _input_ids(root: Path) -> list[str]:
@@ -104,16 +114,16 @@ def test_route_then_union_is_the_input_in_input_order_minus_the_dedup_branch(rou
             dup_ids.add(r["id"])
         seen.add(r["text"])
     assert dup_ids  # the corpus has copies in that branch
-    assert _all_ids(out / "all") == [i for i in _input_ids(src) if i not in dup_ids]
+    assert _all_ids(out, "all") == [i for i in _input_ids(src) if i not in dup_ids]
     # shard i of the union holds task i's rows of every branch
     per_task = [pq.read_table(f).column("id").to_pylist() for f in sorted(src.glob("*.parquet"))]
-    assert shard_ids(out / "all") == [[i for i in ids if i not in dup_ids] for ids in per_task]
+    assert shard_ids(out, "all") == [[i for i in ids if i not in dup_ids] for ids in per_task]
 
 
 def test_route_sends_each_row_to_its_first_true_condition(routed) -> None:
     src, out, stats = routed
     rows = {r["id"]: r for f in sorted(src.glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
-    code = set(_all_ids(out / "code")) | set(_all_ids(out / "short_code"))
+    code = set(_all_ids(out, "code")) | set(_all_ids(out, "short_code"))
     assert code == {i for i, r in rows.items() if r["kind"] == "code"}
     by = {s["stage"]: s for s in stats["stages"]}
     assert by["route"]["outputs"] == {
@@ -125,9 +135,9 @@ def test_route_sends_each_row_to_its_first_true_condition(routed) -> None:
 
 def test_rejected_rows_arrive_kept_with_their_upstream_reason(routed) -> None:
     _, out, _ = routed
-    short = read_output(out / "short_code")
+    short = read_output(out, "short_code")
     assert short.num_rows > 0 and set(short.column("reject_reason").to_pylist()) == {"length_filter:too_few_words"}
-    merged = read_output(out / "all")
+    merged = read_output(out, "all")
     reasons = dict(zip(merged.column("id").to_pylist(), merged.column("upstream_reject_reason").to_pylist()))
     assert {i for i, r in reasons.items() if r is not None} == set(short.column("id").to_pylist())
     assert "reject_reason" not in merged.column_names and "_curate_pos" not in merged.column_names
@@ -144,8 +154,9 @@ def test_sinks_are_shard_folders_with_their_own_stats(routed) -> None:
         assert stats["sinks"][name]["docs"] == pq.read_table(out / name).num_rows
         assert stats["sinks"][name]["shards"] == n_tasks
     loaded = datasets.load_dataset("parquet", data_dir=str(out / "all"), split="train")
-    assert loaded["id"] == _all_ids(out / "all")
-    assert not list(out.glob("part-*.parquet"))  # with outputs: named, OUTPUT/ itself holds no shards
+    assert loaded["id"] == _all_ids(out, "all")
+    assert not data_dir(out).exists()  # with outputs: named, no default sink
+    assert sorted(p.name for p in out.iterdir()) == sorted(["_SUCCESS", layout.CURATE_DIR, *stats["sinks"]])
     assert stats["docs_out"] == sum(s["docs"] for s in stats["sinks"].values())
 
 
@@ -179,7 +190,7 @@ def test_route_without_default_rejects_unmatched_rows(tmp_path: Path) -> None:
         "passthrough", input="route.code").run(src, out, workers=1, keep_rejected=True)
     rows = pq.read_table(src / "shard-0.parquet").to_pylist()
     assert _all_ids(out) == [r["id"] for r in rows if r["kind"] == "code"]
-    rej = pq.read_table(out / "_rejected" / "route")
+    rej = pq.read_table(rejected_dir(out, "route"))
     assert rej.column("id").to_pylist() == [r["id"] for r in rows if r["kind"] != "code"]
     assert set(rej.column("reject_reason").to_pylist()) == {"route:unmatched"}
     route = next(s for s in result.stages if s["stage"] == "route")
@@ -195,9 +206,9 @@ def test_fan_out_feeds_every_reader_the_same_rows(tmp_path: Path) -> None:
      .add("passthrough", name="copy", input="base")
      .output("counted", "counted").output("deduped", "deduped").output("copy", "copy")
      .run(src, out, workers=2))
-    assert shard_ids(out / "counted") == shard_ids(out / "copy")
-    assert set(_all_ids(out / "deduped")) < set(_all_ids(out / "copy"))
-    assert "n_tokens" in read_output(out / "counted").column_names
+    assert shard_ids(out, "counted") == shard_ids(out, "copy")
+    assert set(_all_ids(out, "deduped")) < set(_all_ids(out, "copy"))
+    assert "n_tokens" in read_output(out, "counted").column_names
 
 
 def test_a_global_stage_on_one_branch_leaves_the_other_alone(tmp_path: Path) -> None:
@@ -250,15 +261,15 @@ def test_two_bucket_branches_each_feed_their_own_sampler(tmp_path: Path) -> None
      .add("sample", name="prose_mix", compute=1e9)
      .output("code", "code_mix").output("prose", "prose_mix")
      .run(src, out, workers=1))
-    code = json.loads((out / "_meta" / "code_buckets" / "buckets.json").read_text())
-    prose = json.loads((out / "_meta" / "prose_buckets" / "buckets.json").read_text())
+    code = json.loads((out / layout.META / "code_buckets" / "buckets.json").read_text())
+    prose = json.loads((out / layout.META / "prose_buckets" / "buckets.json").read_text())
     assert sum(b["docs"] for b in code["buckets"]) == sum(b["docs"] for b in prose["buckets"]) == 30
     for mix, doc in (("code_mix", code), ("prose_mix", prose)):
-        plan = json.loads((out / "_meta" / mix / "plan.json").read_text())
+        plan = json.loads((out / layout.META / mix / "plan.json").read_text())
         assert {b["name"]: b["unique_tokens"] for b in plan["buckets"]} == {
             b["name"]: b["unique_tokens"] for b in doc["buckets"]}
-    assert set(read_output(out / "code").column("kind").to_pylist()) == {"code"}
-    assert set(read_output(out / "prose").column("kind").to_pylist()) == {"prose"}
+    assert set(read_output(out, "code").column("kind").to_pylist()) == {"code"}
+    assert set(read_output(out, "prose").column("kind").to_pylist()) == {"prose"}
 
 
 def test_one_and_two_workers_write_identical_sinks(tmp_path: Path) -> None:
@@ -267,8 +278,8 @@ def test_one_and_two_workers_write_identical_sinks(tmp_path: Path) -> None:
     pipe.run(src, tmp_path / "w1", workers=1)
     pipe.run(src, tmp_path / "w2", workers=2)
     for sink in ("all", "code", "short_code", "rest"):
-        assert read_output(tmp_path / "w1" / sink).equals(read_output(tmp_path / "w2" / sink))
-        assert shard_ids(tmp_path / "w1" / sink) == shard_ids(tmp_path / "w2" / sink)
+        assert read_output(tmp_path / "w1", sink).equals(read_output(tmp_path / "w2", sink))
+        assert shard_ids(tmp_path / "w1", sink) == shard_ids(tmp_path / "w2", sink)
 
 
 @pytest.mark.ray
@@ -278,8 +289,8 @@ def test_a_branching_graph_on_ray_gives_the_local_result(local_ray, tmp_path: Pa
     pipe.run(src, tmp_path / "local", workers=2)
     pipe.run(src, tmp_path / "ray", workers=2, executor="ray")
     for sink in ("all", "code", "short_code", "rest"):
-        assert shard_ids(tmp_path / "ray" / sink) == shard_ids(tmp_path / "local" / sink)
-        assert read_output(tmp_path / "ray" / sink).equals(read_output(tmp_path / "local" / sink))
+        assert shard_ids(tmp_path / "ray", sink) == shard_ids(tmp_path / "local", sink)
+        assert read_output(tmp_path / "ray", sink).equals(read_output(tmp_path / "local", sink))
 
 
 # ------------------------------------------------------------------------------ validation

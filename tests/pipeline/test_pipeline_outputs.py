@@ -1,6 +1,6 @@
 """Every pipeline in pipelines/ on the bundled sample gives the committed output, byte for byte.
 
-For each Parquet file a run writes (kept shards and _rejected/, not the work store), the test
+For each Parquet file a run writes (kept shards and rejected rows, not the work store), the test
 compares the row count, the ids in order and a digest of every column (its type and values) with
 tests/expected/pipeline_outputs.json. A change meant to be invisible in the output (a faster
 runner, a copy pass saved) must leave this test passing; a change that alters the output on
@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.api import Pipeline
+from curate.store import layout
 from tests.conftest import PIPELINES, SAMPLE, with_models
 
 EXPECTED = Path(__file__).resolve().parents[1] / "expected" / "pipeline_outputs.json"
@@ -40,7 +41,7 @@ def output_digest(out: Path) -> dict[str, dict]:
     files = {}
     for path in sorted(out.rglob("*.parquet")):
         rel = path.relative_to(out).as_posix()
-        if rel.startswith("_work/"):
+        if rel.startswith(f"{layout.WORK}/"):
             continue
         table = pq.read_table(path)
         files[rel] = {

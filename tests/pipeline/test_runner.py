@@ -13,7 +13,16 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import AccountingError, ConfigError, InputError
-from tests.conftest import ROOT, env_with_repo, read_output, shard_ids, write_parquet
+from curate.store import layout
+from tests.conftest import (
+    ROOT,
+    env_with_repo,
+    read_output,
+    read_stats,
+    shard_ids,
+    work_dir,
+    write_parquet,
+)
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
 FOUNDATION = [("normalize", {}), ("length_filter", {"min_chars": 50}), ("token_count", {}), ("exact_dedup", {})]
@@ -37,7 +46,7 @@ def test_same_output_for_one_and_two_workers(sample_dir: Path, tmp_path: Path) -
 
 def test_accounting_holds_for_every_stage(sample_dir: Path, tmp_path: Path) -> None:
     result = _run(sample_dir, tmp_path / "out", 2)
-    stages = json.loads((tmp_path / "out" / "_stats.json").read_text())["stages"]
+    stages = read_stats(tmp_path / "out")["stages"]
     assert [s["stage"] for s in stages] == ["read", "normalize", "length_filter", "token_count", "exact_dedup"]
     for s in stages:
         assert s["docs_in"] == s["docs_out"] + s["rejected_total"] + s["errored"], s["stage"]
@@ -87,7 +96,7 @@ def test_duplicate_ids_across_shards(tmp_path: Path) -> None:
     assert result.errors == [{"file": "b.parquet", "row": 1, "reason": "duplicate_id",
                               "message": result.errors[0]["message"]}]
     assert result.stages[0]["errored"] == 1
-    lines = (tmp_path / "out2" / "_errors.jsonl").read_text().splitlines()
+    lines = (tmp_path / "out2" / layout.ERRORS).read_text().splitlines()
     assert json.loads(lines[0])["row"] == 1
 
 
@@ -109,7 +118,7 @@ def test_resume_after_kill_9_gives_the_same_output(sample_dir: Path, tmp_path: P
     proc = _curate([*base, "--output", str(crashed)])
     deadline = time.time() + 120
     while time.time() < deadline:
-        markers = list((crashed / "_work").glob("units/*/done/*.json")) if crashed.exists() else []
+        markers = list((work_dir(crashed)).glob("units/*/done/*.json")) if crashed.exists() else []
         if len(markers) >= kill_after_markers:
             break
         time.sleep(0.02)

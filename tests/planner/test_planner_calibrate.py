@@ -34,6 +34,7 @@ from curate.planner import (
     runs_from_rows,
 )
 from curate.planner.limits import TIE_TOLERANCE, doubling_gain
+from curate.store import layout
 from tests.conftest import CURATE, env_with_repo
 
 NOISE = 0.003  # sd of log loss: about 0.3% per run
@@ -411,7 +412,7 @@ def test_sample_stage_plans_with_a_calibrated_law(law_path: Path, tmp_path: Path
     buckets_stage = ("quality_buckets", {"names": ["high", "mid", "low"], "thresholds": [0.7, 0.3]})
     Pipeline.from_stages([buckets_stage, ("sample", {"compute": 1e12, "law": str(law_path)})]).run(
         tmp_path / "in", tmp_path / "out", workers=1)
-    doc = json.loads((tmp_path / "out" / "_meta" / "sample" / "plan.json").read_text())
+    doc = json.loads((tmp_path / "out" / layout.META / "sample" / "plan.json").read_text())
     law = read_law(law_path)
     assert doc["law"] == str(law_path)
     assert [b["utility"] for b in doc["buckets"]] == [1.0, law.utility["mid"], law.utility["low"]]

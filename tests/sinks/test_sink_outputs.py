@@ -1,6 +1,6 @@
 """Sink formats in a run: `outputs:` entries with a format write trainer-ready shards; a
 tokenized mixture's documents, decoded, are the sampler's output texts in order, on both
-executors; token counts per sink reach `_stats.json`."""
+executors; token counts per sink reach the run's stats."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]
 
 def test_a_tokenized_mixture_decodes_to_the_samplers_texts_in_order(trained) -> None:
     _, out, stats = trained
-    mixture = read_output(out / "mixture")
+    mixture = read_output(out, "mixture")
     assert mixture.column_names == ["id", "text", "quality_bucket", "epoch_index"]  # select kept what it named
     files = WorkStore.open(out).files
     for t in range(stats["tasks"]):
@@ -85,13 +85,13 @@ def test_sinks_count_docs_and_tokens(trained) -> None:
 
     _, out, stats = trained
     sinks = stats["sinks"]
-    n = read_output(out / "mixture").num_rows
+    n = read_output(out, "mixture").num_rows
     assert sinks["mixture"]["docs"] == sinks["megatron"]["docs"] == sinks["datatrove"]["docs"] == n
     assert sinks["megatron"]["tokens"] == sinks["datatrove"]["tokens"] > n  # every document + EOS
     assert sinks["megatron"]["format"] == "megatron" and sinks["curated"]["format"] == "parquet"
     jsonl = datasets.load_dataset("json", data_files=sorted(str(p) for p in (out / "mixture_jsonl").iterdir()),
                                   split="train")
-    assert jsonl["id"] == read_output(out / "mixture").column("id").to_pylist()
+    assert jsonl["id"] == read_output(out, "mixture").column("id").to_pylist()
 
 
 @pytest.mark.ray

@@ -208,18 +208,52 @@ def test_jsonl_writes_non_json_types_as_strings(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- empty, abort, config
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl.zst", "megatron", "datatrove"])
-def test_a_task_without_rows_still_yields_its_shard(fmt: str, root: str) -> None:
+def test_a_task_without_rows_yields_a_readable_parquet_shard_and_no_file_elsewhere(fmt: str, root: str) -> None:
+    """A zero-row Parquet shard has the schema and no row group (``datasets`` reads it: see
+    tests/sinks/test_readers.py); JSON Lines and the tokenized formats have no valid empty file
+    (an empty ``.bin`` cannot be memory-mapped), so the task writes none."""
     value = {"from": "s", "format": fmt, **({"tokenizer": str(TOKENIZER)} if fmt in ("megatron", "datatrove") else {})}
     spec = SinkSpec.from_config("s", value)
     store = WorkStore.open(root)
     writer = spec.open(store.files, f"{store.root}/s", 2)
     counts = writer.close(pa.schema([("id", pa.string()), ("text", pa.string())]))
     assert counts["docs"] == 0 and counts.get("tokens", 0) == 0
-    assert all(store.files.exists(p) for p in spec.shard_files(f"{store.root}/s", 2))
     if fmt == "parquet":
-        assert store.files.read_table(f"{store.root}/s/part-00002.parquet").schema.names == ["id", "text"]
-    if fmt == "megatron":
-        assert len(read_megatron(store.files, f"{store.root}/s/part-00002")) == 0
+        assert counts["shards"] == 1
+        shard = store.files.parquet_file(f"{store.root}/s/part-00002.parquet")
+        assert shard.schema_arrow.names == ["id", "text"] and shard.metadata.num_row_groups == 0
+    else:
+        assert counts["shards"] == 0 and counts["bytes"] == 0
+        assert not any(store.files.exists(p) for p in spec.shard_files(f"{store.root}/s", 2))
+
+
+@pytest.mark.parametrize("fmt", ["megatron", "datatrove"])
+def test_documents_without_tokens_write_no_token_files(fmt: str, tmp_path: Path) -> None:
+    spec = SinkSpec.from_config("s", {"from": "s", "format": fmt, "tokenizer": str(TOKENIZER), "eos": False})
+    table = pa.table({"id": ["a", "b"], "text": ["", None]})
+    store, counts = write(spec, table, str(tmp_path / "o"))
+    assert counts == {"docs": 2, "bytes": 0, "shards": 0, "tokens": 0}
+    assert not (tmp_path / "o" / "s").exists() or not list((tmp_path / "o" / "s").iterdir())
+
+
+def test_jsonl_writes_floats_that_are_not_finite_as_null(tmp_path: Path) -> None:
+    import polars as pl
+
+    nan, inf = float("nan"), float("inf")
+    table = pa.table({"id": ["a", "b"], "text": ["x", "y"], "score": [nan, 0.5],
+                      "many": pa.array([[1.0, -inf], None], pa.list_(pa.float32())),
+                      "nested": [{"v": inf, "w": "k"}, None]})
+    store, _ = write(SinkSpec.from_config("j", {"from": "s", "format": "jsonl"}), table, str(tmp_path / "o"))
+    path = Path(store.root) / "j" / "part-00000.jsonl"
+
+    def strict(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    rows = [json.loads(line, parse_constant=strict) for line in path.read_text().splitlines()]
+    assert rows == [{"id": "a", "text": "x", "score": None, "many": [1.0, None], "nested": {"v": None, "w": "k"}},
+                    {"id": "b", "text": "y", "score": 0.5, "many": None, "nested": None}]
+    frame = pl.read_ndjson(path)  # Polars refuses NaN / Infinity literals
+    assert frame["score"].to_list() == [None, 0.5]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl.gz", "megatron", "datatrove"])
@@ -265,7 +299,7 @@ def test_a_sampled_mixture_becomes_megatron_shards_in_the_samplers_order(tmp_pat
     """What a sink does in a run: task i's kept rows, in order, become shard i (here the shards
     of a finished sampler run are fed through the writer as the run would)."""
     from curate.api import Pipeline
-    from tests.conftest import SAMPLE
+    from tests.conftest import SAMPLE, data_dir
 
     src = pq.read_table(sorted(SAMPLE.glob("*.parquet"))[0], columns=["id", "text"])
     scores = pa.array([(i * 37 % 100) / 100 for i in range(src.num_rows)], pa.float64())
@@ -275,7 +309,7 @@ def test_a_sampled_mixture_becomes_megatron_shards_in_the_samplers_order(tmp_pat
         pq.write_table(half.append_column("quality_score", scores.slice(k * 250, 250)), tmp_path / "in" / f"{k}.parquet")
     Pipeline.from_stages([("token_count", {}), ("quality_buckets", {"names": ["high", "low"], "quantiles": [0.5]}),
                           ("sample", {"compute": 1.0e11})]).run(tmp_path / "in", tmp_path / "mix", workers=2)
-    shards = sorted((tmp_path / "mix").glob("part-*.parquet"))
+    shards = sorted(data_dir(tmp_path / "mix").glob("part-*.parquet"))
     spec = SinkSpec.from_config("train", {"from": "sample", "format": "megatron", "tokenizer": str(TOKENIZER)})
     store = WorkStore.open(tmp_path / "mix")
     tok = Tokenizer.from_file(str(TOKENIZER))

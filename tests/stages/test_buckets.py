@@ -14,6 +14,7 @@ from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.planner import buckets_from_dict
 from curate.stages.buckets import assign, quantile_cuts
+from curate.store import layout
 from tests.conftest import read_output, write_parquet
 
 
@@ -33,7 +34,7 @@ def _corpus(root: Path, scores: list[float | None], tokens: list[int], shards: i
 def _run(tmp_path: Path, inp: Path, stages: list, name: str = "out", workers: int = 1) -> tuple[dict, object]:
     out = tmp_path / name
     Pipeline.from_stages(stages).run(inp, out, workers=workers, overwrite=True, keep_rejected=True)
-    return json.loads((out / "_meta" / "quality_buckets" / "buckets.json").read_text()), read_output(out)
+    return json.loads((out / layout.META / "quality_buckets" / "buckets.json").read_text()), read_output(out)
 
 
 def _expected_quantile_counts(scores: np.ndarray, levels: list[float]) -> list[int]:

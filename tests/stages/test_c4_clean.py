@@ -13,7 +13,7 @@ from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.pipeline.registry import get_stage_class
 from curate.sample_pages import c4_pages
-from tests.conftest import read_output, write_parquet
+from tests.conftest import read_output, rejected_dir, write_parquet
 
 # min_sentences aside (C4 counts sentences with a trained splitter, c4_clean approximates it),
 # the line pass must agree with datatrove's to the character.
@@ -26,7 +26,7 @@ def _run(tmp_path: Path, texts: list[str], **params) -> tuple[dict[str, dict], d
     out = tmp_path / "out"
     Pipeline.from_stages([("c4_clean", params)]).run(src.parent, out, workers=2, keep_rejected=True)
     kept = {r["id"]: r for r in read_output(out).to_pylist()}
-    rejected = {r["id"]: r for d in sorted((out / "_rejected").glob("*")) for r in pq.read_table(d).to_pylist()}
+    rejected = {r["id"]: r for d in sorted((rejected_dir(out)).glob("*")) for r in pq.read_table(d).to_pylist()}
     return kept, rejected
 
 

@@ -17,7 +17,7 @@ from curate.errors import ConfigError
 from curate.pipeline.registry import get_stage_class
 from curate.sample_pages import sentence
 from curate.text.words import words
-from tests.conftest import read_output, write_parquet
+from tests.conftest import read_output, rejected_dir, write_parquet
 
 PASSAGE = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
            "How many clips did Natalia sell altogether in April and May?")
@@ -38,7 +38,7 @@ def _run(tmp_path: Path, texts: list[str], workers: int = 2, **params) -> tuple[
     Pipeline.from_stages([("decontaminate", params)]).run(src.parent, out, workers=workers, keep_rejected=True,
                                                             overwrite=True)
     kept = {r["id"]: r for r in read_output(out).to_pylist()}
-    rej = out / "_rejected" / "decontaminate"
+    rej = rejected_dir(out, "decontaminate")
     rejected = {r["id"]: r for r in pq.read_table(rej).to_pylist()} if rej.exists() else {}
     return kept, rejected
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from curate.api import Pipeline
 from curate.io.read import discover
-from tests.conftest import read_output
+from tests.conftest import read_output, rejected_dir
 
 
 def _input_rows(src: Path) -> list[dict]:
@@ -36,7 +36,7 @@ def test_every_planted_exact_duplicate_is_removed_and_nothing_else(sample_dir: P
             groups[r["true_dup_group"]].add(r["id"])
     kept = read_output(out)
     kept_ids = set(kept.column("id").to_pylist())
-    removed = set(pq.read_table(out / "_rejected" / "exact_dedup").column("id").to_pylist())
+    removed = set(pq.read_table(rejected_dir(out, "exact_dedup")).column("id").to_pylist())
     assert removed == expected_removed
     assert len(removed) >= len(planted)
     assert kept_ids.isdisjoint(removed) and len(kept_ids) + len(removed) == len(rows)

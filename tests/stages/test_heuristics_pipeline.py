@@ -14,7 +14,7 @@ from curate import schema
 from curate.api import Pipeline
 from curate.pipeline.registry import get_stage_class
 from curate.stages.heuristics.composite import RULE_SETS
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, data_dir, rejected_dir
 from tests.heuristics_util import ctx
 
 
@@ -89,10 +89,10 @@ def test_pipeline_run_routes_rejects_with_their_reasons(tmp_path: Path, sample_d
     assert f["docs_in"] == f["docs_out"] + f["rejected_total"]
     assert f["rejected_total"] > 0
     assert all(":" in r and r.split(":")[0] in RULE_SETS for r in f["rejected"])
-    kept = pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-*.parquet")))
+    kept = pa.concat_tables(pq.read_table(p) for p in sorted(data_dir(out).glob("part-*.parquet")))
     assert kept.num_rows == f["docs_out"]
     assert set(kept.column("gopher_quality_reject").to_pylist()) == {""}
-    rejected = pa.concat_tables(pq.read_table(p) for p in sorted((out / "_rejected").rglob("*.parquet")))
+    rejected = pa.concat_tables(pq.read_table(p) for p in sorted(rejected_dir(out).rglob("*.parquet")))
     assert rejected.num_rows == f["rejected_total"]
     first = rejected.column(schema.REJECT_REASON).to_pylist()[0]
     set_name, rule = first.split(":")

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from curate.api import Pipeline
 from curate.pipeline.registry import get_stage_class
 from curate.sample_pages import c4_pages, sentence
-from tests.conftest import read_output, write_parquet
+from tests.conftest import read_output, rejected_dir, write_parquet
 
 
 def _run(tmp_path: Path, shards: list[list[str]], **params) -> tuple[dict, dict]:
@@ -26,7 +26,7 @@ def _run(tmp_path: Path, shards: list[list[str]], **params) -> tuple[dict, dict]
     Pipeline.from_stages([("line_dedup", params)]).run(tmp_path / "in", out, workers=2, keep_rejected=True,
                                                         overwrite=True)
     kept = {r["id"]: r for r in read_output(out).to_pylist()}
-    rej = out / "_rejected" / "line_dedup"
+    rej = rejected_dir(out, "line_dedup")
     rejected = {r["id"]: r for r in pq.read_table(rej).to_pylist()} if rej.exists() else {}
     return kept, rejected
 

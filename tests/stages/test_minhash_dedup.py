@@ -17,7 +17,7 @@ from curate.errors import ConfigError
 from curate.io.read import discover
 from curate.stages.dedup.lsh import choose_bands
 from curate.text.minhash import jaccard_of_sorted_sets, shingle_sets
-from tests.conftest import read_output, shard_ids, write_parquet
+from tests.conftest import read_output, rejected_dir, shard_ids, write_parquet
 
 WORDS = np.array([f"tok{i}" for i in range(20000)])
 
@@ -40,7 +40,7 @@ def _dedup(src: Path, out: Path, workers: int = 1, **params) -> Path:
 
 
 def _rejected(out: Path) -> pa.Table:
-    return pq.read_table(out / "_rejected" / "minhash_dedup")
+    return pq.read_table(rejected_dir(out, "minhash_dedup"))
 
 
 def _true_jaccard(texts: list[str], pairs: list[tuple[int, int]]) -> np.ndarray:
@@ -91,7 +91,7 @@ def test_annotate_only_writes_every_document_with_its_cluster(sample_dir: Path, 
     removed_run = _dedup(sample_dir, tmp_path / "removed")
     out = _dedup(sample_dir, tmp_path / "annotated", annotate_only=True)
     table = read_output(out)
-    assert table.num_rows == 2000 and not (out / "_rejected").exists()
+    assert table.num_rows == 2000 and not (rejected_dir(out)).exists()
     ids = table.column(schema.ID).to_pylist()
     clusters = table.column(schema.DUP_CLUSTER_ID).to_pylist()
     counts = table.column(schema.DUP_COUNT).to_pylist()
@@ -178,7 +178,7 @@ def test_empty_punctuation_only_and_non_latin_text(tmp_path: Path) -> None:
     kept = read_output(out).column(schema.ID).to_pylist()
     removed = {}
     for stage in ("read", "minhash_dedup"):
-        part = pq.read_table(out / "_rejected" / stage)
+        part = pq.read_table(rejected_dir(out, stage))
         removed.update(zip(part.column(schema.ID).to_pylist(), part.column(schema.REJECT_REASON).to_pylist()))
     # empty texts are rejected by the reader; texts without words are never near duplicates
     assert removed["d00"] == schema.REASON_EMPTY_TEXT and removed["d01"] == schema.REASON_EMPTY_TEXT

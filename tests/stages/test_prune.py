@@ -13,7 +13,7 @@ from curate import schema
 from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.stages.prune import REASON_RANDOM, REASON_THRESHOLD, REASON_TOP_FRACTION
-from tests.conftest import read_output, write_parquet
+from tests.conftest import read_output, rejected_dir, write_parquet
 
 N = 600
 DOMAINS = ["news", "code", "legal"]
@@ -43,7 +43,7 @@ def _run(tmp_path: Path, inp: Path, params: dict, seed: int = 0, workers: int = 
     result = Pipeline.from_stages([("prune", params)]).run(inp, out, workers=workers, overwrite=True,
                                                            keep_rejected=True, seed=seed)
     kept = read_output(out)
-    rej_files = sorted((out / "_rejected" / "prune").glob("*.parquet"))
+    rej_files = sorted((rejected_dir(out, "prune")).glob("*.parquet"))
     rejected = pa.concat_tables([pq.read_table(f) for f in rej_files]) if rej_files else None
     return result, kept, rejected
 

@@ -17,7 +17,8 @@ from curate import schema
 from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.stages.sample import bucket_stream, copies_per_doc, interleave
-from tests.conftest import read_output, shard_ids
+from curate.store import layout
+from tests.conftest import data_dir, read_output, rejected_dir, shard_ids, work_dir
 
 EPOCHS = {"high": 3.4, "mid": 1.5, "low": 0.6}
 SHARD_SIZES = (1500, 1500, 1100, 900)
@@ -220,7 +221,7 @@ def test_same_output_for_one_or_two_workers_and_seed_matters(corpus, sampled, tm
     assert shard_ids(tmp_path / "w1") == shard_ids(out2)
     a, b = read_output(tmp_path / "w1"), read_output(out2)
     assert a[schema.EPOCH_INDEX].to_pylist() == b[schema.EPOCH_INDEX].to_pylist()
-    assert [p.name for p in sorted(out2.glob("part-*.parquet"))] == [f"part-{i:05d}.parquet" for i in range(4)]
+    assert [p.name for p in sorted(data_dir(out2).glob("part-*.parquet"))] == [f"part-{i:05d}.parquet" for i in range(4)]
     _run(corpus, tmp_path / "s7", workers=1, seed=7, fraction_by="random")
     other = read_output(tmp_path / "s7")
     assert other[schema.ID].to_pylist() != a[schema.ID].to_pylist()
@@ -255,9 +256,9 @@ def test_compute_mode_plans_from_buckets_json(corpus, tmp_path: Path) -> None:
     ]
     result = Pipeline.from_stages(stages).run(inp, tmp_path / "out", workers=1, overwrite=True)
     out = tmp_path / "out"
-    doc = json.loads((out / "_meta" / "sample" / "plan.json").read_text())
-    assert (out / "_meta" / "sample" / "plan.png").read_bytes().startswith(b"\x89PNG")
-    expected = plan(buckets_from_dict(json.loads((out / "_meta" / "quality_buckets" / "buckets.json").read_text())),
+    doc = json.loads((out / layout.META / "sample" / "plan.json").read_text())
+    assert (out / layout.META / "sample" / "plan.png").read_bytes().startswith(b"\x89PNG")
+    expected = plan(buckets_from_dict(json.loads((out / layout.META / "quality_buckets" / "buckets.json").read_text())),
                     2e12, max_epochs=1000.0, ranges=False)
     assert [b["epochs"] for b in doc["buckets"]] == pytest.approx([b.epochs for b in expected.buckets], rel=1e-9)
     got = read_output(out)
@@ -272,17 +273,17 @@ def test_compute_mode_plans_from_buckets_json(corpus, tmp_path: Path) -> None:
 def test_scattered_shards_equal_a_direct_gather_from_the_state(corpus, sampled) -> None:
     """Each output shard is exactly its slice of the planned order: gathered here straight from
     every source task's copy list (row, dest, pos, epoch) and that task's input rows (its input
-    file, read again by the sampler: no copy of the input is kept under _work/)."""
+    file, read again by the sampler: no copy of the input is kept in the work folder)."""
     import pyarrow.compute as pc
 
     inp, _, _ = corpus
     out, _ = sampled
-    state = out / "_work" / "stages" / "sample" / "state"
+    state = work_dir(out) / "stages" / "sample" / "state"
     sources = sorted(state.glob("src-*.parquet"))
     inputs = sorted(inp.glob("*.parquet"))
     assert len(sources) == len(inputs) > 1
-    assert not (out / "_work" / "streams" / "read").exists()
-    shards = sorted(out.glob("part-*.parquet"))
+    assert not (work_dir(out) / "streams" / "read").exists()
+    shards = sorted(data_dir(out).glob("part-*.parquet"))
     for t, shard in enumerate(shards):
         parts = []
         for src_state, src_rows in zip(sources, inputs, strict=True):
@@ -343,7 +344,7 @@ def test_unsampled_documents_are_rejected_with_a_reason(corpus, tmp_path: Path) 
     result = Pipeline.from_stages([("sample", {"plan": str(plan)})]).run(inp, out, workers=2, keep_rejected=True)
     stats = next(s for s in result.stages if s["stage"] == "sample")
     written = set(read_output(out)[schema.ID].to_pylist())
-    rejected = pq.read_table(out / "_rejected" / "sample")
+    rejected = pq.read_table(rejected_dir(out, "sample"))
     assert set(rejected[schema.REJECT_REASON].to_pylist()) == {"not_sampled"}
     rejected_ids = set(rejected[schema.ID].to_pylist())
     assert rejected_ids and rejected_ids.isdisjoint(written)

@@ -10,7 +10,7 @@ import pytest
 from curate.api import Pipeline
 from curate.errors import ConfigError
 from curate.pipeline.spec import build_graph
-from tests.conftest import read_output, write_parquet
+from tests.conftest import data_dir, read_output, rejected_dir, write_parquet
 
 ROWS = {"id": ["a", "b", "c"], "text": ["one two three", "x", "four five six"], "url": ["u1", "u2", "u3"],
         "quality_score": [0.1, 0.2, 0.3], "quality_bucket": ["lo", "lo", "hi"], "lang": ["en", "de", "en"]}
@@ -24,7 +24,7 @@ def inp(tmp_path: Path) -> Path:
 
 def _run(inp: Path, out: Path, *stages: tuple[str, dict], workers: int = 1, **kw: object) -> list[str]:
     Pipeline.from_stages(list(stages)).run(inp, out, workers=workers, **kw)
-    return pq.read_schema(out / "part-00000.parquet").names
+    return pq.read_schema(data_dir(out) / "part-00000.parquet").names
 
 
 def test_keep_by_name_and_glob_keeps_id_and_text(inp: Path, tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_drop_by_glob_never_drops_id_or_text_but_by_name_does(inp: Path, tmp_pat
 def test_rejected_rows_keep_their_reason_and_columns_before_select(inp: Path, tmp_path: Path) -> None:
     _run(inp, tmp_path / "o", ("length_filter", {"min_chars": 2}), ("select", {"keep": []}), keep_rejected=True)
     assert read_output(tmp_path / "o").column("id").to_pylist() == ["a", "c"]
-    rejected = pq.read_table(next((tmp_path / "o" / "_rejected").rglob("part-*.parquet")))
+    rejected = pq.read_table(next(rejected_dir(tmp_path / "o").rglob("part-*.parquet")))
     assert rejected.column("id").to_pylist() == ["b"]
     assert rejected.column("reject_reason").to_pylist() == ["length_filter:too_short"]
 
@@ -56,7 +56,7 @@ def test_a_later_stage_needing_a_dropped_column_is_a_config_error(inp: Path, tmp
     with pytest.raises(ConfigError, match="stage 'prune' needs column 'quality_score'.*stage 'select' removes it"):
         Pipeline.from_stages([("select", {"keep": ["url"]}), ("prune", {"fraction": 0.5})]).run(inp, tmp_path / "o",
                                                                                                 workers=1)
-    assert not (tmp_path / "o" / "part-00000.parquet").exists()
+    assert not (tmp_path / "o").exists()  # refused before any work
     # a stage that makes the column again after select is fine
     build_graph([{"stage": "select", "params": {"drop": ["n_tokens"]}}, {"stage": "token_count"},
                       {"stage": "sample", "params": {"plan": "plan.json"}}], input_columns=["n_tokens", "quality_score",

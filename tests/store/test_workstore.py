@@ -16,10 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.api import Pipeline
+from curate.store import layout
 from curate.store.cache import cached
 from curate.store.layout import WorkStore
 from curate.store.state import StageStore
-from tests.conftest import shard_ids
+from tests.conftest import rejected_dir, shard_ids, work_dir
 
 
 def _memory_shard_ids(root: str) -> list[list[str]]:
@@ -36,16 +37,16 @@ def test_default_pipeline_on_a_memory_filesystem_matches_local_disk(default_pipe
     fs = fsspec.filesystem("memory")
     try:
         for sink in ("curated", "mixture"):
-            assert _memory_shard_ids(f"/curate-test/out/{sink}") == shard_ids(tmp_path / "local" / sink)
-        assert sum(len(s) for s in shard_ids(tmp_path / "local" / "mixture")) == local.stats["sinks"]["mixture"]["docs"] > 0
+            assert _memory_shard_ids(f"/curate-test/out/{sink}") == shard_ids(tmp_path / "local", sink)
+        assert sum(len(s) for s in shard_ids(tmp_path / "local", "mixture")) == local.stats["sinks"]["mixture"]["docs"] > 0
         assert [(s["stage"], s["docs_in"], s["docs_out"], s["rejected"]) for s in in_memory.stages] == \
             [(s["stage"], s["docs_in"], s["docs_out"], s["rejected"]) for s in local.stages]
         for node, name in (("quality_buckets", "buckets.json"), ("sample", "plan.json")):
-            assert json.loads(fs.cat(f"/curate-test/out/_meta/{node}/{name}")) == json.loads(
-                (tmp_path / "local" / "_meta" / node / name).read_text())
-        assert fs.exists("/curate-test/out/_SUCCESS") and fs.exists("/curate-test/out/_meta/sample/plan.png")
-        rejected = sorted(fs.ls("/curate-test/out/_rejected", detail=False))
-        assert [r.rsplit("/", 1)[-1] for r in rejected] == sorted(p.name for p in (tmp_path / "local" / "_rejected").iterdir())
+            assert json.loads(fs.cat(f"/curate-test/out/{layout.META}/{node}/{name}")) == json.loads(
+                (tmp_path / "local" / layout.META / node / name).read_text())
+        assert fs.exists("/curate-test/out/_SUCCESS") and fs.exists(f"/curate-test/out/{layout.META}/sample/plan.png")
+        rejected = sorted(fs.ls(f"/curate-test/out/{layout.REJECTED}", detail=False))
+        assert [r.rsplit("/", 1)[-1] for r in rejected] == sorted(p.name for p in (rejected_dir(tmp_path / "local")).iterdir())
         # nothing of the run was written to local disk but DuckDB's scratch
         assert not Path("memory:").exists() and not (Path.cwd() / "curate-test").exists()
     finally:
@@ -57,8 +58,8 @@ def test_resume_on_a_memory_filesystem_skips_finished_work(sample_dir: Path, cap
     first = pipe.run(sample_dir, "memory://curate-resume/out", workers=1)
     fs = fsspec.filesystem("memory")
     try:
-        fs.rm("/curate-resume/out/part-00001.parquet")
-        fs.rm("/curate-resume/out/_work/units/exact_dedup/done/part-00001.json")
+        fs.rm(f"/curate-resume/out/{layout.DEFAULT_SINK}/part-00001.parquet")
+        fs.rm(f"/curate-resume/out/{layout.WORK}/units/exact_dedup/done/part-00001.json")
         fs.rm("/curate-resume/out/_SUCCESS")
         with caplog.at_level(logging.INFO, logger="curate"):
             again = pipe.run(sample_dir, "memory://curate-resume/out", workers=1, resume=True)
@@ -77,7 +78,7 @@ def test_stage_state_is_per_task_and_cached_one_task_at_a_time(tmp_path: Path) -
     assert store.read_task(0).to_pylist() == [{"row": 0, "keep": True}, {"row": 1, "keep": False}]
     assert store.read_task(1) is None  # no rows, no file
     assert store.read_task(2).column("row").to_pylist() == [0]
-    assert sorted(p.name for p in (tmp_path / "out" / "_work" / "stages" / "node" / "state").iterdir()) == \
+    assert sorted(p.name for p in (work_dir(tmp_path / "out") / "stages" / "node" / "state").iterdir()) == \
         ["task-00000.parquet", "task-00002.parquet"]
     loads = []
     cached("k1", lambda: loads.append(1), slot="s")

@@ -11,7 +11,7 @@ A unit that normalises to nothing (a blank line) is never counted or removed.
 summarize  per batch: one list per document of its units' 64-bit hashes (curate's string hash,
            collisions ~ n^2 / 2^65 over n distinct units).
 combine    DuckDB counts every hash over the corpus out of core (capped at ``memory_mb``, spilling
-           to ``_work/``) and writes, per task, each document's indices of the units occurring
+           to ``_curate/work/``) and writes, per task, each document's indices of the units occurring
            more than ``max_count`` times in all (every occurrence is removed, the first too).
 apply      per batch: drops those units from the text, joins the rest with the separator it was
            split on, records ``line_dedup_units_removed`` / ``line_dedup_bytes_removed`` (UTF-8),

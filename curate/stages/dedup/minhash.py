@@ -3,7 +3,7 @@
 summarize  per batch: MinHash signatures (compiled kernel, :mod:`curate.text.minhash`) reduced to
            one uint64 key per LSH band, plus what the keep rule needs (id, length, quality score,
            exact-dedup count) and, with ``verify``, the sorted shingle set. The runner writes one
-           partial Parquet file per task under ``_work/``.
+           partial Parquet file per task under ``_curate/work/``.
 combine    one job per band (``ctx.map``): DuckDB groups the band's keys out of core and writes
            k - 1 edges per bucket (every member to the bucket's smallest member); optional exact
            Jaccard verification of those edges; union-find; keep rule; state files, one per task.
@@ -66,7 +66,7 @@ class MinHashDedup(GlobalStage):
         "signature_check": Param(bool, True, "without verify: drop candidate pairs whose signatures agree on "
                                  "fewer than threshold - 1.5 sigma of their hashes"),
         "annotate_only": Param(bool, False, "only add dup_cluster_id / dup_count; remove nothing"),
-        "memory_mb": Param(int, 512, "memory cap of each DuckDB band / verify job (it spills to _work/ beyond)", min=64),
+        "memory_mb": Param(int, 512, "memory cap of each DuckDB band / verify job (it spills to _curate/work/ beyond)", min=64),
     }
 
     def validate(self) -> None:
