@@ -16,7 +16,7 @@ from curate.pipeline.stats import StageStats, merge_stats
 from curate.pipeline.task import RunPlan
 
 SUMMARIZE = ":summarize"
-# A stage that rejects more than this share of the rows that reached it is named in _stats.json's
+# A stage that rejects more than this share of the rows that reached it is named in _curate/stats.json's
 # "heavy_removals" and in the end-of-run summary (issue 30: the default rules kept 2% of real
 # documentation and the run said nothing).
 HEAVY_REMOVAL_SHARE = 0.5

@@ -183,7 +183,7 @@ def format_table(stages: list[dict[str, Any]]) -> str:
 
 
 def format_heavy_removals(removals: list[dict[str, Any]]) -> list[str]:
-    """One warning line per entry of ``_stats.json``'s ``heavy_removals``: which stage threw most
+    """One warning line per entry of ``_curate/stats.json``'s ``heavy_removals``: which stage threw most
     of its input away, why (its top reason), and a document to look at."""
     lines = []
     for r in removals:
@@ -192,6 +192,6 @@ def format_heavy_removals(removals: list[dict[str, Any]]) -> list[str]:
                      f"({r['removed']:,} of {r['docs_in']:,}); top reason {r['top_reason']}: "
                      f"{r['top_reason_removed']:,} ({r['top_reason_share']:.1%}){example}")
     if lines:
-        lines.append("  (--keep-rejected keeps the removed documents under _rejected/<stage>/; docs/heuristics.md "
+        lines.append("  (--keep-rejected keeps the removed documents under _curate/rejected/<stage>/; docs/heuristics.md "
                      "\"Which pipeline for which data\" says why web-text rules remove most code and documentation)")
     return lines

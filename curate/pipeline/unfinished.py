@@ -1,8 +1,8 @@
 """What an unfinished run has done and what ``--resume`` will do.
 
 A run writes its schedule (passes, their units and combines, the number of tasks) under
-``_work/`` when it starts; the done markers of its units and combines say what finished. ``curate
-stats`` on an OUTPUT without ``_stats.json`` reads both: finished tasks per pass, and the work a
+``_curate/work/`` when it starts; the done markers of its units and combines say what finished. ``curate
+stats`` on an OUTPUT without ``_curate/stats.json`` reads both: finished tasks per pass, and the work a
 resumed run skips and still does.
 """
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def schedule_record(plan: RunPlan, label: Callable[[RunPlan, Unit], str]) -> dict[str, Any]:
-    """The content of ``_work/schedule.json``: the pipeline's name, the task count, and per pass
+    """The content of ``_curate/work/schedule.json``: the pipeline's name, the task count, and per pass
     its units (name and what they do, `label`) and the combines that follow it."""
     sched = plan.schedule
     return {"pipeline": plan.graph.name, "tasks": len(plan.tasks),
@@ -59,7 +59,7 @@ def resume_plan(prog: dict[str, Any]) -> list[str]:
         if left:
             steps.append(f"run the {left:,} unfinished unit task(s) of pass {level}")
         steps += [f"combine {c['name']}" for c in p["combines"] if not c["done"]]
-    steps.append("write _stats.json and _SUCCESS")
+    steps.append("write _curate/stats.json and _SUCCESS")
     return steps
 
 

@@ -32,7 +32,7 @@ class _Box:
 
 
 def graph_chart(graph: list[dict[str, Any]], stages: list[dict[str, Any]], sinks: dict[str, dict[str, Any]]) -> str:
-    """The flow chart of a run from its _stats.json ``graph``, ``stages`` and ``sinks``."""
+    """The flow chart of a run from its _curate/stats.json ``graph``, ``stages`` and ``sinks``."""
     by_name = {s["stage"]: s for s in stages}
     boxes = {"": _input_box(by_name.get("read"))}
     for node in graph:

@@ -263,7 +263,7 @@ def _removed(page: Page) -> str:
 # ---- quality signals --------------------------------------------------------------------
 def _signals(page: Page) -> str:
     if not page.histograms and not page.constants:
-        return _section("signals", "Quality signals", "No numeric signal columns in the sinks or under _rejected/.", "")
+        return _section("signals", "Quality signals", "No numeric signal columns in the sinks or under _curate/rejected/.", "")
     swatches = "".join(f'<span><i style="background:{COLOURS[s]}"></i>{esc(s)}</span>' for s in SERIES)
     swatches += (f'<span><i class="line" style="border-color:{CUT}"></i>rule cut-off</span>'
                  f'<span><i class="line" style="border-color:{BUCKET_CUT};border-top-style:dotted"></i>'
@@ -273,7 +273,7 @@ def _signals(page: Page) -> str:
                        + (f" ({c.undefined:,} without a value)" if c.undefined else "") + "</li>"
                        for c in page.constants)
     sample = page.scan.sample
-    lead = (f"Each signal over the {sample.rows:,} documents in the sinks and under _rejected/ "
+    lead = (f"Each signal over the {sample.rows:,} documents in the sinks and under _curate/rejected/ "
             "(each document once, however many sinks or copies hold it)")
     if sample.fraction < 1.0:
         lead += f", a sample of {100 * sample.fraction:.2g}% of them chosen by a hash of the id"
@@ -335,7 +335,7 @@ def _duplicates(page: Page) -> str:
                          + columns(size_bins(sizes), f"cluster sizes of {node}", "documents per cluster", "clusters")
                          + f'<p class="note">{sum(sizes.values()):,} clusters; the largest holds {max(sizes):,} '
                          "documents, of which one is kept.</p></div>")
-    lead = ("What each dedup node found (its summary in _stats.json) and, for near-duplicate removal, how large its "
+    lead = ("What each dedup node found (its summary in _curate/stats.json) and, for near-duplicate removal, how large its "
             "clusters were: one document kept per cluster, the others rejected under the cluster's id.")
     return _section("duplicates", "Duplicates", esc(lead), "".join(parts))
 

@@ -1,5 +1,5 @@
 """What a finished run holds, read through its work store: the stats, the manifest, the shards
-of its Parquet sinks and of ``_rejected/``, and the metadata files its nodes wrote. No path is
+of its Parquet sinks and of ``_curate/rejected/``, and the metadata files its nodes wrote. No path is
 built here: every one comes from :class:`curate.store.layout.WorkStore`."""
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ class RunFiles:
                                  "and --resume, then report", file=store.display)
             if not files.exists(store.root):
                 raise InputError("no such directory", file=store.display)
-            raise InputError("not a curate output (no _SUCCESS, no _stats.json)", file=store.display)
+            raise InputError("not a curate output (no _SUCCESS, no _curate/stats.json)", file=store.display)
         try:
             stats = files.read_json(store.stats_file)
         except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read _stats.json: {exc}", file=store.display) from None
+            raise InputError(f"cannot read _curate/stats.json: {exc}", file=store.display) from None
         manifest = files.read_json(store.manifest) if files.exists(store.manifest) else None
         return cls(store, stats, manifest)
 
@@ -55,7 +55,7 @@ class RunFiles:
 
     @property
     def stages(self) -> list[dict[str, Any]]:
-        """The per-node entries of _stats.json ("read" first), in pipeline order."""
+        """The per-node entries of _curate/stats.json ("read" first), in pipeline order."""
         return list(self.stats.get("stages") or [])
 
     @property
@@ -68,7 +68,7 @@ class RunFiles:
 
     # ---- shards --------------------------------------------------------------------------
     def rejected_shards(self, node: str) -> list[str]:
-        """The ``_rejected/<node>/`` shards that exist, in task order (none without --keep-rejected)."""
+        """The ``_curate/rejected/<node>/`` shards that exist, in task order (none without --keep-rejected)."""
         return self._existing([self.store.rejected(node, t) for t in range(self.tasks)])
 
     def sink_shards(self, name: str) -> list[str]:

@@ -46,7 +46,7 @@ class Example:
 @dataclass
 class ReasonTotal:
     """What one reason of one node removed; bytes and tokens are None where unknown (no
-    ``_rejected/`` rows, or no ``n_tokens`` column)."""
+    ``_curate/rejected/`` rows, or no ``n_tokens`` column)."""
 
     node: str
     reason: str

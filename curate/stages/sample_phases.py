@@ -1,5 +1,5 @@
 """The sampler's phases and its mixture report: which share of each bucket's copies each phase
-writes, and the tokens written per domain, quality bucket and phase (``_stats.json``).
+writes, and the tokens written per domain, quality bucket and phase (``_curate/stats.json``).
 
 A plan's phases (curate.planner.phases) give tokens per bucket per phase; the sampler turns them
 into fractions of each bucket's stream (so that a bucket whose actual tokens differ a little from
@@ -83,7 +83,7 @@ def phase_of_copies(tokens: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 
 def mixture_report(buckets: Sequence[BucketInfo], phases: PhaseFractions, bucket_of_row: np.ndarray,
                    tokens_of_row: np.ndarray, phase_of_row: np.ndarray) -> dict[str, Any]:
-    """``_stats.json``'s per-domain, per-quality and per-phase tokens (written and planned) and shares."""
+    """``_curate/stats.json``'s per-domain, per-quality and per-phase tokens (written and planned) and shares."""
     n_phases = len(phases.until)
     written = np.zeros((len(buckets), n_phases))
     np.add.at(written, (bucket_of_row, phase_of_row), tokens_of_row.astype(np.float64))

@@ -11,7 +11,7 @@ from pathlib import Path
 from curate.api import Pipeline
 from curate.pipeline.results import heavy_removals
 from curate.pipeline.stats import StageStats
-from tests.conftest import ROOT, env_with_repo, write_parquet
+from tests.conftest import ROOT, env_with_repo, read_stats, write_parquet
 
 LONG = "a long enough document with plenty of words in it, " * 4
 
@@ -45,7 +45,7 @@ def test_a_stage_removing_most_of_its_input_is_flagged_in_stats_summary_and_stat
     out = tmp_path / "out"
     r = curate("run", str(pipe), "--input", str(src), "--output", str(out), "--workers", "1")
     assert r.returncode == 0, r.stderr
-    stats = json.loads((out / "_stats.json").read_text())
+    stats = read_stats(out)
     assert stats["heavy_removals"] == [{
         "stage": "length_filter", "docs_in": 10, "removed": 7, "share": 0.7,
         "top_reason": "length_filter:too_short", "top_reason_removed": 7, "top_reason_share": 0.7,
@@ -104,4 +104,4 @@ def test_stats_header_shows_each_sink_on_its_own(tmp_path: Path) -> None:
     shown = curate("stats", str(out)).stdout
     assert shown.splitlines()[0].startswith("pipeline two_sinks: 10 docs in, out: long 3, short 7, 0 errors")
     # length_filter rejected 7 of 10, but a sink takes them: nothing was thrown away
-    assert json.loads((out / "_stats.json").read_text())["heavy_removals"] == [] and "warning" not in shown
+    assert read_stats(out)["heavy_removals"] == [] and "warning" not in shown

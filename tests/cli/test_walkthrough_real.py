@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import PIPELINES, ROOT, env_with_repo
+from tests.conftest import PIPELINES, ROOT, env_with_repo, read_stats, rejected_dir
 
 N_COPYRIGHT = 120
 N_SOURCES = 40
@@ -81,7 +81,7 @@ def test_walkthrough_on_real_text_flags_the_rule_that_removes_most(own_data: Pat
     out = tmp_path / "web"
     r = curate("run", str(pipeline), "--input", str(own_data), "--output", str(out), "--workers", "2")
     assert r.returncode == 0, r.stderr
-    stats = json.loads((out / "_stats.json").read_text())
+    stats = read_stats(out)
     flagged = {f["stage"]: f for f in stats["heavy_removals"]}
     assert "filter" in flagged, stats["heavy_removals"]
     removal = flagged["filter"]
@@ -92,9 +92,9 @@ def test_walkthrough_on_real_text_flags_the_rule_that_removes_most(own_data: Pat
     assert removal["example_id"].startswith(("/usr/share/doc/", "/usr/lib/python"))
     line = next(w for w in _warnings(r.stderr) if "'filter'" in w)
     assert removal["top_reason"] in line and removal["example_id"] in line
-    # the example named is one the rule really rejected: it is under _rejected/ with that reason
+    # the example named is one the rule really rejected: it is under the rejected rows with that reason
     rejected = pa.concat_tables(pq.read_table(p, columns=["id", "reject_reason"])
-                                for p in sorted((out / "_rejected").rglob("*.parquet")))
+                                for p in sorted(rejected_dir(out).rglob("*.parquet")))
     reasons = dict(zip(rejected.column("id").to_pylist(), rejected.column("reject_reason").to_pylist()))
     assert reasons[removal["example_id"]] == removal["top_reason"]
     shown = curate("stats", str(out))
@@ -104,6 +104,6 @@ def test_walkthrough_on_real_text_flags_the_rule_that_removes_most(own_data: Pat
     r = curate("run", str(PIPELINES / "code_docs.yaml"), "--input", str(own_data), "--output", str(docs),
                "--workers", "2")
     assert r.returncode == 0, r.stderr
-    kept = json.loads((docs / "_stats.json").read_text())
+    kept = read_stats(docs)
     assert kept["docs_out"] > 0.5 * kept["docs_in"] > 0 and stats["docs_out"] < kept["docs_out"]
     assert "filter" not in {f["stage"] for f in kept["heavy_removals"]}

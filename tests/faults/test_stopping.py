@@ -110,7 +110,7 @@ def test_a_stopped_run_resumes_to_the_output_of_an_uninterrupted_run(sample_dir:
     assert lines[3].startswith("  pass 2/2: read -> normalize -> slow -> length_filter")
     assert lines[3].endswith(f"0/{tasks} tasks done")
     assert lines[4] == (f"--resume (the same command with --resume added) will: skip the {tasks} finished unit "
-                        f"task(s); run the {tasks} unfinished unit task(s) of pass 2; write _stats.json and _SUCCESS")
+                        f"task(s); run the {tasks} unfinished unit task(s) of pass 2; write _curate/stats.json and _SUCCESS")
     progress = json.loads(subprocess.run([sys.executable, "-m", "curate.cli", "stats", str(out), "--json"], cwd=ROOT,
                                          capture_output=True, text=True, timeout=120).stdout)
     assert progress["finished"] is False and progress["tasks"] == tasks

@@ -1,7 +1,7 @@
 """`make report-check`: the report in a real browser. Runs pipelines/default.yaml on sample_data/
 into OUTPUT (unless a finished run is there), writes its report with `curate report`, has
 headless Chromium load the page and serialise the DOM it built, reads the node and reason tables
-back from that DOM and checks them against _stats.json, then takes the screenshot the README
+back from that DOM and checks them against _curate/stats.json, then takes the screenshot the README
 shows.
 
     python -m tests.report.browser_check OUTPUT SCREENSHOT.png
@@ -65,7 +65,7 @@ def main(out: Path, screenshot: Path) -> None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         chromium([f"--screenshot={screenshot.resolve()}", f"--window-size={WINDOW[0]},{WINDOW[1]}", url],
                  Path(profile))
-    print(f"{page}: Chromium's DOM holds the {checked} table rows of _stats.json; screenshot {screenshot}")
+    print(f"{page}: Chromium's DOM holds the {checked} table rows of _curate/stats.json; screenshot {screenshot}")
 
 
 if __name__ == "__main__":

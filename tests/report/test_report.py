@@ -1,5 +1,5 @@
 """`curate report` on the default pipeline's run of the sample corpus: the page read back with an
-HTML parser, its numbers checked against _stats.json, plan.json and buckets.json, and against
+HTML parser, its numbers checked against _curate/stats.json, plan.json and buckets.json, and against
 the rejected rows and sinks read independently with DuckDB and xxhash."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _stats(out: Path) -> dict:
 
 
 def _rejected(out: Path, node: str = "*") -> str:
-    """The glob of a node's `_rejected/` shards, wherever the store keeps them."""
+    """The glob of a node's `_curate/rejected/` shards, wherever the store keeps them."""
     return f"{Path(WorkStore.open(out).rejected(node, 0)).parent}/*.parquet"
 
 
