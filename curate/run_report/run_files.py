@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.errors import InputError
-from curate.store.layout import WorkStore
+from curate.store.layout import WorkStore, part_path
 from curate.store.storage import Storage
 
 
@@ -75,7 +75,7 @@ class RunFiles:
         """The shards of Parquet sink `name` that exist, in task order (none for other formats)."""
         if self.sinks.get(name, {}).get("format", "parquet") != "parquet":
             return []
-        return self._existing([self.store.sink(name, t) for t in range(self.tasks)])
+        return self._existing([part_path(self.store.sink_dir(name), t) for t in range(self.tasks)])
 
     def _existing(self, paths: list[str]) -> list[str]:
         """The files among `paths` (all in one folder) that exist: one listing per folder."""

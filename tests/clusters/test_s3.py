@@ -29,7 +29,7 @@ from curate.errors import ConfigError
 from curate.io import read as reader
 from curate.pipeline.ownership import claim
 from curate.store import layout
-from curate.store.layout import WorkStore
+from curate.store.layout import WorkStore, part_path
 from curate.store.shards import ShardWriter
 from curate.store.storage import Storage
 from tests.clusters.loopback import (
@@ -167,7 +167,7 @@ def test_kill_9_during_a_multipart_upload_leaves_no_object(s3_server: str, s3_bu
 
 def test_a_failed_write_aborts_its_upload(s3_server: str, s3_bucket: str) -> None:
     store = WorkStore.open(f"s3://{s3_bucket}/out")
-    writer = ShardWriter(store.files, store.sink("", 0))
+    writer = ShardWriter(store.files, part_path(store.sink_dir("data"), 0))
     writer.write(pa.table({"id": [str(i) for i in range(200_000)], "text": ["x" * 64] * 200_000}))
     writer.abort()
     with pytest.raises(RuntimeError), store.files.output(store.meta("sample", "plan.json")) as out:

@@ -17,7 +17,7 @@ import pytest
 
 from curate import schema
 from curate.api import Pipeline
-from tests.conftest import CURATE, env_with_repo, meta_file, read_output, shard_ids
+from tests.conftest import CURATE, data_dir, env_with_repo, meta_file, read_output, shard_ids
 
 DOMAINS = {"web": 1800, "code": 700, "books": 500}  # documents per domain
 SHARDS = 4
@@ -100,7 +100,7 @@ def _check_shares(corpus, out: Path, stats: dict) -> None:
         start = phase["until"]
     # output shard i (a contiguous slice of the order) holds its share of every domain: each row
     # expects its phase's shares, and a shard's domains add up to them within one document each
-    bounds = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in sorted(out.glob("part-*.parquet"))])
+    bounds = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in sorted(data_dir(out).glob("part-*.parquet"))])
     assert len(bounds) > 2  # more than one shard
     phase_of = np.searchsorted([p["until"] for p in plan["phases"]], mid, side="right")
     for lo, hi in zip(bounds[:-1], bounds[1:]):
