@@ -22,9 +22,9 @@ from curate.errors import ConfigError, InputError, WorkerLost
 from curate.faults import checkpoint
 from curate.io import read as reader
 from curate.kernels import warm_up
-from curate.pipeline.graph import Graph
-from curate.pipeline.id_check import DuplicateId
-from curate.pipeline.input_rows import InputRows, rereads_input
+from curate.pipeline.graph import READ_NODE, Graph
+from curate.pipeline.id_check import ID_NODE, DuplicateId, mark_settled, settle, settled_tasks
+from curate.pipeline.input_rows import InputRows, failed_rows, rereads_input
 from curate.pipeline.input_schema import read_schemas
 from curate.pipeline.manifest import fingerprint, open_manifest
 from curate.pipeline.ownership import Lease, claim
@@ -60,6 +60,8 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
                 text_type(plan.schema))
         for level in range(plan.schedule.passes):
             run_pass(plan, level, run)
+            if level == plan.schedule.unit(READ_NODE).level and settle_ids(plan, run):
+                run_pass(plan, level, run)  # the read again where the id check's duplicates changed
             lease.check()
             for name in plan.schedule.combines_after(level):
                 run.reports.combines[name] = combine(plan, name, run)
@@ -155,6 +157,26 @@ def combine(plan: RunPlan, name: str, run: Run) -> tuple[float, dict]:
     seconds = time.perf_counter() - t0
     files.write_marker(store.done_marker, {"summary": ctx.summary, "seconds": seconds})
     return seconds, ctx.summary
+
+
+def settle_ids(plan: RunPlan, run: Run) -> list[int]:
+    """Under --on-error skip, release the ids that rows failing the read claimed in the id
+    pre-pass (curate.pipeline.id_check.settle); the read units of the tasks whose duplicates
+    changed lose their done marker, to run again. Returns those tasks."""
+    store = plan.node_store(ID_NODE)
+    if plan.settings.on_error == "fail" or settled_tasks(store) is not None:
+        return []
+    failed = {t.index: rows for t in plan.tasks
+              if (rows := failed_rows(run.reports.units[(READ_NODE, t.index)]["errors"])) is None or rows}
+    if not failed:  # every clean run
+        return []
+    changed = settle(store, failed)
+    for t in changed:
+        plan.store.files.delete(plan.store.done_marker(READ_NODE, t))
+    mark_settled(store, changed)
+    if changed:
+        run.logger.info("id check: rows that failed the read had claimed ids; reading %d task(s) again", len(changed))
+    return changed
 
 
 def finish(plan: RunPlan, run: Run, lease: Lease) -> RunResult:

@@ -90,6 +90,12 @@ class StageStore:
     def task_path(self, task: int, kind: str = "task") -> str:
         return self._task_state(task, kind)
 
+    def tasks_with(self, kind: str) -> list[int]:
+        """The tasks that have state of `kind`, in order (one listing, not a look per task)."""
+        prefix, suffix = f"{kind}-", ".parquet"
+        return sorted(int(n[len(prefix):-len(suffix)]) for n in self.files.listdir(f"{self.base}/state")
+                      if n.startswith(prefix) and n.endswith(suffix) and n[len(prefix):-len(suffix)].isdigit())
+
     def read_task(self, task: int, kind: str = "task", cache: bool = True) -> pa.Table | None:
         """Task `task`'s state of `kind` (None if combine wrote none). Cached per process, one task
         per (node, kind) at a time: the apply step is called batch by batch."""
@@ -122,8 +128,14 @@ class StageStore:
         if parts:
             self.write_task(current, pa.concat_tables(parts).drop_columns(["task"]), kind)
 
-    def write_json(self, name: str, data: Any) -> None:
-        self.files.write_json(self._state(f"{name}.json"), data)
+    def write_json(self, name: str, data: Any, marker: bool = False) -> None:
+        """Whole-run state `name`; a `marker` (state that resume trusts) is published only once
+        everything written before it is durable (:meth:`Files.write_marker`)."""
+        path = self._state(f"{name}.json")
+        if marker:
+            self.files.write_marker(path, data)
+        else:
+            self.files.write_json(path, data)
 
     def read_json(self, name: str) -> Any:
         path = self._state(f"{name}.json")
