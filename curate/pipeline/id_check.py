@@ -117,10 +117,8 @@ def settle(store: StageStore, failed: dict[int, set[int] | None]) -> list[int]:
 
 def settled_tasks(store: StageStore) -> set[int] | None:
     """The tasks :func:`settle` changed, once the check is marked settled; None before."""
-    try:
-        return set(store.read_json(SETTLED)["tasks"])
-    except FileNotFoundError:
-        return None
+    marker = store.read_marker(SETTLED)
+    return None if marker is None else set(marker["tasks"])
 
 
 def mark_settled(store: StageStore, changed: list[int]) -> None:

@@ -1,10 +1,12 @@
 """The run manifest: what makes a resumed run the same run (the version, the graph, the settings
 and the content of every input file and of every file a stage or sink reads), and the refusal,
-in words, when an interrupted run in OUTPUT differs."""
+in words, when an interrupted run in OUTPUT differs. It also holds the run id: made when a run
+starts, kept by every resume, named by every marker the run writes."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from curate import __version__
@@ -13,7 +15,7 @@ from curate.io import read as reader
 from curate.pipeline.graph import Graph
 from curate.pipeline.settings import RunSettings
 from curate.store.hashes import content_hash
-from curate.store.layout import WorkStore
+from curate.store.layout import RUN, WorkStore
 
 
 def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -> dict[str, Any]:
@@ -47,14 +49,19 @@ def manifest_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     return "the run's configuration changed"
 
 
-def open_manifest(store: WorkStore, manifest: dict[str, Any]) -> None:
-    """A resumed run must be the same run; a new one starts its manifest."""
+def open_manifest(store: WorkStore, manifest: dict[str, Any]) -> str:
+    """A resumed run must be the same run, and keeps its run id; a new one gets a new run id and
+    starts its manifest. Sets and returns ``store.run_id``."""
     files = store.files
     if files.exists(store.manifest):
         old, new = files.read_json(store.manifest), json.loads(json.dumps(manifest))
-        if old != new:
+        run_id = old.pop(RUN, "")
+        if old != new or not run_id:
             raise ConfigError(f"{store.display} holds an interrupted run that differs: {manifest_change(old, new)}; "
                               "--resume refuses to mix two runs (use --overwrite to start over)")
     else:
+        run_id = uuid.uuid4().hex
         files.delete(store.success_file)
-        files.write_json(store.manifest, manifest)
+        files.write_json(store.manifest, {RUN: run_id, **manifest})
+    store.run_id = run_id
+    return run_id

@@ -52,7 +52,7 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     check_files(graph, run.storage)
     plan, n_files = plan_run(graph, input_path, run)
     with claim(run.store, input_path, run.resume, run.overwrite) as lease:
-        open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings))
+        lease.name_run(open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings)))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,
                         plan.schedule.passes, run.executor.workers)
         # before the pool starts: its workers load the kernels instead of each compiling them
@@ -96,14 +96,14 @@ def plan_run(graph: Graph, input_path: str, run: Run) -> tuple[RunPlan, int]:
 
 def run_pass(plan: RunPlan, level: int, run: Run) -> None:
     """Run every (unit, task) of pass `level` that has no done marker yet (their reports are read)."""
-    files, reports, bad_files = plan.store.files, run.reports, run.reports.bad_files
+    reports, bad_files = run.reports, run.reports.bad_files
     units = plan.schedule.in_pass(level)
     todo = []
     for unit in units:
         for t in plan.tasks:
-            marker = plan.store.done_marker(unit.name, t.index)
-            if files.exists(marker):
-                reports.units[(unit.name, t.index)] = files.read_json(marker)
+            done = plan.store.accepted(plan.store.done_marker(unit.name, t.index))
+            if done is not None:
+                reports.units[(unit.name, t.index)] = done
             elif unit.entry.kind == READ and t.rel in bad_files:
                 todo.append((plan, unit.name, t.index, [e for e in reports.file_errors if e["file"] == t.rel]))
             elif unit.entry.kind == IDS and t.rel in bad_files:
@@ -139,12 +139,12 @@ def combine(plan: RunPlan, name: str, run: Run) -> tuple[float, dict]:
     that crashed starts over with empty state and scratch."""
     stage = plan.stage(name)
     store = plan.node_store(name)
-    files = store.files
-    if files.exists(store.done_marker):
+    done = plan.store.accepted(store.done_marker)
+    if done is not None:
         run.logger.info("combine %s: done, skipped", name)
-        return 0.0, files.read_json(store.done_marker).get("summary", {})
+        return 0.0, done.get("summary", {})
     store.reset_state()
-    begin_run(plan.store.run_id)
+    begin_run(plan.store.attempt)
     ctx = CombineContext(n_tasks=len(plan.tasks), seed=plan.settings.seed, workers=run.executor.workers,
                          map=run.executor.map, store=store, logger=run.logger)
     t0 = time.perf_counter()
@@ -155,7 +155,7 @@ def combine(plan: RunPlan, name: str, run: Run) -> tuple[float, dict]:
         raise dup.as_input_error(plan.tasks) from None
     checkpoint("combine")
     seconds = time.perf_counter() - t0
-    files.write_marker(store.done_marker, {"summary": ctx.summary, "seconds": seconds})
+    plan.store.write_marker(store.done_marker, {"summary": ctx.summary, "seconds": seconds})
     return seconds, ctx.summary
 
 
@@ -189,7 +189,7 @@ def finish(plan: RunPlan, run: Run, lease: Lease) -> RunResult:
         store.files.write_jsonl(store.errors_file, errors)
     store.files.write_json(store.stats_file, stats)
     lease.check()
-    store.files.write_marker(store.success_file, None)
+    store.write_marker(store.success_file)
     if run.settings.clean_work:
         store.clean_work()
     return RunResult(store.display, stats, errors)

@@ -30,6 +30,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -38,6 +39,7 @@ from curate.store.files import Files
 from curate.store.storage import READ_ONLY, Storage, parse
 
 POSITION = "_curate_pos"  # a row's position in its origin, kept with streams under _work/ for unions
+RUN = "run"  # the key of the run id in the manifest and in every marker
 
 
 def part_path(directory: str, task: int, ext: str = "parquet") -> str:
@@ -51,8 +53,13 @@ class WorkStore:
     root: str
     files: Files
     root_uri: str = ""
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # this process's attempt at the run: the lease's holder id and the scope of per-process caches
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex)
     storage: Storage = field(default_factory=Storage)
+    # the run: made when a run starts in an empty OUTPUT, kept by every --resume of it (the
+    # manifest holds it, curate.pipeline.manifest); every marker names it, and a run accepts
+    # only the markers that name it
+    run_id: str = ""
 
     @classmethod
     def open(cls, uri: str | Path, storage: Storage | None = None) -> WorkStore:
@@ -109,6 +116,21 @@ class WorkStore:
         return f"{self.root}/_SUCCESS"
 
     # ---- run bookkeeping -----------------------------------------------------------------
+    def write_marker(self, path: str, data: dict[str, Any] | None = None) -> None:
+        """Publish a marker that names this run (durably, last: :meth:`Files.write_marker`)."""
+        self.files.write_marker(path, {**(data or {}), RUN: self.run_id})
+
+    def accepted(self, path: str) -> dict[str, Any] | None:
+        """Marker `path`'s content if it exists and names this run; None otherwise: the work it
+        marks is redone (a marker another run left, or none)."""
+        if not self.files.exists(path):
+            return None
+        try:
+            data = self.files.read_json(path)
+        except ValueError:  # not JSON: no marker of this run
+            return None
+        return data if isinstance(data, dict) and self.run_id and data.get(RUN) == self.run_id else None
+
     @property
     def manifest(self) -> str:
         return f"{self.work}/manifest.json"

@@ -78,9 +78,10 @@ class StageStore:
         return self._state("_DONE")
 
     def reset_state(self) -> None:
-        """A combine (re)starts: its state and scratch from any earlier attempt are stale."""
+        """A combine (re)starts: its state and scratch from any earlier attempt are stale (the
+        scratch of every attempt: one that was paused and taken over finds its files gone)."""
         self.files.delete(f"{self.base}/state")
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        shutil.rmtree(self.scratch.parent, ignore_errors=True)
         self.files.mkdir(f"{self.base}/state")
 
     def write_task(self, task: int, table: pa.Table, kind: str = "task") -> None:
@@ -129,13 +130,17 @@ class StageStore:
             self.write_task(current, pa.concat_tables(parts).drop_columns(["task"]), kind)
 
     def write_json(self, name: str, data: Any, marker: bool = False) -> None:
-        """Whole-run state `name`; a `marker` (state that resume trusts) is published only once
-        everything written before it is durable (:meth:`Files.write_marker`)."""
+        """Whole-run state `name`; a `marker` (state that resume trusts: a dict) names the run and
+        is published only once everything written before it is durable (:meth:`WorkStore.write_marker`)."""
         path = self._state(f"{name}.json")
         if marker:
-            self.files.write_marker(path, data)
+            self.store.write_marker(path, data)
         else:
             self.files.write_json(path, data)
+
+    def read_marker(self, name: str) -> dict[str, Any] | None:
+        """State `name` written as a marker, if it names this run (else None)."""
+        return self.store.accepted(self._state(f"{name}.json"))
 
     def read_json(self, name: str) -> Any:
         path = self._state(f"{name}.json")
@@ -163,9 +168,10 @@ class StageStore:
     # ---- local scratch -------------------------------------------------------------------
     @property
     def scratch(self) -> Path:
-        """A real local directory for this node's combine (DuckDB spill, intermediate files),
-        emptied whenever the combine restarts."""
-        return self.store.local_dir("stages", self.node, "scratch")
+        """A real local directory for this node's combine (DuckDB spill, intermediate files), one
+        per attempt at the run (files that a paused attempt writes late are never read by
+        another), emptied whenever the combine restarts."""
+        return self.store.local_dir("stages", self.node, "scratch", self.store.attempt)
 
     def local_files(self, paths: list[str]) -> list[Path]:
         """Real local files with the content of `paths` (themselves on the local disk)."""
