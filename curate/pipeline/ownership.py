@@ -37,6 +37,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -44,6 +45,7 @@ from typing import Any
 
 from curate import __version__
 from curate.errors import ConfigError
+from curate.io.read import Task
 from curate.store.files import Files
 from curate.store.layout import WorkStore
 from curate.store.storage import parse
@@ -322,12 +324,29 @@ class Lease:
         self.release()
 
 
-def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool) -> Lease:
+def refuse_inputs_inside(store: WorkStore, tasks: Sequence[Task]) -> None:
+    """ConfigError (exit 2) naming the first input file that resolves, through symlinks (a link
+    to a file of OUTPUT, or to OUTPUT itself), to a file under OUTPUT: a run must not read what
+    it writes, nor --overwrite delete an input."""
+    target = parse(store.root_uri or store.root)
+    if not target.is_local:
+        return
+    out = Path(target.path).resolve()
+    for path, rel in dict.fromkeys((t.path, t.rel) for t in tasks):  # a file split in tasks: looked at once
+        source = parse(path)
+        real = Path(source.path).resolve() if source.is_local else None
+        if real is not None and out in real.parents:
+            raise ConfigError(f"input file {rel} resolves to {real}, inside the output directory "
+                              f"{store.display}; a run must not read its own output (--overwrite would delete it)")
+
+
+def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool,
+          tasks: Sequence[Task] = ()) -> Lease:
     """Check that this run may use OUTPUT, take its lease, and prepare it (wipe on --overwrite).
 
-    Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input; a non-empty
-    OUTPUT without curate's marker under --overwrite or --resume; a non-empty OUTPUT without
-    either flag; any OUTPUT whose lease is live.
+    Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input, or an input
+    file (`tasks`) that resolves into OUTPUT; a non-empty OUTPUT without curate's marker under
+    --overwrite or --resume; a non-empty OUTPUT without either flag; any OUTPUT whose lease is live.
     """
     files = store.files
     lease = Lease(store)
@@ -343,6 +362,7 @@ def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: boo
         if out in inp.parents:
             raise ConfigError(f"output directory {store.display} contains the input {input_path}; "
                               "--overwrite would delete it")
+    refuse_inputs_inside(store, tasks)
     entries = [e for e in files.listdir(store.root) if e != LEASE]
     owned = MARKER in entries
     if entries and not owned and (resume or overwrite):

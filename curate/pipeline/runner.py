@@ -51,7 +51,7 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     graph.check_complete()
     check_files(graph, run.storage)
     plan, n_files = plan_run(graph, input_path, run)
-    with claim(run.store, input_path, run.resume, run.overwrite) as lease:
+    with claim(run.store, input_path, run.resume, run.overwrite, plan.tasks) as lease:
         lease.name_run(open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings)))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,
                         plan.schedule.passes, run.executor.workers)

@@ -78,7 +78,8 @@ class QualityBuckets(GlobalStage):
         "utility": Param((dict, list, float), None, "utility per bucket: {name: value}, a list in bucket "
                          "order, or one number for all (default 1.0)", nullable=True),
         "tokens_column": Param(str, schema.N_TOKENS, "token-count column summed into unique_tokens"),
-        "output": Param(str, "buckets.json", "file written under the output directory"),
+        "output": Param(str, "buckets.json", "file written under the output directory (in _meta/<node>/)",
+                        output_file=True),
     }
 
     def required_columns(self) -> tuple[str, ...]:

@@ -26,6 +26,8 @@ state, scratch, meta) is :class:`curate.store.state.StageStore`.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +42,17 @@ from curate.store.storage import READ_ONLY, Storage, parse
 
 POSITION = "_curate_pos"  # a row's position in its origin, kept with streams under _work/ for unions
 RUN = "run"  # the key of the run id in the manifest and in every marker
+
+
+def relative_name(name: str, what: str) -> str:
+    """`name` as a relative path that stays in the folder it is joined to (normalized: ``a/../b``
+    is ``b``); ConfigError (exit 2) naming `what` for an absolute path, an empty one, or one
+    whose ``..`` climbs out."""
+    norm = posixpath.normpath(name) if isinstance(name, str) and name else ""
+    if not norm or posixpath.isabs(norm) or norm == "." or norm == ".." or norm.startswith("../"):
+        raise ConfigError(f"{what} {name!r} must name a file under the output directory (a relative path "
+                          "that does not climb out with '..')")
+    return norm
 
 
 def part_path(directory: str, task: int, ext: str = "parquet") -> str:
@@ -84,20 +97,34 @@ class WorkStore:
         return self.root_uri or self.root
 
     # ---- final outputs -------------------------------------------------------------------
-    def sink(self, name: str, task: int) -> str:
-        """Shard `task` of sink `name` (the unnamed sink "" is OUTPUT/ itself)."""
-        return part_path(f"{self.root}/{name}" if name else self.root, task)
+    def under(self, folder: str, name: str, what: str) -> str:
+        """`folder`/`name`, where `name` comes from a pipeline (a sink or node name, a stage
+        parameter): refused (ConfigError, exit 2, naming `what`) unless it stays in `folder`, and,
+        on the local disk, unless it also resolves (through any symlink already there) under OUTPUT."""
+        path = f"{folder}/{relative_name(name, what)}"
+        if self.files.is_local and not self.in_memory:
+            root = os.path.realpath(self.root)
+            if os.path.commonpath([root, os.path.realpath(path)]) != root:
+                raise ConfigError(f"{what} {name!r} must name a file under the output directory {self.display} "
+                                  f"(it resolves to {os.path.realpath(path)})")
+        return path
 
     def sink_dir(self, name: str) -> str:
-        return f"{self.root}/{name}" if name else self.root
+        """Sink `name`'s folder (the unnamed sink "" is OUTPUT/ itself)."""
+        return self.under(self.root, name, "sink") if name else self.root
+
+    def sink(self, name: str, task: int) -> str:
+        """Shard `task` of sink `name`."""
+        return part_path(self.sink_dir(name), task)
 
     def rejected(self, node: str, task: int) -> str:
-        return part_path(f"{self.root}/_rejected/{node}", task)
+        return part_path(self.under(f"{self.root}/_rejected", node, "stage"), task)
 
     def meta(self, node: str, name: str) -> str:
         """A run metadata file a node writes (buckets.json, plan.json, plan.png): under
-        ``_meta/<node>/``, so that sink folders hold shards only."""
-        return f"{self.root}/_meta/{node}/{name}"
+        ``_meta/<node>/``, so that sink folders hold shards only. `name` (a stage parameter) must
+        stay in that folder."""
+        return self.under(self.under(f"{self.root}/_meta", node, "stage"), name, f"stage '{node}': file")
 
     def root_file(self, name: str) -> str:
         """A file of the run itself at the top of OUTPUT (_CURATE_RUN.json, _LEASE.json)."""
@@ -137,10 +164,14 @@ class WorkStore:
 
     def stream_rows(self, stream: str, task: int) -> str:
         """Task `task`'s rows of a stream a later unit reads back (`stream`: its folder name)."""
-        return part_path(f"{self.work}/streams/{stream}", task)
+        return part_path(self.under(f"{self.work}/streams", stream, "stream"), task)
 
     def done_marker(self, unit: str, task: int) -> str:
-        return part_path(f"{self.work}/units/{unit}/done", task, "json")
+        return part_path(f"{self.under(f'{self.work}/units', unit, 'unit')}/done", task, "json")
+
+    def node_dir(self, node: str) -> str:
+        """Node `node`'s corner of ``_work/stages/`` (partials, state, done marker)."""
+        return self.under(f"{self.work}/stages", node, "stage")
 
     def ids(self, what: str, task: int | None = None) -> str:
         """The duplicate-id pre-pass: ``ids``/``dups`` per task, or its ``_DONE`` marker."""

@@ -41,7 +41,7 @@ class StageStore:
 
     @property
     def base(self) -> str:
-        return f"{self.store.work}/stages/{self.node}"
+        return self.store.node_dir(self.node)
 
     # ---- the rows entering this node's apply pass -----------------------------------------
     def _source(self) -> Any:
