@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from curate import __version__
-from curate.errors import ConfigError
+from curate.errors import ConfigError, InputError
 from curate.io import read as reader
 from curate.pipeline.graph import Graph
 from curate.pipeline.settings import RunSettings
@@ -65,3 +65,25 @@ def open_manifest(store: WorkStore, manifest: dict[str, Any]) -> str:
         files.write_json(store.manifest, {RUN: run_id, **manifest})
     store.run_id = run_id
     return run_id
+
+
+def check_unchanged(store: WorkStore, graph: Graph, tasks: list[reader.Task], settings: RunSettings) -> None:
+    """When the run ends, before ``_SUCCESS``: every input file and every file a stage reads must
+    still hold the content the run started with (the manifest's). A file that changed while the
+    run read it would leave an output that mixes its two versions (rows the id pre-pass never
+    saw, a column the run's schema does not have): InputError (exit 2) naming it. The hashes are
+    cached per (file, size, mtime): a file that did not change costs one stat."""
+    started = store.files.read_json(store.manifest)
+    try:
+        now = fingerprint(graph, tasks, settings)
+    except FileNotFoundError as exc:
+        raise InputError("an input or stage file disappeared during the run; run again with --overwrite",
+                         file=exc.filename or str(exc), reason="input_changed") from None
+    for key, what in (("inputs", "input file"), ("stage_files", "file read by a stage")):
+        before, after = started.get(key) or {}, now[key]
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        if changed:
+            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+            raise InputError(f"{what} changed during the run{more}: the output would mix its two versions, so the "
+                             "run is not marked finished; run again with --overwrite",
+                             file=changed[0], reason="input_changed")

@@ -26,7 +26,7 @@ from curate.pipeline.graph import READ_NODE, Graph
 from curate.pipeline.id_check import ID_NODE, DuplicateId, mark_settled, settle, settled_tasks
 from curate.pipeline.input_rows import InputRows, failed_rows, rereads_input
 from curate.pipeline.input_schema import read_schemas
-from curate.pipeline.manifest import fingerprint, open_manifest
+from curate.pipeline.manifest import check_unchanged, fingerprint, open_manifest
 from curate.pipeline.ownership import Lease, claim
 from curate.pipeline.passes import IDS, READ, STREAMS, Unit, schedule
 from curate.pipeline.results import RunResult, check_max_errors, run_stats
@@ -181,8 +181,10 @@ def settle_ids(plan: RunPlan, run: Run) -> list[int]:
 
 def finish(plan: RunPlan, run: Run, lease: Lease) -> RunResult:
     """Merge the per-task stats, check every node's accounting, write the run's result files
-    (``_SUCCESS`` last, once everything before it is durable)."""
+    (``_SUCCESS`` last, once everything before it is durable); none if an input changed during
+    the run."""
     store = run.store
+    check_unchanged(store, plan.graph, plan.tasks, plan.settings)
     stats = run_stats(plan, run)
     errors = run.reports.errors()
     if errors:
