@@ -15,8 +15,8 @@
   the same host name, or on a cloned machine, is judged by its heartbeat only. The next run says
   why a lease is stale and takes it over. Any run on a directory whose lease is live is refused
   with exit 2, naming the holder.
-- While a run holds the lease, every file it publishes under OUTPUT (shards, streams, state,
-  markers; in the driver and in every worker) is published only after a look at the lease
+- While a run holds the lease, every file it publishes or deletes under OUTPUT (shards, streams,
+  state, markers; in the driver and in every worker) is published only after a look at the lease
   (:class:`HeldLease`, the work store's publish guard): a run that was paused past its ttl and
   taken over publishes nothing more and stops with exit 2.
 
@@ -196,9 +196,9 @@ def lost_reason(current: LeaseRecord | None) -> str:
 
 @dataclass(frozen=True)
 class HeldLease:
-    """The publish guard of a run's work store (:attr:`curate.store.files.Files.guard`): before a
-    file is published under OUTPUT, the lease must still be this run's, else LeaseLost (exit 2)
-    and the file is thrown away. Picklable: workers check the lease themselves, so a worker of a
+    """The guard of a run's work store (:attr:`curate.store.files.Files.guard`): before a file is
+    published or deleted under OUTPUT, the lease must still be this run's, else LeaseLost (exit 2)
+    and a file being published is thrown away. Picklable: workers check the lease themselves, so a worker of a
     run that was paused and taken over publishes nothing either. It costs one read of the small
     lease file per file published."""
 

@@ -103,8 +103,8 @@ class Files:
     """Whole-file operations on one filesystem, every write atomic: a temporary name then a rename
     where the filesystem renames, one upload under the final name on an object store.
 
-    A `guard` is called before every file is published and refuses by raising: a run's work
-    store publishes only while the run holds its lease (curate.pipeline.ownership.HeldLease)."""
+    A `guard` is called before every file is published or deleted and refuses by raising: a run's
+    work store changes OUTPUT only while the run holds its lease (curate.pipeline.ownership.HeldLease)."""
 
     def __init__(self, fs: pafs.FileSystem, is_local: bool, raw: Any = None,
                  guard: Callable[[], None] | None = None) -> None:
@@ -124,7 +124,10 @@ class Files:
         return self.fs.get_file_info(path).type != pafs.FileType.NotFound
 
     def delete(self, path: str) -> None:
-        """Remove a file or a directory tree; nothing if absent."""
+        """Remove a file or a directory tree; nothing if absent. The guard, if any, allows it first
+        (a run that lost its lease deletes nothing of the run that took it over)."""
+        if self.guard is not None:
+            self.guard()
         info = self.fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:
             self.fs.delete_dir(path)

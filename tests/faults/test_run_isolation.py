@@ -210,3 +210,26 @@ def test_a_live_run_in_another_pid_namespace_keeps_its_lease(sample_dir: Path, t
     finally:
         os.killpg(a.pid, signal.SIGKILL)
         a.wait()
+
+
+def test_a_store_whose_lease_was_taken_publishes_and_deletes_nothing(tmp_path: Path) -> None:
+    """The guard itself, in one process: once another run holds the lease, the store's writes
+    and deletes raise LeaseLost (exit 2) and leave OUTPUT as the other run has it."""
+    from curate.pipeline.ownership import Lease, LeaseLost
+    from curate.store.layout import WorkStore
+
+    store = WorkStore.open(tmp_path / "out")
+    lease = Lease(store)
+    lease.acquire()
+    try:
+        store.files.write_bytes(store.root_file("mine.txt"), b"held")
+        theirs = {**_json(tmp_path / "out" / LEASE), "holder": "another-run"}
+        (tmp_path / "out" / LEASE).write_text(json.dumps(theirs))
+        with pytest.raises(LeaseLost, match="another run took the output directory over"):
+            store.files.write_bytes(store.root_file("late.txt"), b"late")
+        with pytest.raises(LeaseLost):
+            store.files.delete(store.root_file("mine.txt"))
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [LEASE, "mine.txt"]
+    finally:
+        lease.release()
+    assert _json(tmp_path / "out" / LEASE)["holder"] == "another-run"  # not released: not this run's
