@@ -23,23 +23,15 @@ import pytest
 
 from curate.pipeline.ownership import INTERVAL_ENV, LEASE, LeaseRecord, this_process
 from tests.conftest import ROOT, env_with_repo, read_output, shard_ids
+from tests.stages_for_tests import KILLABLE_PIPELINE
 
 CURATE = [sys.executable, "-m", "curate.cli"]
 SIMPLE = "name: simple\nstages:\n  - stage: normalize\n"
-SLOW = """
-name: slow
-settings:
-  keep_rejected: true
-  batch_rows: 64
-stages:
-  - stage: normalize
-  - stage: tests.stages_for_tests:Slow
-    params: {seconds: SECONDS}
-  - stage: length_filter
-    params: {min_chars: 50}
-  - stage: exact_dedup
-  - stage: token_count
-"""
+
+
+def _slow(seconds: float) -> str:
+    """The killable pipeline with `seconds` of sleep per batch."""
+    return KILLABLE_PIPELINE.replace("seconds: 0.05", f"seconds: {seconds}")
 
 
 def _wait_for(what, timeout: float = 120) -> None:
@@ -68,7 +60,7 @@ def test_a_paused_run_publishes_nothing_into_the_run_that_took_over(sample_dir: 
     settings, takes the stale lease with --overwrite and wipes; A is continued. A must publish
     nothing more (it stops with exit 2) and B's output must be a clean run's."""
     pipe = tmp_path / "slow.yaml"
-    pipe.write_text(SLOW.replace("SECONDS", "0.1"))
+    pipe.write_text(_slow(0.1))
     out = tmp_path / "out"
     env = {**env_with_repo(), INTERVAL_ENV: "0.2"}  # ttl 0.6 s
     base = [*CURATE, "run", str(pipe), "--input", str(sample_dir), "--workers", "1", "--quiet"]
@@ -185,7 +177,7 @@ def test_a_live_run_in_another_pid_namespace_keeps_its_lease(sample_dir: Path, t
     with host networking) holds OUTPUT with a fresh heartbeat; its pid is not visible here. The
     run started here must refuse, not take the lease over and wipe."""
     pipe = tmp_path / "slow.yaml"
-    pipe.write_text(SLOW.replace("SECONDS", "2"))
+    pipe.write_text(_slow(2))
     out = tmp_path / "out"
     pid = _free_pid()
     inner = ("import os, subprocess, sys\n"
