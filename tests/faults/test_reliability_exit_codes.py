@@ -160,11 +160,13 @@ def test_a_full_disk_in_the_minhash_combine_is_exit_2_and_resume_recovers(tmp_pa
     is then filled to its last page, and --resume starts the combine, whose DuckDB band COPY
     fails with IOException: exit 2 naming the file, and after freeing space --resume finishes."""
     out = small_tmpfs / "out"
-    env = {**env_with_repo(), "CURATE_FAULT": "task_done:4", "CURATE_FAULT_DIR": str(tmp_path)}
+    # 4 shards: 4 tasks of the id pre-pass, then the 4 of the map pass
+    env = {**env_with_repo(), "CURATE_FAULT": "task_done:8", "CURATE_FAULT_DIR": str(tmp_path)}
     args = ("dedup", "--input", str(SAMPLE), "--output", str(out), "--workers", "2", "--quiet")
     killed = subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env, capture_output=True,
                             start_new_session=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL
+    assert len(list((out / "_work" / "units").glob("*/done/*.json"))) == 8  # both passes done, no combine yet
     filler = small_tmpfs / "filler"
     stat = os.statvfs(small_tmpfs)
     filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 4096))
