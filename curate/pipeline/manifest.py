@@ -56,7 +56,10 @@ def open_manifest(store: WorkStore, manifest: dict[str, Any]) -> str:
     if files.exists(store.manifest):
         old, new = files.read_json(store.manifest), json.loads(json.dumps(manifest))
         run_id = old.pop(RUN, "")
-        if old != new or not run_id:
+        if not run_id:
+            raise ConfigError(f"{store.display} holds an interrupted run of an earlier curate, whose markers name no "
+                              "run; --resume cannot tell them from another run's (use --overwrite to start over)")
+        if old != new:
             raise ConfigError(f"{store.display} holds an interrupted run that differs: {manifest_change(old, new)}; "
                               "--resume refuses to mix two runs (use --overwrite to start over)")
     else:

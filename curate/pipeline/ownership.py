@@ -31,6 +31,7 @@ wiped, another run took over after this one stalled) and the run then stops with
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -76,17 +77,9 @@ class ProcessIdentity:
     pid_start: int = 0
 
 
-_THIS: list[ProcessIdentity] = []
-
-
+@functools.cache
 def this_process() -> ProcessIdentity:
     """This process's identity, read once."""
-    if not _THIS:
-        _THIS.append(_read_identity())
-    return _THIS[0]
-
-
-def _read_identity() -> ProcessIdentity:
     try:
         if _stat_field(Path("/proc/self/stat"), 0) != os.getpid():  # a /proc of another PID namespace
             return ProcessIdentity()

@@ -225,3 +225,19 @@ def test_a_store_whose_lease_was_taken_publishes_and_deletes_nothing(tmp_path: P
     finally:
         lease.release()
     assert _json(tmp_path / "out" / LEASE)["holder"] == "another-run"  # not released: not this run's
+
+
+def test_a_manifest_without_a_run_id_is_not_resumed(tmp_path: Path) -> None:
+    """An interrupted run of a curate before run ids: its markers name no run, so --resume
+    refuses (exit 2) rather than accept them."""
+    from curate.errors import ConfigError
+    from curate.pipeline.manifest import open_manifest
+    from curate.store.layout import WorkStore
+
+    store = WorkStore.open(tmp_path / "out")
+    manifest = {"version": "x", "inputs": {}}
+    store.files.write_json(store.manifest, manifest)
+    with pytest.raises(ConfigError, match="an interrupted run of an earlier curate"):
+        open_manifest(store, manifest)
+    store.files.write_json(store.manifest, {"run": "r1", **manifest})
+    assert open_manifest(store, manifest) == "r1" == store.run_id
