@@ -10,6 +10,15 @@ from DuckDB into per-task files.
 
 A file whose ids cannot be read (a damaged row group) adds no ids: its error is reported, under
 the error policy, when the read unit reads it.
+
+Only rows that pass the read claim their id. The pre-pass reads ids alone, so a row whose id is
+readable but which the read itself refuses (invalid UTF-8 in another column, a damaged row group
+of another column, a file that fails as a whole) is known only once the read unit ran. Under
+``--on-error skip`` the runner then *settles* the check (:func:`settle`): every duplicate whose
+first occurrence failed the read moves on to the next readable occurrence of its id, from the
+duplicates alone (no second pass over the ids), and the read unit runs again for the tasks whose
+duplicates changed. A run whose failed rows are no id's first occurrence (every clean run) pays
+nothing but a look at the read reports.
 """
 
 from __future__ import annotations
@@ -24,9 +33,11 @@ from curate.errors import InputError
 from curate.io.conform import ROW
 from curate.pipeline.stage import CombineContext, GlobalStage, Param, TaskContext
 from curate.store.duck import arrow_reader, sql_list
+from curate.store.state import StageStore
 
 ID_NODE = "_ids"
 DUPS = "dups"  # the kind of the per-task state: rows whose id came earlier
+SETTLED = "settled"  # the same after settle(), for the tasks it changed (listed in settled.json)
 PARTIAL = pa.schema([("id", pa.string()), ("task", pa.int32()), ("row", pa.int64())])
 
 
@@ -72,6 +83,60 @@ class IdCheck(GlobalStage):
 
     def apply(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
         raise TypeError("the id check has no apply step: the read unit reads its state")
+
+
+def settle(store: StageStore, failed: dict[int, set[int] | None]) -> list[int]:
+    """Release the ids claimed by rows that failed the read: `failed` maps a task to the rows of
+    its file that failed (None: the whole task). Every duplicate whose first occurrence failed
+    moves on to the first readable occurrence of its id, which is kept. Writes the changed
+    tasks' duplicates as state of kind SETTLED and returns those tasks (the caller runs their
+    read again, then marks the check settled)."""
+    def did_fail(task: int, row: int) -> bool:
+        rows = failed.get(task, ())
+        return rows is None or row in rows
+
+    dups = {t: _dup_rows(store.read_task(t, DUPS, cache=False)) for t in store.tasks_with(DUPS)}
+    later: dict[tuple[int, int], list[tuple[int, int]]] = {}  # a failed first occurrence -> its later rows
+    for t, rows in dups.items():
+        for row, first in rows:
+            if did_fail(*first):
+                later.setdefault(first, []).append((t, row))
+    changed = sorted({t for rows in later.values() for t, _ in rows})
+    settled = {t: [r for r in dups[t] if not did_fail(*r[1])] for t in changed}
+    for rows in later.values():
+        readable = sorted(r for r in rows if not did_fail(*r))
+        for t, row in readable[1:]:  # the first readable occurrence is kept, the others are its duplicates
+            settled[t].append((row, readable[0]))
+    for t in changed:
+        rows = sorted(settled[t])
+        store.write_task(t, pa.table({"row": pa.array([r for r, _ in rows], pa.int64()),
+                                      "first_task": pa.array([f[0] for _, f in rows], pa.int32()),
+                                      "first_row": pa.array([f[1] for _, f in rows], pa.int64())}), SETTLED)
+    return changed
+
+
+def settled_tasks(store: StageStore) -> set[int] | None:
+    """The tasks :func:`settle` changed, once the check is marked settled; None before."""
+    marker = store.read_marker(SETTLED)
+    return None if marker is None else set(marker["tasks"])
+
+
+def mark_settled(store: StageStore, changed: list[int]) -> None:
+    """The check is settled: the read of `changed` tasks reads SETTLED state from now on."""
+    store.write_json(SETTLED, {"tasks": changed}, marker=True)
+
+
+def task_duplicates(store: StageStore, task: int) -> pa.Table | None:
+    """Task `task`'s rows whose id came earlier, as (row, first_task, first_row): the settled
+    state where :func:`settle` changed the task, else the combine's (None: no duplicates)."""
+    kind = SETTLED if task in (settled_tasks(store) or ()) else DUPS
+    return store.read_task(task, kind, cache=False)
+
+
+def _dup_rows(table: pa.Table) -> list[tuple[int, tuple[int, int]]]:
+    """A task's duplicates as (row, (first task, first row))."""
+    cols = [table.column(c).to_pylist() for c in ("row", "first_task", "first_row")]
+    return [(r, (ft, fr)) for r, ft, fr in zip(*cols)]
 
 
 class DuplicateId(Exception):

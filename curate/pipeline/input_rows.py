@@ -29,12 +29,14 @@ from curate import schema
 from curate.errors import InputError
 from curate.io import read as reader
 from curate.pipeline.graph import READ_NODE
-from curate.pipeline.id_check import DUPS, ID_NODE
+from curate.pipeline.id_check import ID_NODE, task_duplicates
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.streams import Batch, split_rejected
 from curate.store.layout import WorkStore
 from curate.store.state import StageStore
 from curate.store.storage import content_key, parse
+
+NULL_ID, DUPLICATE_ID = "null_id", "duplicate_id"  # the read checks' own errors
 
 
 class ErrorSink:
@@ -70,10 +72,10 @@ def validate_read(table: pa.Table, settings: RunSettings, dups: dict[int, tuple[
     if bad.any():
         for r, is_null in zip(rows[bad], null_ids[bad]):
             if is_null:
-                errors(int(r), "null_id", "the id is null")
+                errors(int(r), NULL_ID, "the id is null")
             else:
                 first_file, first_row = dups[int(r)]
-                errors(int(r), "duplicate_id", f"duplicate id (first seen in {first_file} row {first_row})")
+                errors(int(r), DUPLICATE_ID, f"duplicate id (first seen in {first_file} row {first_row})")
         table = table.filter(pa.array(~bad))
         errored[0] += int(bad.sum())
     text = table.column(schema.TEXT)
@@ -88,10 +90,23 @@ def validate_read(table: pa.Table, settings: RunSettings, dups: dict[int, tuple[
     return table.append_column(schema.REJECT_REASON, reason).drop_columns([reader.ROW])
 
 
+def failed_rows(errors: list[dict[str, Any]]) -> set[int] | None:
+    """The rows of a task's file that failed the read, from its read unit's errors (None: the
+    whole task); a null or duplicate id is no failure of the read."""
+    rows: set[int] = set()
+    for e in errors:
+        if e["reason"] in (NULL_ID, DUPLICATE_ID):
+            continue
+        if e["row"] is None:
+            return None
+        rows.add(e["row"])
+    return rows
+
+
 def duplicate_rows(store: WorkStore, tasks: list[reader.Task], task: int) -> dict[int, tuple[str, int]]:
     """Task `task`'s rows whose id came earlier in the input: row -> (file, row) of the first
     (the id check's state, curate.pipeline.id_check)."""
-    t = StageStore(store, ID_NODE).read_task(task, DUPS, cache=False)
+    t = task_duplicates(StageStore(store, ID_NODE), task)
     if t is None:
         return {}
     return {r: (tasks[ft].rel, fr) for r, ft, fr in zip(t.column("row").to_pylist(), t.column("first_task").to_pylist(),

@@ -1,19 +1,21 @@
 """The run manifest: what makes a resumed run the same run (the version, the graph, the settings
 and the content of every input file and of every file a stage or sink reads), and the refusal,
-in words, when an interrupted run in OUTPUT differs."""
+in words, when an interrupted run in OUTPUT differs. It also holds the run id: made when a run
+starts, kept by every resume, named by every marker the run writes."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from curate import __version__
-from curate.errors import ConfigError
+from curate.errors import ConfigError, InputError
 from curate.io import read as reader
 from curate.pipeline.graph import Graph
 from curate.pipeline.settings import RunSettings
 from curate.store.hashes import content_hash
-from curate.store.layout import WorkStore
+from curate.store.layout import RUN, WorkStore
 
 
 def fingerprint(graph: Graph, tasks: list[reader.Task], settings: RunSettings) -> dict[str, Any]:
@@ -47,14 +49,44 @@ def manifest_change(old: dict[str, Any], new: dict[str, Any]) -> str:
     return "the run's configuration changed"
 
 
-def open_manifest(store: WorkStore, manifest: dict[str, Any]) -> None:
-    """A resumed run must be the same run; a new one starts its manifest."""
+def open_manifest(store: WorkStore, manifest: dict[str, Any]) -> str:
+    """A resumed run must be the same run, and keeps its run id; a new one gets a new run id and
+    starts its manifest. Sets and returns ``store.run_id``."""
     files = store.files
     if files.exists(store.manifest):
         old, new = files.read_json(store.manifest), json.loads(json.dumps(manifest))
+        run_id = old.pop(RUN, "")
+        if not run_id:
+            raise ConfigError(f"{store.display} holds an interrupted run of an earlier curate, whose markers name no "
+                              "run; --resume cannot tell them from another run's (use --overwrite to start over)")
         if old != new:
             raise ConfigError(f"{store.display} holds an interrupted run that differs: {manifest_change(old, new)}; "
                               "--resume refuses to mix two runs (use --overwrite to start over)")
     else:
+        run_id = uuid.uuid4().hex
         files.delete(store.success_file)
-        files.write_json(store.manifest, manifest)
+        files.write_json(store.manifest, {RUN: run_id, **manifest})
+    store.run_id = run_id
+    return run_id
+
+
+def check_unchanged(store: WorkStore, graph: Graph, tasks: list[reader.Task], settings: RunSettings) -> None:
+    """When the run ends, before ``_SUCCESS``: every input file and every file a stage reads must
+    still hold the content the run started with (the manifest's). A file that changed while the
+    run read it would leave an output that mixes its two versions (rows the id pre-pass never
+    saw, a column the run's schema does not have): InputError (exit 2) naming it. The hashes are
+    cached per (file, size, mtime): a file that did not change costs one stat."""
+    started = store.files.read_json(store.manifest)
+    try:
+        now = fingerprint(graph, tasks, settings)
+    except FileNotFoundError as exc:
+        raise InputError("an input or stage file disappeared during the run; run again with --overwrite",
+                         file=exc.filename or str(exc), reason="input_changed") from None
+    for key, what in (("inputs", "input file"), ("stage_files", "file read by a stage")):
+        before, after = started.get(key) or {}, now[key]
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        if changed:
+            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+            raise InputError(f"{what} changed during the run{more}: the output would mix its two versions, so the "
+                             "run is not marked finished; run again with --overwrite",
+                             file=changed[0], reason="input_changed")

@@ -7,11 +7,22 @@
   without it, and ``--overwrite`` removes only the names it records: curate never deletes or
   rewrites files it did not make. The wipe removes ``_SUCCESS`` first and replaces the marker
   last, so a wipe killed half-way leaves a directory the next ``--overwrite`` finishes.
-- The **lease** ``OUTPUT/_curate/lease.json`` (holder id, host, pid, start, heartbeat, ttl) is taken
-  before any work and renewed by a heartbeat thread every ``interval`` seconds; it is released at
-  the end. A lease whose heartbeat is older than its ttl (3 intervals), or whose holder process
-  is gone on this host, is stale: the next run says so and takes it over. Any run on a directory
-  whose lease is live is refused with exit 2, naming the holder.
+- The **lease** ``OUTPUT/_curate/lease.json`` (holder id, run id, host, pid, start, heartbeat, ttl, and
+  where the pid means something: kernel boot id, PID namespace, the process's start time) is
+  taken before any work and renewed by a heartbeat thread every ``interval`` seconds; it is
+  released at the end. A lease is stale when its heartbeat is older than its ttl (3 intervals);
+  that alone decides, wherever the holder runs. One more signal counts only where it can be
+  trusted: when the holder ran under the same kernel boot and in the same PID namespace as the
+  reader (both read from ``/proc``, never assumed from the host name), a holder process that is
+  gone (or whose pid now belongs to a process started at another time) makes the lease stale at
+  once, so a killed run is resumed without waiting out the ttl. A run in another container with
+  the same host name, or on a cloned machine, is judged by its heartbeat only. The next run says
+  why a lease is stale and takes it over. Any run on a directory whose lease is live is refused
+  with exit 2, naming the holder.
+- While a run holds the lease, every file it publishes or deletes under OUTPUT (shards, streams,
+  state, markers; in the driver and in every worker) is published only after a look at the lease
+  (:class:`HeldLease`, the work store's publish guard): a run that was paused past its ttl and
+  taken over publishes nothing more and stops with exit 2.
 
 Taking a lease works on any filesystem of the work store: a fresh lease on the local disk is
 created with link(2), which fails if the name exists (exactly one of two runs started at once wins),
@@ -24,14 +35,15 @@ wiped, another run took over after this one stalled) and the run then stops with
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import socket
 import threading
 import time
-import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -39,6 +51,8 @@ from typing import Any
 from curate import __version__
 from curate.errors import ConfigError
 from curate.faults import checkpoint
+from curate.io.read import Task
+from curate.store.files import Files
 from curate.store.layout import (
     CURATE_DIR,
     LAYOUT_VERSION,
@@ -62,6 +76,53 @@ class LeaseLost(ConfigError):
     """Another process took this run's output directory away while it ran."""
 
 
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """Where a pid means something: the kernel boot (``/proc/sys/kernel/random/boot_id``) and the
+    PID namespace (``/proc/self/ns/pid``), plus a process's start time in clock ticks since boot
+    (``/proc/PID/stat`` field 22, proc(5)), which tells a process from a later one given its pid.
+    Empty where ``/proc`` does not say (another OS, a ``/proc`` of another namespace)."""
+
+    boot: str = ""
+    pid_ns: str = ""
+    pid_start: int = 0
+
+
+@functools.cache
+def this_process() -> ProcessIdentity:
+    """This process's identity, read once."""
+    try:
+        if _stat_field(Path("/proc/self/stat"), 0) != os.getpid():  # a /proc of another PID namespace
+            return ProcessIdentity()
+        return ProcessIdentity(Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+                               os.readlink("/proc/self/ns/pid"), _stat_field(Path("/proc/self/stat"), 21))
+    except (OSError, ValueError, IndexError):
+        return ProcessIdentity()
+
+
+def _stat_field(path: Path, index: int) -> int:
+    """Field `index` (0-based) of a /proc/PID/stat line; the command name, in parentheses, may
+    hold spaces, so fields after it are counted from its closing parenthesis."""
+    text = path.read_text()
+    if index == 0:
+        return int(text.split(" ", 1)[0])
+    return int(text[text.rindex(")") + 2:].split()[index - 2])
+
+
+def _process_gone(pid: int, start: int) -> bool:
+    """Whether no process started at `start` holds `pid` (in this PID namespace)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # exists, owned by someone else
+        pass
+    try:
+        return _stat_field(Path(f"/proc/{pid}/stat"), 21) != start
+    except (OSError, ValueError, IndexError):
+        return True  # gone between the two looks
+
+
 @dataclass
 class LeaseRecord:
     holder: str
@@ -70,31 +131,28 @@ class LeaseRecord:
     started: float
     heartbeat: float
     ttl: float
+    run: str = ""  # the run id (curate.pipeline.manifest), once the run knows it
+    boot: str = ""
+    pid_ns: str = ""
+    pid_start: int = 0
 
     def age(self, now: float | None = None) -> float:
         return (now or time.time()) - self.heartbeat
 
     def is_stale(self, now: float | None = None) -> tuple[bool, str]:
-        """(stale, why): too old a heartbeat, or its process is gone on this host."""
+        """(stale, why): a heartbeat older than the ttl; or, where this process sees the holder's
+        processes (same boot, same PID namespace, as the record says), the holder gone."""
         if self.age(now) > self.ttl:
             return True, f"its last heartbeat was {self.age(now):.0f} s ago (ttl {self.ttl:.0f} s)"
-        if self.host == socket.gethostname() and not _pid_alive(self.pid):
+        me = this_process()
+        if (self.boot and self.pid_ns and (self.boot, self.pid_ns) == (me.boot, me.pid_ns)
+                and _process_gone(self.pid, self.pid_start)):
             return True, f"its process {self.pid} on this host is gone"
         return False, ""
 
     def describe(self) -> str:
         since = datetime.fromtimestamp(self.started, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"pid {self.pid} on {self.host}, running since {since}, last heartbeat {self.age():.0f} s ago"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def _interval() -> float:
@@ -104,15 +162,75 @@ def _interval() -> float:
         return DEFAULT_INTERVAL
 
 
+def read_lease(files: Files, path: str, attempts: int = READ_ATTEMPTS) -> LeaseRecord | None:
+    """The lease at `path`, or None when there is none. A storage error that is not "no such
+    file" (a timeout, a dropped connection to an object store) is retried with backoff and then
+    raised: it must never read as a removed lease, which stops the run."""
+    known = {f.name for f in fields(LeaseRecord)}
+    for attempt in range(attempts):
+        try:
+            data = json.loads(files.read_bytes(path))
+            return LeaseRecord(**{k: v for k, v in data.items() if k in known})
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, AttributeError):  # not a lease record
+            return None
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25 * 2 ** attempt)
+    return None
+
+
+def holder_now(files: Files, path: str, holder: str) -> LeaseRecord | None:
+    """The lease as it stands; one that reads as missing or as another run's is read once more
+    after the settle time before it is believed (an object store may answer one read of an
+    object being overwritten with "not found")."""
+    current = read_lease(files, path)
+    if current is None or current.holder != holder:
+        time.sleep(SETTLE_SECONDS)
+        current = read_lease(files, path)
+    return current
+
+
+def lost_reason(current: LeaseRecord | None) -> str:
+    return ("the output directory's lease was removed" if current is None else
+            f"another run took the output directory over ({current.describe()})")
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    """The guard of a run's work store (:attr:`curate.store.files.Files.guard`): before a file is
+    published or deleted under OUTPUT, the lease must still be this run's, else LeaseLost (exit 2)
+    and a file being published is thrown away. Picklable: workers check the lease themselves, so a worker of a
+    run that was paused and taken over publishes nothing either. It costs one read of the small
+    lease file per file published."""
+
+    files: Files  # unguarded: reading the lease
+    path: str
+    holder: str
+    display: str
+
+    def __call__(self) -> None:
+        current = holder_now(self.files, self.path, self.holder)
+        if current is None or current.holder != self.holder:
+            raise LeaseLost(f"{self.display}: {lost_reason(current)}; this run stopped without finishing")
+
+
 class Lease:
-    """This run's hold on OUTPUT; a context manager that renews it in the background."""
+    """This run's hold on OUTPUT; a context manager that renews it in the background. Its holder
+    id is the store's attempt id; while it is held the store's files publish through
+    :class:`HeldLease`."""
 
     def __init__(self, store: WorkStore) -> None:
         self.store = store
+        self.files = store.files  # the lease's own reads and writes, never guarded
         self.path = store.lease
         interval = _interval()
         now = time.time()
-        self.record = LeaseRecord(uuid.uuid4().hex, socket.gethostname(), os.getpid(), now, now, 3 * interval)
+        me = this_process()
+        self.record = LeaseRecord(store.attempt, socket.gethostname(), os.getpid(), now, now, 3 * interval,
+                                  boot=me.boot, pid_ns=me.pid_ns, pid_start=me.pid_start)
         self.interval = interval
         self.lost: str | None = None
         self._stop = threading.Event()
@@ -120,22 +238,7 @@ class Lease:
 
     # ---- taking ---------------------------------------------------------------------------
     def read(self, attempts: int = READ_ATTEMPTS) -> LeaseRecord | None:
-        """The lease on OUTPUT, or None when there is none. A storage error that is not "no such
-        file" (a timeout, a dropped connection to an object store) is retried with backoff and then
-        raised: it must never read as a removed lease, which stops the run."""
-        files = self.store.files
-        for attempt in range(attempts):
-            try:
-                return LeaseRecord(**json.loads(files.read_bytes(self.path)))
-            except FileNotFoundError:
-                return None
-            except (ValueError, TypeError):  # not a lease record
-                return None
-            except OSError:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.25 * 2 ** attempt)
-        return None
+        return read_lease(self.files, self.path, attempts)
 
     def refuse_if_live(self, quiet: bool = False) -> LeaseRecord | None:
         """Raise if a live run holds OUTPUT; return a stale record (to take over), else None."""
@@ -152,9 +255,9 @@ class Lease:
 
     def acquire(self) -> None:
         stale = self.refuse_if_live()
-        files = self.store.files
+        files = self.files
         files.mkdir(self.store.curate_dir)
-        data = json.dumps(asdict(self.record)).encode()
+        data = self._data()
         created = files.create_exclusive(self.path, data) if stale is None else None
         if created is False:
             self.refuse_if_live()  # someone got there first: refused unless it is already stale
@@ -167,36 +270,38 @@ class Lease:
                 holder = now.describe() if now is not None else "unknown"
                 raise ConfigError(f"{self.store.display} was claimed by another curate run at the same time "
                                   f"({holder})")
+        self.store.files = files.guarded(HeldLease(files, self.path, self.record.holder, self.store.display))
         self._thread = threading.Thread(target=self._beat, name="curate-lease", daemon=True)
         self._thread.start()
 
+    def _data(self) -> bytes:
+        return json.dumps(asdict(self.record)).encode()
+
     # ---- holding --------------------------------------------------------------------------
+    def name_run(self, run_id: str) -> None:
+        """Record the run id in the lease (known once the manifest is open)."""
+        self.record.run = run_id
+        self._renew()
+
+    def _renew(self) -> None:
+        current = self._holder_now()
+        if current is None or current.holder != self.record.holder:
+            self.lost = lost_reason(current)
+            raise LeaseLost(f"{self.store.display}: {self.lost}; this run stopped without finishing")
+        self.record.heartbeat = time.time()
+        self.files.write_bytes(self.path, self._data())
+
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                current = self._holder_now()
-            except OSError as exc:  # storage unreachable for now: the next beat looks again
-                log.warning("lease heartbeat could not read the lease: %s", exc)
-                continue
-            if current is None or current.holder != self.record.holder:
-                self.lost = ("the output directory's lease was removed" if current is None else
-                             f"another run took the output directory over ({current.describe()})")
+                self._renew()
+            except LeaseLost:
                 return
-            self.record.heartbeat = time.time()
-            try:
-                self.store.files.write_bytes(self.path, json.dumps(asdict(self.record)).encode())
             except OSError as exc:  # a transient storage error: the next beat tries again
                 log.warning("lease heartbeat failed: %s", exc)
 
     def _holder_now(self) -> LeaseRecord | None:
-        """The lease as it stands; a lease that reads as missing or as another run's is read once
-        more after the settle time before the run believes it (an object store may answer one
-        read of an object being overwritten with "not found")."""
-        current = self.read()
-        if current is None or current.holder != self.record.holder:
-            time.sleep(SETTLE_SECONDS)
-            current = self.read()
-        return current
+        return holder_now(self.files, self.path, self.record.holder)
 
     def check(self) -> None:
         """Raise LeaseLost if the heartbeat found the lease taken away."""
@@ -204,16 +309,17 @@ class Lease:
             raise LeaseLost(f"{self.store.display}: {self.lost}; this run stopped without finishing")
         current = self._holder_now()
         if current is None or current.holder != self.record.holder:
-            self.lost = "the output directory's lease was removed" if current is None else "another run took it over"
+            self.lost = lost_reason(current)
             raise LeaseLost(f"{self.store.display}: {self.lost}; this run stopped without finishing")
 
     def release(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.store.files = self.files
         current = self.read()
         if current is not None and current.holder == self.record.holder:
-            self.store.files.delete(self.path)
+            self.files.delete(self.path)
 
     def __enter__(self) -> Lease:
         return self
@@ -222,14 +328,31 @@ class Lease:
         self.release()
 
 
-def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool, names: list[str]) -> Lease:
+def refuse_inputs_inside(store: WorkStore, tasks: Sequence[Task]) -> None:
+    """ConfigError (exit 2) naming the first input file that resolves, through symlinks (a link
+    to a file of OUTPUT, or to OUTPUT itself), to a file under OUTPUT: a run must not read what
+    it writes, nor --overwrite delete an input."""
+    target = parse(store.root_uri or store.root)
+    if not target.is_local:
+        return
+    out = Path(target.path).resolve()
+    for path, rel in dict.fromkeys((t.path, t.rel) for t in tasks):  # a file split in tasks: looked at once
+        source = parse(path)
+        real = Path(source.path).resolve() if source.is_local else None
+        if real is not None and out in real.parents:
+            raise ConfigError(f"input file {rel} resolves to {real}, inside the output directory "
+                              f"{store.display}; a run must not read its own output (--overwrite would delete it)")
+
+
+def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: bool, names: list[str],
+          tasks: Sequence[Task] = ()) -> Lease:
     """Check that this run may use OUTPUT, take its lease, and prepare it (wipe on --overwrite).
     `names` are the names the run creates at the top of OUTPUT (curate.store.layout.top_names).
 
-    Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input; a non-empty
-    OUTPUT without curate's marker under --overwrite or --resume; a run of the layout before
-    version 2; a sink folder that exists but no curate run made; a non-empty OUTPUT without either
-    flag; any OUTPUT whose lease is live.
+    Refused (ConfigError, exit 2): OUTPUT equal to, inside or containing the input, or an input
+    file (`tasks`) that resolves into OUTPUT; a non-empty OUTPUT without curate's marker under
+    --overwrite or --resume; a run of the layout before version 2; a sink folder that exists but
+    no curate run made; a non-empty OUTPUT without either flag; any OUTPUT whose lease is live.
     """
     lease = Lease(store)
     lease.refuse_if_live(quiet=True)  # first: a live run's directory is refused whatever else it holds
@@ -244,6 +367,7 @@ def claim(store: WorkStore, input_path: str | Path, resume: bool, overwrite: boo
         if out in inp.parents:
             raise ConfigError(f"output directory {store.display} contains the input {input_path}; "
                               "--overwrite would delete it")
+    refuse_inputs_inside(store, tasks)
     entries = _entries(store)
     recorded = _recorded_names(store)
     if entries and recorded is None:

@@ -23,11 +23,11 @@ from curate.errors import ConfigError, InputError, WorkerLost
 from curate.faults import checkpoint
 from curate.io import read as reader
 from curate.kernels import warm_up
-from curate.pipeline.graph import Graph
-from curate.pipeline.id_check import DuplicateId
-from curate.pipeline.input_rows import InputRows, rereads_input
+from curate.pipeline.graph import READ_NODE, Graph
+from curate.pipeline.id_check import ID_NODE, DuplicateId, mark_settled, settle, settled_tasks
+from curate.pipeline.input_rows import InputRows, failed_rows, rereads_input
 from curate.pipeline.input_schema import read_schemas
-from curate.pipeline.manifest import fingerprint, open_manifest
+from curate.pipeline.manifest import check_unchanged, fingerprint, open_manifest
 from curate.pipeline.ownership import Lease, claim
 from curate.pipeline.passes import IDS, READ, STREAMS, Unit, schedule
 from curate.pipeline.results import RunResult, check_max_errors, run_stats
@@ -54,8 +54,8 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     graph.check_complete()
     check_files(graph, run.storage)
     plan, n_files = plan_run(graph, input_path, run)
-    with claim(run.store, input_path, run.resume, run.overwrite, top_names(list(graph.sinks))) as lease:
-        open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings))
+    with claim(run.store, input_path, run.resume, run.overwrite, top_names(list(graph.sinks)), plan.tasks) as lease:
+        lease.name_run(open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings)))
         run.store.files.write_json(run.store.schedule_file, schedule_record(plan, unit_label))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,
                         plan.schedule.passes, run.executor.workers)
@@ -68,6 +68,8 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
             with run.progress.listening() if run.progress is not None else contextlib.nullcontext():
                 for level in range(plan.schedule.passes):
                     run_pass(plan, level, run)
+                    if level == plan.schedule.unit(READ_NODE).level and settle_ids(plan, run):
+                        run_pass(plan, level, run)  # the read again where the id check's duplicates changed
                     lease.check()
                     for name in plan.schedule.combines_after(level):
                         run.reports.combines[name] = combine(plan, name, run)
@@ -105,14 +107,14 @@ def plan_run(graph: Graph, input_path: str, run: Run) -> tuple[RunPlan, int]:
 
 def run_pass(plan: RunPlan, level: int, run: Run) -> None:
     """Run every (unit, task) of pass `level` that has no done marker yet (their reports are read)."""
-    files, reports, bad_files = plan.store.files, run.reports, run.reports.bad_files
+    reports, bad_files = run.reports, run.reports.bad_files
     units = plan.schedule.in_pass(level)
     todo = []
     for unit in units:
         for t in plan.tasks:
-            marker = plan.store.done_marker(unit.name, t.index)
-            if files.exists(marker):
-                reports.units[(unit.name, t.index)] = files.read_json(marker)
+            done = plan.store.accepted(plan.store.done_marker(unit.name, t.index))
+            if done is not None:
+                reports.units[(unit.name, t.index)] = done
             elif unit.entry.kind == READ and t.rel in bad_files:
                 todo.append((plan, unit.name, t.index, [e for e in reports.file_errors if e["file"] == t.rel]))
             elif unit.entry.kind == IDS and t.rel in bad_files:
@@ -148,12 +150,12 @@ def combine(plan: RunPlan, name: str, run: Run) -> tuple[float, dict]:
     that crashed starts over with empty state and scratch."""
     stage = plan.stage(name)
     store = plan.node_store(name)
-    files = store.files
-    if files.exists(store.done_marker):
+    done = plan.store.accepted(store.done_marker)
+    if done is not None:
         run.logger.info("combine %s: done, skipped", name)
-        return 0.0, files.read_json(store.done_marker).get("summary", {})
+        return 0.0, done.get("summary", {})
     store.reset_state()
-    begin_run(plan.store.run_id)
+    begin_run(plan.store.attempt)
     fan_out = run.executor.map if run.progress is None else run.progress.combine_map(name, run.executor.map)
     ctx = CombineContext(n_tasks=len(plan.tasks), seed=plan.settings.seed, workers=run.executor.workers,
                          map=fan_out, store=store, logger=run.logger)
@@ -165,14 +167,36 @@ def combine(plan: RunPlan, name: str, run: Run) -> tuple[float, dict]:
         raise dup.as_input_error(plan.tasks) from None
     checkpoint("combine")
     seconds = time.perf_counter() - t0
-    files.write_marker(store.done_marker, {"summary": ctx.summary, "seconds": seconds})
+    plan.store.write_marker(store.done_marker, {"summary": ctx.summary, "seconds": seconds})
     return seconds, ctx.summary
+
+
+def settle_ids(plan: RunPlan, run: Run) -> list[int]:
+    """Under --on-error skip, release the ids that rows failing the read claimed in the id
+    pre-pass (curate.pipeline.id_check.settle); the read units of the tasks whose duplicates
+    changed lose their done marker, to run again. Returns those tasks."""
+    store = plan.node_store(ID_NODE)
+    if plan.settings.on_error == "fail" or settled_tasks(store) is not None:
+        return []
+    failed = {t.index: rows for t in plan.tasks
+              if (rows := failed_rows(run.reports.units[(READ_NODE, t.index)]["errors"])) is None or rows}
+    if not failed:  # every clean run
+        return []
+    changed = settle(store, failed)
+    for t in changed:
+        plan.store.files.delete(plan.store.done_marker(READ_NODE, t))
+    mark_settled(store, changed)
+    if changed:
+        run.logger.info("id check: rows that failed the read had claimed ids; reading %d task(s) again", len(changed))
+    return changed
 
 
 def finish(plan: RunPlan, run: Run, lease: Lease) -> RunResult:
     """Merge the per-task stats, check every node's accounting, write the run's result files
-    (``_SUCCESS`` last, once everything before it is durable)."""
+    (``_SUCCESS`` last, once everything before it is durable); none if an input changed during
+    the run."""
     store = run.store
+    check_unchanged(store, plan.graph, plan.tasks, plan.settings)
     for name, spec in plan.graph.sink_specs.items():
         spec.finish(store.files, store.sink_dir(name), len(plan.tasks))
     stats = run_stats(plan, run)
@@ -181,7 +205,7 @@ def finish(plan: RunPlan, run: Run, lease: Lease) -> RunResult:
         store.files.write_jsonl(store.errors_file, errors)
     store.files.write_json(store.stats_file, stats)
     lease.check()
-    store.files.write_marker(store.success_file, None)
+    store.write_marker(store.success_file)
     if run.settings.clean_work:
         store.clean_work()
     return RunResult(store.display, stats, errors)

@@ -28,6 +28,7 @@ import pyarrow as pa
 from curate import schema
 from curate.errors import AccountingError, ConfigError
 from curate.store import cache
+from curate.store.layout import relative_name
 from curate.store.storage import Storage
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Param:
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
     path: bool = False  # a file's location: a relative local path is made absolute where the pipeline is built
+    output_file: bool = False  # a file's name under the node's OUTPUT/_meta/<node>/: it must stay there
 
 
     @property
@@ -79,6 +81,8 @@ class Param:
                 raise ConfigError(f"stage '{stage}': parameter '{name}' must be >= {self.min}, got {value}")
             if self.max is not None and value > self.max:
                 raise ConfigError(f"stage '{stage}': parameter '{name}' must be <= {self.max}, got {value}")
+        if self.output_file and isinstance(value, str):
+            relative_name(value, f"stage '{stage}': parameter '{name}'")
         if self.path and isinstance(value, str):
             # workers (Ray on other nodes) do not run in the driver's directory; a bad URI fails here
             from curate.store.storage import parse

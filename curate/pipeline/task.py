@@ -200,7 +200,7 @@ def run_unit_task(plan: RunPlan, unit: str, task_index: int,
     the task then reads nothing and reports them.
     """
     checkpoint("task_start")
-    begin_run(plan.store.run_id)
+    begin_run(plan.store.attempt)
     task = plan.tasks[task_index]
     try:
         return _UnitRun(plan, unit, task).run(unreadable=file_errors)
@@ -385,7 +385,7 @@ class _UnitRun:
         report = {"unit": self.unit.name, "task": self.task.index,
                   "stats": [st.to_dict() for st in stats.values()],
                   "errors": errors.errors, "sinks": self.outs.sinks}
-        self.plan.store.files.write_marker(self.plan.store.done_marker(self.unit.name, self.task.index), report)
+        self.plan.store.write_marker(self.plan.store.done_marker(self.unit.name, self.task.index), report)
         checkpoint("task_done")
         return report
 

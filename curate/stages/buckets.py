@@ -88,7 +88,8 @@ class QualityBuckets(GlobalStage):
         "tokens_column": Param(str, schema.N_TOKENS, "token-count column summed into unique_tokens"),
         "by": Param(str, None, "column naming each document's domain (e.g. domain): one bucket per (domain, quality) "
                     "pair, named <domain>/<quality>, quantile cuts within each domain", nullable=True),
-        "output": Param(str, "buckets.json", "file written under the output directory"),
+        "output": Param(str, "buckets.json", "file written under the output directory (in _curate/meta/<node>/)",
+                        output_file=True),
     }
 
     def required_columns(self) -> tuple[str, ...]:

@@ -263,7 +263,8 @@ class Sample(ReshapingStage):
         "upsample_by_dup_count": Param(bool, False, "give documents duplicated widely on the web more copies: "
                                        "weight dup_count (the copies dedup merged), same tokens per bucket"),
         "plot": Param(bool, True, "also write plan.png next to plan.json"),
-        "output": Param(str, "plan.json", "name of the plan file written in the output directory"),
+        "output": Param(str, "plan.json", "name of the plan file written in the output directory (in "
+                        "_meta/<node>/)", output_file=True),
     }
 
     def required_columns(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,9 @@ class Upload:
     never a partial file under the final name.
     """
 
-    def __init__(self, fs: pafs.FileSystem, raw: Any, path: str, renames: bool) -> None:
-        self.fs, self.path, self.renames = fs, path, renames
+    def __init__(self, fs: pafs.FileSystem, raw: Any, path: str, renames: bool,
+                 guard: Callable[[], None] | None = None) -> None:
+        self.fs, self.path, self.renames, self.guard = fs, path, renames, guard
         if renames:
             self.tmp = temp_name(path)
             self.stream: Any = fs.open_output_stream(self.tmp)
@@ -70,6 +71,13 @@ class Upload:
             self.stream = raw.open(path, "wb")
 
     def commit(self) -> None:
+        """Publish the file: after the guard (if any) allowed it; a refused file is thrown away."""
+        if self.guard is not None:
+            try:
+                self.guard()
+            except BaseException:
+                self.abort()
+                raise
         self.stream.close()
         if self.renames:
             self.fs.move(self.tmp, self.path)
@@ -93,11 +101,20 @@ def _protocols(raw: Any) -> tuple[str, ...]:
 
 class Files:
     """Whole-file operations on one filesystem, every write atomic: a temporary name then a rename
-    where the filesystem renames, one upload under the final name on an object store."""
+    where the filesystem renames, one upload under the final name on an object store.
 
-    def __init__(self, fs: pafs.FileSystem, is_local: bool, raw: Any = None) -> None:
+    A `guard` is called before every file is published or deleted and refuses by raising: a run's
+    work store changes OUTPUT only while the run holds its lease (curate.pipeline.ownership.HeldLease)."""
+
+    def __init__(self, fs: pafs.FileSystem, is_local: bool, raw: Any = None,
+                 guard: Callable[[], None] | None = None) -> None:
         self.fs, self.is_local, self.raw = fs, is_local, raw  # raw: the fsspec filesystem, if any
         self.renames = raw is None or "memory" in _protocols(raw)
+        self.guard = guard
+
+    def guarded(self, guard: Callable[[], None] | None) -> Files:
+        """The same filesystem, every publish passing `guard` first."""
+        return Files(self.fs, self.is_local, self.raw, guard)
 
     def mkdir(self, path: str) -> None:
         if self.renames:  # an object store has no directories (and s3fs would create buckets)
@@ -107,7 +124,10 @@ class Files:
         return self.fs.get_file_info(path).type != pafs.FileType.NotFound
 
     def delete(self, path: str) -> None:
-        """Remove a file or a directory tree; nothing if absent."""
+        """Remove a file or a directory tree; nothing if absent. The guard, if any, allows it first
+        (a run that lost its lease deletes nothing of the run that took it over)."""
+        if self.guard is not None:
+            self.guard()
         info = self.fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:
             self.fs.delete_dir(path)
@@ -122,7 +142,7 @@ class Files:
     def upload(self, path: str) -> Upload:
         """A file being written that appears under `path` on commit (see :class:`Upload`)."""
         self.mkdir(path.rpartition("/")[0])
-        return Upload(self.fs, self.raw, path, self.renames)
+        return Upload(self.fs, self.raw, path, self.renames, self.guard)
 
     @contextmanager
     def output(self, path: str) -> Iterator[Any]:

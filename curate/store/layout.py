@@ -36,10 +36,13 @@ that the verbs reading a finished run still read such a run and ``--resume`` can
 
 from __future__ import annotations
 
+import os
+import posixpath
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -60,6 +63,7 @@ ERRORS = f"{CURATE_DIR}/errors.jsonl"
 META = f"{CURATE_DIR}/meta"
 REJECTED = f"{CURATE_DIR}/rejected"
 WORK = f"{CURATE_DIR}/work"
+RUN = "run"  # the key of the run id in the manifest and in every marker
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,17 @@ def meta_candidates() -> tuple[str, ...]:
     return META, LEGACY.meta
 
 
+def relative_name(name: str, what: str) -> str:
+    """`name` as a relative path that stays in the folder it is joined to (normalized: ``a/../b``
+    is ``b``); ConfigError (exit 2) naming `what` for an absolute path, an empty one, or one
+    whose ``..`` climbs out."""
+    norm = posixpath.normpath(name) if isinstance(name, str) and name else ""
+    if not norm or posixpath.isabs(norm) or norm == "." or norm == ".." or norm.startswith("../"):
+        raise ConfigError(f"{what} {name!r} must name a file under the output directory (a relative path "
+                          "that does not climb out with '..')")
+    return norm
+
+
 def part_path(directory: str, task: int, ext: str = "parquet") -> str:
     return f"{directory}/part-{task:05d}.{ext}"
 
@@ -100,8 +115,13 @@ class WorkStore:
     root: str
     files: Files
     root_uri: str = ""
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # this process's attempt at the run: the lease's holder id and the scope of per-process caches
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex)
     storage: Storage = field(default_factory=Storage)
+    # the run: made when a run starts in an empty OUTPUT, kept by every --resume of it (the
+    # manifest holds it, curate.pipeline.manifest); every marker names it, and a run accepts
+    # only the markers that name it
+    run_id: str = ""
 
     @classmethod
     def open(cls, uri: str | Path, storage: Storage | None = None) -> WorkStore:
@@ -134,16 +154,30 @@ class WorkStore:
         return self.root_uri or self.root
 
     # ---- final outputs -------------------------------------------------------------------
+    def under(self, folder: str, name: str, what: str) -> str:
+        """`folder`/`name`, where `name` comes from a pipeline (a sink or node name, a stage
+        parameter): refused (ConfigError, exit 2, naming `what`) unless it stays in `folder`, and,
+        on the local disk, unless it also resolves (through any symlink already there) under OUTPUT."""
+        path = f"{folder}/{relative_name(name, what)}"
+        if self.files.is_local and not self.in_memory:
+            root = os.path.realpath(self.root)
+            if os.path.commonpath([root, os.path.realpath(path)]) != root:
+                raise ConfigError(f"{what} {name!r} must name a file under the output directory {self.display} "
+                                  f"(it resolves to {os.path.realpath(path)})")
+        return path
+
     def sink_dir(self, name: str) -> str:
-        """The folder of sink `name`: shards only."""
-        return self.path(name)
+        """The folder of sink `name`: shards only (`name`, from the pipeline, must stay in OUTPUT)."""
+        return self.under(self.root, name, "sink")
 
     def rejected(self, node: str, task: int) -> str:
-        return part_path(self.path(f"{REJECTED}/{node}"), task)
+        return part_path(self.under(self.path(REJECTED), node, "stage"), task)
 
     def meta(self, node: str, name: str) -> str:
-        """A run metadata file a node writes (buckets.json, plan.json, plan.png)."""
-        return self.path(f"{META}/{node}/{name}")
+        """A run metadata file a node writes (buckets.json, plan.json, plan.png): under
+        ``_curate/meta/<node>/``, so that sink folders hold shards only. `name` (a stage parameter)
+        must stay in that folder."""
+        return self.under(self.under(self.path(META), node, "stage"), name, f"stage '{node}': file")
 
     @property
     def stats_file(self) -> str:
@@ -176,17 +210,32 @@ class WorkStore:
         return self.path(f"{CURATE_DIR}/report.html")
 
     # ---- run bookkeeping -----------------------------------------------------------------
+    def write_marker(self, path: str, data: dict[str, Any] | None = None) -> None:
+        """Publish a marker that names this run (durably, last: :meth:`Files.write_marker`)."""
+        self.files.write_marker(path, {**(data or {}), RUN: self.run_id})
+
+    def accepted(self, path: str) -> dict[str, Any] | None:
+        """Marker `path`'s content if it exists and names this run; None otherwise: the work it
+        marks is redone (a marker another run left, or none)."""
+        if not self.files.exists(path):
+            return None
+        try:
+            data = self.files.read_json(path)
+        except ValueError:  # not JSON: no marker of this run
+            return None
+        return data if isinstance(data, dict) and self.run_id and data.get(RUN) == self.run_id else None
+
     @property
     def manifest(self) -> str:
         return f"{self.work}/manifest.json"
 
     def stream_rows(self, stream: str, task: int) -> str:
         """Task `task`'s rows of a stream a later unit reads back (`stream`: its folder name)."""
-        return part_path(f"{self.work}/streams/{stream}", task)
+        return part_path(self.under(f"{self.work}/streams", stream, "stream"), task)
 
     def done_dir(self, unit: str) -> str:
         """Where the done markers of `unit` live, one ``part-NNNNN.json`` per finished task."""
-        return f"{self.work}/units/{unit}/done"
+        return f"{self.under(f'{self.work}/units', unit, 'unit')}/done"
 
     def done_marker(self, unit: str, task: int) -> str:
         return part_path(self.done_dir(unit), task, "json")
@@ -198,8 +247,8 @@ class WorkStore:
         return f"{self.work}/schedule.json"
 
     def stage_dir(self, node: str) -> str:
-        """A node's corner of the work store (partials, state); see curate.store.state."""
-        return f"{self.work}/stages/{node}"
+        """A node's corner of the work store (partials, state, done marker); see curate.store.state."""
+        return self.under(f"{self.work}/stages", node, "stage")
 
     def local_dir(self, *parts: str) -> Path:
         """A real local directory for tools that need one (DuckDB): under OUTPUT on the local disk,

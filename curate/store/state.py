@@ -81,9 +81,10 @@ class StageStore:
         return self._state("_DONE")
 
     def reset_state(self) -> None:
-        """A combine (re)starts: its state and scratch from any earlier attempt are stale."""
+        """A combine (re)starts: its state and scratch from any earlier attempt are stale (the
+        scratch of every attempt: one that was paused and taken over finds its files gone)."""
         self.files.delete(f"{self.base}/state")
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        shutil.rmtree(self.scratch.parent, ignore_errors=True)
         self.files.mkdir(f"{self.base}/state")
 
     def write_task(self, task: int, table: pa.Table, kind: str = "task") -> None:
@@ -92,6 +93,12 @@ class StageStore:
 
     def task_path(self, task: int, kind: str = "task") -> str:
         return self._task_state(task, kind)
+
+    def tasks_with(self, kind: str) -> list[int]:
+        """The tasks that have state of `kind`, in order (one listing, not a look per task)."""
+        prefix, suffix = f"{kind}-", ".parquet"
+        return sorted(int(n[len(prefix):-len(suffix)]) for n in self.files.listdir(f"{self.base}/state")
+                      if n.startswith(prefix) and n.endswith(suffix) and n[len(prefix):-len(suffix)].isdigit())
 
     def read_task(self, task: int, kind: str = "task", cache: bool = True) -> pa.Table | None:
         """Task `task`'s state of `kind` (None if combine wrote none). Cached per process, one task
@@ -125,8 +132,18 @@ class StageStore:
         if parts:
             self.write_task(current, pa.concat_tables(parts).drop_columns(["task"]), kind)
 
-    def write_json(self, name: str, data: Any) -> None:
-        self.files.write_json(self._state(f"{name}.json"), data)
+    def write_json(self, name: str, data: Any, marker: bool = False) -> None:
+        """Whole-run state `name`; a `marker` (state that resume trusts: a dict) names the run and
+        is published only once everything written before it is durable (:meth:`WorkStore.write_marker`)."""
+        path = self._state(f"{name}.json")
+        if marker:
+            self.store.write_marker(path, data)
+        else:
+            self.files.write_json(path, data)
+
+    def read_marker(self, name: str) -> dict[str, Any] | None:
+        """State `name` written as a marker, if it names this run (else None)."""
+        return self.store.accepted(self._state(f"{name}.json"))
 
     def read_json(self, name: str) -> Any:
         path = self._state(f"{name}.json")
@@ -154,9 +171,10 @@ class StageStore:
     # ---- local scratch -------------------------------------------------------------------
     @property
     def scratch(self) -> Path:
-        """A real local directory for this node's combine (DuckDB spill, intermediate files),
-        emptied whenever the combine restarts."""
-        return self.store.local_dir("stages", self.node, "scratch")
+        """A real local directory for this node's combine (DuckDB spill, intermediate files), one
+        per attempt at the run (files that a paused attempt writes late are never read by
+        another), emptied whenever the combine restarts."""
+        return self.store.local_dir("stages", self.node, "scratch", self.store.attempt)
 
     def local_files(self, paths: list[str]) -> list[Path]:
         """Real local files with the content of `paths` (in the store), on the node that asks: the

@@ -175,6 +175,7 @@ def test_a_full_disk_in_the_minhash_combine_is_exit_2_and_resume_recovers(tmp_pa
     killed = subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env, capture_output=True,
                             start_new_session=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL
+    assert len(list((out / "_work" / "units").glob("*/done/*.json"))) == 8  # both passes done, no combine yet
     filler = small_tmpfs / "filler"
     stat = os.statvfs(small_tmpfs)
     filler.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 4096))
