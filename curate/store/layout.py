@@ -6,7 +6,7 @@ else a run writes lives under ``_curate/``::
 
     data/part-NNNNN.parquet                      the kept rows of a pipeline without ``outputs:``
     <sink>/part-NNNNN.<ext>                      shard N of each sink of ``outputs:``
-    _SUCCESS                                     written last, empty: at the top of OUTPUT (where
+    _SUCCESS                                     written last, holding the run id: at the top of OUTPUT (where
                                                  Hadoop-style tools wait for it), outside every sink
     _curate/run.json                             the ownership marker: the layout version and the
                                                  names the run created at the top of OUTPUT

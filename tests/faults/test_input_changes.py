@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, env_with_repo
+from tests.conftest import ROOT, env_with_repo, work_dir
 
 PIPELINE = """
 name: slow
@@ -52,7 +52,7 @@ def _after_the_id_prepass(inp: Path, tmp_path: Path, change) -> tuple[Path, int,
     """Run the pipeline on `inp`; once the id pre-pass is done, pause the run, `change` the
     input, and let it go on. (OUTPUT, exit code, stderr)."""
     out = tmp_path / "out"
-    ids_done = out / "_work" / "stages" / "_ids" / "state" / "_DONE"
+    ids_done = work_dir(out) / "stages" / "_ids" / "state" / "_DONE"
     run = subprocess.Popen(_run(inp, out, tmp_path), cwd=ROOT, env=env_with_repo(), stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from curate.errors import ConfigError
+from curate.store import layout
 from curate.store.layout import WorkStore
 from tests.conftest import ROOT, env_with_repo
 
@@ -65,7 +66,7 @@ def test_a_parameter_naming_a_file_under_its_meta_folder_is_written_there(sample
     out = tmp_path / "out"
     r = curate(str(pipe), "--input", str(sample_dir), "--output", str(out))
     assert r.returncode == 0, r.stderr
-    assert (out / "_meta" / "quality_buckets" / "cuts.json").is_file()
+    assert (out / layout.META / "quality_buckets" / "cuts.json").is_file()
 
 
 @pytest.mark.parametrize("name", ["../../x.json", "/etc/x.json", "a/../../../x.json", "", "."])
@@ -76,7 +77,7 @@ def test_the_work_store_makes_no_path_outside_output(tmp_path: Path, name: str) 
     with pytest.raises(ConfigError, match="under the output directory"):
         store.meta("node", name)
     with pytest.raises(ConfigError, match="under the output directory"):
-        store.sink(name or "..", 0)
+        store.sink_dir(name or "..")
     with pytest.raises(ConfigError, match="under the output directory"):
         store.rejected(name or "..", 0)
 
@@ -87,12 +88,12 @@ def test_a_symlink_in_output_that_leads_outside_is_refused(tmp_path: Path) -> No
     outside = tmp_path / "outside"
     outside.mkdir()
     out = tmp_path / "out"
-    (out / "_meta").mkdir(parents=True)
-    (out / "_meta" / "node").symlink_to(outside)
+    (out / layout.META).mkdir(parents=True)
+    (out / layout.META / "node").symlink_to(outside)
     store = WorkStore.open(out)
     with pytest.raises(ConfigError, match="under the output directory"):
         store.meta("node", "buckets.json")
-    assert store.meta("other", "buckets.json").endswith("/_meta/other/buckets.json")
+    assert store.meta("other", "buckets.json").endswith(f"/{layout.META}/other/buckets.json")
 
 
 @pytest.mark.parametrize("link", ["file", "dir"])

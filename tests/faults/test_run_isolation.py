@@ -22,7 +22,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.pipeline.ownership import INTERVAL_ENV, LEASE, LeaseRecord, this_process
-from tests.conftest import ROOT, env_with_repo, read_output, shard_ids
+from tests.conftest import (
+    ROOT,
+    env_with_repo,
+    read_output,
+    read_stats,
+    rejected_dir,
+    shard_ids,
+    work_dir,
+)
 from tests.stages_for_tests import KILLABLE_PIPELINE
 
 CURATE = [sys.executable, "-m", "curate.cli"]
@@ -49,7 +57,7 @@ def _json(path: Path) -> dict | None:
 
 
 def _stats_without_time(out: Path) -> dict:
-    stats = json.loads((out / "_stats.json").read_text())
+    stats = read_stats(out)
     return {"stages": [{k: v for k, v in s.items() if k != "seconds"} for s in stats["stages"]],
             "sinks": stats["sinks"], "errors": stats["errors"]}
 
@@ -65,7 +73,7 @@ def test_a_paused_run_publishes_nothing_into_the_run_that_took_over(sample_dir: 
     env = {**env_with_repo(), INTERVAL_ENV: "0.2"}  # ttl 0.6 s
     base = [*CURATE, "run", str(pipe), "--input", str(sample_dir), "--workers", "1", "--quiet"]
     b_args = ["--max-doc-bytes", "2000"]
-    read_done = out / "_work" / "units" / "read" / "done"
+    read_done = work_dir(out) / "units" / "read" / "done"
 
     a = subprocess.Popen([*base, "--output", str(out)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
@@ -73,14 +81,14 @@ def test_a_paused_run_publishes_nothing_into_the_run_that_took_over(sample_dir: 
     try:
         _wait_for(lambda: read_done.is_dir() and any(read_done.glob("*.json")))
         os.killpg(a.pid, signal.SIGSTOP)  # in the middle of its read pass
-        n_tasks = len(json.loads((out / "_work" / "manifest.json").read_text())["inputs"])
+        n_tasks = len(json.loads((work_dir(out) / "manifest.json").read_text())["inputs"])
         assert len(list(read_done.glob("*.json"))) < n_tasks, "run A finished its read pass before the pause"
         a_holder = _json(out / LEASE)["holder"]
         time.sleep(1.5)  # A's heartbeat is now older than its ttl
 
         b = subprocess.Popen([*base, "--output", str(out), "--overwrite", *b_args], cwd=ROOT, env=env,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
-        _wait_for(lambda: (_json(out / "_work" / "manifest.json") or {}).get("settings", {}).get("max_doc_bytes")
+        _wait_for(lambda: (_json(work_dir(out) / "manifest.json") or {}).get("settings", {}).get("max_doc_bytes")
                   == 2000)
         os.killpg(b.pid, signal.SIGSTOP)  # B took the lease and wiped; A goes on first
         assert _json(out / LEASE)["holder"] != a_holder
@@ -103,8 +111,8 @@ def test_a_paused_run_publishes_nothing_into_the_run_that_took_over(sample_dir: 
     assert shard_ids(out) == shard_ids(clean)
     assert read_output(out).equals(read_output(clean))
     assert _stats_without_time(out) == _stats_without_time(clean)
-    rejected = sorted(p.relative_to(clean) for p in clean.glob("_rejected/**/*.parquet"))
-    assert sorted(p.relative_to(out) for p in out.glob("_rejected/**/*.parquet")) == rejected
+    rejected = sorted(p.relative_to(clean) for p in rejected_dir(clean).glob("**/*.parquet"))
+    assert sorted(p.relative_to(out) for p in rejected_dir(out).glob("**/*.parquet")) == rejected
     for rel in rejected:
         assert pq.read_table(out / rel).equals(pq.read_table(clean / rel))
 
@@ -121,9 +129,9 @@ def test_a_done_marker_of_another_run_is_redone_not_accepted(sample_dir: Path, t
     crashed = subprocess.run([*args, "--output", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
                              start_new_session=True)
     assert crashed.returncode == -9, crashed.stderr
-    marker = out / "_work" / "units" / "read" / "done" / "part-00001.json"
+    marker = work_dir(out) / "units" / "read" / "done" / "part-00001.json"
     report = json.loads(marker.read_text())
-    assert report["run"] == json.loads((out / "_work" / "manifest.json").read_text())["run"]
+    assert report["run"] == json.loads((work_dir(out) / "manifest.json").read_text())["run"]
     marker.write_text(json.dumps({**report, "run": "another-run"}))
     shutil.copy(out / "part-00000.parquet", out / "part-00001.parquet")  # what that other run wrote
     resumed = subprocess.run([*args, "--output", str(out), "--resume"], cwd=ROOT, env=env_with_repo(),
@@ -198,7 +206,7 @@ def test_a_live_run_in_another_pid_namespace_keeps_its_lease(sample_dir: Path, t
                            timeout=300)
         assert b.returncode == 2, b.stderr
         assert f"is in use by another curate run (pid {pid} on {socket.gethostname()}" in b.stderr
-        assert a.poll() is None and (out / "_work" / "manifest.json").exists()  # A runs on, its files untouched
+        assert a.poll() is None and (work_dir(out) / "manifest.json").exists()  # A runs on, its files untouched
     finally:
         os.killpg(a.pid, signal.SIGKILL)
         a.wait()
@@ -214,13 +222,13 @@ def test_a_store_whose_lease_was_taken_publishes_and_deletes_nothing(tmp_path: P
     lease = Lease(store)
     lease.acquire()
     try:
-        store.files.write_bytes(store.root_file("mine.txt"), b"held")
+        store.files.write_bytes(store.path("mine.txt"), b"held")
         theirs = {**_json(tmp_path / "out" / LEASE), "holder": "another-run"}
         (tmp_path / "out" / LEASE).write_text(json.dumps(theirs))
         with pytest.raises(LeaseLost, match="another run took the output directory over"):
-            store.files.write_bytes(store.root_file("late.txt"), b"late")
+            store.files.write_bytes(store.path("late.txt"), b"late")
         with pytest.raises(LeaseLost):
-            store.files.delete(store.root_file("mine.txt"))
+            store.files.delete(store.path("mine.txt"))
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [LEASE, "mine.txt"]
     finally:
         lease.release()
