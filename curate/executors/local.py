@@ -111,7 +111,10 @@ class LocalExecutor(Executor):
         except BaseException as exc:
             for fut in pending:
                 fut.cancel()
-            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (curate.cli.common.Terminated)
+            # Ctrl-C, or SIGTERM (curate.cli.common.Terminated); or a worker died, possibly holding
+            # the pool's result-queue lock, so a survivor could block on it for ever and a waiting
+            # shutdown with it: the survivors are stopped (killed after the grace period)
+            if isinstance(exc, (KeyboardInterrupt, WorkerLost)):
                 self.stop()
             raise
         finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tests.conftest import data_dir
 from tests.hostile import check_accounting, run
 
 
@@ -32,7 +33,7 @@ def test_a_row_with_invalid_utf8_elsewhere_claims_no_id(tmp_path: Path) -> None:
     assert [(e["file"], e["row"], e["reason"]) for e in o.errors] == [
         ("a.parquet", 0, "invalid_utf8"), ("c.parquet", 0, "duplicate_id")]
     assert o.errors[1]["message"] == "duplicate id (first seen in b.parquet row 1)"
-    kept = pq.read_table(sorted(o.out.glob("part-*.parquet"))[1]).to_pylist()
+    kept = pq.read_table(sorted(data_dir(o.out).glob("part-*.parquet"))[1]).to_pylist()
     assert {"id": "x", "text": "the readable x"} in [{k: r[k] for k in ("id", "text")} for r in kept]
 
 

@@ -17,7 +17,7 @@ import pytest
 from curate.errors import ConfigError
 from curate.store import layout
 from curate.store.layout import WorkStore
-from tests.conftest import ROOT, env_with_repo
+from tests.conftest import ROOT, data_dir, env_with_repo
 
 BUCKETS = """
 stages:
@@ -109,11 +109,11 @@ def test_an_input_symlink_into_output_is_refused_before_the_wipe(sample_dir: Pat
     inp.mkdir()
     os.link(sample_dir / "shard-00000.parquet", inp / "a.parquet")
     if link == "file":
-        (inp / "b.parquet").symlink_to(out / "part-00000.parquet")
+        (inp / "b.parquet").symlink_to(data_dir(out) / "part-00000.parquet")
         entry = "b.parquet"
     else:
         (inp / "b").symlink_to(out)
-        entry = "b/part-00000.parquet"
+        entry = "b/data/part-00000.parquet"
     before = _tree(out)
     r = curate(str(pipe), "--input", str(inp), "--output", str(out), "--overwrite")
     assert r.returncode == 2, r.stderr

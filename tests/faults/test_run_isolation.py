@@ -24,6 +24,7 @@ import pytest
 from curate.pipeline.ownership import INTERVAL_ENV, LEASE, LeaseRecord, this_process
 from tests.conftest import (
     ROOT,
+    data_dir,
     env_with_repo,
     read_output,
     read_stats,
@@ -133,7 +134,7 @@ def test_a_done_marker_of_another_run_is_redone_not_accepted(sample_dir: Path, t
     report = json.loads(marker.read_text())
     assert report["run"] == json.loads((work_dir(out) / "manifest.json").read_text())["run"]
     marker.write_text(json.dumps({**report, "run": "another-run"}))
-    shutil.copy(out / "part-00000.parquet", out / "part-00001.parquet")  # what that other run wrote
+    shutil.copy(data_dir(out) / "part-00000.parquet", data_dir(out) / "part-00001.parquet")  # what that other run wrote
     resumed = subprocess.run([*args, "--output", str(out), "--resume"], cwd=ROOT, env=env_with_repo(),
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
@@ -229,7 +230,8 @@ def test_a_store_whose_lease_was_taken_publishes_and_deletes_nothing(tmp_path: P
             store.files.write_bytes(store.path("late.txt"), b"late")
         with pytest.raises(LeaseLost):
             store.files.delete(store.path("mine.txt"))
-        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [LEASE, "mine.txt"]
+        assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")
+                      if p.is_file()) == [LEASE, "mine.txt"]
     finally:
         lease.release()
     assert _json(tmp_path / "out" / LEASE)["holder"] == "another-run"  # not released: not this run's
