@@ -111,10 +111,11 @@ def cluster(s3_server: str, default_pipeline: Path) -> Iterator[Cluster]:
 
 
 def _run_files(root: Path) -> dict[str, bytes]:
-    """Every file a run leaves under `root` but its work store, its identity and its stats (which
-    hold timings), by path relative to `root`."""
+    """Every file a run leaves under `root` but its work store, its identity (the marker, the
+    lease, _SUCCESS: they name the run) and its stats (which hold timings), by path relative to
+    `root`."""
     store = WorkStore.open(root)
-    skip = {store.stats_file, store.marker, store.lease}
+    skip = {store.stats_file, store.marker, store.lease, store.success_file}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and str(p) not in skip and not p.is_relative_to(store.work)}
 
@@ -127,6 +128,7 @@ def _assert_same_bytes(local: Path, remote: Path) -> None:
     here, there = _run_files(local), _run_files(remote)
     assert sorted(here) == sorted(there)
     assert [name for name in here if here[name] != there[name]] == []
+    assert Path(WorkStore.open(local).success_file).is_file() and Path(WorkStore.open(remote).success_file).is_file()
     assert _stats(local) == _stats(remote)
 
 
