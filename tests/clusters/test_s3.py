@@ -29,7 +29,7 @@ from curate.errors import ConfigError
 from curate.io import read as reader
 from curate.pipeline.ownership import claim
 from curate.store import layout
-from curate.store.layout import WorkStore, part_path
+from curate.store.layout import WorkStore, part_path, top_names
 from curate.store.shards import ShardWriter
 from curate.store.storage import Storage
 from tests.clusters.loopback import (
@@ -236,7 +236,7 @@ def test_two_runs_on_one_s3_output_one_is_refused(s3_server: str, s3_bucket: str
         store = WorkStore.open(uri)
         start.wait()
         try:
-            lease = claim(store, str(tmp_path), resume=False, overwrite=False)
+            lease = claim(store, str(tmp_path), resume=False, overwrite=False, names=top_names([layout.DEFAULT_SINK]))
         except ConfigError as exc:
             outcomes.append(f"refused: {exc}")
             return
@@ -251,7 +251,7 @@ def test_two_runs_on_one_s3_output_one_is_refused(s3_server: str, s3_bucket: str
         t.join()
     assert sorted(o.split(":")[0] for o in outcomes) == ["claimed", "refused"], outcomes
     # and a whole run against an output whose lease is live is refused, naming the holder
-    holder = claim(WorkStore.open(uri), str(tmp_path), resume=True, overwrite=False)
+    holder = claim(WorkStore.open(uri), str(tmp_path), resume=True, overwrite=False, names=top_names([layout.DEFAULT_SINK]))
     try:
         with pytest.raises(ConfigError, match="in use by another curate run"):
             Pipeline("p").add("normalize").run(SAMPLE, uri, workers=1, resume=True)
