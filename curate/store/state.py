@@ -183,8 +183,9 @@ class StageStore:
         the node are removed first: a rerun may have rewritten the files under the same names."""
         if self.files.is_local:
             return [Path(p) for p in paths]
-        copies = self.scratch / "inputs"
-        mine = copies / self.store.run_id
+        # beside the attempts' scratch folders, not in one: every attempt at the run shares them
+        copies = self.store.local_dir("stages", self.node, "inputs")
+        mine = copies / (self.store.run_id or self.store.attempt)
         if not mine.is_dir() and copies.is_dir():
             for old in copies.iterdir():
                 if old.name != mine.name:

@@ -592,7 +592,7 @@ def test_train_classifier_and_classify_on_s3_give_the_local_model_and_scores(s3_
     assert json.loads(scored.stdout)["docs_out"] == sum(pq.read_metadata(p).num_rows for p in local.rglob("*.parquet"))
     Pipeline("p").add("classify", model=str(tmp_path / "topic.bin"), column="topic_pred", label="cook").run(
         local, tmp_path / "scored", workers=1)
-    parts = sorted(p for p in fs.ls(f"{s3_bucket}/scored", detail=False) if p.rsplit("/", 1)[-1].startswith("part-"))
+    parts = sorted(p for p in fs.ls(f"{s3_bucket}/scored/{layout.DEFAULT_SINK}", detail=False) if p.rsplit("/", 1)[-1].startswith("part-"))
     remote_scores = pa.concat_tables(pq.read_table(fs.open(p, "rb"), columns=["id", "topic_pred_score"]) for p in parts)
     here = read_output(tmp_path / "scored").select(["id", "topic_pred_score"])
     assert remote_scores.sort_by("id").to_pylist() == here.sort_by("id").to_pylist()

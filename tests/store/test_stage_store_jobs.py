@@ -5,6 +5,7 @@ has no local path) and on the local disk."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,8 @@ from curate.store.storage import Storage
 def remote(tmp_path: Path, request: pytest.FixtureRequest):
     """A node's store with OUTPUT in memory and its scratch under tmp_path; removed afterwards."""
     root = f"memory://curate-jobs-{request.node.name}/out"
-    yield StageStore(WorkStore.open(root, Storage(scratch=str(tmp_path / "scratch"))), "minhash_dedup")
+    store = dataclasses.replace(WorkStore.open(root, Storage(scratch=str(tmp_path / "scratch"))), run_id="a-run")
+    yield StageStore(store, "minhash_dedup")
     fsspec.filesystem("memory").rm(f"/curate-jobs-{request.node.name}", recursive=True)
 
 
@@ -71,7 +73,8 @@ def test_local_files_are_copied_once_per_run_and_a_rerun_sees_new_content(remote
     _write(remote, paths[1], [])
     first = remote.local_files(paths)
     assert [pq.read_table(p).column("v").to_pylist() for p in first] == [[1, 2, 3], []]
-    assert all(p.is_relative_to(remote.scratch) for p in first)
+    inputs = remote.store.local_dir("stages", remote.node, "inputs")  # the node's copies, shared by its attempts
+    assert all(p.is_relative_to(inputs) for p in first)
     assert remote.local_files(paths) == first  # made once: another job of the run reuses them
     mtime = first[0].stat().st_mtime_ns
     remote.local_files(paths)
@@ -80,12 +83,11 @@ def test_local_files_are_copied_once_per_run_and_a_rerun_sees_new_content(remote
     # a later run (another run id) on the same OUTPUT rewrote a partial under the same name: its
     # jobs read the new content, and the earlier run's copies leave the node's scratch
     _write(remote, paths[0], [7])
-    rerun = StageStore(WorkStore(remote.store.root, remote.store.files, remote.store.root_uri,
-                                 storage=remote.store.storage), remote.node)
+    rerun = StageStore(dataclasses.replace(remote.store, run_id="a-later-run"), remote.node)
     assert rerun.store.run_id != remote.store.run_id
     again = rerun.local_files(paths)
     assert pq.read_table(again[0]).column("v").to_pylist() == [7]
-    assert not first[0].exists() and _files_under(rerun.scratch) == sorted(again)
+    assert not first[0].exists() and _files_under(inputs) == sorted(again)
 
 
 def test_local_files_on_local_disk_are_the_files_themselves(tmp_path: Path) -> None:
