@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline.stage import CombineContext, TaskContext
-from curate.store.duck import arrow_reader, sql_file
+from curate.store.duck import arrow_reader, readable_path, sql_list
 
 
 def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:
@@ -20,17 +20,23 @@ def row_positions(table: pa.Table, ctx: TaskContext) -> pa.Array:
 
 
 def partials_view(con: object, ctx: CombineContext, name: str = "partials") -> None:
-    """Register the partial files as a view with a `task` column (from the file's position)."""
+    """Register the partial files as a view with a `task` column (from the file's position).
+
+    One scan over the list of files (DuckDB opens them as it reads, a few at a time), joined to a
+    small file -> task table: the number of open files does not grow with the number of tasks."""
     files = [str(p) for p in ctx.partials]
-    selects = [f"SELECT *, {i} AS task FROM read_parquet({sql_file(f)})" for i, f in enumerate(files)
-               if pq.ParquetFile(f).metadata.num_rows > 0]
-    if not selects:
+    nonempty = [(i, f) for i, f in enumerate(files) if pq.ParquetFile(f).metadata.num_rows > 0]
+    if not nonempty:
         schema = pq.read_schema(files[0]) if files else pa.schema([])
         cols = ", ".join(f"NULL::{_duck_type(f.type)} AS \"{f.name}\"" for f in schema) or "NULL AS x"
         con.execute(f"CREATE VIEW {name} AS SELECT {cols}, 0 AS task WHERE false")
         return
-    # read_parquet over a list with filename would also work; UNION ALL keeps task = list position.
-    con.execute(f"CREATE VIEW {name} AS " + " UNION ALL ".join(selects))
+    tasks = pa.table({"file": [readable_path(f) for _, f in nonempty],
+                      "task": pa.array([i for i, _ in nonempty], pa.int32())})
+    con.register(f"{name}_task_files", tasks)
+    con.execute(f"CREATE VIEW {name} AS SELECT p.* EXCLUDE (filename), t.task "
+                f"FROM read_parquet({sql_list([f for _, f in nonempty])}, filename = true) p "
+                f"JOIN {name}_task_files t ON p.filename = t.file")
 
 
 def _duck_type(t: pa.DataType) -> str:

@@ -63,3 +63,38 @@ def test_a_second_dedup_sums_earlier_dup_counts(tmp_path: Path) -> None:
     Pipeline.from_stages(["exact_dedup"]).run(src, out, workers=1)
     t = read_output(out)
     assert t.column("id").to_pylist() == ["a", "c"] and t.column("dup_count").to_pylist() == [5, 1]
+
+
+def test_the_combines_open_a_bounded_number_of_files_whatever_the_number_of_tasks(tmp_path: Path) -> None:
+    """More input files (tasks) than the process may open at once: exact_dedup's and
+    line_dedup's combines scan their per-task partials as one list, not one open file per task
+    (issue 33: 2,000 tasks failed with "Too many open files" under a common `ulimit -n 1024`)."""
+    import resource
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    from tests.conftest import env_with_repo, read_stats
+
+    src, n_files, fd_limit = tmp_path / "in", 120, 40
+    src.mkdir()
+    words = [f"{a}{b}" for a in ("al", "be", "ga", "de", "ep", "ze", "et", "th", "io", "ka") for b in "klmnoprstv"]
+    for i in range(n_files):  # ids d100..d119 repeat the texts of d0..d19
+        text = f"document {words[i % 100]} opens with this line\nand every copy shares this second line of text"
+        pq.write_table(pa.table({"id": [f"d{i}"], "text": [text]}), src / f"part-{i:05d}.parquet")
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("stages:\n  - exact_dedup\n  - line_dedup\n")
+
+    def limit_open_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "curate.cli", "run", str(pipeline), "--input", str(src),
+                        "--output", str(out), "--workers", "1"], capture_output=True, text=True,
+                       env=env_with_repo(), preexec_fn=limit_open_files)
+    assert r.returncode == 0, r.stderr[-3000:]
+    stages = {s["stage"]: s for s in read_stats(out)["stages"]}
+    assert stages["exact_dedup"]["docs_in"] == n_files and stages["exact_dedup"]["docs_out"] == 100
+    assert stages["line_dedup"]["docs_out"] == 100  # each keeps its own first line
+    assert len(read_output(out)) == 100
