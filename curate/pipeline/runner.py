@@ -111,8 +111,9 @@ def run_pass(plan: RunPlan, level: int, run: Run) -> None:
     units = plan.schedule.in_pass(level)
     todo = []
     for unit in units:
+        finished = plan.store.accepted_tasks(unit.name)
         for t in plan.tasks:
-            done = plan.store.accepted(plan.store.done_marker(unit.name, t.index))
+            done = finished.get(t.index)
             if done is not None:
                 reports.units[(unit.name, t.index)] = done
             elif unit.entry.kind == READ and t.rel in bad_files:

@@ -135,9 +135,8 @@ class Files:
             self.fs.delete_file(path)
 
     def listdir(self, path: str) -> list[str]:
-        if not self.exists(path):
-            return []
-        return sorted(i.base_name for i in self.fs.get_file_info(pafs.FileSelector(path)))
+        """The names in directory `path` (none if it does not exist): one listing request."""
+        return sorted(i.base_name for i in self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)))
 
     def upload(self, path: str) -> Upload:
         """A file being written that appears under `path` on commit (see :class:`Upload`)."""

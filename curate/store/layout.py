@@ -217,13 +217,24 @@ class WorkStore:
     def accepted(self, path: str) -> dict[str, Any] | None:
         """Marker `path`'s content if it exists and names this run; None otherwise: the work it
         marks is redone (a marker another run left, or none)."""
-        if not self.files.exists(path):
-            return None
         try:
             data = self.files.read_json(path)
-        except ValueError:  # not JSON: no marker of this run
+        except (FileNotFoundError, ValueError):  # none, or not JSON: no marker of this run
             return None
         return data if isinstance(data, dict) and self.run_id and data.get(RUN) == self.run_id else None
+
+    def accepted_tasks(self, unit: str) -> dict[int, dict[str, Any]]:
+        """The done markers of `unit` that name this run, by task index: one listing of its done
+        folder per unit (a lookup per task costs a request per task on an object store), then a
+        read of each marker the listing found."""
+        found = {}
+        for name in self.files.listdir(self.done_dir(unit)):
+            stem, _, ext = name.partition(".")
+            if ext == "json" and stem.startswith("part-") and stem[5:].isdigit():
+                data = self.accepted(f"{self.done_dir(unit)}/{name}")
+                if data is not None:
+                    found[int(stem[5:])] = data
+        return found
 
     @property
     def manifest(self) -> str:

@@ -109,3 +109,36 @@ def test_memory_output_needs_an_in_process_executor(sample_dir: Path) -> None:
 
     with pytest.raises(ConfigError, match="lives in this process's memory.*--workers 1"):
         Pipeline("p").add("passthrough").run(sample_dir, "memory://curate-two/out", workers=2)
+
+
+@pytest.mark.parametrize("uri", ["local", "memory://accepted-tasks-test"])
+def test_finished_tasks_are_found_with_one_listing_not_a_lookup_per_task(tmp_path: Path, uri: str) -> None:
+    """A pass asks which of its tasks are done with one listing of the unit's done folder, then
+    reads only the markers found (issue 33: a lookup per task is a request per task on S3);
+    markers another run left, and other files, are not accepted."""
+    store = WorkStore.open(tmp_path / "out" if uri == "local" else uri)
+    store.run_id = "this-run"
+    for task in (0, 3, 7):
+        store.write_marker(store.done_marker("unit", task), {"rows": task})
+    store.files.write_json(store.done_marker("unit", 5), {"rows": 5, layout.RUN: "another-run"})
+    store.files.write_bytes(f"{store.done_dir('unit')}/notes.txt", b"not a marker")
+
+    calls: list[str] = []
+    inner = store.files.fs
+
+    class Counting:  # the store's filesystem, counting every call made on it
+        def __getattr__(self, name):
+            attr = getattr(inner, name)
+
+            def counted(*args, **kwargs):
+                calls.append(name)
+                return attr(*args, **kwargs)
+            return counted if callable(attr) else attr
+
+    store.files.fs = Counting()
+    found = store.accepted_tasks("unit")
+    store.files.fs = inner
+    assert {t: d["rows"] for t, d in found.items()} == {0: 0, 3: 3, 7: 7}
+    assert calls.count("get_file_info") == 1  # the listing
+    assert calls.count("open_input_stream") == 4  # the four markers, no lookup for the absent tasks
+    assert WorkStore.open(tmp_path / "elsewhere").accepted_tasks("unit") == {}  # no folder yet
