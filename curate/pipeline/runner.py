@@ -1,7 +1,8 @@
 """Run a pipeline graph over shard tasks: the executor-independent orchestration of a run.
 
-:func:`run_graph` discovers the input and plans its tasks, unifies their schemas, checks the
-graph against them, claims OUTPUT, writes the run manifest, compiles the kernels the run needs,
+:func:`run_graph` discovers the input and plans its tasks, unifies their schemas (each file's read
+by a worker), checks the graph against them, claims OUTPUT, writes the run manifest (the input
+files' content hashes computed by the workers too), compiles the kernels the run needs,
 then for each pass asks the executor to run :func:`curate.pipeline.task.run_unit_task` over every
 (unit, task) of the pass not yet done (see curate.pipeline.passes; the first pass is the built-in
 duplicate-id check's) and runs the combines the pass completes, and finally merges the stats,
@@ -37,6 +38,7 @@ from curate.pipeline.task import RunPlan, run_unit_task
 from curate.pipeline.unfinished import schedule_record
 from curate.pipeline.validate import check_columns, check_files, unread_outputs
 from curate.store.cache import begin_run
+from curate.store.hashes import prime_hashes
 from curate.store.layout import top_names
 from curate.store.storage import parse
 
@@ -55,6 +57,7 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     check_files(graph, run.storage)
     plan, n_files = plan_run(graph, input_path, run)
     with claim(run.store, input_path, run.resume, run.overwrite, top_names(list(graph.sinks)), plan.tasks) as lease:
+        prime_hashes([t.path for t in plan.tasks], run.settings.storage, run.executor.map)  # read by the workers
         lease.name_run(open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings)))
         run.store.files.write_json(run.store.schedule_file, schedule_record(plan, unit_label))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,
@@ -93,7 +96,7 @@ def plan_run(graph: Graph, input_path: str, run: Run) -> tuple[RunPlan, int]:
 
     files = reader.discover(input_path, entry_problem, settings.strict_inputs, run.logger.warning, run.storage)
     tasks = reader.plan_tasks(files, settings.target_task_bytes, run.storage, settings.columns)
-    unified, reports.file_errors = read_schemas(tasks, settings)
+    unified, reports.file_errors = read_schemas(tasks, settings, run.executor)
     if not unified.names:
         raise reader.nothing_readable("no readable input shard", str(input_path), reports.file_errors)
     check_columns(graph, set(unified.names))  # before the output is touched

@@ -16,8 +16,8 @@ from tests.conftest import data_dir, read_errors, read_output, rejected_dir, wri
 GOOD = {"id": ["g1", "g2"], "text": ["a good document", "another good document"]}
 
 
-def _run(src: Path, out: Path, policy: str, **kw):
-    return Pipeline.from_stages(["normalize", "exact_dedup"]).run(src, out, workers=1, on_error=policy,
+def _run(src: Path, out: Path, policy: str, workers: int = 1, **kw):
+    return Pipeline.from_stages(["normalize", "exact_dedup"]).run(src, out, workers=workers, on_error=policy,
                                                                   keep_rejected=True, **kw)
 
 
@@ -51,12 +51,16 @@ def test_truncated_parquet(tmp_path: Path) -> None:
     assert result.stages[0]["counters"]["files_errored"] == 1
 
 
-def test_not_parquet_with_parquet_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_not_parquet_with_parquet_name(tmp_path: Path, workers: int) -> None:
+    """With two workers the files' schemas are read in the worker processes (issue 33): the
+    error names the file, and the skip reports it, exactly as in one process."""
     src = _with_good(tmp_path)
     (src / "b_fake.parquet").write_text("id,text\n1,hello\n")
     with pytest.raises(InputError, match=r"b_fake.parquet: unreadable"):
-        _run(src, tmp_path / "o1", "fail")
-    _check_skip(_run(src, tmp_path / "o2", "skip"), tmp_path / "o2", "b_fake.parquet", None, "unreadable_file")
+        _run(src, tmp_path / "o1", "fail", workers)
+    _check_skip(_run(src, tmp_path / "o2", "skip", workers), tmp_path / "o2", "b_fake.parquet", None,
+                "unreadable_file")
 
 
 def test_jsonl_with_invalid_lines(tmp_path: Path) -> None:

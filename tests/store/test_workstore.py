@@ -142,3 +142,39 @@ def test_finished_tasks_are_found_with_one_listing_not_a_lookup_per_task(tmp_pat
     assert calls.count("get_file_info") == 1  # the listing
     assert calls.count("open_input_stream") == 4  # the four markers, no lookup for the absent tasks
     assert WorkStore.open(tmp_path / "elsewhere").accepted_tasks("unit") == {}  # no folder yet
+
+
+def test_hashes_primed_by_the_workers_cost_the_driver_a_stat_not_a_read(tmp_path: Path, monkeypatch) -> None:
+    """The resume fingerprint's input hashes are computed by the executor's workers (issue 33:
+    the driver hashed every input byte alone); the driver keeps what they computed, so its own
+    content_hash of an unchanged file (the check when the run ends) reads nothing, and a file
+    changed since is read and hashed again."""
+    import xxhash
+
+    from curate.store import hashes
+    from curate.store.storage import Storage
+
+    files = []
+    for i in range(3):
+        f = tmp_path / f"f{i}.jsonl"
+        f.write_bytes(b'{"id": "%d", "text": "x"}\n' % i * (i + 1))
+        files.append(str(f))
+    storage = Storage()
+    mapped = []
+
+    def workers_map(fn, items):  # an executor's ordered map, recording what it was given
+        mapped.extend(items)
+        return [fn(item) for item in items]
+
+    hashes.prime_hashes(files + files[:1], storage, workers_map)
+    assert [p for p, _ in mapped] == files  # each file once
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the driver read a file the workers hashed")
+
+    monkeypatch.setattr(Storage, "open_input_stream", no_reading)
+    for f in files:
+        assert hashes.content_hash(f, storage) == xxhash.xxh3_128(Path(f).read_bytes()).hexdigest()
+    Path(files[1]).write_bytes(b'{"id": "changed", "text": "y"}\n')
+    with pytest.raises(AssertionError, match="the driver read"):
+        hashes.content_hash(files[1], storage)
