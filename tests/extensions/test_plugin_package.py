@@ -22,10 +22,15 @@ PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "curate_toy"
 @pytest.fixture(scope="module")
 def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment of a `curate` that sees the plugin: pip-installed (no index, no build
-    isolation: nothing is downloaded) into a folder on PYTHONPATH."""
-    site = tmp_path_factory.mktemp("site")
+    isolation: nothing is downloaded) into a folder on PYTHONPATH. Built from a copy: setuptools
+    builds in the source folder, where another build (a parallel test worker, an earlier
+    interrupted run) would leave its `build/` in the way."""
+    import shutil
+
+    site, source = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("plugin") / PLUGIN.name
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--no-build-isolation", "--target", str(site), str(PLUGIN)], check=True, capture_output=True)
+                    "--no-build-isolation", "--target", str(site), str(source)], check=True, capture_output=True)
     env = env_with_repo()
     env["PYTHONPATH"] = f"{site}{os.pathsep}{env['PYTHONPATH']}"
     return env
