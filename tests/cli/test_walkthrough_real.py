@@ -66,7 +66,7 @@ def _write_warc(path: Path, pages: list[tuple[str, str]]) -> None:
             body = html.encode("utf-8")
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
                                                ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(f"file://{name}", "response", payload=io.BytesIO(body),
+            writer.write_record(writer.create_warc_record(f"http://localhost{name}", "response", payload=io.BytesIO(body),
                                                           http_headers=http))
 
 
