@@ -20,7 +20,7 @@ _D = TrainParams()
 @storage_option
 @click.option("--input", "input_dir", required=True, type=StoredPath(dir_okay=True),
               help="Labelled shard directory or prefix (or one file; a local path or a URI), in any input "
-                   "format (see README, Inputs).")
+                   "format (see docs/inputs.md).")
 @click.option("--label-column", required=True, help="Column holding each document's label (one word; null = skip); a dotted path "
               "(metadata.kind) reads a struct column's field.")
 @click.option("--output", required=True,

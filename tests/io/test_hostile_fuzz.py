@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from curate.io import jsonl_scan
 from tests.hostile import check_accounting, run
 
-# What may stop a whole run under --on-error skip (README, "Failure and recovery").
+# What may stop a whole run under --on-error skip (docs/reliability.md).
 RUN_LEVEL = re.compile(r"cannot be unified to one schema|no readable input shard")
 DAMAGE = ["none", "truncate", "flip", "nest", "mixed_type"]
 

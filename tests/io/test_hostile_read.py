@@ -1,7 +1,7 @@
 """Hostile files, read by the CLI under both error policies: the exit code, the one-line message
 (file, row, column) and exact accounting (every undamaged id kept once; rows in = kept + rejected +
 errored). The first group reproduces the faults reported against the reader, the second holds
-further fault classes (see README, "Failure and recovery")."""
+further fault classes (see docs/reliability.md)."""
 
 from __future__ import annotations
 
