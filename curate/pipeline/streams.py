@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from curate import schema
 from curate.pipeline.graph import INPUT_NODE, REJECTED, StreamRef
@@ -85,58 +84,50 @@ COLUMNS_KEY = b"curate.delta.columns"  # and the whole stream's column order (JS
 class DeltaSpec:
     """How a stream is kept as a delta over the stream its node read (`base`, a folder under
     ``_curate/work/streams/``): only `columns` (those the node adds or rewrites) are written, with
-    positions; the others are the base's, joined back by position when read."""
+    positions; the others are the base's, joined back by position when read. `names` is the whole
+    stream's column order."""
 
     base: str
     columns: tuple[str, ...]
-
-    def metadata(self, full: pa.Schema) -> dict[bytes, bytes]:
-        return {BASE_KEY: self.base.encode(), COLUMNS_KEY: json.dumps(full.names).encode()}
+    names: tuple[str, ...]
 
     def table(self, table: pa.Table, pos: np.ndarray) -> pa.Table:
-        """The delta rows of `table` (the whole stream's rows): positions and the changed columns,
-        the whole stream's column order in the metadata."""
+        """The delta rows of `table` (rows of the stream holding at least `columns`): positions and
+        the changed columns, the base and the whole stream's column order in the metadata."""
         part = with_positions(table.select(list(self.columns)), pos)
-        return part.replace_schema_metadata({**(part.schema.metadata or {}), **self.metadata(table.schema)})
+        meta = {BASE_KEY: self.base.encode(), COLUMNS_KEY: json.dumps(list(self.names)).encode()}
+        return part.replace_schema_metadata({**(part.schema.metadata or {}), **meta})
 
 
-@dataclass
 class _Kept:
-    """One task's file of a kept stream: the whole stream, or a delta over a base."""
+    """One task's file of a kept stream: the whole stream, or a delta over a base. Each file of the
+    chain is opened once (opening reads its footer)."""
 
-    store: WorkStore
-    folder: str
-    task: int
-    pf: pq.ParquetFile = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pf = self.store.files.parquet_file(self.store.stream_rows(self.folder, self.task))
+    def __init__(self, store: WorkStore, folder: str, task: int) -> None:
+        self.store, self.folder, self.task = store, folder, task
+        self.pf = store.files.parquet_file(store.stream_rows(folder, task))
         meta = self.pf.schema_arrow.metadata or {}
-        self.base = meta[BASE_KEY].decode() if BASE_KEY in meta else None
+        self.base = _Kept(store, meta[BASE_KEY].decode(), task) if BASE_KEY in meta else None
         # the metadata of the tables written (a delta's without its own keys)
         self.meta = {k: v for k, v in meta.items() if k not in (BASE_KEY, COLUMNS_KEY)} or None
         own = self.pf.schema_arrow
         self.own = own.remove(own.get_field_index(POSITION)).remove_metadata()
-        self.names = json.loads(meta[COLUMNS_KEY]) if self.base is not None else self.own.names
-
-    def schema(self) -> pa.Schema:
-        """The whole stream's schema (without positions)."""
         if self.base is None:
-            return self.own.with_metadata(self.meta)
-        base = _Kept(self.store, self.base, self.task).schema()
-        return pa.schema([self.own.field(n) if n in self.own.names else base.field(n) for n in self.names],
-                         metadata=self.meta)
+            self.schema = self.own.with_metadata(self.meta)
+        else:
+            names, base = json.loads(meta[COLUMNS_KEY]), self.base.schema
+            self.schema = pa.schema([self.own.field(n) if n in self.own.names else base.field(n) for n in names],
+                                    metadata=self.meta)
 
     def batches(self, batch_rows: int, columns: list[str] | None) -> Iterator[Batch]:
-        wanted = self.names if columns is None else [n for n in self.names if n in columns]
-        sch = self.schema()
-        sch = pa.schema([sch.field(n) for n in wanted], metadata=sch.metadata)
+        """The rows of the whole stream (every column, or `columns`), with their positions."""
+        wanted = self.schema.names if columns is None else [n for n in self.schema.names if n in columns]
+        sch = pa.schema([self.schema.field(n) for n in wanted], metadata=self.schema.metadata)
         mine = [n for n in wanted if n in self.own.names]
         from_base = [n for n in wanted if n not in self.own.names]
         cursor = None
         if self.base is not None and from_base:
-            base = _Kept(self.store, self.base, self.task)
-            cursor = _BaseCursor(pa.schema([sch.field(n) for n in from_base]), base.batches(batch_rows, from_base))
+            cursor = _BaseCursor(pa.schema([sch.field(n) for n in from_base]), self.base.batches(batch_rows, from_base))
         for b in self.pf.iter_batches(batch_size=batch_rows, columns=[*mine, POSITION], use_threads=False):
             t = pa.Table.from_batches([b])
             pos = t.column(POSITION).to_numpy()
@@ -185,7 +176,7 @@ def read_stream(store: WorkStore, folder: str, task: int, batch_rows: int,
     """The schema (without positions) and the batches of task `task`'s rows of a stream kept under
     ``_curate/work/streams/<folder>/``: every column, or only `columns` (in the stream's order)."""
     kept = _Kept(store, folder, task)
-    sch = kept.schema()
+    sch = kept.schema
     if columns is not None:
         sch = pa.schema([f for f in sch if f.name in columns], metadata=sch.metadata)
     return sch, kept.batches(batch_rows, columns)
@@ -242,7 +233,7 @@ class KeptStream:
     batch_rows: int
 
     def schema(self, task: int) -> pa.Schema:
-        return _Kept(self.store, self.folder, task).schema()
+        return _Kept(self.store, self.folder, task).schema
 
     def rows(self, task: int) -> int:
         return self.store.files.num_rows(self.store.stream_rows(self.folder, task))

@@ -136,12 +136,24 @@ class _Delta:
     base_names: tuple[str, ...]  # the base stream's columns
     columns: list[str] | None
 
+    @property
+    def read(self) -> tuple[str, ...]:
+        """The columns the pass reads back."""
+        return self.base_names if self.columns is None else tuple(self.columns)
+
     def spec(self, table: pa.Table) -> DeltaSpec:
-        return DeltaSpec(self.base, tuple(c for c in table.column_names
-                                          if c in self.produced or c not in self.base_names))
+        """What of `table` (the stage's kept rows, whole or of the columns read) is written: the
+        columns it produces or adds, in the order the whole rows would have them (the base's
+        columns, a rewritten one in its place, then the new ones: as set_column leaves them)."""
+        changed = tuple(c for c in table.column_names if c in self.produced or c not in self.read)
+        names = (*self.base_names, *(c for c in table.column_names if c not in self.base_names))
+        return DeltaSpec(self.base, changed, names)
 
     def check(self, before: pa.Table, after: pa.Table) -> None:
-        """Every column the stage read and does not declare it produces is left as it was."""
+        """The stage kept the columns it read in their order (new ones after them), and left as they
+        were those it does not declare it produces."""
+        if after.column_names[:before.num_columns] != before.column_names:
+            raise _UndeclaredChange("the column order")
         for name in before.column_names:
             if name in self.produced:
                 continue
