@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -175,7 +175,10 @@ def read_stream(store: WorkStore, folder: str, task: int, batch_rows: int,
                 columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[Batch]]:
     """The schema (without positions) and the batches of task `task`'s rows of a stream kept under
     ``_curate/work/streams/<folder>/``: every column, or only `columns` (in the stream's order)."""
-    kept = _Kept(store, folder, task)
+    return _read(_Kept(store, folder, task), batch_rows, columns)
+
+
+def _read(kept: _Kept, batch_rows: int, columns: list[str] | None) -> tuple[pa.Schema, Iterator[Batch]]:
     sch = kept.schema
     if columns is not None:
         sch = pa.schema([f for f in sch if f.name in columns], metadata=sch.metadata)
@@ -231,15 +234,29 @@ class KeptStream:
     store: WorkStore
     folder: str  # stream_dir() of the stream
     batch_rows: int
+    # the files of the task whose schema was asked last, opened once for the read that follows
+    _opened: tuple[int, _Kept] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_opened": None}
+
+    def _open(self, task: int) -> _Kept:
+        if self._opened is not None and self._opened[0] == task:
+            kept = self._opened[1]
+        else:
+            kept = _Kept(self.store, self.folder, task)
+        self._opened = (task, kept)
+        return kept
 
     def schema(self, task: int) -> pa.Schema:
-        return _Kept(self.store, self.folder, task).schema
+        return self._open(task).schema
 
     def rows(self, task: int) -> int:
         return self.store.files.num_rows(self.store.stream_rows(self.folder, task))
 
     def batches(self, task: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[Batch]]:
-        return read_stream(self.store, self.folder, task, self.batch_rows, columns)
+        kept, self._opened = self._open(task), None
+        return _read(kept, self.batch_rows, columns)
 
     def read(self, task: int) -> pa.Table:
         sch, batches = self.batches(task)

@@ -36,7 +36,7 @@ from curate.pipeline.input_rows import (
     read_checked,
     text_bytes,
 )
-from curate.pipeline.passes import APPLY, ID_PORT, IDS, READ, STREAMS, UNION_PORT, Schedule
+from curate.pipeline.passes import APPLY, ID_PORT, IDS, READ, STREAMS, UNION_PORT, Schedule, Unit
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import Stage, TaskContext
 from curate.pipeline.stats import StageStats, first_ids
@@ -161,14 +161,15 @@ class _Delta:
                 raise _UndeclaredChange(name)
 
     @staticmethod
-    def plan(plan: RunPlan, unit_name: str, task: int) -> _Delta | None:
-        """The delta of `unit_name`'s stream for `task`, if its unit is a global stage's apply over
-        a kept stream, with nothing else in the unit and a stage that declares what it produces."""
-        unit = plan.schedule.unit(unit_name)
+    def plan(plan: RunPlan, unit: Unit, task: int, ctxs: dict[str, TaskContext]) -> _Delta | None:
+        """The delta of `unit`'s stream for `task`, if the unit is a global stage's apply over a
+        kept stream, with nothing else in the unit and a stage that declares what it produces."""
         if unit.entry.kind != APPLY or unit.chain or unit.entry.node is None:
             return None
         name = unit.entry.node
-        node, source = plan.graph.node(name), plan.node_store(name).input
+        store = ctxs[name].store
+        assert store is not None
+        node, source = plan.graph.node(name), store.input
         produced = node.stage.produced_columns()
         if not isinstance(source, KeptStream) or produced is None or node.stage.output_names():
             return None
@@ -297,9 +298,9 @@ class _UnitRun:
         self.plan, self.task = plan, task
         self.unit = plan.schedule.unit(unit)
         self.stats = _Stats()
-        self.delta = _Delta.plan(plan, unit, task.index) if deltas else None
-        self.outs = _Outputs(plan, task, self.stats, self.delta)
         self.ctxs = {n: plan.context(n, task) for n in self.unit.nodes if n != READ_STAGE}
+        self.delta = _Delta.plan(plan, self.unit, task.index, self.ctxs) if deltas else None
+        self.outs = _Outputs(plan, task, self.stats, self.delta)
 
     # ---- entries: the batches (rows, positions) leaving the unit's first step ------------------
     def _entry(self, errors: ErrorSink, unreadable: bool) -> Iterator[Batch]:
