@@ -78,6 +78,7 @@ def split_rejected(table: pa.Table, pos: np.ndarray) -> tuple[pa.Table, np.ndarr
 
 BASE_KEY = b"curate.delta.base"  # a delta file's metadata: the folder of the stream it changes
 COLUMNS_KEY = b"curate.delta.columns"  # and the whole stream's column order (JSON)
+HAS_META_KEY = b"curate.delta.has_metadata"  # "1": the whole rows' schema had metadata (even none: {})
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ class DeltaSpec:
         """The delta rows of `table` (rows of the stream holding at least `columns`): positions and
         the changed columns, the base and the whole stream's column order in the metadata."""
         part = with_positions(table.select(list(self.columns)), pos)
-        meta = {BASE_KEY: self.base.encode(), COLUMNS_KEY: json.dumps(list(self.names)).encode()}
-        return part.replace_schema_metadata({**(part.schema.metadata or {}), **meta})
+        meta = {BASE_KEY: self.base.encode(), COLUMNS_KEY: json.dumps(list(self.names)).encode(),
+                HAS_META_KEY: b"1" if table.schema.metadata is not None else b"0"}
+        return part.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
 
 
 class _Kept:
@@ -108,8 +110,12 @@ class _Kept:
         self.pf = store.files.parquet_file(store.stream_rows(folder, task))
         meta = self.pf.schema_arrow.metadata or {}
         self.base = _Kept(store, meta[BASE_KEY].decode(), task) if BASE_KEY in meta else None
-        # the metadata of the tables written (a delta's without its own keys)
-        self.meta = {k: v for k, v in meta.items() if k not in (BASE_KEY, COLUMNS_KEY)} or None
+        # the metadata of the whole rows' schema (a delta's without its own keys; None and {} differ
+        # in the Parquet files written from them)
+        self.meta: dict[bytes, bytes] | None = self.pf.schema_arrow.metadata
+        if BASE_KEY in meta:
+            own_keys = (BASE_KEY, COLUMNS_KEY, HAS_META_KEY)
+            self.meta = {k: v for k, v in meta.items() if k not in own_keys} if meta[HAS_META_KEY] == b"1" else None
         own = self.pf.schema_arrow
         self.own = own.remove(own.get_field_index(POSITION)).remove_metadata()
         if self.base is None:
