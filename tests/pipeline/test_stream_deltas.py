@@ -38,9 +38,10 @@ def _without_seconds(obj: Any) -> Any:
 
 def output_bytes(out: Path) -> dict[str, bytes]:
     """Every file a run leaves outside its work folder, by relative path (stats.json without its
-    timings: the accounting is compared exactly)."""
+    timings: the accounting is compared exactly), but for the hidden temporary files a killed
+    run leaves (readers never pick them up)."""
     files = {}
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = path.relative_to(out).as_posix()
         if rel.startswith(f"{layout.WORK}/") or rel in RUN_FILES:
             continue
