@@ -52,6 +52,7 @@ from curate.pipeline.streams import (
     with_positions,
 )
 from curate.store.cache import begin_run
+from curate.store.files import COMPRESSION_LEVEL
 from curate.store.layout import WorkStore
 from curate.store.shards import ShardWriter
 from curate.store.state import StageStore
@@ -211,7 +212,7 @@ class _Outputs:
 
     def _writer(self, path: str) -> ShardWriter:
         if path not in self.writers:
-            self.writers[path] = ShardWriter(self.plan.store.files, path)
+            self.writers[path] = ShardWriter(self.plan.store.files, path, compression_level=COMPRESSION_LEVEL)
         return self.writers[path]
 
     def _plan(self, ref: StreamRef) -> tuple[bool, list[str], list[str]]:
