@@ -86,18 +86,15 @@ def test_every_pipeline_writes_the_same_bytes_with_deltas(name: str, default_pip
     _same_files(tmp_path / "deltas", tmp_path / "whole")
 
 
-NARROW = f"""
-name: narrow
-settings:
-  batch_rows: 64
-stages:
-  - stage: normalize
-  - stage: token_count
-  - stage: heuristics
-  - stage: exact_dedup
-  - stage: quality_buckets
-    params: {{names: [high, low], quantiles: [0.5], score_column: {SCORE}}}
-"""
+def pipeline_yaml(path: Path, middle: list[str], keep_rejected: bool = True) -> Path:
+    """A pipeline of the map stages, the global stages `middle`, and quality_buckets (scored by a
+    heuristic signal) into the default sink, in 64-row batches."""
+    stages = ["normalize", "token_count", "heuristics", *middle]
+    path.write_text(
+        f"name: {path.stem}\nsettings:\n  keep_rejected: {str(keep_rejected).lower()}\n  batch_rows: 64\nstages:\n"
+        + "".join(f"  - stage: {s}\n" for s in stages)
+        + f"  - stage: quality_buckets\n    params: {{names: [high, low], quantiles: [0.5], score_column: {SCORE}}}\n")
+    return path
 
 
 def test_an_apply_pass_reads_back_only_the_declared_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,9 +102,7 @@ def test_an_apply_pass_reads_back_only_the_declared_columns(tmp_path: Path, monk
     sink, rejected rows not kept): its pass asks the stream for positions and the columns the two
     stages declare (id, text, dup_count; the score and token columns), none of heuristics' other
     signals; quality_buckets' pass, which feeds the sink, reads whole rows through the delta."""
-    yaml_path = tmp_path / "narrow.yaml"
-    yaml_path.write_text(NARROW)
-    pipe = Pipeline.from_yaml(yaml_path)
+    pipe = Pipeline.from_yaml(pipeline_yaml(tmp_path / "narrow.yaml", ["exact_dedup"], keep_rejected=False))
     asked: list[tuple[str, list[str] | None]] = []
     real = streams._Kept.batches
 
@@ -134,51 +129,17 @@ def test_an_apply_pass_reads_back_only_the_declared_columns(tmp_path: Path, monk
     _same_files(tmp_path / "deltas", tmp_path / "whole")
 
 
-REWRITES_TEXT = f"""
-name: lines
-settings:
-  keep_rejected: true
-  batch_rows: 64
-stages:
-  - stage: normalize
-  - stage: token_count
-  - stage: heuristics
-  - stage: exact_dedup
-  - stage: line_dedup
-  - stage: quality_buckets
-    params: {{names: [high, low], quantiles: [0.5], score_column: {SCORE}}}
-"""
-
-
 def test_a_stage_that_rewrites_a_column_it_does_not_declare_keeps_its_stream_whole(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """line_dedup rewrites the text, which it does not list in `produces`: its pass notices on the
     first batch that changed it, runs the task again keeping the stream whole, and the output is
     the same as when no stream is a delta."""
-    yaml_path = tmp_path / "lines.yaml"
-    yaml_path.write_text(REWRITES_TEXT)
-    pipe = Pipeline.from_yaml(yaml_path)
+    pipe = Pipeline.from_yaml(pipeline_yaml(tmp_path / "lines.yaml", ["exact_dedup", "line_dedup"]))
     _run(pipe, tmp_path / "deltas")
     assert delta_streams(tmp_path / "deltas") == ["exact_dedup.kept"]  # line_dedup's own stream whole
     monkeypatch.setattr(task._Delta, "plan", staticmethod(lambda *args: None))
     _run(pipe, tmp_path / "whole")
     _same_files(tmp_path / "deltas", tmp_path / "whole")
-
-
-RESUME = f"""
-name: resume
-settings:
-  keep_rejected: true
-  batch_rows: 64
-stages:
-  - stage: normalize
-  - stage: token_count
-  - stage: heuristics
-  - stage: exact_dedup
-  - stage: minhash_dedup
-  - stage: quality_buckets
-    params: {{names: [high, low], quantiles: [0.5], score_column: {SCORE}}}
-"""
 
 
 def _curate(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -196,8 +157,7 @@ def test_kill_and_resume_through_a_delta_gives_the_same_bytes(tmp_path: Path, fa
     map stages' stream) and resumed writes what an uninterrupted run writes, byte for byte."""
     src = tmp_path / "in"
     shutil.copytree(SAMPLE, src, ignore=shutil.ignore_patterns("*.md"))
-    pipe = tmp_path / "p.yaml"
-    pipe.write_text(RESUME)
+    pipe = pipeline_yaml(tmp_path / "resume.yaml", ["exact_dedup", "minhash_dedup"])
     n_tasks = len(list(src.glob("*.parquet")))
     clean, out = tmp_path / "clean", tmp_path / "out"
 
