@@ -184,7 +184,7 @@ class _PassIo(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
         if msg.startswith(("pass ", "combine ")) and "skipped" not in msg:
-            self.marks.append((msg.split(" (")[0] if msg.startswith("pass ") else msg.rstrip(" ."), _io()))
+            self.marks.append((msg.rsplit(" (", 1)[0] if msg.startswith("pass ") else msg.rstrip(" ."), _io()))
 
 
 def _cpu() -> float:
