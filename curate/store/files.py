@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 # for zstd, named here so that it stays the choice. Measured on a 20,000-document run's largest
 # work stream (bench/passes_io.py, docs/performance.md "Bytes moved"): level 1 writes 30% fewer
 # bytes than lz4 or snappy for about 30% more CPU to write it (a few ms per MB); level 3 saves
-# another 10% of bytes for 1.6x the write CPU and twice the read CPU.
+# another 10% of bytes for 1.4-1.7x the write CPU and 1.2-1.9x the read CPU (two runs).
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 1
 ROW_GROUP_ROWS = 65536
