@@ -194,7 +194,9 @@ class InputRows:
         report = self.store.files.read_json(self.store.done_marker(READ_NODE, task))
         return next((s["docs_out"] for s in report["stats"] if s["stage"] == READ_NODE), 0)
 
-    def batches(self, task: int) -> tuple[pa.Schema, Iterator[Batch]]:
+    def batches(self, task: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[Batch]]:
+        """Task `task`'s rows read again: whole rows (a pass over the input files reads every
+        column of them; `columns` is for streams kept under the work folder)."""
         return self.schema(task), self._batches(task)
 
     def _batches(self, index: int) -> Iterator[Batch]:

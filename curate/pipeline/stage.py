@@ -168,7 +168,8 @@ class Stage:
 
     Subclasses set ``name`` (the registry name), ``params``, ``requires`` (input columns it
     reads) and ``produces`` (columns it adds; None means undeclared, as for a custom stage that
-    says nothing), and may override :meth:`check` for validation that needs the file system
+    says nothing), ``optional`` (columns it reads only when present, such as an upstream
+    dup_count), and may override :meth:`check` for validation that needs the file system
     (model paths). When the columns depend on parameters, override :meth:`required_columns` /
     :meth:`produced_columns`. Attributes whose names start with ``_cache`` are dropped when a
     stage is pickled to a worker, so loaded models are loaded lazily once per process.
@@ -179,6 +180,7 @@ class Stage:
     params: ClassVar[dict[str, Param]] = {}
     requires: ClassVar[tuple[str, ...]] = (schema.ID, schema.TEXT)
     produces: ClassVar[tuple[str, ...] | None] = None
+    optional: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - set(self.params))
@@ -209,6 +211,16 @@ class Stage:
     def produced_columns(self) -> tuple[str, ...] | None:
         """Columns this stage adds to its kept rows (None: not declared)."""
         return None if self.produces is None else tuple(self.produces)
+
+    def read_columns(self) -> tuple[str, ...] | None:
+        """Every column this stage may read: those it requires, those it reads when present and
+        those it produces (it may update one an earlier stage made); None when it does not declare
+        what it produces (then it may read anything). A pass that reads a kept stream back reads
+        only these (curate.pipeline.streams)."""
+        produced = self.produced_columns()
+        if produced is None:
+            return None
+        return tuple(dict.fromkeys((*self.required_columns(), *self.optional, *produced)))
 
     def check_upstream(self, upstream: list[Stage]) -> None:
         """Checks against the stages upstream of this one (nearest first), before any work; raise

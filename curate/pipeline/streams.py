@@ -1,17 +1,26 @@
-"""Streams kept between passes: written with each row's position, read back batch by batch, and
-merged by position for a union.
+"""Streams kept between passes: written with each row's position, read back batch by batch (all
+columns or only those a pass needs), and merged by position for a union.
 
 A row's position is its place in its origin (the input task, or a reshaping stage's output
 shard), assigned when the row enters the graph and carried alongside every batch. Branches of one
 origin keep their rows in order, so a union merges its branches' streams (each sorted by
 position) into the origin's order: the union of a route's outputs is its input, in input order,
 whatever the order its inputs are listed in.
+
+A global stage's apply keeps its rows in order and changes only a few columns (the ones it
+produces), so the stream it makes is kept as a *delta* (:class:`DeltaSpec`): its rows' positions
+and the columns it changed, over the stream it read (its *base*, named in the file's metadata with
+the whole stream's column order). Reading it back joins the base's other columns by position,
+streaming, as deep as the chain of deltas goes; a pass that needs only some columns reads only
+those (and positions), from whichever file holds them. Both ways give the rows and columns the
+whole stream would have held (issue 34: the bytes a run moves).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +28,6 @@ import pyarrow.compute as pc
 
 from curate import schema
 from curate.pipeline.graph import INPUT_NODE, REJECTED, StreamRef
-from curate.store.files import Files
 from curate.store.layout import POSITION, WorkStore
 from curate.store.shards import conform
 
@@ -68,18 +76,119 @@ def split_rejected(table: pa.Table, pos: np.ndarray) -> tuple[pa.Table, np.ndarr
     return kept, pos[~flags], rejected, pos[flags], counts
 
 
-def read_stream(files: Files, path: str, batch_rows: int) -> tuple[pa.Schema, Iterator[Batch]]:
-    """The schema (without positions) and the batches of one stream kept under ``_curate/work/``."""
-    pf = files.parquet_file(path)
-    sch = pf.schema_arrow
-    sch = sch.remove(sch.get_field_index(POSITION))
+BASE_KEY = b"curate.delta.base"  # a delta file's metadata: the folder of the stream it changes
+COLUMNS_KEY = b"curate.delta.columns"  # and the whole stream's column order (JSON)
+HAS_META_KEY = b"curate.delta.has_metadata"  # "1": the whole rows' schema had metadata (even none: {})
 
-    def batches() -> Iterator[Batch]:
-        for b in pf.iter_batches(batch_size=batch_rows, use_threads=False):
+
+@dataclass(frozen=True)
+class DeltaSpec:
+    """How a stream is kept as a delta over the stream its node read (`base`, a folder under
+    ``_curate/work/streams/``): only `columns` (those the node adds or rewrites) are written, with
+    positions; the others are the base's, joined back by position when read. `names` is the whole
+    stream's column order."""
+
+    base: str
+    columns: tuple[str, ...]
+    names: tuple[str, ...]
+
+    def table(self, table: pa.Table, pos: np.ndarray) -> pa.Table:
+        """The delta rows of `table` (rows of the stream holding at least `columns`): positions and
+        the changed columns, the base and the whole stream's column order in the metadata."""
+        part = with_positions(table.select(list(self.columns)), pos)
+        meta = {BASE_KEY: self.base.encode(), COLUMNS_KEY: json.dumps(list(self.names)).encode(),
+                HAS_META_KEY: b"1" if table.schema.metadata is not None else b"0"}
+        return part.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+
+
+class _Kept:
+    """One task's file of a kept stream: the whole stream, or a delta over a base. Each file of the
+    chain is opened once (opening reads its footer)."""
+
+    def __init__(self, store: WorkStore, folder: str, task: int) -> None:
+        self.store, self.folder, self.task = store, folder, task
+        self.pf = store.files.parquet_file(store.stream_rows(folder, task))
+        meta = self.pf.schema_arrow.metadata or {}
+        self.base = _Kept(store, meta[BASE_KEY].decode(), task) if BASE_KEY in meta else None
+        # the metadata of the whole rows' schema (a delta's without its own keys; None and {} differ
+        # in the Parquet files written from them)
+        self.meta: dict[bytes, bytes] | None = self.pf.schema_arrow.metadata
+        if BASE_KEY in meta:
+            own_keys = (BASE_KEY, COLUMNS_KEY, HAS_META_KEY)
+            self.meta = {k: v for k, v in meta.items() if k not in own_keys} if meta[HAS_META_KEY] == b"1" else None
+        own = self.pf.schema_arrow
+        self.own = own.remove(own.get_field_index(POSITION)).remove_metadata()
+        if self.base is None:
+            self.schema = self.own.with_metadata(self.meta)
+        else:
+            names, base = json.loads(meta[COLUMNS_KEY]), self.base.schema
+            self.schema = pa.schema([self.own.field(n) if n in self.own.names else base.field(n) for n in names],
+                                    metadata=self.meta)
+
+    def batches(self, batch_rows: int, columns: list[str] | None) -> Iterator[Batch]:
+        """The rows of the whole stream (every column, or `columns`), with their positions."""
+        wanted = self.schema.names if columns is None else [n for n in self.schema.names if n in columns]
+        sch = pa.schema([self.schema.field(n) for n in wanted], metadata=self.schema.metadata)
+        mine = [n for n in wanted if n in self.own.names]
+        from_base = [n for n in wanted if n not in self.own.names]
+        cursor = None
+        if self.base is not None and from_base:
+            cursor = _BaseCursor(pa.schema([sch.field(n) for n in from_base]), self.base.batches(batch_rows, from_base))
+        for b in self.pf.iter_batches(batch_size=batch_rows, columns=[*mine, POSITION], use_threads=False):
             t = pa.Table.from_batches([b])
-            yield t.drop_columns([POSITION]), t.column(POSITION).to_numpy()
+            pos = t.column(POSITION).to_numpy()
+            cols = {n: t.column(n) for n in mine}
+            if cursor is not None:
+                base = cursor.take(pos)
+                cols.update((n, base.column(n)) for n in from_base)
+            yield pa.Table.from_arrays([cols[n] for n in wanted], schema=sch), pos
 
-    return sch, batches()
+
+class _BaseCursor:
+    """The rows of a base stream at increasing positions, streaming: one base batch in memory."""
+
+    def __init__(self, sch: pa.Schema, batches: Iterator[Batch]) -> None:
+        self.schema, self.batches = sch, batches
+        self.table: pa.Table | None = None
+        self.pos = np.zeros(0, np.int64)
+
+    def take(self, pos: np.ndarray) -> pa.Table:
+        if not len(pos):
+            return self.schema.empty_table()
+        while not len(self.pos) or self.pos[-1] < pos[-1]:
+            if not self._more():
+                raise AssertionError(f"a delta stream names position {int(pos[-1])}, which its base lacks")
+        idx = np.searchsorted(self.pos, pos)
+        if idx[-1] >= len(self.pos) or not np.array_equal(self.pos[idx], pos):
+            raise AssertionError("a delta stream names positions its base lacks")
+        assert self.table is not None
+        rows = self.table.take(pa.array(idx))
+        cut = int(idx[-1]) + 1
+        self.table, self.pos = self.table.slice(cut), self.pos[cut:]
+        return rows
+
+    def _more(self) -> bool:
+        nxt = next(self.batches, None)
+        if nxt is None:
+            return False
+        table, pos = nxt
+        self.table = table if self.table is None else pa.concat_tables([self.table, table])
+        self.pos = np.concatenate([self.pos, pos])
+        return True
+
+
+def read_stream(store: WorkStore, folder: str, task: int, batch_rows: int,
+                columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[Batch]]:
+    """The schema (without positions) and the batches of task `task`'s rows of a stream kept under
+    ``_curate/work/streams/<folder>/``: every column, or only `columns` (in the stream's order)."""
+    return _read(_Kept(store, folder, task), batch_rows, columns)
+
+
+def _read(kept: _Kept, batch_rows: int, columns: list[str] | None) -> tuple[pa.Schema, Iterator[Batch]]:
+    sch = kept.schema
+    if columns is not None:
+        sch = pa.schema([f for f in sch if f.name in columns], metadata=sch.metadata)
+    return sch, kept.batches(batch_rows, columns)
 
 
 def merge_by_position(sources: list[tuple[pa.Schema, Iterator[Batch]]]) -> tuple[pa.Schema, Iterator[Batch]]:
@@ -123,7 +232,6 @@ def merge_by_position(sources: list[tuple[pa.Schema, Iterator[Batch]]]) -> tuple
     return target, merged()
 
 
-
 @dataclass
 class KeptStream:
     """A stream an earlier pass kept under ``_curate/work/streams/``, as a global stage's apply reads it
@@ -132,19 +240,31 @@ class KeptStream:
     store: WorkStore
     folder: str  # stream_dir() of the stream
     batch_rows: int
+    # the files of the task whose schema was asked last, opened once for the read that follows
+    _opened: tuple[int, _Kept] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def path(self, task: int) -> str:
-        return self.store.stream_rows(self.folder, task)
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_opened": None}
+
+    def _open(self, task: int) -> _Kept:
+        if self._opened is not None and self._opened[0] == task:
+            kept = self._opened[1]
+        else:
+            kept = _Kept(self.store, self.folder, task)
+        self._opened = (task, kept)
+        return kept
 
     def schema(self, task: int) -> pa.Schema:
-        sch = self.store.files.parquet_file(self.path(task)).schema_arrow
-        return sch.remove(sch.get_field_index(POSITION))
+        return self._open(task).schema
 
     def rows(self, task: int) -> int:
-        return self.store.files.num_rows(self.path(task))
+        return self.store.files.num_rows(self.store.stream_rows(self.folder, task))
 
-    def batches(self, task: int) -> tuple[pa.Schema, Iterator[Batch]]:
-        return read_stream(self.store.files, self.path(task), self.batch_rows)
+    def batches(self, task: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[Batch]]:
+        kept, self._opened = self._open(task), None
+        return _read(kept, self.batch_rows, columns)
 
     def read(self, task: int) -> pa.Table:
-        return self.store.files.read_table(self.path(task)).drop_columns([POSITION])
+        sch, batches = self.batches(task)
+        tables = [t for t, _ in batches]
+        return pa.concat_tables(tables) if tables else sch.empty_table()

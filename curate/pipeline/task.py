@@ -36,12 +36,13 @@ from curate.pipeline.input_rows import (
     read_checked,
     text_bytes,
 )
-from curate.pipeline.passes import APPLY, ID_PORT, IDS, READ, STREAMS, UNION_PORT, Schedule
+from curate.pipeline.passes import APPLY, ID_PORT, IDS, READ, STREAMS, UNION_PORT, Schedule, Unit
 from curate.pipeline.settings import RunSettings
 from curate.pipeline.stage import Stage, TaskContext
 from curate.pipeline.stats import StageStats, first_ids
 from curate.pipeline.streams import (
     Batch,
+    DeltaSpec,
     KeptStream,
     as_input,
     merge_by_position,
@@ -51,6 +52,7 @@ from curate.pipeline.streams import (
     with_positions,
 )
 from curate.store.cache import begin_run
+from curate.store.files import COMPRESSION_LEVEL
 from curate.store.layout import WorkStore
 from curate.store.shards import ShardWriter
 from curate.store.state import StageStore
@@ -118,12 +120,89 @@ class _Stats:
             st.add_rejected(reason, n, examples.get(reason))
 
 
+class _UndeclaredChange(Exception):
+    """A global stage's apply changed or dropped a column it does not declare it produces: its
+    stream cannot be kept as a delta (the task runs again keeping it whole)."""
+
+
+@dataclass
+class _Delta:
+    """A global stage's apply over a stream kept under ``_curate/work/``: the stream it makes is kept
+    as a delta over that stream (curate.pipeline.streams.DeltaSpec), and when nothing it feeds
+    needs whole rows the pass reads back only `columns` (None: every column)."""
+
+    ref: StreamRef  # the stage's kept stream
+    base: str  # the folder of the stream it reads
+    produced: tuple[str, ...]
+    base_names: tuple[str, ...]  # the base stream's columns
+    columns: list[str] | None
+
+    @property
+    def read(self) -> tuple[str, ...]:
+        """The columns the pass reads back."""
+        return self.base_names if self.columns is None else tuple(self.columns)
+
+    def spec(self, table: pa.Table) -> DeltaSpec:
+        """What of `table` (the stage's kept rows, whole or of the columns read) is written: the
+        columns it produces or adds, in the order the whole rows would have them (the base's
+        columns, a rewritten one in its place, then the new ones: as set_column leaves them)."""
+        changed = tuple(c for c in table.column_names if c in self.produced or c not in self.read)
+        names = (*self.base_names, *(c for c in table.column_names if c not in self.base_names))
+        return DeltaSpec(self.base, changed, names)
+
+    def check(self, before: pa.Table, after: pa.Table) -> None:
+        """The stage kept the columns it read in their order (new ones after them), and left as they
+        were those it does not declare it produces."""
+        if after.column_names[:before.num_columns] != before.column_names:
+            raise _UndeclaredChange("the column order")
+        for name in before.column_names:
+            if name in self.produced:
+                continue
+            if name not in after.column_names or not after.column(name).equals(before.column(name)):
+                raise _UndeclaredChange(name)
+
+    @staticmethod
+    def plan(plan: RunPlan, unit: Unit, task: int, ctxs: dict[str, TaskContext]) -> _Delta | None:
+        """The delta of `unit`'s stream for `task`, if the unit is a global stage's apply over a
+        kept stream, with nothing else in the unit and a stage that declares what it produces."""
+        if unit.entry.kind != APPLY or unit.chain or unit.entry.node is None:
+            return None
+        name = unit.entry.node
+        store = ctxs[name].store
+        assert store is not None
+        node, source = plan.graph.node(name), store.input
+        produced = node.stage.produced_columns()
+        if not isinstance(source, KeptStream) or produced is None or node.stage.output_names():
+            return None
+        base_names = tuple(source.schema(task).names)
+        return _Delta(StreamRef(name), source.folder, produced, base_names, _read_back(plan, node, base_names))
+
+
+def _read_back(plan: RunPlan, node: Node, available: tuple[str, ...]) -> list[str] | None:
+    """The columns a global stage's apply pass needs of its input (None: all of them): those its
+    stage and the summarize steps it feeds declare they read (curate.pipeline.stage.Stage.read_columns),
+    and the text (the stats count its bytes); all when whole rows go anywhere: to a sink, to
+    ``_curate/rejected/`` (keep_rejected), or to a reader of its rejected rows."""
+    sched, graph = plan.schedule, plan.graph
+    kept, rejected = StreamRef(node.name), StreamRef(node.name, REJECTED)
+    if plan.settings.keep_rejected or graph.sinks_of(kept) or graph.sinks_of(rejected) or \
+            rejected in sched.materialized or sched.summarizers(rejected):
+        return None
+    wanted = {schema.TEXT}
+    for stage in [node.stage, *(plan.stage(g) for g in sched.summarizers(kept))]:
+        cols = stage.read_columns()
+        if cols is None:
+            return None
+        wanted.update(cols)
+    return [c for c in available if c in wanted]
+
+
 class _Outputs:
     """The destinations of every stream one (unit, task) makes, opened on first use: sinks,
     ``_curate/rejected/<node>/``, summarize partials and streams kept for later units."""
 
-    def __init__(self, plan: RunPlan, task: reader.Task, stats: _Stats) -> None:
-        self.plan, self.task, self.stats = plan, task, stats
+    def __init__(self, plan: RunPlan, task: reader.Task, stats: _Stats, delta: _Delta | None = None) -> None:
+        self.plan, self.task, self.stats, self.delta = plan, task, stats, delta
         self.writers: dict[str, ShardWriter] = {}
         self.sink_writers: dict[str, Any] = {}  # sink name -> its format's writer of this task's shard
         self.schemas: dict[str, pa.Schema] = {}
@@ -133,7 +212,7 @@ class _Outputs:
 
     def _writer(self, path: str) -> ShardWriter:
         if path not in self.writers:
-            self.writers[path] = ShardWriter(self.plan.store.files, path)
+            self.writers[path] = ShardWriter(self.plan.store.files, path, compression_level=COMPRESSION_LEVEL)
         return self.writers[path]
 
     def _plan(self, ref: StreamRef) -> tuple[bool, list[str], list[str]]:
@@ -150,7 +229,9 @@ class _Outputs:
     def emit(self, ref: StreamRef, table: pa.Table, pos: np.ndarray) -> None:
         keep, sinks, summarizers = self._plan(ref)
         store, t = self.plan.store, self.task.index
-        if keep:  # kept as its readers see it (rejected rows arrive kept)
+        if keep and self.delta is not None and ref == self.delta.ref:  # only what the node changed
+            self._writer(store.stream_rows(stream_dir(ref), t)).write(self.delta.spec(table).table(table, pos))
+        elif keep:  # kept as its readers see it (rejected rows arrive kept)
             self._writer(store.stream_rows(stream_dir(ref), t)).write(with_positions(as_input(table, ref), pos))
         for name in sinks:
             if name not in self.sink_writers:
@@ -214,12 +295,13 @@ def run_unit_task(plan: RunPlan, unit: str, task_index: int,
 
 
 class _UnitRun:
-    def __init__(self, plan: RunPlan, unit: str, task: reader.Task) -> None:
+    def __init__(self, plan: RunPlan, unit: str, task: reader.Task, deltas: bool = True) -> None:
         self.plan, self.task = plan, task
         self.unit = plan.schedule.unit(unit)
         self.stats = _Stats()
-        self.outs = _Outputs(plan, task, self.stats)
         self.ctxs = {n: plan.context(n, task) for n in self.unit.nodes if n != READ_STAGE}
+        self.delta = _Delta.plan(plan, self.unit, task.index, self.ctxs) if deltas else None
+        self.outs = _Outputs(plan, task, self.stats, self.delta)
 
     # ---- entries: the batches (rows, positions) leaving the unit's first step ------------------
     def _entry(self, errors: ErrorSink, unreadable: bool) -> Iterator[Batch]:
@@ -274,8 +356,7 @@ class _UnitRun:
 
     def _streams(self, refs: tuple[StreamRef, ...]) -> Iterator[Batch]:
         store, rows = self.plan.store, self.plan.settings.batch_rows
-        target, batches = merge_by_position([
-            read_stream(store.files, store.stream_rows(stream_dir(r), self.task.index), rows) for r in refs])
+        target, batches = merge_by_position([read_stream(store, stream_dir(r), self.task.index, rows) for r in refs])
         merge_for = self.unit.entry.node
         merged_ref = StreamRef(merge_for, UNION_PORT) if merge_for else None
         for table, pos in _at_least_one(batches, (target.empty_table(), np.zeros(0, np.int64))):
@@ -284,11 +365,20 @@ class _UnitRun:
             yield table, pos
 
     def _apply(self, name: str) -> Iterator[Batch]:
-        sch, batches = self.ctxs[name].store.input_batches(self.task.index)
+        delta = self.delta
+        columns = delta.columns if delta is not None else None
+        sch, batches = self.ctxs[name].store.input_batches(self.task.index, columns)
         empty = (sch.empty_table(), np.zeros(0, np.int64))
         node = self.plan.graph.node(name)
+
+        def apply(table: pa.Table, ctx: TaskContext) -> pa.Table:
+            out = node.stage.apply(table, ctx)
+            if delta is not None:
+                delta.check(table, out)
+            return out
+
         for table, pos in _at_least_one(batches, empty):
-            out = self._step(node, table, pos, lambda t, c: node.stage.apply(t, c), "global")
+            out = self._step(node, table, pos, apply, "global")
             if out is not None:
                 yield out
 
@@ -365,6 +455,9 @@ class _UnitRun:
                 batches.report(task.index, table.num_rows)
                 if self.outs.writers or self.outs.sink_writers:
                     checkpoint("shard_write")
+        except _UndeclaredChange:  # the stage rewrote a column it does not declare: keep its stream whole
+            self.outs.abort()
+            return _UnitRun(plan, self.unit.name, task, deltas=False).run(unreadable)
         except BaseException:
             self.outs.abort()
             raise

@@ -240,6 +240,7 @@ class Sample(ReshapingStage):
     used_key = "docs_sampled"
     requires = (schema.ID, schema.TEXT, schema.QUALITY_BUCKET)  # + tokens_column, score_column: required_columns
     produces = (schema.EPOCH_INDEX,)
+    optional = (schema.DUP_COUNT,)  # upsample_by_dup_count
     params = {
         "plan": Param((str, dict), None, "plan.json to materialize (from `curate plan --json`; or the plan itself, "
                       "a mapping); else give compute", path=True, nullable=True),

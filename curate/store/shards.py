@@ -35,8 +35,8 @@ class ShardWriter:
     """
 
     def __init__(self, files: Files, path: str, row_group_rows: int = ROW_GROUP_ROWS,
-                 compression: str = COMPRESSION) -> None:
-        self.files, self.path, self.compression = files, path, compression
+                 compression: str = COMPRESSION, compression_level: int | None = None) -> None:
+        self.files, self.path, self.compression, self.level = files, path, compression, compression_level
         self.upload = files.upload(path)
         self.row_group_rows = row_group_rows
         self._writer: pq.ParquetWriter | None = None
@@ -44,7 +44,8 @@ class ShardWriter:
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.upload.stream, table.schema, compression=self.compression)
+            self._writer = pq.ParquetWriter(self.upload.stream, table.schema, compression=self.compression,
+                                                compression_level=self.level)
         elif not table.schema.equals(self._writer.schema):
             table = conform(table, self._writer.schema)
         if table.num_rows:
@@ -55,7 +56,8 @@ class ShardWriter:
         try:
             if self._writer is None:
                 self._writer = pq.ParquetWriter(self.upload.stream, empty_schema or pa.schema([]),
-                                                compression=self.compression)
+                                                compression=self.compression,
+                                                compression_level=self.level)
             self._writer.close()
         except BaseException:
             self.upload.abort()

@@ -61,9 +61,10 @@ class StageStore:
     def input_rows(self, task: int) -> int:
         return self._source().rows(task)
 
-    def input_batches(self, task: int) -> tuple[pa.Schema, Iterator[Any]]:
-        """(schema, batches of (rows, positions)) of task `task`'s input stream."""
-        return self._source().batches(task)
+    def input_batches(self, task: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[Any]]:
+        """(schema, batches of (rows, positions)) of task `task`'s input stream: every column, or
+        only `columns` where the stream is kept under the work folder."""
+        return self._source().batches(task, columns)
 
     # ---- partials (summarize output) -------------------------------------------------------
     def partial(self, task: int) -> str:

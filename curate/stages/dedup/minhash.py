@@ -56,6 +56,7 @@ def band_column(j: int) -> str:
 class MinHashDedup(GlobalStage):
     name = "minhash_dedup"
     produces = (schema.DUP_CLUSTER_ID, schema.DUP_COUNT)
+    optional = (schema.QUALITY_SCORE,)  # the keep rule prefers the higher score
     params = {
         "threshold": Param(float, 0.8, "Jaccard similarity from which two documents are near duplicates", min=0.01, max=1.0),
         "ngram": Param(int, 5, "words per shingle (documents with fewer words are one shingle)", min=1, max=64),
