@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import re
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.lean_imports import import_numba
 from curate.text.words import utf8_buffers
+
+numba = import_numba()  # without numba's SciPy probes (curate/lean_imports.py)
 
 # Documents are cut to this many characters: a quality or domain decision does not need 100 kB
 # of text, and the cap bounds the cost of one huge document.
