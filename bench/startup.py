@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, load_average, md_table, scale_arg  # noqa: E402
+from common import load_average, md_table, scale_arg  # noqa: E402
 from executors import default_pipeline  # noqa: E402
 from quality import bench_models  # noqa: E402
 
