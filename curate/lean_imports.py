@@ -31,6 +31,11 @@ they are used, whether or not the caller needs it:
   ``dot`` (numba/np/arraymath.py, ``_HAVE_BLAS``; curate's kernels use neither); numba's linear
   algebra (``np.dot``, ``np.linalg``) still works, because each of its implementations calls
   ``ensure_blas()`` again when it compiles, which then imports SciPy.
+- **numba imports cffi** (and with it pycparser, 0.05 s idle) in the same target initialisation:
+  numba/core/typing/context.py ``load_additional_registries`` imports
+  ``numba.core.typing.cffi_utils``, which makes a ``cffi.FFI()`` at import so that kernels may call
+  cffi functions. :func:`import_numba` imports that module with cffi hidden too: numba then
+  records no cffi support (``SUPPORTED = False``), which no curate kernel uses.
 
 Hiding a module is a meta-path finder that raises ``ModuleNotFoundError`` for it (and its
 submodules) while the ``with`` block runs; modules imported already are not affected.
@@ -118,7 +123,8 @@ def import_numba() -> ModuleType:
     """numba, with its CPU target's registries imported while SciPy is hidden (see above)."""
     if "numba.np.arraymath" in sys.modules:
         return sys.modules["numba"]
-    with hidden("scipy"):
+    with hidden("scipy", "cffi"):
         import numba
+        import numba.core.typing.cffi_utils  # noqa: F401 - its cffi probe runs now, without cffi
         import numba.np.arraymath  # noqa: F401 - its _HAVE_BLAS probe runs now, without SciPy
     return numba
