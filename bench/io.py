@@ -4,7 +4,8 @@ Both run on one core over the same generated Parquet shards. The floor reads eac
 batches and writes it back with the same compression (zstd) on one thread; ours is
 `curate run` with one `passthrough` stage and one worker, which also validates rows, checks ids
 for duplicates and keeps the per-stage accounting. Throughput is MB of text per second.
-Target (issue 2): ours >= 0.8 x the floor.
+Targets: ours >= 0.8 x the floor (issue 2), >= 0.9 x (issue 34); wall and CPU seconds
+(user + system of this process, all its threads) are both reported, best of 5.
 
 On S3 (a moto S3 API server on loopback, in a subprocess): the same pass-through with input and
 output on the store against raw pyarrow (its native S3FileSystem) reading and writing the same
@@ -24,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, best_of, corpus, md_table, s3_server, scale_arg  # noqa: E402
+from common import ROOT, best_of, best_of_cpu, corpus, load_average, md_table, s3_server, scale_arg  # noqa: E402
 
 
 def floor(src: Path, dst: Path) -> None:
@@ -174,18 +175,24 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="curate-bench-io-"))
     try:
         (tmp / "floor").mkdir()
-        t_floor = t_ours = float("inf")
+        ours(src, tmp / "ours")  # the first run imports and loads what later runs reuse; not counted
+        f_wall = f_cpu = o_wall = o_cpu = float("inf")
         for _ in range(5):  # alternate, so both see the same background load; keep the best
-            t_floor = min(t_floor, best_of(lambda: floor(src, tmp / "floor"), repeat=1))
-            t_ours = min(t_ours, best_of(lambda: ours(src, tmp / "ours"), repeat=1))
+            wall, cpu = best_of_cpu(lambda: floor(src, tmp / "floor"), repeat=1)
+            f_wall, f_cpu = min(f_wall, wall), min(f_cpu, cpu)
+            wall, cpu = best_of_cpu(lambda: ours(src, tmp / "ours"), repeat=1)
+            o_wall, o_cpu = min(o_wall, wall), min(o_cpu, cpu)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    rows = [["pyarrow read + zstd write (floor)", f"{t_floor:.2f}", f"{mb / t_floor:.1f}", "1.00"],
-            ["curate run, passthrough, 1 worker", f"{t_ours:.2f}", f"{mb / t_ours:.1f}", f"{t_floor / t_ours:.2f}"]]
-    print(f"### io: pass-through pipeline vs the pyarrow floor ({n_docs:,} docs, {mb:,.0f} MB of text, 1 core)\n")
-    print(md_table(["what", "seconds (best of 5, alternated)", "MB/s per core", "ratio to floor"], rows))
-    print(f"\nTarget >= 0.80 of the floor: **{'met' if t_floor / t_ours >= 0.8 else 'not met'}** "
-          f"({t_floor / t_ours:.2f}).")
+    rows = [["pyarrow read + zstd write (floor)", f"{f_wall:.2f}", f"{f_cpu:.2f}", f"{mb / f_wall:.1f}", "1.00", "1.00"],
+            ["curate run, passthrough, 1 worker", f"{o_wall:.2f}", f"{o_cpu:.2f}", f"{mb / o_wall:.1f}",
+             f"{f_wall / o_wall:.2f}", f"{f_cpu / o_cpu:.2f}"]]
+    print(f"### io: pass-through pipeline vs the pyarrow floor ({n_docs:,} docs, {mb:,.0f} MB of text, 1 core; "
+          f"load {load_average()})\n")
+    print(md_table(["what", "wall s (best of 5, alternated)", "CPU s (best of 5)", "MB/s per core",
+                    "wall ratio to floor", "CPU ratio to floor"], rows))
+    print(f"\nTarget (issue 34) >= 0.90 of the floor: wall **{'met' if f_wall / o_wall >= 0.9 else 'not met'}** "
+          f"({f_wall / o_wall:.2f}), CPU **{'met' if f_cpu / o_cpu >= 0.9 else 'not met'}** ({f_cpu / o_cpu:.2f}).")
     s3_section(src, mb, scale)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, git_rev, machine  # noqa: E402
 
-BENCHES = ["io", "jsonl_read", "dedup", "quality", "cleaning", "pii", "url_filter", "planner", "executors", "runner", "passes_io",
+BENCHES = ["startup", "io", "jsonl_read", "dedup", "quality", "cleaning", "pii", "url_filter", "planner", "executors", "runner", "passes_io",
            "many_files", "html_extract", "dedup_stdlib", "dedup_real", "pipeline", "scale",
            "tokenized_sinks", "tokenizer_loader"]
 

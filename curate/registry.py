@@ -11,6 +11,11 @@ or one module of a separate package plus its entry point.
 
 A class is registered under its ``name`` attribute (and any names in ``aliases``). The same name
 registered twice by two different classes is an error that names both.
+
+A built-in package may name the module of each of its classes in a ``MODULES`` table (name ->
+module): :meth:`Registry.get` then imports that one module instead of the whole package and every
+plugin, so a command that uses one stage does not pay for importing all of them (issue 34); a name
+not in the table, and every listing, discover everything as before.
 """
 
 from __future__ import annotations
@@ -74,8 +79,18 @@ class Registry(Generic[T]):
             if isinstance(loaded, type):
                 self.register(loaded)
 
+    def _import_one(self, name: str) -> None:
+        """Import the module the built-in package's ``MODULES`` table names for `name`, if any."""
+        module = getattr(importlib.import_module(self.package), "MODULES", {}).get(name)
+        if module is not None:
+            importlib.import_module(module)
+
     def get(self, name: str) -> T:
         """The class registered as `name`; a ConfigError naming the known ones otherwise."""
+        if name not in self._classes and not self._discovered:
+            self._import_one(name)
+        if name in self._classes:
+            return self._classes[name]
         self._discover()
         try:
             return self._classes[name]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from curate.classifiers.preprocess import CURATE, FASTTEXT
+from curate.classifiers.modes import CURATE, FASTTEXT
 from curate.store.storage import Storage, with_suffix
 
 

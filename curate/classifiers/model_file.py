@@ -187,7 +187,9 @@ def _entry_ends(data: np.ndarray, start: int, count: int) -> np.ndarray:
 
 @functools.cache
 def _entry_ends_compiled() -> Any:
-    import numba
+    from curate.lean_imports import import_numba
+
+    numba = import_numba()
 
     @numba.njit(cache=True)
     def walk(data, start, count):  # pragma: no cover - numba

@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import re
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.classifiers.modes import CURATE, FASTTEXT, MODES
+from curate.lean_imports import import_numba
 from curate.text.words import utf8_buffers
+
+numba = import_numba()  # without numba's SciPy probes (curate/lean_imports.py)
 
 # Documents are cut to this many characters: a quality or domain decision does not need 100 kB
 # of text, and the cap bounds the cost of one huge document.
@@ -38,10 +41,6 @@ PUNCTUATION = ".!?,;:'\"()[]{}/"
 # Recorded in every model card, so a model trained with other preprocessing can be recognised.
 PREPROCESSING = {"name": "curate", "version": 1, "lowercase": True, "split_punctuation": PUNCTUATION,
                  "max_chars": MAX_CHARS}
-# The preprocess modes of the classify and language_id stages.
-CURATE = "curate"
-FASTTEXT = "fasttext"
-MODES = (FASTTEXT, CURATE)
 # Unicode space separators (category Zs, plus NEL, LINE and PARAGRAPH SEPARATOR) besides ASCII.
 _UNICODE_SPACES = "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
                   "\u2028\u2029\u202f\u205f\u3000"

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from curate.errors import CurateError, printable
-from curate.store.files import json_default
 
 if TYPE_CHECKING:
     from curate.store.storage import Storage
@@ -308,6 +307,8 @@ def run_file(path: str, name: str) -> str:
 
 def echo_json(data: Any) -> None:
     """Print `data` as the only thing on stdout (warnings go to stderr)."""
+    from curate.store.files import json_default  # pyarrow: only for a verb that prints JSON
+
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=json_default))
 
 

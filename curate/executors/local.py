@@ -237,9 +237,13 @@ def _call(fn: Callable[..., Any], key: str, path: str, rest: tuple) -> Any:
 
 
 def _start_worker(progress: Any) -> None:
-    """Worker initializer: die with the driver, send per-batch progress to it."""
+    """Worker initializer: die with the driver, send per-batch progress to it, no pandas unless
+    a stage imports it (curate/lean_imports.py)."""
+    from curate.lean_imports import answer_pandas_probe
+
     _die_with_parent()
     batches.forward_to(progress)
+    answer_pandas_probe()
 
 
 def _die_with_parent() -> None:

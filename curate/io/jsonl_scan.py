@@ -10,8 +10,11 @@ Arrow parser together; each line that fails is one row error.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from curate.lean_imports import import_numba
+
+numba = import_numba()  # without numba's SciPy probes (curate/lean_imports.py)
 
 OK = 0
 BLANK = 1

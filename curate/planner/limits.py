@@ -18,7 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
-from scipy.optimize import brentq
+
+def _brentq() -> Callable[..., float]:
+    """scipy.optimize.brentq, imported when a limit is searched (not when a stage module that
+    reaches the planner is imported: `curate stages`, a run without a sample stage)."""
+    from scipy.optimize import brentq
+
+    return brentq
+
 
 SATURATION_FRACTION = 0.01  # a doubling must buy >= 1% of the remaining reducible loss
 TIE_TOLERANCE = 1e-9  # relative loss difference below which two model sizes tie
@@ -55,7 +62,7 @@ def useful_compute(loss_at: Callable[[float], float], compute: float, irreducibl
     for _ in range(30):  # budgets down to compute / 16^30, a factor 16 at a time (each step plans twice)
         hi, lo = lo, lo - math.log(16.0)
         if excess(lo) >= 0:
-            return math.exp(brentq(excess, lo, hi, xtol=_SEARCH_XTOL))
+            return math.exp(_brentq()(excess, lo, hi, xtol=_SEARCH_XTOL))
     return math.exp(lo)
 
 
@@ -76,7 +83,7 @@ def smallest_tied(loss_at: Callable[[float], float], log_n: float, best: float, 
     while True:
         nxt = max(lo - width, log_floor)
         if above(nxt) > 0:
-            return brentq(above, nxt, lo, xtol=_SEARCH_XTOL)
+            return _brentq()(above, nxt, lo, xtol=_SEARCH_XTOL)
         if nxt <= log_floor:
             return log_floor
         lo, width = nxt, 2 * width
@@ -131,6 +138,6 @@ def smallest_scale(excess: Callable[[float], float], max_steps: int = 30) -> flo
     for _ in range(max_steps):
         hi = lo + math.log(4.0)
         if excess(hi) >= 0:
-            return math.exp(brentq(excess, lo, hi, xtol=1e-2))
+            return math.exp(_brentq()(excess, lo, hi, xtol=1e-2))
         lo = hi
     return None

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate import schema
-from curate.classifiers.preprocess import MODES
+from curate.classifiers.modes import MODES
 from curate.errors import ConfigError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, set_column

@@ -40,7 +40,6 @@ from curate.io.tables import read_table
 from curate.pipeline.registry import register
 from curate.pipeline.stage import MapStage, Param, TaskContext, reject_rows, set_column
 from curate.store.storage import Storage
-from curate.text.minhash import shingle_sets
 
 _TEXT = ".txt"
 
@@ -101,6 +100,8 @@ class Decontaminate(MapStage):
         return self.cached("index", lambda: self._build_index(storage))
 
     def _build_index(self, storage: Storage) -> BenchmarkIndex:
+        from curate.text.minhash import shingle_sets  # numba: imported when the stage runs
+
         arrays = []
         for name, path in self.benchmarks.items():
             parts = [shingle_sets(texts, self.ngram)[0]
@@ -114,9 +115,13 @@ class Decontaminate(MapStage):
         return list(minhash.SHINGLE_KERNELS)
 
     def warm_up(self, sample: pa.Table) -> None:
+        from curate.text.minhash import shingle_sets
+
         shingle_sets(sample.column(schema.TEXT), self.ngram)
 
     def process(self, table: pa.Table, ctx: TaskContext) -> pa.Table:
+        from curate.text.minhash import shingle_sets
+
         index = self.index(ctx.storage)
         values, offsets = shingle_sets(table.column(schema.TEXT), self.ngram)
         shared = index.shared(values, offsets)

@@ -180,7 +180,9 @@ def _suffix_hashes(data, offsets):
 
 @functools.lru_cache(maxsize=1)
 def _kernels() -> types.SimpleNamespace:
-    import numba
+    from curate.lean_imports import import_numba
+
+    numba = import_numba()
 
     g = globals()
     if not isinstance(g["_mix"], numba.core.dispatcher.Dispatcher):

@@ -6,11 +6,13 @@ in, so train/valid splits and random pruning are the same for any number of work
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pyarrow as pa
 
+from curate.lean_imports import import_numba
 from curate.text.words import utf8_buffers, xxh64
+
+numba = import_numba()  # without numba's SciPy probes (curate/lean_imports.py)
 
 
 @numba.njit(cache=True)

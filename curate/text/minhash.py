@@ -22,11 +22,13 @@ The estimated Jaccard similarity of two documents is the share of equal signatur
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pyarrow as pa
 
+from curate.lean_imports import import_numba
 from curate.text.words import char_classes, hash_words, max_words, utf8_buffers
+
+numba = import_numba()  # without numba's SciPy probes (curate/lean_imports.py)
 
 EMPTY = np.uint32(0xFFFFFFFF)
 _MAX = np.uint64(0xFFFFFFFF)

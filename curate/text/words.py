@@ -17,13 +17,15 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.lean_imports import import_numba
 from curate.text import utf8
 from curate.text.table_cache import cached_table
+
+numba = import_numba()  # without numba's SciPy probes (curate/lean_imports.py)
 
 SEPARATOR, WORD, SOLO = 0, 1, 2
 N_CODEPOINTS = 0x110000

@@ -15,7 +15,7 @@ PACKAGE = ROOT / "curate"
 # unit -> layer; a unit is a package under curate/ or a module at its top
 LAYERS: dict[str, int] = {
     "curate.errors": 0, "curate.schema": 0,
-    "curate.faults": 1, "curate.registry": 1, "curate.kernels": 1,
+    "curate.faults": 1, "curate.registry": 1, "curate.kernels": 1, "curate.lean_imports": 1,
     "curate.store": 2,
     "curate.io": 3, "curate.text": 3, "curate.sample_data": 3, "curate.sample_pages": 3,
     "curate.classifiers": 4, "curate.executors": 4, "curate.sinks": 4, "curate.planner": 4,

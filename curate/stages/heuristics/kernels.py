@@ -320,7 +320,9 @@ def njit_namespace(g: dict, helpers: tuple[str, ...], inline: tuple[str, ...],
                    kernel_names: tuple[str, ...]) -> types.SimpleNamespace:
     """Compile a module's helpers in place (rebinding its globals `g`, so kernels calling them
     call compiled code) and return its kernels, compiled, by name without the leading "_"."""
-    import numba
+    from curate.lean_imports import import_numba
+
+    numba = import_numba()
 
     for name in helpers:
         if not isinstance(g[name], numba.core.dispatcher.Dispatcher):
