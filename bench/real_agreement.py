@@ -209,7 +209,7 @@ def profile(table: Any, params: dict[str, Any], repeat: int = 3) -> str:
     for label, fn in parts:
         seconds = min(_cpu(fn) for _ in range(repeat))
         rows.append([label, f"{seconds:.3f}", f"{mb / seconds:.1f}" if seconds else ""])
-    return md_table(["part", "CPU s (best of %d)" % repeat, "MB/s"], rows)
+    return md_table(["part", f"CPU s (best of {repeat})", "MB/s"], rows)
 
 
 def _cpu(fn: Any) -> float:
