@@ -185,6 +185,8 @@ def profile(table: Any, params: dict[str, Any], repeat: int = 3) -> str:
     """Where the `heuristics` stage's CPU time goes, on the same batches: the shared views (the
     spaCy-exact tokenizer kernel, the "\\n" lines, ``str.splitlines`` lines), each rule set's
     ``measure`` with those views already built, and the whole stage (best of `repeat`)."""
+    import pyarrow.compute as pc
+
     from curate import schema
     from curate.pipeline.registry import get_stage_class
     from curate.stages.heuristics import spacy_words
@@ -204,7 +206,7 @@ def profile(table: Any, params: dict[str, Any], repeat: int = 3) -> str:
     for name, stage in stages.items():
         parts.append((f"{name}: measure (views built)", lambda stage=stage: [stage.measure(v) for v in views]))
     parts.append(("whole `heuristics` stage", lambda: run_ours("heuristics", table, params)))
-    mb = sum(len(b) for t in batches for b in (t.buffers()[2] or b"",)) / 1e6
+    mb = sum(pc.sum(pc.binary_length(t)).as_py() or 0 for t in batches) / 1e6
     rows = []
     for label, fn in parts:
         seconds = min(_cpu(fn) for _ in range(repeat))
