@@ -15,7 +15,9 @@ then curate's ``normalize``), the same normalized texts given to both sides. Per
 Also the CPU seconds of both sides on the same texts (one process: the per-core speed).
 
 Run: ``python bench/real_agreement.py --corpus bench/.cache/real-corpus [--docs N]``; prints
-Markdown.
+Markdown. ``--speed-only`` times both sides and nothing else (``--datatrove-cpu S`` reuses a
+datatrove figure measured earlier on the same texts instead of re-running its ~3 CPU minutes);
+``--profile`` adds where our time goes, part by part (:func:`profile`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import md_table  # noqa: E402
 from quality import BATCH_ROWS, SETS, datatrove_filters, run_datatrove, run_ours  # noqa: E402
+
+from curate.stages.heuristics.text import TextBatch  # noqa: E402
 
 # Our (set, rule) -> the signal our rule tests and the reference function computing it.
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -177,6 +181,45 @@ def timed_ours(table: Any, params: dict[str, Any]) -> tuple[float, Any]:
     return time.process_time() - t0, out
 
 
+def profile(table: Any, params: dict[str, Any], repeat: int = 3) -> str:
+    """Where the `heuristics` stage's CPU time goes, on the same batches: the shared views (the
+    spaCy-exact tokenizer kernel, the "\\n" lines, ``str.splitlines`` lines), each rule set's
+    ``measure`` with those views already built, and the whole stage (best of `repeat`)."""
+    import pyarrow.compute as pc
+
+    from curate import schema
+    from curate.pipeline.registry import get_stage_class
+    from curate.stages.heuristics import spacy_words
+    from curate.text.utf8 import string_buffers
+
+    batches = [table.slice(i, BATCH_ROWS).column(schema.TEXT) for i in range(0, table.num_rows, BATCH_ROWS)]
+    views = [TextBatch(text) for text in batches]
+    stages = {s: get_stage_class(s)(**params.get(s, {})) for s in SETS}
+    parts: list[tuple[str, Any]] = [
+        ("tokenizer kernel (spacy_words.tokenize)",
+         lambda: [spacy_words.tokenize(*string_buffers(v.text)) for v in views]),
+        ("lines (split on \\n)", lambda: [TextBatch(t).lines for t in batches]),
+        ("splitlines (str.splitlines lines)", lambda: [TextBatch(t).splitlines for t in batches]),
+    ]
+    for v in views:  # build the shared views once, so each rule set is timed on its own work
+        _ = v.tokens, v.lines, v.splitlines
+    for name, stage in stages.items():
+        parts.append((f"{name}: measure (views built)", lambda stage=stage: [stage.measure(v) for v in views]))
+    parts.append(("whole `heuristics` stage", lambda: run_ours("heuristics", table, params)))
+    mb = sum(pc.sum(pc.binary_length(t)).as_py() or 0 for t in batches) / 1e6
+    rows = []
+    for label, fn in parts:
+        seconds = min(_cpu(fn) for _ in range(repeat))
+        rows.append([label, f"{seconds:.3f}", f"{mb / seconds:.1f}" if seconds else ""])
+    return md_table(["part", f"CPU s (best of {repeat})", "MB/s"], rows)
+
+
+def _cpu(fn: Any) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
 def agreement(ours: Any, ref: Reference, params: dict[str, Any]) -> str:
     from curate import schema
     from curate.pipeline.registry import get_stage_class
@@ -217,24 +260,54 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parent / ".cache" / "real-corpus")
     parser.add_argument("--docs", type=int, default=None, help="first N documents by id (default: all)")
     parser.add_argument("--stride", type=int, default=1, help="every K-th document by id (a sample of all kinds)")
+    parser.add_argument("--speed-only", action="store_true", help="time both sides, skip the agreement tables")
+    parser.add_argument("--datatrove-cpu", type=float, default=None,
+                        help="with --speed-only: datatrove's CPU seconds measured earlier on the same texts")
+    parser.add_argument("--profile", action="store_true", help="also print where our time goes")
     args = parser.parse_args()
     pa.set_cpu_count(1)
     table = load_normalized(args.corpus, args.docs, args.stride)
     ids = table.column("id").to_pylist()
     texts = table.column("text").to_pylist()
     mb = sum(len(t.encode()) for t in texts) / 1e6
-    ref = Reference(ids, texts)
-    print(f"### Heuristics agreement with datatrove on real text ({table.num_rows:,} documents, {mb:.1f} MB, "
-          f"batches of {BATCH_ROWS})\n")
     matching = {"gopher_quality": {"stop_words_match_case": True}}
-    seconds, ours = timed_ours(table, matching)
-    print("With `stop_words_match_case: true` (datatrove's case-sensitive stop words):\n")
-    print(agreement(ours, ref, matching))
-    print("\nDefault (`stop_words_match_case: false`): only the stop_words rule and the decisions differ:\n")
-    print(agreement(run_ours("heuristics", table), ref, {}))
-    print(f"\nSpeed, one process, CPU seconds: ours (`heuristics`, all four rule sets) {seconds:.2f} s "
-          f"({mb / seconds:.1f} MB/s), datatrove's four filters one after the other {ref.seconds:.1f} s "
-          f"({mb / ref.seconds:.2f} MB/s): {ref.seconds / seconds:.0f}x per core.")
+    heading = f"({table.num_rows:,} documents, {mb:.1f} MB, batches of {BATCH_ROWS})"
+    if args.speed_only:
+        seconds, _ = timed_ours(table, matching)
+        if args.datatrove_cpu is None:
+            theirs, measured = datatrove_seconds(ids, texts), "measured now"
+        else:
+            theirs, measured = args.datatrove_cpu, "measured earlier, --datatrove-cpu"
+        print(f"### Heuristics speed on real text {heading}\n")
+        print(speed_line(mb, seconds, theirs) + f" (datatrove {measured}).")
+    else:
+        ref = Reference(ids, texts)
+        print(f"### Heuristics agreement with datatrove on real text {heading}\n")
+        seconds, ours = timed_ours(table, matching)
+        print("With `stop_words_match_case: true` (datatrove's case-sensitive stop words):\n")
+        print(agreement(ours, ref, matching))
+        print("\nDefault (`stop_words_match_case: false`): only the stop_words rule and the decisions differ:\n")
+        print(agreement(run_ours("heuristics", table), ref, {}))
+        print("\n" + speed_line(mb, seconds, ref.seconds) + ".")
+    if args.profile:
+        print("\nWhere our time goes (one process, the same batches):\n")
+        print(profile(table, matching))
+
+
+def datatrove_seconds(ids: list[str], texts: list[str]) -> float:
+    """CPU seconds of datatrove's four filters one after the other over the texts (spaCy loaded first)."""
+    filters = datatrove_filters()
+    run_datatrove(filters["gopher_quality"], ids[:8], texts[:8])
+    t0 = time.process_time()
+    for rule_set in SETS:
+        run_datatrove(filters[rule_set], ids, texts)
+    return time.process_time() - t0
+
+
+def speed_line(mb: float, ours: float, theirs: float) -> str:
+    return (f"Speed, one process, CPU seconds: ours (`heuristics`, all four rule sets) {ours:.2f} s "
+            f"({mb / ours:.1f} MB/s), datatrove's four filters one after the other {theirs:.1f} s "
+            f"({mb / theirs:.2f} MB/s): {theirs / ours:.0f}x per core")
 
 
 if __name__ == "__main__":

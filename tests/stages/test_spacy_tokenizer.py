@@ -50,3 +50,30 @@ _PIECES = st.sampled_from(list("aZé9 .,;:'’\"()[]{}<>-–—_/\\=+*^%$#@!?…
 @given(st.lists(st.lists(_PIECES, max_size=25).map("".join), min_size=1, max_size=5))
 def test_tokens_equal_spacys_on_random_texts(texts):
     assert TextBatch(pa.array(texts)).token_strings() == [spacy_words(t) for t in texts]
+
+
+# The plain path (spacy_words._plain_chunk): ASCII letters, optionally then one of ", ; :", are
+# one token (two) unless a special case is involved. The table facts its proof rests on:
+
+
+def test_plain_path_facts_hold_in_the_tables():
+    from curate.stages.heuristics import spacy_words as sw
+
+    cls = sw.classes()
+    letters = [ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+    affix_bits = sw.C_PREFIX | sw.C_SUFFIX | sw.C_ICON
+    assert not any(cls[c] & affix_bits for c in letters)
+    assert all(cls[ord(c)] & sw.C_SUFFIX for c in ",;:")
+    assert not any(c.isalpha() for c in sw.tables()["currency"] if len(c) > 1)
+
+
+_LETTER_CHUNKS = st.one_of(
+    st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"), min_size=1, max_size=12),
+    st.sampled_from(["dont", "Cannot", "gonna", "Im", "id", "Wed", "vs", "and", "or", "etc", "cant", "whats"]),
+).flatmap(lambda w: st.sampled_from([w, w + ",", w + ";", w + ":"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LETTER_CHUNKS, min_size=1, max_size=30).map(" ".join))
+def test_plain_chunks_tokenize_as_spacy_does(text):
+    assert TextBatch(pa.array([text])).token_strings() == [spacy_words(text)]
