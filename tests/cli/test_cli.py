@@ -1,4 +1,7 @@
-"""The CLI contract: --version, --help with defaults for every verb, one-line errors, exit codes."""
+"""The CLI contract: --version, --help with defaults for every verb, one-line errors, exit codes.
+
+--version and --help are click's output of the entry point and run in process (tests/in_process.py);
+runs, whose workers write to the real stdout and stderr, run as a subprocess."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 from curate import __version__
 from curate.cli import VERBS
 from tests.conftest import ROOT, env_with_repo, read_stats, write_parquet
+from tests.in_process import curate as curate_in_process
 
 
 def curate(*args: str) -> subprocess.CompletedProcess:
@@ -20,20 +24,20 @@ def curate(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_version() -> None:
-    r = curate("--version")
+    r = curate_in_process("--version")
     assert r.returncode == 0 and __version__ in r.stdout
 
 
 @pytest.mark.parametrize("verb", sorted(VERBS))
 def test_every_verb_has_help_with_defaults(verb: str) -> None:
-    r = curate(verb, "--help")
+    r = curate_in_process(verb, "--help")
     assert r.returncode == 0, r.stderr
     assert "Usage: curate " + verb in r.stdout
     assert "--help" in r.stdout
 
 
 def test_run_help_shows_defaults() -> None:
-    out = " ".join(curate("run", "--help").stdout.split())  # unwrap click's columns
+    out = " ".join(curate_in_process("run", "--help").stdout.split())  # unwrap click's columns
     assert "[default: local]" in out and "--on-error" in out and "(the CPUs this process may use)" in out
     assert "[default: (fail)]" in out
 

@@ -4,21 +4,15 @@ showing each sink's documents on its own (issue 30 item 4)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from curate.api import Pipeline
 from curate.pipeline.results import heavy_removals
 from curate.pipeline.stats import StageStats
-from tests.conftest import ROOT, env_with_repo, read_stats, write_parquet
+from tests.conftest import read_stats, write_parquet
+from tests.in_process import curate
 
 LONG = "a long enough document with plenty of words in it, " * 4
-
-
-def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env_with_repo(),
-                          capture_output=True, text=True, timeout=300)
 
 
 def _corpus(tmp_path: Path) -> Path:

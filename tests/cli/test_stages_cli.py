@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from curate.pipeline.catalog import describe_stage, list_stages
 from curate.pipeline.registry import get_stage_class, stage_names
 from curate.pipeline.stage import MapStage
-from tests.conftest import ROOT, env_with_repo
-
-
-def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env_with_repo(),
-                          capture_output=True, text=True, timeout=120)
+from tests.in_process import curate
 
 
 def test_listing_names_every_registered_stage_once_with_kind_and_one_line() -> None:

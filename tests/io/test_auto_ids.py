@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.api import Pipeline
-from tests.conftest import CURATE, ROOT, env_with_repo, read_output
+from tests.conftest import ROOT, read_output
+from tests.in_process import curate
 
 
 @pytest.fixture()
@@ -52,13 +52,11 @@ def test_auto_ids_are_path_and_row_and_independent_of_workers_and_tasks(c4_like:
 
 def test_auto_ids_from_yaml_settings_and_cli(c4_like: Path, tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text("name: ids\nsettings: {id_column: auto}\nstages:\n  - stage: passthrough\n")
-    r = subprocess.run([*CURATE, "run", str(tmp_path / "p.yaml"), "--input", str(c4_like), "--output", str(tmp_path / "y"),
-                        "--workers", "2", "--quiet"], cwd=ROOT, env=env_with_repo(), capture_output=True, text=True,
-                       timeout=300)
+    r = curate("run", str(tmp_path / "p.yaml"), "--input", str(c4_like), "--output", str(tmp_path / "y"),
+                        "--workers", "2", "--quiet")
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([*CURATE, "run", str(ROOT / "pipelines" / "foundation.yaml"), "--input", str(c4_like), "--output",
-                        str(tmp_path / "c"), "--id-column", "auto", "--workers", "1", "--quiet"], cwd=ROOT,
-                       env=env_with_repo(), capture_output=True, text=True, timeout=300)
+    r = curate("run", str(ROOT / "pipelines" / "foundation.yaml"), "--input", str(c4_like), "--output",
+                        str(tmp_path / "c"), "--id-column", "auto", "--workers", "1", "--quiet")
     assert r.returncode == 0, r.stderr
     assert sorted(read_output(tmp_path / "y").column("id").to_pylist()) == sorted(_ids(c4_like, tmp_path / "a", workers=1))
 

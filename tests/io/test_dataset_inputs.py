@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +13,8 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import ConfigError, InputError
-from tests.conftest import CURATE, ROOT, read_output
+from tests.conftest import read_output
+from tests.in_process import curate
 
 
 def _run(src: Path, out: Path, **kwargs: object) -> pa.Table:
@@ -100,11 +100,11 @@ def test_an_attribute_line_of_another_document_is_an_error_naming_file_and_row(t
 def test_cli_split_and_attributes_flags(dataset_dict: Path, tmp_path: Path) -> None:
     yaml = tmp_path / "p.yaml"
     yaml.write_text("stages:\n  - stage: passthrough\n")
-    proc = subprocess.run([*CURATE, "run", str(yaml), "--input", str(dataset_dict), "--output", str(tmp_path / "o"),
-                           "--split", "nope"], capture_output=True, text=True, cwd=ROOT)
+    proc = curate("run", str(yaml), "--input", str(dataset_dict), "--output", str(tmp_path / "o"),
+                           "--split", "nope")
     assert proc.returncode == 2 and "--split nope" in proc.stderr, proc.stderr
     root = _dolma(tmp_path / "dolma")
-    proc = subprocess.run([*CURATE, "run", str(yaml), "--input", str(root), "--output", str(tmp_path / "o2"),
-                           "--attributes", "length"], capture_output=True, text=True, cwd=ROOT)
+    proc = curate("run", str(yaml), "--input", str(root), "--output", str(tmp_path / "o2"),
+                           "--attributes", "length")
     assert proc.returncode == 0, proc.stderr
     assert "length__length__chars" in read_output(tmp_path / "o2").column_names

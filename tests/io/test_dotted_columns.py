@@ -4,7 +4,6 @@ item 4): dolma keeps a document's attributes under `metadata`."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +13,8 @@ import pytest
 from curate.api import Pipeline
 from curate.classifiers.train import labelled_batches
 from curate.errors import InputError
-from tests.conftest import CURATE, env_with_repo, read_output
+from tests.conftest import read_output
+from tests.in_process import curate
 
 
 def _dolma_rows(prefix: str, n: int = 30) -> list[dict]:
@@ -68,16 +68,15 @@ def test_label_column_metadata_kind_for_train_classifier(dolma_like: Path) -> No
 
 def test_train_classifier_cli_accepts_a_dotted_label_column(dolma_like: Path, tmp_path: Path) -> None:
     pytest.importorskip("fasttext")
-    proc = subprocess.run([*CURATE, "train-classifier", "--input", str(dolma_like), "--label-column", "metadata.kind",
-                           "--output", str(tmp_path / "m.bin")], capture_output=True, text=True, env=env_with_repo())
+    proc = curate("train-classifier", "--input", str(dolma_like), "--label-column", "metadata.kind",
+                           "--output", str(tmp_path / "m.bin"))
     assert proc.returncode == 0, proc.stderr
     assert sorted(json.loads((tmp_path / "m.json").read_text())["labels"]) == ["code", "prose"]
 
 
 def test_a_missing_path_is_one_line_naming_the_column(dolma_like: Path, tmp_path: Path) -> None:
-    proc = subprocess.run([*CURATE, "run", "--input", str(dolma_like), "--output", str(tmp_path / "out"),
-                           "--id-column", "metadata.nothere", "--workers", "1", _passthrough_yaml(tmp_path)],
-                          capture_output=True, text=True, env=env_with_repo())
+    proc = curate("run", "--input", str(dolma_like), "--output", str(tmp_path / "out"),
+                           "--id-column", "metadata.nothere", "--workers", "1", _passthrough_yaml(tmp_path))
     assert proc.returncode == 2, proc.stderr
     assert "'metadata.nothere'" in proc.stderr and "Traceback" not in proc.stderr
 

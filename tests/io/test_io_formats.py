@@ -9,7 +9,6 @@ import csv
 import gzip
 import json
 import lzma
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +16,8 @@ import pytest
 
 from curate.api import Pipeline
 from curate.errors import InputError
-from tests.conftest import CURATE, ROOT, env_with_repo, read_output
+from tests.conftest import ROOT, read_output
+from tests.in_process import curate
 
 # dolma's document fields (dolma docs/data-format.md): id, text, source, added, created, metadata.
 DOLMA = [{"id": f"cc-{i}", "text": f"Paragraph one of page {i}.\n\nParagraph two, with \"quotes\" and, commas.",
@@ -55,9 +55,8 @@ def test_a_json_array_file_is_exit_2_naming_it_with_a_hint(tmp_path: Path) -> No
     with pytest.raises(InputError) as info:
         _run(tmp_path / "in", tmp_path / "out")
     assert info.value.file == "dump.json" and "JSON array" in str(info.value) and "jq -c" in str(info.value)
-    r = subprocess.run([*CURATE, "run", str(ROOT / "pipelines" / "foundation.yaml"), "--input", str(tmp_path / "in"),
-                        "--output", str(tmp_path / "o2")], cwd=ROOT, env=env_with_repo(), capture_output=True,
-                       text=True, timeout=300)
+    r = curate("run", str(ROOT / "pipelines" / "foundation.yaml"), "--input", str(tmp_path / "in"),
+                        "--output", str(tmp_path / "o2"))
     assert r.returncode == 2 and "dump.json" in r.stderr and "JSON array" in r.stderr
 
 
@@ -88,9 +87,8 @@ def test_csv_delimiter_from_the_cli_and_a_compressed_tsv(tmp_path: Path) -> None
     _write_delimited(tmp_path / "semi.csv", ";", ROWS[:10])
     (tmp_path / "in" / "semi.csv").write_bytes((tmp_path / "semi.csv").read_bytes())
     (tmp_path / "p.yaml").write_text("name: convert\nstages:\n  - stage: passthrough\n")
-    run = subprocess.run([*CURATE, "run", str(tmp_path / "p.yaml"), "--input", str(tmp_path / "in"),
-                          "--output", str(tmp_path / "out"), "--csv-delimiter", ";", "--workers", "1", "--quiet"],
-                         cwd=ROOT, env=env_with_repo(), capture_output=True, text=True, timeout=300)
+    run = curate("run", str(tmp_path / "p.yaml"), "--input", str(tmp_path / "in"),
+                          "--output", str(tmp_path / "out"), "--csv-delimiter", ";", "--workers", "1", "--quiet")
     assert run.returncode == 0, run.stderr
     assert read_output(tmp_path / "out").sort_by("id").to_pylist() == sorted(ROWS[:10], key=lambda r: r["id"])
     (tmp_path / "gz").mkdir()

@@ -4,7 +4,6 @@ named sinks, validation before any work, accounting, and the same result on ever
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,15 +19,13 @@ from curate.pipeline.validate import unread_outputs
 from curate.store import layout
 from curate.store.storage import Storage
 from tests.conftest import (
-    CURATE,
-    ROOT,
     data_dir,
-    env_with_repo,
     read_output,
     rejected_dir,
     shard_ids,
     write_parquet,
 )
+from tests.in_process import curate
 
 KINDS = ("code", "prose", "other")
 
@@ -360,7 +357,7 @@ def test_a_missing_column_on_one_branch_of_a_union_is_named(tmp_path: Path) -> N
 
 def test_curate_stats_prints_the_graph_with_counts(routed) -> None:
     _, out, stats = routed
-    r = subprocess.run([*CURATE, "stats", str(out)], cwd=ROOT, env=env_with_repo(), capture_output=True, text=True)
+    r = curate("stats", str(out))
     assert r.returncode == 0, r.stderr
     by = {s["stage"]: s for s in stats["stages"]}
     line = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("[code] code_len"))

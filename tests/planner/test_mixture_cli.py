@@ -1,25 +1,20 @@
-"""The mixture verbs end to end (real subprocesses): draw mixtures, calibrate --fit mixture,
+"""The mixture verbs end to end (the console entry point, in process: tests/in_process.py): draw mixtures, calibrate --fit mixture,
 predict (mixture and repetition laws), and the exit codes of bad input."""
 
 from __future__ import annotations
 
 import csv
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import CURATE, env_with_repo
+from tests.in_process import curate
 
 from .test_mixture_fit import planted_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CURATE, *args], capture_output=True, text=True, env=env_with_repo(), timeout=300)
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from curate.planner import (
 )
 from curate.planner.limits import TIE_TOLERANCE, doubling_gain
 from curate.store import layout
-from tests.conftest import CURATE, env_with_repo
+from tests.in_process import curate
 
 NOISE = 0.003  # sd of log loss: about 0.3% per run
 
@@ -314,8 +313,10 @@ def test_per_bucket_r_d_changes_the_plan() -> None:
 
 
 def test_saturation_reports_useful_compute() -> None:
+    """Saturation is computed on the point plan, before (and independently of) the epochs ranges
+    (plans.plan), so the plans here skip the bootstrap replanning (ranges=False)."""
     tiny = [Bucket("high", 4.3e6, 2.0), Bucket("medium", 4.3e6, 1.0), Bucket("low", 4.4e6, 0.5)]  # 13M tokens
-    p = plan(tiny, 1e21)
+    p = plan(tiny, 1e21, ranges=False)
     sat = p.extra["saturation"]
     assert sat["saturated"] and sat["threshold"] == 0.01 and sat["doubling_gain"] < 0.01
     useful = sat["useful_compute"]
@@ -324,14 +325,16 @@ def test_saturation_reports_useful_compute() -> None:
                          DATABLATIONS.E)
     assert gain == pytest.approx(0.01, rel=1e-3)  # a doubling at useful_compute buys exactly the threshold
     assert any("compute is saturated" in w and "useful_compute" in w for w in p.warnings)
-    calm = plan([Bucket("a", 1e11, 1.0)], 1e20)
+    calm = plan([Bucket("a", 1e11, 1.0)], 1e20, ranges=False)
     assert calm.extra["saturation"]["saturated"] is False and calm.extra["saturation"]["useful_compute"] is None
     assert not any("saturated" in w for w in calm.warnings)
 
 
 def test_flat_ridge_takes_the_smallest_tied_n() -> None:
+    """The N tie-break belongs to the point plan (plans.plan decides it before the epochs ranges),
+    so the plans here skip the bootstrap replanning (ranges=False)."""
     tiny = [Bucket("high", 4.3e6, 2.0), Bucket("medium", 4.3e6, 1.0), Bucket("low", 4.4e6, 0.5)]
-    p = plan(tiny, 1e21, max_epochs=math.inf)  # uncapped: N is arbitrary over a flat ridge
+    p = plan(tiny, 1e21, max_epochs=math.inf, ranges=False)  # uncapped: N is arbitrary over a flat ridge
     tie = p.extra["n_tie_break"]
     assert tie is not None and tie["tolerance"] == TIE_TOLERANCE
     assert p.params < 0.99 * tie["argmin_params"]
@@ -340,7 +343,7 @@ def test_flat_ridge_takes_the_smallest_tied_n() -> None:
     smaller = plan(tiny, 1e21, params=p.params * 0.98, max_epochs=math.inf, ranges=False).predicted_loss
     assert smaller > at_argmin * (1 + TIE_TOLERANCE)  # any smaller N is no longer a tie
     assert any("tie-break" in w for w in p.warnings)
-    normal = plan([Bucket("high", 1e9, 2.0), Bucket("low", 2e10, 0.5)], 1e20)
+    normal = plan([Bucket("high", 1e9, 2.0), Bucket("low", 2e10, 0.5)], 1e20, ranges=False)
     assert normal.extra["n_tie_break"] is None
 
 
@@ -361,10 +364,6 @@ def test_fit_range_per_bucket_epochs(law_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- CLI
-
-
-def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CURATE, *args], capture_output=True, text=True, env=env_with_repo(), timeout=300)
 
 
 def test_calibrate_and_plan_verbs(tmp_path: Path) -> None:

@@ -1,9 +1,8 @@
-"""`curate plan` end to end (a real subprocess), and the plan report (tables, PNG plots)."""
+"""`curate plan` end to end (the console entry point, in process: tests/in_process.py), and the plan report (tables, PNG plots)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from curate.planner.report import (
     plot_frontier,
     plot_plan,
 )
-from tests.conftest import CURATE, env_with_repo
+from tests.in_process import curate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BUCKETS = [Bucket("high", 1e9, 2.0, docs=1000, mean_score=0.9), Bucket("mid", 5e9, 1.0, docs=5000, mean_score=0.5),
@@ -28,10 +27,6 @@ def buckets_json(tmp_path: Path) -> Path:
     path = tmp_path / "buckets.json"
     path.write_text(json.dumps(buckets_to_dict(BUCKETS)))
     return path
-
-
-def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CURATE, *args], capture_output=True, text=True, env=env_with_repo(), timeout=120)
 
 
 def test_plan_table_and_plot(buckets_json: Path, tmp_path: Path) -> None:

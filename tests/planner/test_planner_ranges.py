@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,9 @@ from curate.planner import (
 from curate.planner.builtin import builtin_draws, data_file, draws_document
 from curate.planner.laws import CHINCHILLA, DATABLATIONS
 from curate.planner.make_builtin_draws import make_draws
-from tests.conftest import CURATE, env_with_repo
+from tests.in_process import curate
 
 BUCKETS = [Bucket("high", 1e9, 2.0), Bucket("mid", 5e9, 1.0), Bucket("low", 2e10, 0.5)]
-
-
-def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CURATE, *args], capture_output=True, text=True, env=env_with_repo(), timeout=600)
 
 
 def test_plan_without_law_shows_epoch_and_n_ranges(tmp_path: Path) -> None:

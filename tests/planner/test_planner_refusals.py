@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,11 @@ import curate
 from curate.errors import InfeasibleError
 from curate.planner import Bucket, buckets_to_dict, frontier, plan
 from curate.planner.report import _y_scale, format_frontier, plot_frontier
-from tests.conftest import CURATE, env_with_repo
+from tests.in_process import curate as curate_cli
 
 # the demo's buckets (2,000 sample documents after curation: 436K unique tokens)
 DEMO = [Bucket("high", 178335, 2.0), Bucket("medium", 187715, 1.0), Bucket("low", 69874, 0.5)]
 BIG = [Bucket("high", 1e9, 2.0), Bucket("mid", 5e9, 1.0), Bucket("low", 2e10, 0.5)]
-
-
-def curate_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CURATE, *args], capture_output=True, text=True, env=env_with_repo(), timeout=600)
 
 
 def _write(tmp_path: Path, buckets: list[Bucket], name: str = "buckets.json") -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -16,7 +15,8 @@ import xxhash
 
 from curate.api import Pipeline
 from curate.store.layout import WorkStore
-from tests.conftest import CURATE, ROOT, SAMPLE
+from tests.conftest import SAMPLE
+from tests.in_process import curate
 from tests.report.html_page import Element, header, parse, svg_fragments, table_rows, value
 
 SECTIONS = ("pipeline", "removed", "signals", "duplicates", "plan", "examples")
@@ -33,7 +33,7 @@ def demo_run(default_pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def page(demo_run: Path) -> tuple[str, Element]:
-    r = subprocess.run([*CURATE, "report", str(demo_run)], cwd=ROOT, capture_output=True, text=True)
+    r = curate("report", str(demo_run))
     assert r.returncode == 0, r.stderr
     path = Path(r.stdout.strip())
     assert path == Path(WorkStore.open(demo_run).report_file)  # where the store keeps it, printed alone
@@ -219,8 +219,7 @@ def test_api_writes_elsewhere_and_a_sample_is_chosen_by_id_hash(demo_run: Path, 
 
 def test_cli_output_and_json(demo_run: Path, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere.html"
-    r = subprocess.run([*CURATE, "report", str(demo_run), "--output", str(target), "--examples", "1", "--json"],
-                       cwd=ROOT, capture_output=True, text=True)
+    r = curate("report", str(demo_run), "--output", str(target), "--examples", "1", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"report": str(target)}
     tree = parse(target.read_text(encoding="utf-8"))
@@ -233,10 +232,10 @@ def test_an_unfinished_run_is_refused_in_one_line(demo_run: Path, tmp_path: Path
     Path(WorkStore.open(copy).success_file).unlink()
     report = Path(WorkStore.open(copy).report_file)
     report.unlink(missing_ok=True)
-    r = subprocess.run([*CURATE, "report", str(copy)], cwd=ROOT, capture_output=True, text=True)
+    r = curate("report", str(copy))
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "has not finished" in r.stderr and str(copy) in r.stderr
-    r = subprocess.run([*CURATE, "report", str(tmp_path / "nowhere")], cwd=ROOT, capture_output=True, text=True)
+    r = curate("report", str(tmp_path / "nowhere"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such directory" in r.stderr
     assert not report.exists()
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,8 @@ from curate.classifiers.metrics import classification_report
 from curate.classifiers.preprocess import MAX_CHARS, preprocess, reference
 from curate.classifiers.train import train_classifier
 from curate.errors import ConfigError, InputError
-from tests.conftest import ROOT, env_with_repo, read_output, write_parquet
+from tests.conftest import read_output, write_parquet
+from tests.in_process import curate
 
 SMALL = {"epochs": 5, "dim": 8, "bucket": 5000, "lr": 0.2}
 SPORT = "match team goal coach season league player score referee stadium".split()
@@ -217,14 +216,10 @@ def test_classify_stage_checks_before_any_work(topic_model: tuple[Path, dict], t
 
 # ---- the verbs ----------------------------------------------------------------------------------
 
-def _curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env_with_repo(),
-                          capture_output=True, text=True, timeout=300)
-
 
 def test_train_and_classify_verbs(topic_data: Path, tmp_path: Path) -> None:
     model = tmp_path / "m" / "topic.bin"
-    r = _curate("train-classifier", "--input", str(topic_data), "--label-column", "topic", "--output", str(model),
+    r = curate("train-classifier", "--input", str(topic_data), "--label-column", "topic", "--output", str(model),
                 "--epochs", "5", "--dim", "8", "--bucket", "5000", "--lr", "0.2")
     assert r.returncode == 0, r.stderr
     assert "accuracy" in r.stdout and "macro F1" in r.stdout and "precision" in r.stdout
@@ -232,7 +227,7 @@ def test_train_and_classify_verbs(topic_data: Path, tmp_path: Path) -> None:
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["params"] == {**TrainParams().to_dict(), **{"epochs": 5, "dim": 8, "bucket": 5000, "lr": 0.2}}
 
-    r = _curate("classify", "--input", str(topic_data), "--output", str(tmp_path / "out"), "--model", str(model),
+    r = curate("classify", "--input", str(topic_data), "--output", str(tmp_path / "out"), "--model", str(model),
                 "--column", "topic_pred", "--label", "cook", "--workers", "1", "--json")
     assert r.returncode == 0, r.stderr
     stats = json.loads(r.stdout)
@@ -240,9 +235,9 @@ def test_train_and_classify_verbs(topic_data: Path, tmp_path: Path) -> None:
     table = read_output(tmp_path / "out")
     assert table.column("topic_pred_score").null_count == 0
 
-    r = _curate("classify", "--input", str(topic_data), "--output", str(tmp_path / "out2"), "--model", str(model),
+    r = curate("classify", "--input", str(topic_data), "--output", str(tmp_path / "out2"), "--model", str(model),
                 "--column", "x", "--label", "chess")
     assert r.returncode == 2 and "label 'chess' is not a label" in r.stderr
-    r = _curate("train-classifier", "--input", str(topic_data), "--label-column", "nope", "--output",
+    r = curate("train-classifier", "--input", str(topic_data), "--label-column", "nope", "--output",
                 str(tmp_path / "x.bin"))
     assert r.returncode == 2 and "label column 'nope' not found" in r.stderr

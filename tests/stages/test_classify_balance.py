@@ -17,7 +17,7 @@ from curate.classifiers.fasttext import Classifier
 from curate.classifiers.train import train_classifier
 from curate.errors import ConfigError
 from curate.sample_data import generate
-from tests.conftest import CURATE, ROOT, env_with_repo
+from tests.in_process import curate
 
 N_MINORITY, N_MAJORITY = 100, 4000  # 40:1
 
@@ -124,9 +124,8 @@ def test_id_like_label_column_is_refused_before_training(imbalanced: Path, tmp_p
 
 def test_cli_balance_warning_and_max_labels(imbalanced: Path, tmp_path: Path) -> None:
     def train(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*CURATE, "train-classifier", "--input", str(imbalanced), "--output",
-                               str(tmp_path / "m.bin"), "--valid-fraction", "0.25", *args], cwd=ROOT,
-                              env=env_with_repo(), capture_output=True, text=True, timeout=300)
+        return curate("train-classifier", "--input", str(imbalanced), "--output",
+                               str(tmp_path / "m.bin"), "--valid-fraction", "0.25", *args)
 
     r = train("--label-column", "label", "--balance", "none")
     assert r.returncode == 0, r.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import shutil
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,8 @@ from curate import schema
 from curate.classifiers.fasttext import Classifier, TrainParams, save, train
 from curate.classifiers.model_file import MAGIC, ModelLayout, check_model_file
 from curate.errors import ConfigError
-from tests.conftest import ROOT, env_with_repo, write_parquet
+from tests.conftest import write_parquet
+from tests.in_process import curate
 
 # Byte offsets of header fields, from the layout: magic, version (int32 each), then the argument block
 # (dim at 8, bucket at 40, 56 bytes in all), then the dictionary header (size, nwords, nlabels as int32).
@@ -180,9 +179,8 @@ def test_classify_verb_refuses_a_truncated_model_before_any_work(models: dict[st
     out = tmp_path / "out"
     for keep in (len(data) - 10, 1000, len(data) // 2):
         model = _variant(models["quality.bin"], tmp_path / "models", data[:keep])
-        r = subprocess.run([sys.executable, "-m", "curate.cli", "classify", "--input", str(tmp_path / "in"),
-                            "--output", str(out), "--model", str(model), "--column", "quality", "--workers", "1"],
-                           cwd=ROOT, env=env_with_repo(), capture_output=True, text=True, timeout=120)
+        r = curate("classify", "--input", str(tmp_path / "in"),
+                            "--output", str(out), "--model", str(model), "--column", "quality", "--workers", "1")
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and str(model) in lines[0] and "truncated" in lines[0], r.stderr

@@ -19,6 +19,7 @@ from curate.errors import ConfigError
 from curate.stages.sample import bucket_stream, copies_per_doc, interleave
 from curate.store import layout
 from tests.conftest import data_dir, read_output, rejected_dir, shard_ids, work_dir
+from tests.in_process import curate
 
 EPOCHS = {"high": 3.4, "mid": 1.5, "low": 0.6}
 SHARD_SIZES = (1500, 1500, 1100, 900)
@@ -321,20 +322,18 @@ def test_config_errors(corpus, tmp_path: Path) -> None:
 
 
 def test_sample_verb(corpus, sampled, tmp_path: Path) -> None:
-    import subprocess
 
-    from tests.conftest import CURATE, env_with_repo
 
     inp, _, plan = corpus
     out = tmp_path / "cli"
-    r = subprocess.run([*CURATE, "sample", "--input", str(inp), "--plan", str(plan), "--output", str(out),
-                        "--workers", "1", "--json"], capture_output=True, text=True, env=env_with_repo(), timeout=300)
+    r = curate("sample", "--input", str(inp), "--plan", str(plan), "--output", str(out),
+                        "--workers", "1", "--json")
     assert r.returncode == 0, r.stderr
     stats = json.loads(r.stdout)
     assert stats["docs_out"] == read_output(out).num_rows
     assert shard_ids(out) == shard_ids(sampled[0])  # same seed, same mixture as the API run
-    bad = subprocess.run([*CURATE, "sample", "--input", str(inp), "--plan", str(tmp_path / "missing.json"), "--output",
-                          str(tmp_path / "x")], capture_output=True, text=True, env=env_with_repo(), timeout=120)
+    bad = curate("sample", "--input", str(inp), "--plan", str(tmp_path / "missing.json"), "--output",
+                          str(tmp_path / "x"))
     assert bad.returncode == 2
 
 

@@ -7,7 +7,6 @@ repeats stay spaced; `curate sample --mixture` writes proxy-run sets."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ import pytest
 
 from curate import schema
 from curate.api import Pipeline
-from tests.conftest import CURATE, data_dir, env_with_repo, meta_file, read_output, shard_ids
+from tests.conftest import data_dir, meta_file, read_output, shard_ids
+from tests.in_process import curate
 
 DOMAINS = {"web": 1800, "code": 700, "books": 500}  # documents per domain
 SHARDS = 4
@@ -161,16 +161,15 @@ def test_sample_verb_writes_proxy_sets_from_drawn_mixtures(corpus, local_run, tm
     inp, table, _ = corpus
     out, _ = local_run
     mixes = tmp_path / "mixes.csv"
-    r = subprocess.run([*CURATE, "mixtures", "--buckets", str(out), "--n", "3", "--seed", "1", "--minimum", "0.01",
-                        "-o", str(mixes)], capture_output=True, text=True, env=env_with_repo(), timeout=300)
+    r = curate("mixtures", "--buckets", str(out), "--n", "3", "--seed", "1", "--minimum", "0.01",
+                        "-o", str(mixes))
     assert r.returncode == 0, r.stderr
     bucketed = tmp_path / "bucketed"  # the corpus with its (domain, quality) buckets: what proxies sample from
     Pipeline.from_stages([BUCKETS]).run(inp, bucketed, workers=1)
     tokens = 2e5
     proxies = tmp_path / "proxies"
-    r = subprocess.run([*CURATE, "sample", "--input", str(bucketed), "--mixture", str(mixes), "--tokens", str(tokens),
-                        "--output", str(proxies), "--workers", "1", "--quiet"],
-                       capture_output=True, text=True, env=env_with_repo(), timeout=600)
+    r = curate("sample", "--input", str(bucketed), "--mixture", str(mixes), "--tokens", str(tokens),
+                        "--output", str(proxies), "--workers", "1", "--quiet")
     assert r.returncode == 0, r.stderr
     import csv
 
@@ -184,6 +183,6 @@ def test_sample_verb_writes_proxy_sets_from_drawn_mixtures(corpus, local_run, tm
         for d in DOMAINS:
             want = float(row[f"mixture.{d}"]) * tokens
             assert abs(tok[dom == d].sum() - want) <= max(0.01 * want, 3 * largest), (row["name"], d)
-    bad = subprocess.run([*CURATE, "sample", "--input", str(bucketed), "--mixture", str(mixes), "--output",
-                          str(tmp_path / "x")], capture_output=True, text=True, env=env_with_repo(), timeout=120)
+    bad = curate("sample", "--input", str(bucketed), "--mixture", str(mixes), "--output",
+                          str(tmp_path / "x"))
     assert bad.returncode == 2 and "--tokens" in bad.stderr

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,14 +10,10 @@ import pyarrow.parquet as pq
 from curate.api import Pipeline
 from curate.store import layout
 from curate.store.layout import WorkStore
-from tests.conftest import ROOT, env_with_repo, shard_ids, work_dir
+from tests.conftest import shard_ids, work_dir
+from tests.in_process import curate
 
 PIPELINE = "name: two_passes\nstages:\n  - stage: exact_dedup\n  - stage: length_filter\n    params: {min_chars: 20}\n"
-
-
-def curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env_with_repo(),
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_clean_work_removes_work_after_success_and_keeps_the_marker(sample_dir: Path, tmp_path: Path) -> None:

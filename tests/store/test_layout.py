@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from curate.api import Pipeline
 from curate.store import layout
-from tests.conftest import ROOT, env_with_repo, read_stats, write_parquet
-
-
-def _curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=ROOT, env=env_with_repo(),
-                          capture_output=True, text=True, timeout=300)
+from tests.conftest import ROOT, read_stats, write_parquet
+from tests.in_process import curate
 
 
 def _input(tmp_path: Path) -> Path:
@@ -64,14 +58,14 @@ def _layout_1_run(tmp_path: Path) -> Path:
 def test_a_layout_1_run_is_read_by_stats_and_plan_and_refused_by_resume_and_overwrite(tmp_path: Path) -> None:
     old = _layout_1_run(tmp_path)
     before = sorted(p.relative_to(old) for p in old.rglob("*"))
-    stats = _curate("stats", str(old))
+    stats = curate("stats", str(old))
     assert stats.returncode == 0, stats.stderr
     assert "8 out" in stats.stdout and "length_filter" in stats.stdout
-    assert json.loads(_curate("stats", str(old), "--json").stdout)["docs_out"] == 8
-    plan = _curate("plan", "--from-plan", str(old))
+    assert json.loads(curate("stats", str(old), "--json").stdout)["docs_out"] == 8
+    plan = curate("plan", "--from-plan", str(old))
     assert plan.returncode == 0 and "2.50" in plan.stdout
     for flag in ("--resume", "--overwrite"):
-        r = _curate("run", str(ROOT / "pipelines" / "foundation.yaml"), "--input", str(tmp_path / "in"),
+        r = curate("run", str(ROOT / "pipelines" / "foundation.yaml"), "--input", str(tmp_path / "in"),
                     "--output", str(old), flag)
         assert r.returncode == 2
         lines = [x for x in r.stderr.splitlines() if x.startswith("error:")]

@@ -7,8 +7,6 @@ Listing and reading a real bucket or Hub dataset is not tested.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,8 @@ from curate.errors import ConfigError
 from curate.pipeline.settings import RunSettings
 from curate.store.layout import WorkStore
 from curate.store.storage import Storage, nest_options, parse, parse_option, with_suffix
-from tests.conftest import ROOT, SAMPLE, env_with_repo
+from tests.conftest import SAMPLE
+from tests.in_process import curate
 
 
 @pytest.mark.parametrize("text,scheme,path", [
@@ -96,11 +95,6 @@ def test_with_suffix_on_paths_and_uris() -> None:
     assert with_suffix("/m/lid.176.ftz", ".json") == "/m/lid.176.json"
 
 
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=cwd, env=env_with_repo(),
-                          capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.parametrize("output,message", [
     ("s3:/bucket/out", "looks like a s3:// URI"),
     ("s3//bucket/out", "looks like a s3:// URI"),
@@ -113,7 +107,7 @@ def test_cli_refuses_a_bad_output_uri_with_one_line_and_writes_nothing(output: s
     pipe.write_text("stages:\n  - stage: normalize\n")
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    r = _cli(["run", str(pipe), "--input", str(SAMPLE), "--output", output, "--quiet"], cwd)
+    r = curate("run", str(pipe), "--input", str(SAMPLE), "--output", output, "--quiet", cwd=cwd)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert list(cwd.iterdir()) == []  # no local directory named 's3:' (the old silent fallback)
@@ -122,6 +116,6 @@ def test_cli_refuses_a_bad_output_uri_with_one_line_and_writes_nothing(output: s
 def test_cli_storage_option_needs_key_value(tmp_path: Path) -> None:
     pipe = tmp_path / "p.yaml"
     pipe.write_text("stages:\n  - stage: normalize\n")
-    r = _cli(["run", str(pipe), "--input", str(SAMPLE), "--output", str(tmp_path / "o"), "--storage-option",
-              "oops"], ROOT)
+    r = curate("run", str(pipe), "--input", str(SAMPLE), "--output", str(tmp_path / "o"), "--storage-option",
+               "oops")
     assert r.returncode == 2 and "KEY=VALUE" in r.stderr
