@@ -47,7 +47,13 @@ def test_the_pages_write_many_commands() -> None:
     assert len(COMMANDS) > 50
 
 
-@pytest.mark.parametrize("verb", sorted({c.split()[1] for _, c in COMMANDS}))
+def test_options_of_curate_itself_are_real() -> None:
+    """`curate --help`, `curate --version`: options of the command group, before any verb."""
+    own = {o for param in cli.params for o in param.opts if o.startswith("--")} | {"--help"}
+    assert {c.split()[1] for _, c in COMMANDS if c.split()[1].startswith("-")} <= own
+
+
+@pytest.mark.parametrize("verb", sorted({c.split()[1] for _, c in COMMANDS if not c.split()[1].startswith("-")}))
 def test_every_command_uses_a_real_verb_and_its_options(verb: str) -> None:
     assert verb in VERBS, [w for w, c in COMMANDS if c.split()[1] == verb]
     known = options_of(verb)
