@@ -39,3 +39,13 @@ def test_first_run_compiles_in_the_driver_and_workers_load_the_cache(tmp_path: P
     second = dedup(cache, tmp_path / "second")
     assert not any(line.startswith(("compiling numba kernels", "[cache] data saved")) for line in second)
     assert shard_ids(tmp_path / "first") == shard_ids(tmp_path / "second")
+
+
+def test_the_composite_heuristics_stage_warms_up_its_rule_sets_kernels() -> None:
+    """`heuristics` runs the rule sets' kernels, so it declares them too: without it, a pipeline
+    using the composite (pipelines/default.yaml) compiled them in every worker at once."""
+    from curate.pipeline.registry import get_stage_class
+
+    composite = get_stage_class("heuristics")()
+    single = get_stage_class("gopher_quality")()
+    assert composite.kernels() and set(composite.kernels()) == set(single.kernels())

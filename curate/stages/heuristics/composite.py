@@ -13,7 +13,7 @@ import pyarrow as pa
 from curate import schema
 from curate.errors import ConfigError
 from curate.pipeline.registry import get_stage_class, register
-from curate.pipeline.stage import MapStage, Param, TaskContext
+from curate.pipeline.stage import MapStage, Param, TaskContext, warm_up_context
 from curate.stages.heuristics.base import HeuristicStage
 from curate.stages.heuristics.text import TextBatch
 
@@ -54,6 +54,14 @@ class Heuristics(MapStage):
         for child in self.children:
             table = child.annotate(table, batch, ctx)
         return table
+
+    def kernels(self) -> list[Any]:
+        """Its rule sets' kernels (the same for every set), so the run compiles them before its
+        workers start, as for the rule-set stages."""
+        return list(dict.fromkeys(k for child in self.children for k in child.kernels()))
+
+    def warm_up(self, sample: pa.Table) -> None:
+        self.process(sample, warm_up_context())
 
     def describe(self) -> dict[str, Any]:
         return {"stage": self.name, "params": {"sets": list(self.sets),
