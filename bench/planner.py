@@ -41,7 +41,7 @@ from curate.planner import (  # noqa: E402
     log_space,
     plan,
 )
-from curate.planner.calibrate import predict_log_loss  # noqa: E402
+from curate.planner.calibration import predict_log_loss  # noqa: E402
 from curate.planner.lawfile import CalibratedLaw, law_values  # noqa: E402
 from curate.planner.laws import R_D_STAR  # noqa: E402
 from curate.planner.runs import runs_from_rows  # noqa: E402

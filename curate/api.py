@@ -181,10 +181,10 @@ def calibrate(runs: Any, output: str | Path | None = None, *, storage_options: d
     """Fit planner constants from proxy runs (a path or URI of any input format, or rows); write
     law.json if `output`. Files at URIs are read and written with `storage_options`.
 
-    Returns a :class:`curate.planner.calibrate.Calibration` (``.to_dict()`` is law.json, ``.law()``
-    what ``plan(..., law=...)`` takes). Keyword arguments as ``curate.planner.calibrate.calibrate``.
+    Returns a :class:`curate.planner.calibration.Calibration` (``.to_dict()`` is law.json, ``.law()``
+    what ``plan(..., law=...)`` takes). Keyword arguments as ``curate.planner.calibration.calibrate``.
     """
-    from curate.planner.calibrate import calibrate as _calibrate
+    from curate.planner.calibration import calibrate as _calibrate
     from curate.planner.runs import Runs, read_runs, runs_from_rows
     from curate.store.atomic import write_json
 

@@ -6,7 +6,8 @@ or an OOM killer. Occurrences are counted across processes in ``CURATE_FAULT_DIR
 variable a checkpoint costs one dictionary lookup. Points: ``task_start``, ``shard_write`` (after
 a task wrote rows to its temporary shard, before the rename), ``task_done`` (after the done
 marker), ``combine`` (state written, not yet marked done), ``combine_map`` (after each fan-out
-unit of a combine), ``reshape`` (while a reshaping stage such as the sampler writes a shard),
+unit of a combine), ``input_map`` (after each input file's schema or content hash read by a
+worker), ``reshape`` (while a reshaping stage such as the sampler writes a shard),
 ``minhash_band`` (a MinHash band job, its partials copied, before its query). A Ray worker is
 its own process group, so in a Ray worker only that worker dies (Ray runs its task again).
 """

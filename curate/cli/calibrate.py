@@ -76,7 +76,7 @@ def command(runs_path: str, output: str, fit: tuple[str, ...], base: str, refere
 
     Every file may be a local path or a URI (read and written with --storage-option, else the environment's options)."""
     from curate.cli.common import cli_storage, read_json
-    from curate.planner.calibrate import calibrate
+    from curate.planner.calibration import calibrate
     from curate.planner.lawfile import bucket_definition
     from curate.planner.report import format_calibration, plot_residuals, require_plotting
     from curate.planner.runs import read_runs

@@ -43,12 +43,14 @@ class Executor:
         """Yield (args, fn(*args)) for every args tuple, in completion order."""
         raise NotImplementedError
 
-    def map(self, fn: Callable[..., Any], items: list[Any]) -> list[Any]:
-        """Ordered map of a one-argument function (for a combine step's fan-out)."""
+    def map(self, fn: Callable[..., Any], items: list[Any], point: str = "combine_map") -> list[Any]:
+        """Ordered map of a one-argument function (a combine step's fan-out; the run's reading of
+        its input files' schemas and hashes). `point` names the fault-injection checkpoint each
+        result passes (curate.faults)."""
         results: dict[int, Any] = {}
         for args, result in self.imap(_indexed_call, [(fn, i, x) for i, x in enumerate(items)]):
             results[args[1]] = result
-            checkpoint("combine_map")
+            checkpoint(point)
         return [results[i] for i in range(len(items))]
 
     def close(self) -> None:

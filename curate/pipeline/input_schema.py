@@ -27,7 +27,7 @@ def read_schemas(tasks: list[reader.Task], settings: RunSettings,
     """The unified input schema, and the files left out under --on-error skip (with why)."""
     schemas, file_errors = [], []
     files = list({t.rel: t for t in tasks}.values())  # one task per file, in input order
-    for t, (sch, problem) in zip(files, executor.map(_file_schema, [(t, settings.columns) for t in files])):
+    for t, (sch, problem) in zip(files, executor.map(_file_schema, [(t, settings.columns) for t in files], point="input_map")):
         if sch is not None:
             schemas.append((t.rel, sch))
         elif settings.on_error == "fail":

@@ -14,6 +14,7 @@ runner names no stage, no format and no executor: what varies lives behind their
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def run_graph(graph: Graph, input_path: str | Path, run: Run) -> RunResult:
     check_files(graph, run.storage)
     plan, n_files = plan_run(graph, input_path, run)
     with claim(run.store, input_path, run.resume, run.overwrite, top_names(list(graph.sinks)), plan.tasks) as lease:
-        prime_hashes([t.path for t in plan.tasks], run.settings.storage, run.executor.map)  # read by the workers
+        prime_hashes([t.path for t in plan.tasks], run.settings.storage,  # read by the workers
+                     functools.partial(run.executor.map, point="input_map"))
         lease.name_run(open_manifest(run.store, fingerprint(graph, plan.tasks, run.settings)))
         run.store.files.write_json(run.store.schedule_file, schedule_record(plan, unit_label))
         run.logger.info("%d task(s) from %d file(s); %d pass(es); %d worker(s)", len(plan.tasks), n_files,

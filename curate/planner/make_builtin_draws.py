@@ -4,7 +4,7 @@
 
 R_D* and R_N* are refitted on the 182 runs (curate/planner/data/datablations_runs.json) with the
 base law fixed at datablations' published constants, as datablations fitted them (Huber, delta
-1e-3, on log loss; curate.planner.calibrate), by the global search of curate.planner.optimize:
+1e-3, on log loss; curate.planner.calibration), by the global search of curate.planner.optimize:
 once on all runs, then on every bootstrap resample of the runs (seeded), each draw searched from
 the grid afresh (not warm-started: the valley has several minima, and a draw should find its own).
 The file also records the full fit, its profile-likelihood intervals and the objective at the
@@ -26,7 +26,7 @@ from scipy.special import huber
 from threadpoolctl import threadpool_limits
 
 from curate.planner.builtin import DRAWS_FILE, RUNS_FILE, data_file, datablations_runs
-from curate.planner.calibrate import HUBER_DELTA, fit_values, predict_log_loss, profile_intervals
+from curate.planner.calibration import HUBER_DELTA, fit_values, predict_log_loss, profile_intervals
 from curate.planner.lawfile import law_values
 from curate.planner.laws import DATABLATIONS
 from curate.planner.runs import Runs
@@ -61,7 +61,7 @@ def make_draws(draws: int = 200, seed: int = 0, level: float = 0.95) -> dict[str
                   "base law fixed at the published constants",
         "runs": {"file": RUNS_FILE, "count": len(runs),
                  "sha256": hashlib.sha256(data_file(RUNS_FILE).read_bytes()).hexdigest()},
-        "method": "curate.planner.calibrate.fit_values: Huber(delta=1e-3) on log loss, global search "
+        "method": "curate.planner.calibration.fit_values: Huber(delta=1e-3) on log loss, global search "
                   "(grid to R* = 2000, L-BFGS-B from the best starts, Nelder-Mead polish, check) for the "
                   "full fit and for every draw",
         "seed": seed,

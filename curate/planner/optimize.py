@@ -13,7 +13,7 @@ one start stops in whichever it meets first. Hence:
 3. check that no grid point and no local search ended lower than the polished minimum; if one did,
    polish from there (a few rounds at most).
 
-Pure numerics over callables: the objective comes from curate.planner.calibrate.
+Pure numerics over callables: the objective comes from curate.planner.calibration.
 """
 
 from __future__ import annotations

@@ -194,7 +194,7 @@ def test_api_predict_reads_a_law_path_and_rows(tmp_path):
 
 def test_predict_with_a_calibrated_repetition_law_warns_for_unknown_buckets():
     """A bucket the law was not calibrated for is predicted with utility 1, and said so."""
-    from curate.planner.calibrate import predict_log_loss
+    from curate.planner.calibration import predict_log_loss
     from curate.planner.lawfile import CalibratedLaw, law_values
     from curate.planner.laws import DATABLATIONS
     from curate.planner.runs import runs_from_rows

@@ -19,7 +19,7 @@ from scipy.special import huber
 
 from curate.planner import DATABLATIONS, calibrate, runs_from_rows
 from curate.planner.builtin import datablations_runs
-from curate.planner.calibrate import predict_log_loss
+from curate.planner.calibration import predict_log_loss
 from curate.planner.lawfile import law_values
 from curate.planner.optimize import global_minimum
 from curate.planner.report import format_calibration

@@ -67,7 +67,7 @@ def test_share_weighting_departs_from_the_mean_only_for_unequal_shares() -> None
 def test_fit_recovers_reference_generated_runs() -> None:
     """Runs generated from the reference formula (the issue's statement of it, checked here against
     the pinned values) come back from the QQT fit with the planted exponent, half-life and floor."""
-    from curate.planner.calibrate import compare_qqt
+    from curate.planner.calibration import compare_qqt
 
     from .test_planner_calibrate import qqt_reference
 

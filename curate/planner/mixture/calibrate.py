@@ -194,7 +194,7 @@ def calibrate_mixture(
         settings |= {"method": "least squares (numpy.linalg.lstsq), no intercept: the proportions sum to 1"}
     else:
         settings |= {"method": "LightGBM regression", "params": {**GBM_PARAMS, "seed": seed}}
-    # Many small L-BFGS-B fits: threaded BLAS only adds waiting (see curate/planner/calibrate.py).
+    # Many small L-BFGS-B fits: threaded BLAS only adds waiting (see curate/planner/calibration.py).
     with threadpool_limits(limits=1, user_api="blas"):
         full, diagnostics = fit(fit_idx)
         draws: dict[str, list[float]] = {k: [] for k in full.flat()}

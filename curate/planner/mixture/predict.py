@@ -1,7 +1,7 @@
 """Predict the loss of runs under any law (``curate predict``, ``curate.predict``): a mixture
 law (law.json ``kind: mixture``) from each row's ``mixture``; a repetition law (built-in or
 calibrated) from each row's ``params``, ``tokens`` and ``unique_tokens`` or ``buckets`` with the
-planner's own model evaluation (:func:`curate.planner.calibrate.predict_log_loss` over
+planner's own model evaluation (:func:`curate.planner.calibration.predict_log_loss` over
 :mod:`curate.planner.laws`). Rows keep their input order. Rows outside what the law was fitted on
 are warned about, never refused: checking a law on runs it never saw is the point.
 """
@@ -86,7 +86,7 @@ def _predict_mixture(law: MixtureLaw, runs: Any, storage: Storage) -> Prediction
 
 def _predict_repetition(law: Law | CalibratedLaw, runs: Any, storage: Storage) -> Predictions:
     from curate.io.tables import read_rows
-    from curate.planner.calibrate import predict_log_loss
+    from curate.planner.calibration import predict_log_loss
     from curate.planner.lawfile import law_values
     from curate.planner.limits import fit_range_warnings
     from curate.planner.runs import REFERENCE_POOL, Runs, runs_from_rows
