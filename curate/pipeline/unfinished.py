@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from curate.store.layout import WorkStore
+from curate.store.layout import WorkStore, part_index
 from curate.store.state import StageStore
 
 if TYPE_CHECKING:
@@ -30,8 +30,7 @@ def schedule_record(plan: RunPlan, label: Callable[[RunPlan, Unit], str]) -> dic
 
 def finished_tasks(store: WorkStore, unit: str) -> int:
     """How many tasks have a done marker for `unit`."""
-    return sum(1 for name in store.files.listdir(store.done_dir(unit))
-               if name.startswith("part-") and name.endswith(".json"))
+    return sum(1 for name in store.files.listdir(store.done_dir(unit)) if part_index(name, "json") is not None)
 
 
 def progress(store: WorkStore) -> dict[str, Any] | None:

@@ -103,6 +103,13 @@ def part_path(directory: str, task: int, ext: str = "parquet") -> str:
     return f"{directory}/part-{task:05d}.{ext}"
 
 
+def part_index(name: str, ext: str = "parquet") -> int | None:
+    """The task index of a file name :func:`part_path` makes (``part-00007.json`` -> 7), else None."""
+    stem, dot, suffix = name.partition(".")
+    digits = stem.removeprefix("part-")
+    return int(digits) if dot and suffix == ext and digits != stem and digits.isdigit() else None
+
+
 def top_names(sinks: list[str] | tuple[str, ...]) -> list[str]:
     """The names a run with these sinks creates at the top of OUTPUT (what ``--overwrite`` removes)."""
     return sorted({CURATE_DIR, SUCCESS, *sinks})
@@ -229,11 +236,9 @@ class WorkStore:
         read of each marker the listing found."""
         found = {}
         for name in self.files.listdir(self.done_dir(unit)):
-            stem, _, ext = name.partition(".")
-            if ext == "json" and stem.startswith("part-") and stem[5:].isdigit():
-                data = self.accepted(f"{self.done_dir(unit)}/{name}")
-                if data is not None:
-                    found[int(stem[5:])] = data
+            task = part_index(name, "json")
+            if task is not None and (data := self.accepted(f"{self.done_dir(unit)}/{name}")) is not None:
+                found[task] = data
         return found
 
     @property
